@@ -1,0 +1,142 @@
+"""The state of one call while the engine runs it: where it is in the plan, its variables,
+the Gosub stack, and the services applications may use."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from dialplan.channel import Channel
+from dialplan.dialer import Dialer
+from dialplan.plan import Dialplan
+from dialplan.registry import Registry
+from dialplan.store import KeyValueStore
+from dialplan.substitution import substitute
+
+__all__ = ["Call", "EngineOptions", "GosubFrame", "Services", "Step", "format_callerid"]
+
+log = logging.getLogger("dialplan")
+
+
+@dataclass
+class EngineOptions:
+    allow_system: bool = False
+    # Priorities run in a row without an application that waits on the caller; past this
+    # the call is taken for a dialplan loop and hung up.
+    max_steps_without_wait: int = 10_000
+    agi_timeout: float = 30.0  # seconds an AGI script may stay silent
+    response_timeout: float = 10.0  # autofallthrough=no: wait for the first digit
+    digit_timeout: float = 5.0  # autofallthrough=no: wait for each further digit
+
+
+@dataclass
+class Services:
+    registry: Registry
+    dialer: Dialer | None = None
+    store: KeyValueStore | None = None
+    options: EngineOptions = field(default_factory=EngineOptions)
+
+
+@dataclass
+class GosubFrame:
+    context: str
+    exten: str
+    priority: int  # where Return continues
+    saved: dict[str, str | None] = field(default_factory=dict)  # LOCAL()/ARGn to restore
+
+
+@dataclass(frozen=True)
+class Step:
+    """One executed priority (kept for logs, tests and ``core show channel``)."""
+
+    context: str
+    exten: str
+    priority: int
+    app: str
+    data: str
+
+
+def format_callerid(name: str | None, number: str | None) -> str:
+    """``ast_callerid_merge``: ``"Name" <num>``, or whichever part exists."""
+    if name and number:
+        return f'"{name}" <{number}>'
+    return name or number or ""
+
+
+class Call:
+    """A channel running through a dialplan."""
+
+    def __init__(self, channel: Channel, plan: Dialplan, services: Services,
+                 context: str, exten: str, priority: int = 1) -> None:
+        self.channel = channel
+        self.plan = plan
+        self.services = services
+        self.context = context
+        self.exten = exten
+        self.priority = priority
+        self.jump: tuple[str, str, int] | None = None
+        self.gosub_stack: list[GosubFrame] = []
+        self.trace: list[Step] = []
+        self.timed_out = False
+
+    # -- navigation --------------------------------------------------------------------
+    def goto(self, context: str | None, exten: str | None, priority: int) -> None:
+        """Continue at the given place after the current application returns."""
+        self.jump = (context or self.context, exten or self.exten, priority)
+
+    # -- variables ---------------------------------------------------------------------
+    def lookup_variable(self, name: str) -> str | None:
+        builtin = self._builtin(name)
+        if builtin is not None:
+            return builtin
+        value = self.channel.variables.get(name)
+        if value is not None:
+            return value
+        return self.plan.globals.get(name)
+
+    def _builtin(self, name: str) -> str | None:
+        match name:
+            case "EXTEN":
+                return self.exten
+            case "CONTEXT":
+                return self.context
+            case "PRIORITY":
+                return str(self.priority)
+            case "CHANNEL":
+                return self.channel.name
+            case "UNIQUEID":
+                return self.channel.uniqueid
+            case "HANGUPCAUSE":
+                return str(self.channel.hangup_cause)
+            case "EPOCH":
+                return str(int(time.time()))
+        return None
+
+    def read_function(self, name: str, args: str) -> str | None:
+        function = self.services.registry.function(name)
+        if function is None:
+            log.error("Function %s not registered", name)
+            return None
+        return function.read(self, args)
+
+    def set_variable(self, name: str, value: str) -> None:
+        """``Set(name=value)``: a function write, or a channel variable (empty = unset)."""
+        name = name.strip()
+        if name.endswith(")") and "(" in name:
+            function_name, _, rest = name.partition("(")
+            function = self.services.registry.function(function_name)
+            if function is None or function.write is None:
+                log.error("Function %s not registered or not writable", function_name)
+                return
+            function.write(self, rest[: rest.rfind(")")], value)
+            return
+        # One or two leading underscores only mark inheritance to outgoing legs.
+        name = name.removeprefix("__") if name.startswith("__") else name.removeprefix("_")
+        if value:
+            self.channel.variables[name] = value
+        else:
+            self.channel.variables.pop(name, None)
+
+    def substitute(self, text: str) -> str:
+        return substitute(text, self)

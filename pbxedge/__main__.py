@@ -1,0 +1,3 @@
+from pbxedge.cli import main
+
+raise SystemExit(main())

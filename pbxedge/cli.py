@@ -1,0 +1,159 @@
+"""The ``pbxedge`` command: run a node, check its files, or talk to a running one."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from pathlib import Path
+
+from pbxedge import __version__
+from pbxedge.paths import DEFAULT_CONFIG, NodePaths, resolve_paths
+
+__all__ = ["main"]
+
+PROMPT = "pbxedge*CLI> "
+
+_EPILOG = """\
+subcommands:
+  pbxedge decode [--port N] [--secret S] FILE   print the IAX2 frames of a capture
+  pbxedge keygen ...                            create an RSA key pair for IAX2
+
+file locations (all derived from -c unless given):
+  extensions.conf  <confdir>/extensions.conf
+  RSA keys         <confdir>/keys, or <confdir>/../keys when only that exists
+  state            <confdir>/var (SQLite file and the control socket pbxedge.ctl)
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pbxedge",
+        description="An Asterisk-compatible IAX2 PBX edge node.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-c", "--config", type=Path, default=DEFAULT_CONFIG,
+                        help=f"iax.conf to use (default: {DEFAULT_CONFIG})")
+    parser.add_argument("--extensions", type=Path, metavar="FILE",
+                        help="extensions.conf (default: beside iax.conf)")
+    parser.add_argument("--keys", type=Path, metavar="DIR",
+                        help="RSA key directory (default: <confdir>/keys, else <confdir>/../keys)")
+    parser.add_argument("--state", type=Path, metavar="DIR",
+                        help="state directory: database and control socket (default: <confdir>/var)")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more verbose messages (repeat: -vvv)")
+    parser.add_argument("-d", "--debug", action="count", default=0,
+                        help="debug messages (repeat for more)")
+    parser.add_argument("--log", type=Path, metavar="FILE",
+                        help="also append log lines to FILE")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true",
+                      help="validate iax.conf, extensions.conf and keys, then exit")
+    mode.add_argument("-r", "--remote", action="store_true",
+                      help="open a console on the running instance")
+    parser.add_argument("-x", "--execute", metavar="COMMAND",
+                        help="with -r (as in -rx): run one console command and print its output")
+    parser.add_argument("-V", "--version", action="version", version=f"pbxedge {__version__}")
+    return parser
+
+
+def _paths(args: argparse.Namespace) -> NodePaths:
+    return resolve_paths(args.config, args.extensions, args.keys, args.state)
+
+
+def _check(paths: NodePaths) -> int:
+    from pbxedge.control.check import load_node_files
+
+    files = load_node_files(paths)
+    for problem in files.problems:
+        print(problem.text)
+    return 1 if files.has_errors else 0
+
+
+def _remote_execute(paths: NodePaths, command: str) -> int:
+    from pbxedge.control.client import ControlClient, NotRunningError
+
+    try:
+        with ControlClient(paths.control_socket) as client:
+            sys.stdout.write(client.execute(command))
+    except NotRunningError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return 0
+
+
+def _remote_console(paths: NodePaths) -> int:
+    from pbxedge.control.client import ControlClient, NotRunningError
+    from pbxedge.control.protocol import ProtocolError
+
+    with contextlib.suppress(ImportError):
+        import readline  # noqa: F401  (imported for its side effect: line editing in input())
+    try:
+        client = ControlClient(paths.control_socket, timeout=None)
+    except NotRunningError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(f"Connected to pbxedge {__version__} via {paths.control_socket}")
+    with client:
+        while True:
+            try:
+                line = input(PROMPT).strip()
+            except EOFError:
+                print()
+                return 0
+            except KeyboardInterrupt:
+                print()
+                continue
+            if line.lower() in ("exit", "quit"):
+                return 0
+            if not line:
+                continue
+            try:
+                sys.stdout.write(client.execute(line))
+            except (OSError, ProtocolError):
+                print("Disconnected from pbxedge", file=sys.stderr)
+                return 1
+
+
+def _run(paths: NodePaths, args: argparse.Namespace) -> int:
+    import trio
+
+    from pbxedge.node import NodeOptions, run_node
+
+    options = NodeOptions(paths, verbosity=args.verbose, debug=args.debug, log_file=args.log)
+    return trio.run(run_node, options)
+
+
+def _subcommand(argv: list[str]) -> int | None:
+    """``pbxedge decode …`` / ``pbxedge keygen …``, or None for the node's own options."""
+    if not argv:
+        return None
+    if argv[0] == "decode":
+        from pbxedge.decode import main as decode_main
+
+        return decode_main(argv[1:])
+    if argv[0] == "keygen":
+        from pbxedge.keys import keygen_main
+
+        return keygen_main(argv[1:])
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    status = _subcommand(argv)
+    if status is not None:
+        return status
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.execute is not None and not args.remote:
+        parser.error("-x needs -r (use -rx \"COMMAND\")")
+    paths = _paths(args)
+    if args.check:
+        return _check(paths)
+    if args.remote:
+        if args.execute is not None:
+            return _remote_execute(paths, args.execute)
+        return _remote_console(paths)
+    return _run(paths, args)

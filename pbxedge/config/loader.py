@@ -1,0 +1,284 @@
+"""Asterisk ``.conf`` files -> ordered categories of ordered variables.
+
+Shared by ``iax.conf`` and ``extensions.conf``. Follows Asterisk's ``main/config.c``:
+
+* ``[name](!)`` templates, ``[name](base1,base2)`` inheritance (the bases' variables are
+  copied first, as they are at that moment), ``[name](+)`` appends to an earlier category;
+* ``=``, ``=>`` (object flag) and ``+=`` (concatenated onto the last same-named variable);
+* ``#include``/``#tryinclude`` relative to the including file, globs allowed, loops
+  reported; ``#exec`` refused unless the caller explicitly allows it.
+
+Keys repeat and order matters (``allow=``, ``secret=``, ``register =>``), so a category is
+an ordered list of variables, each remembering its ``file:line``. Content problems become
+diagnostics; only an unreadable top-level file raises :class:`ConfigError`.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shlex
+import subprocess
+from dataclasses import dataclass, field
+
+from pbxedge.config.diagnostics import ConfigError, Diagnostic, Origin, Severity
+from pbxedge.config.grammar import (
+    Assignment,
+    AssignOp,
+    CategoryHeader,
+    Directive,
+    LineSyntaxError,
+    parse_line,
+)
+from pbxedge.config.lexer import CommentStripper, split_physical_lines
+
+__all__ = [
+    "Category",
+    "ConfigFile",
+    "Variable",
+    "load_config",
+    "parse_config_text",
+]
+
+# A #exec'd command that hangs must not hang the load.
+_EXEC_TIMEOUT_S = 10.0
+
+
+@dataclass(slots=True)
+class Variable:
+    name: str
+    value: str
+    origin: Origin
+    is_object: bool = False
+
+
+@dataclass(slots=True)
+class Category:
+    name: str
+    origin: Origin
+    variables: list[Variable] = field(default_factory=list)
+    is_template: bool = False
+    bases: list[str] = field(default_factory=list)
+
+    def get(self, name: str) -> Variable | None:
+        """The last variable called *name* (case-insensitive, like Asterisk)."""
+        wanted = name.lower()
+        for variable in reversed(self.variables):
+            if variable.name.lower() == wanted:
+                return variable
+        return None
+
+    def get_all(self, name: str) -> list[Variable]:
+        """Every variable called *name*, in file order."""
+        wanted = name.lower()
+        return [v for v in self.variables if v.name.lower() == wanted]
+
+
+@dataclass(slots=True)
+class ConfigFile:
+    path: str
+    categories: list[Category] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def sections(self) -> list[Category]:
+        """Non-template categories in file order."""
+        return [c for c in self.categories if not c.is_template]
+
+
+def load_config(path: str | os.PathLike[str], *, allow_exec: bool = False) -> ConfigFile:
+    """Read *path* and everything it includes.
+
+    Raises :class:`ConfigError` only when *path* itself cannot be read.
+    """
+    name = os.fspath(path)
+    try:
+        text = _read_text(name)
+    except OSError as exc:
+        raise ConfigError(
+            [Diagnostic(Severity.ERROR, f"cannot read config file {name}: {exc.strerror or exc}")]
+        ) from exc
+    loader = _Loader(ConfigFile(name), allow_exec=allow_exec)
+    loader.load_text(text, name, os.path.dirname(name) or ".", real_path=os.path.realpath(name))
+    return loader.config
+
+
+def parse_config_text(text: str, filename: str = "<string>") -> ConfigFile:
+    """Parse *text* as if read from *filename*; includes resolve against the cwd."""
+    loader = _Loader(ConfigFile(filename), allow_exec=False)
+    loader.load_text(text, filename, os.getcwd(), real_path=None)
+    return loader.config
+
+
+def _read_text(path: str) -> str:
+    with open(path, "rb") as handle:
+        data = handle.read()
+    # Undecodable bytes must not stop a load; they can only sit in comments or values.
+    return data.decode("utf-8", errors="replace")
+
+
+class _Loader:
+    def __init__(self, config: ConfigFile, *, allow_exec: bool) -> None:
+        self.config = config
+        self.allow_exec = allow_exec
+        self.current: Category | None = None
+        # First category of each name: Asterisk's lookup for (+) and inheritance.
+        self.first_by_name: dict[str, Category] = {}
+        # Real paths of the files being read, outermost first, to spot include loops.
+        self.include_stack: list[str] = []
+
+    def report(self, severity: Severity, message: str, origin: Origin | None) -> None:
+        self.config.diagnostics.append(Diagnostic(severity, message, origin))
+
+    def load_text(self, text: str, filename: str, base_dir: str, *, real_path: str | None) -> None:
+        if real_path is not None:
+            self.include_stack.append(real_path)
+        stripper = CommentStripper()
+        for line in stripper.strip(split_physical_lines(text)):
+            origin = Origin(filename, line.number)
+            try:
+                parsed = parse_line(line.text)
+            except LineSyntaxError as exc:
+                # A header error changes which section the next lines belong to, so it is an
+                # error; a stray line is only noise, as in Asterisk.
+                severity = Severity.ERROR if line.text.startswith("[") else Severity.WARNING
+                self.report(severity, f"{exc}: {line.text[:60]!r}", origin)
+                continue
+            if isinstance(parsed, Assignment):
+                self.assign(parsed, origin)
+            elif isinstance(parsed, CategoryHeader):
+                self.open_category(parsed, origin)
+            else:
+                self.directive(parsed, origin, base_dir)
+        if stripper.open_at:
+            self.report(
+                Severity.WARNING,
+                "end of file reached inside a block comment opened with ';--' here",
+                Origin(filename, stripper.open_at[0]),
+            )
+        for number in stripper.too_deep_at:
+            self.report(
+                Severity.WARNING,
+                "block comments nested deeper than 128 levels; this ';--' is ignored",
+                Origin(filename, number),
+            )
+        if real_path is not None:
+            self.include_stack.pop()
+
+    def open_category(self, header: CategoryHeader, origin: Origin) -> None:
+        if "+" in header.options:
+            existing = self.first_by_name.get(header.name)
+            if existing is not None:
+                self.current = existing
+                return
+            self.report(
+                Severity.ERROR,
+                f"Category addition requested, but category '{header.name}' does not exist",
+                origin,
+            )
+        category = Category(header.name, origin)
+        for option in header.options:
+            if option == "!":
+                category.is_template = True
+            elif option == "+":
+                continue
+            elif not option:
+                self.report(Severity.WARNING, f"empty option in header of [{header.name}]", origin)
+            else:
+                base = self.first_by_name.get(option)
+                if base is None:
+                    self.report(
+                        Severity.ERROR,
+                        f"Inheritance requested, but category '{option}' does not exist",
+                        origin,
+                    )
+                    continue
+                category.bases.append(option)
+                category.variables.extend(
+                    Variable(v.name, v.value, v.origin, v.is_object) for v in base.variables
+                )
+        self.config.categories.append(category)
+        self.first_by_name.setdefault(category.name, category)
+        self.current = category
+
+    def assign(self, assignment: Assignment, origin: Origin) -> None:
+        if self.current is None:
+            self.report(
+                Severity.ERROR,
+                f"parse error: No category context for '{assignment.name}' (add a [section] above it)",
+                origin,
+            )
+            return
+        if not assignment.name:
+            self.report(Severity.WARNING, "missing option name before '='", origin)
+            return
+        if assignment.op is AssignOp.APPEND:
+            previous = self.current.get(assignment.name)
+            if previous is not None:
+                previous.value += assignment.value
+                return
+        self.current.variables.append(
+            Variable(assignment.name, assignment.value, origin, assignment.op is AssignOp.OBJECT)
+        )
+
+    def directive(self, directive: Directive, origin: Origin, base_dir: str) -> None:
+        if directive.name in ("include", "tryinclude"):
+            self.include(directive, origin, base_dir, optional=directive.name == "tryinclude")
+        elif directive.name == "exec":
+            self.exec_include(directive, origin, base_dir)
+        else:
+            self.report(Severity.WARNING, f"Unknown directive '#{directive.name}'", origin)
+
+    def include(self, directive: Directive, origin: Origin, base_dir: str, *, optional: bool) -> None:
+        if not directive.argument:
+            self.report(Severity.ERROR, f"#{directive.name} needs a file name", origin)
+            return
+        pattern = os.path.join(base_dir, os.path.expanduser(directive.argument))
+        if glob.has_magic(pattern):
+            paths = sorted(glob.glob(pattern))
+            if not paths and not optional:
+                self.report(Severity.WARNING, f"#include: no file matches '{directive.argument}'", origin)
+        else:
+            paths = [pattern]
+        for path in paths:
+            self.include_file(path, origin, optional=optional)
+
+    def include_file(self, path: str, origin: Origin, *, optional: bool) -> None:
+        real = os.path.realpath(path)
+        if real in self.include_stack:
+            chain = " -> ".join(os.path.basename(p) for p in [*self.include_stack, real])
+            self.report(Severity.ERROR, f"include loop: {chain}; not included again", origin)
+            return
+        try:
+            text = _read_text(path)
+        except OSError as exc:
+            if not optional:
+                reason = exc.strerror or str(exc)
+                self.report(Severity.ERROR, f"cannot read included file {path}: {reason}", origin)
+            return
+        self.load_text(text, os.path.normpath(path), os.path.dirname(path), real_path=real)
+
+    def exec_include(self, directive: Directive, origin: Origin, base_dir: str) -> None:
+        if not self.allow_exec:
+            self.report(
+                Severity.ERROR,
+                f"#exec '{directive.argument}' refused: config files may not run commands "
+                "(Asterisk needs execincludes=yes for this, and pbxedge does not allow it)",
+                origin,
+            )
+            return
+        try:
+            argv = shlex.split(directive.argument)
+            result = subprocess.run(
+                argv, cwd=base_dir, capture_output=True, timeout=_EXEC_TIMEOUT_S, check=False
+            )
+        except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
+            self.report(Severity.ERROR, f"#exec '{directive.argument}' failed: {exc}", origin)
+            return
+        if result.returncode != 0:
+            self.report(
+                Severity.WARNING,
+                f"#exec '{directive.argument}' exited with status {result.returncode}",
+                origin,
+            )
+        output = result.stdout.decode("utf-8", errors="replace")
+        self.load_text(output, f"#exec {directive.argument}", base_dir, real_path=None)

@@ -1,0 +1,1 @@
+"""The control console: a Unix socket in the state dir, a command registry, commands."""

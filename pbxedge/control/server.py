@@ -1,0 +1,161 @@
+"""The control socket server: a Unix stream socket in the state directory.
+
+It runs as a task in the node's nursery.  Each client gets its own task; a
+client that sends garbage, too long a line, or disconnects mid-way only ends
+its own connection.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket as stdlib_socket
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+import trio
+
+from pbxedge import log
+from pbxedge.control.protocol import MAX_REQUEST_BYTES, decode_request, encode_response
+from pbxedge.control.registry import CommandContext, CommandRegistry
+
+__all__ = ["ControlServer", "ControlSocketError"]
+
+# Linux sun_path is 108 bytes including the terminating NUL.
+_MAX_SOCKET_PATH = 107
+
+
+class ControlSocketError(Exception):
+    """The control socket cannot be created (in use by a live node, bad path, ...)."""
+
+
+def _owner_is_alive(path: Path) -> bool:
+    probe = stdlib_socket.socket(stdlib_socket.AF_UNIX, stdlib_socket.SOCK_STREAM)
+    try:
+        probe.settimeout(1.0)
+        probe.connect(str(path))
+    except OSError:
+        return False
+    else:
+        return True
+    finally:
+        probe.close()
+
+
+def _clear_stale_socket(path: Path) -> None:
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        raise ControlSocketError(f"{path} exists and is not a socket; not touching it")
+    if _owner_is_alive(path):
+        raise ControlSocketError(f"another pbxedge instance is running (it owns {path})")
+    log.notice(f"removing stale control socket {path}")
+    path.unlink(missing_ok=True)
+
+
+def _bind_private(sock: stdlib_socket.socket, path: Path) -> None:
+    # The umask makes the socket 0600 from the moment it exists (no chmod window).
+    old_umask = os.umask(0o177)
+    try:
+        sock.bind(str(path))
+    finally:
+        os.umask(old_umask)
+    os.chmod(path, 0o600)
+
+
+class ControlServer:
+    """Serves *registry* on *socket_path*; a Service in the node's nursery."""
+
+    name = "control"
+
+    def __init__(
+        self,
+        socket_path: Path,
+        registry: CommandRegistry,
+        request_stop: Callable[[], None],
+    ) -> None:
+        self.socket_path = socket_path
+        self._registry = registry
+        self._request_stop = request_stop
+        self._socket: trio.socket.SocketType | None = None
+
+    def register_commands(self, registry: CommandRegistry) -> None:
+        """The console's own commands are the core ones, registered by the node."""
+
+    def bind(self) -> trio.socket.SocketType:
+        """Create, bind and listen (once); raises ControlSocketError with a clear reason.
+
+        Separate from :meth:`run` so a node can refuse to start before any task runs.
+        """
+        if self._socket is None:
+            self._socket = self._open()
+        return self._socket
+
+    def _open(self) -> trio.socket.SocketType:
+        if len(os.fsencode(self.socket_path)) > _MAX_SOCKET_PATH:
+            raise ControlSocketError(
+                f"control socket path {self.socket_path} is longer than "
+                f"{_MAX_SOCKET_PATH} bytes; choose a shorter --state directory"
+            )
+        self.socket_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _clear_stale_socket(self.socket_path)
+        raw = stdlib_socket.socket(stdlib_socket.AF_UNIX, stdlib_socket.SOCK_STREAM)
+        try:
+            _bind_private(raw, self.socket_path)
+            raw.listen(16)
+        except OSError as exc:
+            raw.close()
+            if exc.errno == errno.EADDRINUSE:
+                raise ControlSocketError(
+                    f"another pbxedge instance is running (it owns {self.socket_path})"
+                ) from exc
+            raise ControlSocketError(f"cannot create {self.socket_path}: {exc}") from exc
+        return trio.socket.from_stdlib_socket(raw)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        listener = trio.SocketListener(self.bind())
+        try:
+            async with listener, trio.open_nursery() as nursery:
+                task_status.started()
+                while True:
+                    stream = await listener.accept()
+                    nursery.start_soon(self._serve_client, stream)
+        finally:
+            self.socket_path.unlink(missing_ok=True)
+
+    async def _serve_client(self, stream: trio.SocketStream) -> None:
+        stop_after_reply = False
+
+        def stop_after_this_reply() -> None:
+            # The node stops only after the client got its answer (`core stop now`).
+            nonlocal stop_after_reply
+            stop_after_reply = True
+
+        ctx = CommandContext(registry=self._registry, request_stop=stop_after_this_reply)
+        buffer = bytearray()
+        async with stream:
+            try:
+                while True:
+                    newline = buffer.find(b"\n")
+                    if newline < 0:
+                        if len(buffer) > MAX_REQUEST_BYTES:
+                            await stream.send_all(encode_response("Command line too long\n"))
+                            return
+                        chunk = await stream.receive_some(MAX_REQUEST_BYTES)
+                        if not chunk:
+                            return
+                        buffer += chunk
+                        continue
+                    line = decode_request(bytes(buffer[:newline]))
+                    del buffer[: newline + 1]
+                    output = await self._registry.execute(ctx, line)
+                    await stream.send_all(encode_response(output))
+                    if stop_after_reply:
+                        self._request_stop()
+                        return
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                # The client went away mid-request or mid-reply: its loss only.
+                return

@@ -1,0 +1,757 @@
+"""One IAX2 call number's protocol state (reference iax2.md §2, §3.1, §5.3–§5.4).
+
+Rules of this module:
+1. No I/O and no clock: every entry point takes ``now`` (seconds); output goes to
+   ``outbox`` (encoded datagrams for ``addr``) and ``events``, which the endpoint drains.
+2. The call's life cycle lives in one table, :data:`TRANSITIONS`, keyed by
+   ``(CallState, CallInput)`` in the style of h2's ``_transitions``. A pair missing from the
+   table is refused: a local command raises :class:`CallStateError`; a frame from the peer
+   is acknowledged (it did arrive) but otherwise dropped and counted.
+3. Sequence numbers, ACK/VNAK and the retransmission schedule follow Asterisk
+   (chan_iax2.c ``iax2_send``, ``socket_process_helper``) except where pbxedge deliberately
+   does better: ×2 backoff, VNAK resends carry the R bit and a fresh ISeqno (§10 row 8).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from pbxedge.iax2.codecs import Codec
+from pbxedge.iax2.crypto import AesTransform
+from pbxedge.iax2.enums import IE, ControlSubclass, FrameType, IaxSubclass
+from pbxedge.iax2.errors import MalformedFrame
+from pbxedge.iax2.events import (
+    CallDestroyed,
+    Event,
+    FrameReceived,
+    PeerUnreachable,
+    PongReceived,
+    VoiceReceived,
+)
+from pbxedge.iax2.frames import FullFrame, MiniFrame, parse_datagram
+from pbxedge.iax2.ies import IEList
+from pbxedge.iax2.reliable import Pending, RetransmitQueue, seq_distance
+from pbxedge.iax2.timestamps import TxTimestamps, unwrap_timestamp
+
+__all__ = [
+    "TRANSITIONS",
+    "Call",
+    "CallInfo",
+    "CallInput",
+    "CallState",
+    "CallStateError",
+    "NotEncrypted",
+    "frame_name",
+    "transition",
+]
+
+Address = tuple[str, int]
+
+DEFAULT_RTT = 1.0  # Asterisk DEFAULT_RETRY_TIME: 1000 ms until a measurement exists
+HANGUP_SAFETY = 10.0  # destroy a hung-up call even if its HANGUP is never ACKed (chan_iax2 5458)
+OLD_KEY_GRACE = 5.0  # keep the previous receive key this long after an RTKEY (§10 row 6)
+VNAK_MIN_INTERVAL = 1.0  # at most one VNAK per second for voice without a format (§10 row 13)
+STATELESS_CALLNO = 1  # source of Asterisk's stateless replies; never a real call
+
+
+class CallState(enum.Enum):
+    IDLE = "idle"
+    TOKEN_WAIT = "token-wait"  # our request went out with an empty CALLTOKEN IE
+    REQUEST_SENT = "request-sent"  # our request went out again carrying the token
+    REQUEST_RECEIVED = "request-received"  # the peer's NEW/REGREQ/REGREL created this call
+    AUTH = "auth"  # a challenge (AUTHREQ/REGAUTH) went one way
+    LINKED = "linked"  # ACCEPT seen
+    UP = "up"  # ANSWER seen
+    HANGING_UP = "hanging-up"  # our final frame (HANGUP/REJECT/REGACK/REGREJ) awaits its ACK
+    DESTROYED = "destroyed"
+
+
+class CallInput(enum.Enum):
+    SEND_REQUEST = enum.auto()
+    RECV_REQUEST = enum.auto()
+    RECV_CALLTOKEN = enum.auto()
+    SEND_CHALLENGE = enum.auto()
+    RECV_CHALLENGE = enum.auto()
+    SEND_AUTH_REPLY = enum.auto()
+    RECV_AUTH_REPLY = enum.auto()
+    SEND_ACCEPT = enum.auto()
+    RECV_ACCEPT = enum.auto()
+    SEND_ANSWER = enum.auto()
+    RECV_ANSWER = enum.auto()
+    SEND_FINAL = enum.auto()
+    RECV_END = enum.auto()  # HANGUP, REJECT, REGACK, REGREJ, INVAL, or the PONG to our POKE
+    FINAL_ACKED = enum.auto()
+    GIVE_UP = enum.auto()
+    DESTROY = enum.auto()
+
+
+S, In = CallState, CallInput
+
+# Every allowed (state, input) pair. Anything else is refused.
+TRANSITIONS: dict[tuple[CallState, CallInput], CallState] = {
+    (S.IDLE, In.SEND_REQUEST): S.TOKEN_WAIT,
+    (S.IDLE, In.RECV_REQUEST): S.REQUEST_RECEIVED,
+    # A peer that does not require tokens answers the first request directly.
+    (S.TOKEN_WAIT, In.RECV_CALLTOKEN): S.REQUEST_SENT,
+    (S.TOKEN_WAIT, In.RECV_CHALLENGE): S.AUTH,
+    (S.TOKEN_WAIT, In.RECV_ACCEPT): S.LINKED,
+    (S.REQUEST_SENT, In.RECV_CHALLENGE): S.AUTH,
+    (S.REQUEST_SENT, In.RECV_ACCEPT): S.LINKED,
+    (S.REQUEST_RECEIVED, In.SEND_CHALLENGE): S.AUTH,
+    (S.REQUEST_RECEIVED, In.SEND_ACCEPT): S.LINKED,
+    # Registrations stay in AUTH through the authenticated REGREQ until REGACK/REGREJ.
+    (S.AUTH, In.SEND_AUTH_REPLY): S.AUTH,
+    (S.AUTH, In.RECV_AUTH_REPLY): S.AUTH,
+    (S.AUTH, In.SEND_CHALLENGE): S.AUTH,
+    (S.AUTH, In.RECV_CHALLENGE): S.AUTH,
+    (S.AUTH, In.SEND_ACCEPT): S.LINKED,
+    (S.AUTH, In.RECV_ACCEPT): S.LINKED,
+    (S.LINKED, In.SEND_ANSWER): S.UP,
+    (S.LINKED, In.RECV_ANSWER): S.UP,
+    (S.UP, In.SEND_ANSWER): S.UP,
+    (S.UP, In.RECV_ANSWER): S.UP,
+    (S.HANGING_UP, In.FINAL_ACKED): S.DESTROYED,
+}
+for _state in (S.TOKEN_WAIT, S.REQUEST_SENT, S.REQUEST_RECEIVED, S.AUTH, S.LINKED, S.UP):
+    TRANSITIONS[(_state, In.SEND_FINAL)] = S.HANGING_UP
+for _state in CallState:
+    if _state is not S.DESTROYED:
+        TRANSITIONS[(_state, In.RECV_END)] = S.DESTROYED
+        TRANSITIONS[(_state, In.GIVE_UP)] = S.DESTROYED
+        TRANSITIONS[(_state, In.DESTROY)] = S.DESTROYED
+del _state
+
+
+class CallStateError(RuntimeError):
+    """A command that the call's current state does not allow."""
+
+    def __init__(self, state: CallState, call_input: CallInput) -> None:
+        super().__init__(f"{call_input.name} is not allowed in state {state.name}")
+        self.state = state
+        self.call_input = call_input
+
+
+class NotEncrypted(RuntimeError):
+    """Key rotation was asked for on a call that has no transmit key."""
+
+
+def transition(state: CallState, call_input: CallInput) -> CallState:
+    try:
+        return TRANSITIONS[(state, call_input)]
+    except KeyError:
+        raise CallStateError(state, call_input) from None
+
+
+# Frames that neither consume a sequence number nor get ordered or ACKed (§2.2, §2.4).
+_UNSEQUENCED = frozenset(
+    {IaxSubclass.ACK, IaxSubclass.INVAL, IaxSubclass.TXCNT, IaxSubclass.TXACC, IaxSubclass.VNAK}
+)
+# Frames ending the call: always sent final, and the receiver ACKs then destroys.
+_FINAL_SUBCLASSES = frozenset(
+    {IaxSubclass.HANGUP, IaxSubclass.REJECT, IaxSubclass.REGACK, IaxSubclass.REGREJ}
+)
+
+_SENT_INPUTS: dict[IaxSubclass, CallInput] = {
+    IaxSubclass.AUTHREQ: In.SEND_CHALLENGE,
+    IaxSubclass.REGAUTH: In.SEND_CHALLENGE,
+    IaxSubclass.AUTHREP: In.SEND_AUTH_REPLY,
+    IaxSubclass.REGREQ: In.SEND_AUTH_REPLY,  # on a live call, only the authenticated resend
+    IaxSubclass.REGREL: In.SEND_AUTH_REPLY,
+    IaxSubclass.ACCEPT: In.SEND_ACCEPT,
+}
+_RECEIVED_INPUTS: dict[IaxSubclass, CallInput] = {
+    IaxSubclass.NEW: In.RECV_REQUEST,
+    IaxSubclass.AUTHREQ: In.RECV_CHALLENGE,
+    IaxSubclass.REGAUTH: In.RECV_CHALLENGE,
+    IaxSubclass.AUTHREP: In.RECV_AUTH_REPLY,
+    IaxSubclass.REGREQ: In.RECV_AUTH_REPLY,
+    IaxSubclass.REGREL: In.RECV_AUTH_REPLY,
+    IaxSubclass.ACCEPT: In.RECV_ACCEPT,
+}
+
+# Sample clocks that are not 8 kHz, for voice timestamp prediction.
+_SAMPLE_RATES: dict[int, int] = {
+    Codec.SLIN16: 16000,
+    Codec.G722: 16000,
+    Codec.SIREN7: 16000,
+    Codec.SPEEX16: 16000,
+    Codec.SIREN14: 32000,
+    Codec.G719: 48000,
+    Codec.OPUS: 48000,
+}
+
+
+def frame_name(frame: FullFrame) -> str:
+    """Short label like ``NEW`` or ``CONTROL`` for ``iax2 show channels``-style output."""
+    if frame.frametype == FrameType.IAX:
+        sub = frame.iax_subclass
+        return sub.name if sub is not None else f"IAX{frame.subclass}"
+    try:
+        return FrameType(frame.frametype).name
+    except ValueError:
+        return f"TYPE{frame.frametype}"
+
+
+@dataclass(frozen=True, slots=True)
+class CallInfo:
+    callno: int
+    addr: Address
+    peer_callno: int
+    state: CallState
+    oseqno: int
+    iseqno: int
+    first_message: str
+    last_message: str
+    rtt_ms: int
+    lag_ms: int
+    tx_format: int | None
+    rx_format: int | None
+    encrypted: bool
+    unacked: int
+
+
+@dataclass(slots=True)
+class _Held:
+    """A non-IAX frame waiting for the peer's call number (Asterisk queue_signalling)."""
+
+    frametype: int
+    subclass: int
+    payload: bytes
+    timestamp: int
+
+
+class Call:
+    """Protocol state of one call number."""
+
+    def __init__(
+        self,
+        callno: int,
+        addr: Address,
+        now: float,
+        *,
+        outbound: bool,
+        rng: random.Random,
+        pingtime: float,
+        lagrqtime: float,
+    ) -> None:
+        self.callno = callno
+        self.addr = addr
+        self.outbound = outbound
+        self.peer_callno = 0
+        self.state = CallState.IDLE
+        self.request: IaxSubclass | None = None
+        self._request_ies: IEList | None = None
+        self._rng = rng
+        self._pingtime = pingtime
+        self._lagrqtime = lagrqtime
+
+        self.oseqno = 0
+        self.iseqno = 0
+        self.aseqno = 0  # last ISeqno we put on the wire: an explicit ACK is only needed if stale
+        self.queue = RetransmitQueue()
+        self.tx = TxTimestamps()
+        self.rx_last = 0
+        self.rtt = DEFAULT_RTT
+        self.lag_ms = 0
+        self._pending_ack: FullFrame | None = None
+        self._held: list[_Held] = []
+
+        self.tx_format: int | None = None
+        self.rx_format: int | None = None
+        self._last_voice_ts: int | None = None
+        self._last_vnak: float | None = None
+
+        self.tx_cipher: AesTransform | None = None
+        self._rx_ciphers: list[tuple[AesTransform, float | None]] = []  # (cipher, expires)
+        self._candidates: list[AesTransform] = []
+
+        self._ping_at: float | None = now + pingtime
+        self._lagrq_at: float | None = now + lagrqtime
+        self._destroy_at: float | None = None
+
+        self.first_message = ""
+        self.last_message = ""
+        self.protocol_violations = 0
+        self.outbox: list[bytes] = []
+        self.events: list[Event] = []
+
+    # -- life cycle -----------------------------------------------------------------------
+
+    @property
+    def destroyed(self) -> bool:
+        return self.state is CallState.DESTROYED
+
+    def _apply(self, call_input: CallInput) -> None:
+        self.state = transition(self.state, call_input)
+
+    def _destroy(self, call_input: CallInput, reason: str) -> None:
+        if self.destroyed:
+            return
+        self._apply(call_input)
+        self.queue.clear(self.queue.rseqno)
+        self._held.clear()
+        self._pending_ack = None
+        self._ping_at = self._lagrq_at = self._destroy_at = None
+        self.events.append(CallDestroyed(self.callno, reason))
+
+    def destroy(self, reason: str = "destroyed") -> None:
+        self._destroy(In.DESTROY, reason)
+
+    def info(self) -> CallInfo:
+        return CallInfo(
+            callno=self.callno,
+            addr=self.addr,
+            peer_callno=self.peer_callno,
+            state=self.state,
+            oseqno=self.oseqno,
+            iseqno=self.iseqno,
+            first_message=self.first_message,
+            last_message=self.last_message,
+            rtt_ms=round(self.rtt * 1000),
+            lag_ms=self.lag_ms,
+            tx_format=self.tx_format,
+            rx_format=self.rx_format,
+            encrypted=self.tx_cipher is not None or bool(self._rx_ciphers),
+            unacked=len(self.queue),
+        )
+
+    # -- timers ---------------------------------------------------------------------------
+
+    def next_deadline(self) -> float | None:
+        candidates = [self.queue.next_deadline(), self._ping_at, self._lagrq_at, self._destroy_at]
+        return min((d for d in candidates if d is not None), default=None)
+
+    def handle_timer(self, now: float) -> None:
+        if self._destroy_at is not None and now >= self._destroy_at:
+            self._destroy(In.DESTROY, "hangup not acknowledged")
+            return
+        resend, expired = self.queue.due(now)
+        for pending in resend:
+            self._retransmit(pending)
+        if expired:
+            if any(p.final for p in expired):
+                self._destroy(In.GIVE_UP, "final frame not acknowledged")
+            else:
+                self.events.append(PeerUnreachable(self.callno, self.addr))
+                self._destroy(In.GIVE_UP, "retries exhausted")
+            return
+        # Keepalives only run once the call is established and the peer's number known (§2.6).
+        established = self.state in (S.LINKED, S.UP) and self.peer_callno
+        if self._ping_at is not None and now >= self._ping_at:
+            self._ping_at = now + self._pingtime
+            if established:
+                self._send_iax(IaxSubclass.PING, None, now)
+        if self._lagrq_at is not None and now >= self._lagrq_at:
+            self._lagrq_at = now + self._lagrqtime
+            if established:
+                self._send_iax(IaxSubclass.LAGRQ, None, now)
+
+    # -- encryption -----------------------------------------------------------------------
+
+    def _cipher(self, key: bytes) -> AesTransform:
+        return AesTransform(key, pad_source=self._rng.randbytes)
+
+    def set_encryption(self, tx_key: bytes, rx_keys: Sequence[bytes]) -> None:
+        self.tx_cipher = self._cipher(tx_key)
+        self._rx_ciphers = [(self._cipher(k), None) for k in rx_keys]
+        self._candidates = []
+
+    def expect_encrypted(self, candidate_keys: Sequence[bytes]) -> None:
+        self._candidates = [self._cipher(k) for k in candidate_keys]
+
+    def rotate_key(self, now: float) -> None:
+        """Send RTKEY carrying a new key under the old one, then transmit with the new key."""
+        if self.tx_cipher is None:
+            raise NotEncrypted(f"call {self.callno} has no transmit key to rotate")
+        new_key = self._rng.randbytes(16)
+        self._send_iax(IaxSubclass.RTKEY, IEList().add(IE.CHALLENGE, new_key), now)
+        self.tx_cipher = self._cipher(new_key)
+
+    def _receive_ciphers(self, now: float) -> list[AesTransform]:
+        self._rx_ciphers = [(c, exp) for c, exp in self._rx_ciphers if exp is None or exp > now]
+        return [c for c, _ in self._rx_ciphers]
+
+    def open_full(self, data: bytes, now: float) -> FullFrame | None:
+        """Decrypt (when keys are set) and parse a full frame; None if it cannot be read."""
+        ciphers = self._receive_ciphers(now)
+        for cipher in [*ciphers, *self._candidates]:
+            try:
+                frame = parse_datagram(cipher.decrypt_full(data))
+            except MalformedFrame:
+                continue
+            if not isinstance(frame, FullFrame) or not _plausible(frame):
+                continue
+            if cipher in self._candidates:
+                # The peer proved which secret it used: lock that key in both directions.
+                self._candidates = []
+                self.set_encryption(cipher.key, [cipher.key])
+            return frame
+        try:
+            parsed = parse_datagram(data)
+        except MalformedFrame:
+            return None
+        if not isinstance(parsed, FullFrame):
+            return None
+        if ciphers and parsed.iax_subclass is not IaxSubclass.INVAL:
+            # On an encrypted call only INVAL (sent by Asterisk's raw_hangup without any
+            # call state, hence in clear) may arrive unencrypted.
+            return None
+        return parsed
+
+    def open_mini(self, data: bytes, now: float) -> MiniFrame | None:
+        ciphers = self._receive_ciphers(now)
+        if not ciphers:
+            parsed = parse_datagram(data)
+            return parsed if isinstance(parsed, MiniFrame) else None
+        for cipher in ciphers:
+            try:
+                parsed = parse_datagram(cipher.decrypt_mini(data))
+            except MalformedFrame:
+                continue
+            if isinstance(parsed, MiniFrame):
+                return parsed
+        return None
+
+    # -- sending --------------------------------------------------------------------------
+
+    def _note(self, direction: str, frame: FullFrame) -> None:
+        label = f"{direction}:{frame_name(frame)}"
+        if not self.first_message:
+            self.first_message = label
+        self.last_message = label
+
+    def _emit(self, frame: FullFrame, cipher: AesTransform | None) -> None:
+        data = frame.encode()
+        self.outbox.append(cipher.encrypt_full(data) if cipher is not None else data)
+
+    def _send_full(
+        self,
+        frametype: int,
+        subclass: int,
+        payload: bytes,
+        timestamp: int,
+        now: float,
+        *,
+        reliable: bool = True,
+        final: bool = False,
+    ) -> None:
+        if self.destroyed:
+            return
+        if self.outbound and self.peer_callno == 0 and frametype != FrameType.IAX:
+            self._held.append(_Held(frametype, subclass, payload, timestamp))
+            return
+        frame = FullFrame(
+            source_call=self.callno,
+            dest_call=self.peer_callno,
+            timestamp=timestamp,
+            oseqno=self.oseqno,
+            iseqno=self.iseqno,
+            frametype=frametype,
+            subclass=subclass,
+            payload=payload,
+        )
+        self.oseqno = (self.oseqno + 1) & 0xFF
+        self.aseqno = self.iseqno
+        self._emit(frame, self.tx_cipher)
+        self._note("Tx", frame)
+        if reliable:
+            self.queue.add(frame, now, self.rtt, final=final, cipher=self.tx_cipher)
+
+    def _send_iax(
+        self,
+        subclass: IaxSubclass,
+        ies: IEList | None,
+        now: float,
+        *,
+        timestamp: int | None = None,
+        final: bool = False,
+    ) -> None:
+        ts = self.tx.genuine(now) if timestamp is None else timestamp
+        payload = ies.encode() if ies is not None else b""
+        self._send_full(FrameType.IAX, int(subclass), payload, ts, now, final=final)
+
+    def _send_unsequenced(self, subclass: IaxSubclass, dest: int, ts: int, oseqno: int) -> None:
+        """ACK or VNAK: sent once, consumes no sequence number (§2.2)."""
+        frame = FullFrame(self.callno, dest, ts, oseqno, self.iseqno, FrameType.IAX, int(subclass))
+        self.aseqno = self.iseqno
+        self._emit(frame, self.tx_cipher)
+
+    def _ack(self, frame: FullFrame) -> None:
+        # ACK echoes the acknowledged frame's timestamp; its OSeqno is that frame's ISeqno.
+        self._send_unsequenced(IaxSubclass.ACK, frame.source_call, frame.timestamp, frame.iseqno)
+
+    def _vnak(self, frame: FullFrame) -> None:
+        self._send_unsequenced(IaxSubclass.VNAK, frame.source_call, frame.timestamp, self.iseqno)
+
+    def _retransmit(self, pending: Pending) -> None:
+        frame = replace(
+            pending.frame,
+            iseqno=self.iseqno,
+            dest_call=pending.frame.dest_call or self.peer_callno,
+            retransmitted=True,
+        )
+        self.aseqno = self.iseqno
+        self._emit(frame, pending.cipher)
+
+    @property
+    def owes_ack(self) -> bool:
+        return self._pending_ack is not None
+
+    def flush_ack(self) -> None:
+        """Send the explicit ACK still owed, unless an outgoing frame already carried it.
+
+        Deferred to the moment datagrams leave so that a reply produced by the layer above
+        in the meantime (AUTHREQ after NEW, PONG after PING…) doubles as the ACK (§2.4 item 4).
+        """
+        frame, self._pending_ack = self._pending_ack, None
+        if frame is not None and not self.destroyed and self.aseqno != self.iseqno:
+            self._ack(frame)
+
+    def _release_held(self, now: float) -> None:
+        held, self._held = self._held, []
+        for h in held:
+            self._send_full(h.frametype, h.subclass, h.payload, h.timestamp, now)
+
+    # -- commands from above --------------------------------------------------------------
+
+    def send_request(self, subclass: IaxSubclass, ies: IEList, now: float) -> None:
+        """First frame of an outbound call: the request with an empty CALLTOKEN IE last."""
+        self._apply(In.SEND_REQUEST)
+        self.request = subclass
+        self._request_ies = ies.without(IE.CALLTOKEN)
+        self._send_iax(subclass, IEList(self._request_ies).add_empty(IE.CALLTOKEN), now)
+
+    def accept_request(self, frame: FullFrame, now: float) -> None:
+        """First frame of an inbound call (already past the call-token rules)."""
+        self._apply(In.RECV_REQUEST)
+        self.request = frame.iax_subclass
+        self.peer_callno = frame.source_call
+        self.iseqno = (frame.oseqno + 1) & 0xFF
+        self._note("Rx", frame)
+        self._track_rx_timestamp(frame)
+        self._pending_ack = frame
+
+    def send_iax(self, subclass: IaxSubclass, ies: IEList | None, now: float, *, final: bool) -> None:
+        final = final or subclass in _FINAL_SUBCLASSES
+        call_input = In.SEND_FINAL if final else _SENT_INPUTS.get(subclass)
+        if call_input is not None:
+            self._apply(call_input)
+        if subclass is IaxSubclass.ACCEPT and ies is not None and self.rx_format is None:
+            self.rx_format = ies.get_u32(IE.FORMAT)
+        self._send_iax(subclass, ies, now, final=final)
+        if final:
+            self._destroy_at = now + HANGUP_SAFETY
+
+    def send_control(self, subclass: int, now: float, payload: bytes = b"") -> None:
+        if subclass == ControlSubclass.ANSWER:
+            self._apply(In.SEND_ANSWER)
+        self._send_full(FrameType.CONTROL, subclass, payload, self.tx.control(now), now)
+
+    def send_voice(self, codec: int, payload: bytes, now: float, samples: int) -> None:
+        if self.destroyed or self.state is S.HANGING_UP or self.peer_callno == 0:
+            # Audio cannot wait for the peer's call number the way signalling does: by the
+            # time it could be sent it would be stale, so it is dropped instead of held.
+            return
+        ts = self.tx.voice(now, samples, _SAMPLE_RATES.get(codec, 8000))
+        last = self._last_voice_ts
+        same_block = last is not None and (ts >> 16) in (last >> 16, ((last + 0x10000) >> 16))
+        self._last_voice_ts = ts
+        if codec == self.tx_format and same_block:
+            mini = MiniFrame(self.callno, ts & 0xFFFF, payload).encode()
+            cipher = self.tx_cipher
+            self.outbox.append(cipher.encrypt_mini(mini) if cipher is not None else mini)
+            return
+        self.tx_format = codec
+        self._send_full(FrameType.VOICE, codec, payload, ts, now)
+
+    def send_dtmf(self, digit: str, now: float) -> None:
+        if len(digit) != 1 or not digit.isascii():
+            raise ValueError(f"DTMF digit must be one ASCII character, got {digit!r}")
+        self._send_full(FrameType.DTMF_END, ord(digit), b"", self.tx.control(now), now)
+
+    def send_text(self, text: str, now: float) -> None:
+        # Asterisk sends the terminating NUL too (chan_iax2 4437-4442).
+        payload = text.encode("utf-8") + b"\0"
+        self._send_full(FrameType.TEXT, 0, payload, self.tx.control(now), now)
+
+    def hangup(self, cause: int, now: float) -> None:
+        if self.destroyed or self.state is S.HANGING_UP:
+            return
+        if self.peer_callno == 0 or self.state in (S.IDLE, S.TOKEN_WAIT):
+            # The peer has no call to hang up yet: nothing to tell it.
+            self._destroy(In.DESTROY, "hung up before the peer answered")
+            return
+        self.send_iax(IaxSubclass.HANGUP, IEList().add_u8(IE.CAUSECODE, cause), now, final=True)
+
+    def reject(self, cause_text: str, cause_code: int, now: float) -> None:
+        ies = IEList().add_str(IE.CAUSE, cause_text).add_u8(IE.CAUSECODE, cause_code)
+        self.send_iax(IaxSubclass.REJECT, ies, now, final=True)
+
+    # -- receiving ------------------------------------------------------------------------
+
+    def _track_rx_timestamp(self, frame: FullFrame) -> None:
+        self.rx_last = max(self.rx_last, frame.timestamp)
+
+    def receive(self, frame: FullFrame, now: float) -> None:
+        """Process one full frame from the peer (already decrypted and routed here)."""
+        if self.destroyed:
+            return
+        iax = frame.iax_subclass if frame.frametype == FrameType.IAX else None
+        if iax is IaxSubclass.CALLTOKEN:
+            self._on_calltoken(frame, now)
+            return
+        self._note("Rx", frame)
+        if self.peer_callno == 0 and frame.source_call > STATELESS_CALLNO:
+            self.peer_callno = frame.source_call
+            self._release_held(now)
+
+        if iax not in _UNSEQUENCED:
+            if frame.oseqno != self.iseqno:
+                if seq_distance(frame.oseqno, self.iseqno) < 128:
+                    self._ack(frame)  # an old duplicate: our ACK was probably lost
+                else:
+                    self._vnak(frame)  # from the future: ask for what we missed
+                return
+            self.iseqno = (self.iseqno + 1) & 0xFF
+
+        if iax is not IaxSubclass.INVAL:
+            acked = self.queue.implicit_ack(frame.iseqno, self.oseqno) or []
+            for pending in acked:
+                if pending.sends == 1:  # Karn: a retransmitted frame's ACK is ambiguous
+                    self.rtt = now - pending.first_sent
+            if any(p.final for p in acked):
+                self._destroy(In.FINAL_ACKED, "hangup acknowledged")
+                return
+
+        if iax in (IaxSubclass.ACK, IaxSubclass.TXCNT, IaxSubclass.TXACC):
+            return
+        if iax is IaxSubclass.VNAK:
+            for pending in self.queue.from_seq(frame.iseqno):
+                self._retransmit(pending)
+            return
+        if iax is IaxSubclass.INVAL:
+            self._destroy(In.RECV_END, "INVAL")
+            return
+
+        if iax not in (IaxSubclass.PONG, IaxSubclass.LAGRP):
+            self._track_rx_timestamp(frame)  # those carry our own timestamps back
+        self._pending_ack = frame
+        if iax is not None:
+            self._on_iax(iax, frame, now)
+        else:
+            self._on_media(frame)
+
+    def _on_calltoken(self, frame: FullFrame, now: float) -> None:
+        """Resend the original request carrying the token (§3.1); the reply is not ACKed."""
+        if self.state is not S.TOKEN_WAIT or self.request is None or self._request_ies is None:
+            return
+        try:
+            token = frame.ies().get(IE.CALLTOKEN)
+        except MalformedFrame:
+            return
+        if not token:
+            return
+        self._apply(In.RECV_CALLTOKEN)
+        # Start over exactly as Asterisk's resend_with_token: same source call number,
+        # sequence numbers back to zero, peer unknown, fresh timestamp.
+        self.queue.clear(0)
+        self.oseqno = self.iseqno = self.aseqno = 0
+        self.peer_callno = 0
+        self._send_iax(self.request, IEList(self._request_ies).add(IE.CALLTOKEN, token), now)
+
+    def _ack_and_end(self, frame: FullFrame, reason: str) -> None:
+        self._pending_ack = None
+        self._ack(frame)
+        self._destroy(In.RECV_END, reason)
+
+    def _on_iax(self, iax: IaxSubclass, frame: FullFrame, now: float) -> None:
+        if iax is IaxSubclass.PING:
+            self._send_iax(IaxSubclass.PONG, None, now, timestamp=frame.timestamp)
+            return
+        if iax is IaxSubclass.LAGRQ:
+            self._send_iax(IaxSubclass.LAGRP, None, now, timestamp=frame.timestamp)
+            return
+        if iax is IaxSubclass.LAGRP:
+            self.lag_ms = max(0, self.tx.elapsed_ms(now) - frame.timestamp)
+            return
+        if iax is IaxSubclass.PONG:
+            rtt_ms = max(0, self.tx.elapsed_ms(now) - frame.timestamp)
+            self.rtt = rtt_ms / 1000.0
+            self.events.append(PongReceived(self.callno, self.addr, rtt_ms))
+            if self.request is IaxSubclass.POKE and self.outbound:
+                self._ack_and_end(frame, "pong")
+            return
+        if iax is IaxSubclass.RTKEY:
+            self._on_rtkey(frame, now)
+            return
+        if iax in _FINAL_SUBCLASSES:
+            self.events.append(FrameReceived(self.callno, frame))
+            self._ack_and_end(frame, iax.name.lower())
+            return
+        call_input = _RECEIVED_INPUTS.get(iax)
+        if call_input is not None:
+            if (self.state, call_input) not in TRANSITIONS:
+                self.protocol_violations += 1
+                return
+            self._apply(call_input)
+        if iax is IaxSubclass.ACCEPT and self.rx_format is None:
+            with contextlib.suppress(MalformedFrame):
+                self.rx_format = frame.ies().get_u32(IE.FORMAT)
+        self.events.append(FrameReceived(self.callno, frame))
+
+    def _on_rtkey(self, frame: FullFrame, now: float) -> None:
+        try:
+            key = frame.ies().get(IE.CHALLENGE)
+        except MalformedFrame:
+            return
+        if key is None or len(key) != 16:
+            return
+        # Frames sent under the old key may still be in flight: keep it a little longer.
+        old = [(c, now + OLD_KEY_GRACE) for c, _ in self._rx_ciphers]
+        self._rx_ciphers = [(self._cipher(key), None), *old]
+
+    def _on_media(self, frame: FullFrame) -> None:
+        if frame.frametype == FrameType.CONTROL and frame.subclass == ControlSubclass.ANSWER:
+            if (self.state, In.RECV_ANSWER) not in TRANSITIONS:
+                self.protocol_violations += 1
+                return
+            self._apply(In.RECV_ANSWER)
+        if frame.frametype == FrameType.VOICE:
+            self.rx_format = frame.subclass
+            self.events.append(
+                VoiceReceived(self.callno, frame.subclass, frame.timestamp, frame.payload, True)
+            )
+            return
+        self.events.append(FrameReceived(self.callno, frame))
+
+    def receive_mini(self, frame: MiniFrame, now: float) -> None:
+        if self.destroyed:
+            return
+        if self.rx_format is None:
+            # Audio without a known codec: ask for the full frame again, at most once a second.
+            if self._last_vnak is None or now - self._last_vnak >= VNAK_MIN_INTERVAL:
+                self._last_vnak = now
+                self._send_unsequenced(IaxSubclass.VNAK, self.peer_callno, 0, self.iseqno)
+            return
+        ts = unwrap_timestamp(self.rx_last, frame.timestamp)
+        self.rx_last = max(self.rx_last, ts)
+        self.events.append(VoiceReceived(self.callno, self.rx_format, ts, frame.payload, False))
+
+    def receive_trunk(self, payload: bytes, timestamp: int) -> None:
+        """Audio for this call carried in a meta trunk frame (never creates state)."""
+        if self.destroyed or self.rx_format is None:
+            return
+        self.rx_last = max(self.rx_last, timestamp)
+        self.events.append(VoiceReceived(self.callno, self.rx_format, timestamp, payload, False))
+
+
+def _plausible(frame: FullFrame) -> bool:
+    """Decryption has no integrity check: reject results no peer would send (§10 row 6)."""
+    if frame.frametype == FrameType.IAX:
+        return frame.iax_subclass is not None
+    return True
+

@@ -1,0 +1,506 @@
+"""The sans-IO IAX2 endpoint: demultiplexing, call tokens, stateless replies, timers.
+
+Driven aioquic-style (reference ecosystem.md §A.2): feed ``receive_datagram(data, addr, now)``
+and ``handle_timer(now)``, issue commands, then drain ``next_event()`` and
+``datagrams_to_send(now)`` and wait until ``get_timer()``. Nothing here reads a clock,
+touches a socket or sleeps.
+
+Driver contract: handle the events produced by a datagram *before* calling
+``datagrams_to_send``. Explicit ACKs are only generated there, so a reply issued in the
+meantime (AUTHREQ for a NEW, REGACK for a REGREQ…) carries the acknowledgement instead, as in
+Asterisk where the reply is sent while the frame is still being processed.
+
+Defences (reference iax2.md §3, §2.7, §15):
+- a frame from an unknown source costs O(1): two dict lookups, then at most one stateless
+  reply no larger than the request, and no state;
+- nothing is allocated for NEW/REGREQ/REGREL before its call token validates, when the
+  policy above says one is required;
+- every parse error is caught at this boundary and counted; nothing raises on bad input.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+import struct
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from pbxedge.iax2.call import Call, CallInfo
+from pbxedge.iax2.callnumbers import CallNumberPool, LimitKind
+from pbxedge.iax2.calltoken import CallTokenIssuer
+from pbxedge.iax2.enums import IE, Cause, FrameType, IaxSubclass
+from pbxedge.iax2.errors import MalformedFrame
+from pbxedge.iax2.events import CallTokenRejected, Event, LimitReached, NewCall
+from pbxedge.iax2.frames import FullFrame, MetaTrunkFrame, parse_datagram
+from pbxedge.iax2.ies import IEList
+from pbxedge.iax2.timestamps import unwrap_timestamp
+
+__all__ = [
+    "CallNumbersExhausted",
+    "Endpoint",
+    "EndpointStats",
+    "TokenPolicy",
+    "UnknownCall",
+]
+
+Address = tuple[str, int]
+# (request subclass, USERNAME IE or None, source address) -> is a call token required?
+TokenPolicy = Callable[[IaxSubclass, str | None, Address], bool]
+
+STATELESS_CALLNO = 1  # Asterisk answers statelessly from call 1 (send_apathetic_reply)
+TOKEN_REQUIRED_TEXT = "CallToken support required"
+LIMIT_TEXT = "Call number limit reached"
+
+_WORDS = struct.Struct("!HH")
+_FLAG_FULL = 0x8000
+_CALLNO_MASK = 0x7FFF
+_TYPE_OFFSET = 10
+_SUBCLASS_OFFSET = 11
+_CREATING = frozenset({IaxSubclass.NEW, IaxSubclass.REGREQ, IaxSubclass.REGREL})
+# Frames for an unknown call that get no INVAL back (chan_iax2 10484-10496, plus ACK so two
+# endpoints that both forgot a call cannot ping-pong INVAL/ACK at each other).
+_SILENT_WHEN_UNKNOWN = frozenset(
+    {
+        IaxSubclass.ACK,
+        IaxSubclass.INVAL,
+        IaxSubclass.TXCNT,
+        IaxSubclass.TXACC,
+        IaxSubclass.FWDOWNL,
+    }
+)
+
+
+class UnknownCall(KeyError):
+    """A command named a call number that does not exist (or no longer exists)."""
+
+
+class CallNumbersExhausted(RuntimeError):
+    """``start`` could not get a call number."""
+
+    def __init__(self, kind: LimitKind) -> None:
+        super().__init__(f"no call number available ({kind.value})")
+        self.kind = kind
+
+
+@dataclass(slots=True)
+class EndpointStats:
+    """Counters of what was dropped and why, for ``iax2 show stats``-style output."""
+
+    malformed: int = 0
+    undecryptable: int = 0
+    unknown_call: int = 0
+    invalid_tokens: int = 0
+    stateless_replies: int = 0
+
+
+def _normalize(addr: tuple[object, ...]) -> Address:
+    # IPv6 socket addresses carry flowinfo and scope id; calls are keyed by (ip, port) only.
+    return (str(addr[0]), int(addr[1]))  # type: ignore[call-overload]
+
+
+class Endpoint:
+    """All IAX2 calls behind one UDP socket."""
+
+    def __init__(
+        self,
+        *,
+        pool: CallNumberPool,
+        tokens: CallTokenIssuer,
+        token_policy: TokenPolicy,
+        rng: random.Random,
+        pingtime: float = 21,
+        lagrqtime: float = 10,
+    ) -> None:
+        self._pool = pool
+        self._tokens = tokens
+        self._token_policy = token_policy
+        self._rng = rng
+        self._pingtime = pingtime
+        self._lagrqtime = lagrqtime
+        self._calls: dict[int, Call] = {}
+        self._by_peer: dict[tuple[str, int, int], Call] = {}
+        self._peer_key: dict[int, tuple[str, int, int]] = {}
+        self._ack_owed: set[int] = set()
+        self._timers: list[tuple[float, int]] = []
+        self._scheduled: dict[int, float] = {}
+        self._out: list[tuple[bytes, Address]] = []
+        self._events: deque[Event] = deque()
+        self.stats = EndpointStats()
+
+    # -- outputs --------------------------------------------------------------------------
+
+    def next_event(self) -> Event | None:
+        return self._events.popleft() if self._events else None
+
+    def datagrams_to_send(self, now: float) -> list[tuple[bytes, Address]]:
+        """Everything to put on the wire now, including ACKs still owed."""
+        owed, self._ack_owed = self._ack_owed, set()
+        for callno in owed:
+            call = self._calls.get(callno)
+            if call is not None:
+                call.flush_ack()
+                self._settle(call, now)
+        out, self._out = self._out, []
+        return out
+
+    def get_timer(self) -> float | None:
+        """The earliest deadline at which ``handle_timer`` must run, or None."""
+        timers = self._timers
+        while timers and self._scheduled.get(timers[0][1]) != timers[0][0]:
+            heapq.heappop(timers)  # superseded deadline
+        return timers[0][0] if timers else None
+
+    def handle_timer(self, now: float) -> None:
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            deadline, callno = heapq.heappop(timers)
+            if self._scheduled.get(callno) != deadline:
+                continue
+            del self._scheduled[callno]
+            call = self._calls.get(callno)
+            if call is not None:
+                call.handle_timer(now)
+                self._settle(call, now)
+
+    # -- bookkeeping ----------------------------------------------------------------------
+
+    def _settle(self, call: Call, now: float) -> None:
+        """Collect a call's output and refresh the indexes after anything touched it."""
+        if call.outbox:
+            self._out.extend((data, call.addr) for data in call.outbox)
+            call.outbox.clear()
+        if call.events:
+            self._events.extend(call.events)
+            call.events.clear()
+        callno = call.callno
+        if call.destroyed:
+            self._forget(call, now)
+            return
+        key = (call.addr[0], call.addr[1], call.peer_callno) if call.peer_callno else None
+        old = self._peer_key.get(callno)
+        if old != key:
+            if old is not None and self._by_peer.get(old) is call:
+                del self._by_peer[old]
+            if key is None:
+                self._peer_key.pop(callno, None)
+            else:
+                self._peer_key[callno] = key
+                self._by_peer[key] = call
+        if call.owes_ack:
+            self._ack_owed.add(callno)
+        deadline = call.next_deadline()
+        if deadline is None:
+            self._scheduled.pop(callno, None)
+        elif self._scheduled.get(callno) != deadline:
+            self._scheduled[callno] = deadline
+            heapq.heappush(self._timers, (deadline, callno))
+
+    def _forget(self, call: Call, now: float) -> None:
+        callno = call.callno
+        if self._calls.get(callno) is call:
+            del self._calls[callno]
+            self._pool.release(callno, now)
+        key = self._peer_key.pop(callno, None)
+        if key is not None and self._by_peer.get(key) is call:
+            del self._by_peer[key]
+        self._scheduled.pop(callno, None)
+        self._ack_owed.discard(callno)
+
+    def _new_call(self, callno: int, addr: Address, now: float, *, outbound: bool) -> Call:
+        call = Call(
+            callno,
+            addr,
+            now,
+            outbound=outbound,
+            rng=self._rng,
+            pingtime=self._pingtime,
+            lagrqtime=self._lagrqtime,
+        )
+        self._calls[callno] = call
+        return call
+
+    def _call(self, callno: int) -> Call:
+        call = self._calls.get(callno)
+        if call is None:
+            raise UnknownCall(callno)
+        return call
+
+    # -- receiving ------------------------------------------------------------------------
+
+    def receive_datagram(self, data: bytes, addr: tuple[object, ...], now: float) -> None:
+        """Process one UDP payload from ``addr``. Never raises on bad input."""
+        source = _normalize(addr)
+        try:
+            self._receive(bytes(data), source, now)
+        except MalformedFrame:
+            self.stats.malformed += 1
+
+    def _receive(self, data: bytes, addr: Address, now: float) -> None:
+        if len(data) < _WORDS.size:
+            raise MalformedFrame("datagram shorter than any IAX2 header")
+        first, second = _WORDS.unpack_from(data)
+        if first == 0:
+            self._receive_meta(data, addr)
+        elif first & _FLAG_FULL:
+            self._receive_full(data, addr, first & _CALLNO_MASK, second & _CALLNO_MASK, now)
+        else:
+            self._receive_mini(data, addr, first, now)
+
+    def _receive_meta(self, data: bytes, addr: Address) -> None:
+        frame = parse_datagram(data)
+        if not isinstance(frame, MetaTrunkFrame):
+            return  # meta video: pbxedge carries audio only
+        for entry in frame.entries:
+            call = self._by_peer.get((addr[0], addr[1], entry.call))
+            if call is None:
+                self.stats.unknown_call += 1
+                continue
+            if entry.timestamp is None:
+                timestamp = frame.timestamp
+            else:
+                timestamp = unwrap_timestamp(call.rx_last, entry.timestamp)
+            call.receive_trunk(entry.payload, timestamp)
+            self._events.extend(call.events)
+            call.events.clear()
+
+    def _receive_mini(self, data: bytes, addr: Address, source_call: int, now: float) -> None:
+        call = self._by_peer.get((addr[0], addr[1], source_call))
+        if call is None:
+            self.stats.unknown_call += 1
+            return
+        frame = call.open_mini(data, now)
+        if frame is None:
+            self.stats.undecryptable += 1
+            return
+        call.receive_mini(frame, now)
+        self._settle(call, now)
+
+    def _receive_full(
+        self, data: bytes, addr: Address, source_call: int, dest_call: int, now: float
+    ) -> None:
+        if (
+            dest_call == 0
+            and len(data) > _SUBCLASS_OFFSET
+            and data[_TYPE_OFFSET] == FrameType.IAX
+            and data[_SUBCLASS_OFFSET] == IaxSubclass.POKE
+        ):
+            # Asterisk answers every POKE statelessly, known caller or not (10387-10391).
+            self._stateless_reply(parse_full(data), IaxSubclass.PONG, None, addr)
+            return
+        call: Call | None
+        if dest_call:
+            call = self._calls.get(dest_call)
+            if call is not None and call.addr != addr:
+                call = None
+        else:
+            call = self._by_peer.get((addr[0], addr[1], source_call))
+        if call is None:
+            self._receive_unknown(parse_full(data), addr, now)
+            return
+        frame = call.open_full(data, now)
+        if frame is None:
+            self.stats.undecryptable += 1
+            return
+        call.receive(frame, now)
+        self._settle(call, now)
+
+    def _receive_unknown(self, frame: FullFrame, addr: Address, now: float) -> None:
+        sub = frame.iax_subclass if frame.frametype == FrameType.IAX else None
+        if sub in _CREATING and frame.dest_call == 0:
+            self._receive_request(frame, sub, addr, now)
+            return
+        self.stats.unknown_call += 1
+        if sub in _SILENT_WHEN_UNKNOWN:
+            return
+        # raw_hangup: INVAL from the call number the peer named, all-zero sequence numbers.
+        inval = FullFrame(
+            frame.dest_call, frame.source_call, 0, 0, 0, FrameType.IAX, IaxSubclass.INVAL
+        )
+        self._out.append((inval.encode(), addr))
+
+    def _receive_request(
+        self, frame: FullFrame, sub: IaxSubclass | None, addr: Address, now: float
+    ) -> None:
+        assert sub is not None
+        if frame.oseqno != 0:
+            # Only the first frame of a dialog may open a call; anything else is a stray
+            # retransmission of a call we already forgot.
+            self.stats.unknown_call += 1
+            return
+        ies = frame.ies()
+        token = ies.get(IE.CALLTOKEN)
+        validated = False
+        if token is not None:
+            if not token:
+                reply = IEList().add_str(IE.CALLTOKEN, self._tokens.issue(addr, now))
+                self._stateless_reply(frame, IaxSubclass.CALLTOKEN, reply, addr)
+                return
+            if not self._token_valid(token, addr, now):
+                # Decision: drop silently, as the Digium call-token document says, rather than
+                # REJECT like Asterisk does. A reply would make us a reflector for spoofed
+                # sources; a genuine client whose token expired retries with a fresh empty IE.
+                self.stats.invalid_tokens += 1
+                return
+            validated = True
+        elif self._token_policy(sub, ies.get_str(IE.USERNAME), addr):
+            self._refuse(frame, sub, addr, TOKEN_REQUIRED_TEXT, Cause.FACILITY_REJECTED)
+            self._events.append(CallTokenRejected(addr, sub, ies.get_str(IE.USERNAME)))
+            return
+        callno = self._pool.allocate(addr[0], now, validated=validated)
+        if callno is None:
+            kind = self._pool.refusal(addr[0], now, validated=validated) or LimitKind.EXHAUSTED
+            self._refuse(frame, sub, addr, LIMIT_TEXT, Cause.SWITCH_CONGESTION)
+            self._events.append(LimitReached(addr, kind))
+            return
+        call = self._new_call(callno, addr, now, outbound=False)
+        call.accept_request(frame, now)
+        self._events.append(NewCall(callno, addr, frame, validated))
+        self._settle(call, now)
+
+    def _token_valid(self, token: bytes, addr: Address, now: float) -> bool:
+        try:
+            text = token.decode("ascii")
+        except UnicodeDecodeError:
+            return False
+        return self._tokens.validate(text, addr, now)
+
+    def _refuse(
+        self, frame: FullFrame, sub: IaxSubclass, addr: Address, text: str, cause: Cause
+    ) -> None:
+        # Unlike Asterisk, always carry CAUSE and CAUSECODE: nmap's iax2-brute crashes on an
+        # IE-less REGREJ (§15.2).
+        reply_sub = IaxSubclass.REJECT if sub is IaxSubclass.NEW else IaxSubclass.REGREJ
+        ies = IEList().add_str(IE.CAUSE, text).add_u8(IE.CAUSECODE, cause)
+        self._stateless_reply(frame, reply_sub, ies, addr)
+
+    def _stateless_reply(
+        self, request: FullFrame, subclass: IaxSubclass, ies: IEList | None, addr: Address
+    ) -> None:
+        """Asterisk's send_apathetic_reply: from call 1, request ts echoed, never resent."""
+        reply = FullFrame(
+            source_call=STATELESS_CALLNO,
+            dest_call=request.source_call,
+            timestamp=request.timestamp,
+            oseqno=0,
+            iseqno=(request.iseqno + 1) & 0xFF,
+            frametype=FrameType.IAX,
+            subclass=int(subclass),
+            payload=ies.encode() if ies is not None else b"",
+        )
+        self.stats.stateless_replies += 1
+        self._out.append((reply.encode(), addr))
+
+    # -- commands -------------------------------------------------------------------------
+
+    def start(
+        self,
+        addr: tuple[object, ...],
+        subclass: IaxSubclass,
+        ies: IEList,
+        now: float,
+        *,
+        trunk: bool = False,
+        counted: bool = True,
+    ) -> int:
+        """Open an outbound dialog (NEW, REGREQ, REGREL or POKE) and return its call number.
+
+        ``counted=False`` keeps our own POKEs and registrations off the remote IP's
+        call-number budget (§10 row 2). Raises CallNumbersExhausted.
+        """
+        peer = _normalize(addr)
+        callno = self._pool.allocate(peer[0], now, validated=True, trunk=trunk, counted=counted)
+        if callno is None:
+            kind = self._pool.refusal(peer[0], now, validated=True, trunk=trunk, counted=counted)
+            raise CallNumbersExhausted(kind or LimitKind.EXHAUSTED)
+        call = self._new_call(callno, peer, now, outbound=True)
+        call.send_request(subclass, ies, now)
+        self._settle(call, now)
+        return callno
+
+    def send_iax(
+        self,
+        callno: int,
+        subclass: IaxSubclass,
+        ies: IEList | None,
+        now: float,
+        *,
+        final: bool = False,
+    ) -> None:
+        call = self._call(callno)
+        call.send_iax(subclass, ies, now, final=final)
+        self._settle(call, now)
+
+    def send_control(self, callno: int, subclass: int, now: float, payload: bytes = b"") -> None:
+        call = self._call(callno)
+        call.send_control(subclass, now, payload)
+        self._settle(call, now)
+
+    def send_voice(self, callno: int, codec: int, payload: bytes, now: float, samples: int) -> None:
+        """Send audio: a full frame first and on codec change, mini frames otherwise.
+
+        Audio racing the end of a call is normal, so an unknown ``callno`` is ignored here
+        rather than raising UnknownCall.
+        """
+        call = self._calls.get(callno)
+        if call is None:
+            return
+        call.send_voice(codec, payload, now, samples)
+        self._settle(call, now)
+
+    def send_dtmf(self, callno: int, digit: str, now: float) -> None:
+        call = self._call(callno)
+        call.send_dtmf(digit, now)
+        self._settle(call, now)
+
+    def send_text(self, callno: int, text: str, now: float) -> None:
+        call = self._call(callno)
+        call.send_text(text, now)
+        self._settle(call, now)
+
+    def hangup(self, callno: int, cause: int, now: float) -> None:
+        call = self._call(callno)
+        call.hangup(cause, now)
+        self._settle(call, now)
+
+    def reject(self, callno: int, cause_text: str, cause_code: int, now: float) -> None:
+        call = self._call(callno)
+        call.reject(cause_text, cause_code, now)
+        self._settle(call, now)
+
+    def destroy(self, callno: int, now: float) -> None:
+        call = self._calls.get(callno)
+        if call is not None:
+            call.destroy("destroyed locally")
+            self._settle(call, now)
+
+    def set_encryption(self, callno: int, tx_key: bytes, rx_keys: Sequence[bytes]) -> None:
+        self._call(callno).set_encryption(tx_key, rx_keys)
+
+    def expect_encrypted(self, callno: int, candidate_keys: Sequence[bytes]) -> None:
+        self._call(callno).expect_encrypted(candidate_keys)
+
+    def rotate_key(self, callno: int, now: float) -> None:
+        call = self._call(callno)
+        call.rotate_key(now)
+        self._settle(call, now)
+
+    # -- inspection -----------------------------------------------------------------------
+
+    def call_info(self, callno: int) -> CallInfo:
+        return self._call(callno).info()
+
+    def calls(self) -> list[int]:
+        return sorted(self._calls)
+
+    def pending_retransmits(self) -> int:
+        return sum(len(call.queue) for call in self._calls.values())
+
+
+def parse_full(data: bytes) -> FullFrame:
+    """Parse a datagram already classified as a full frame."""
+    frame = parse_datagram(data)
+    if not isinstance(frame, FullFrame):
+        raise MalformedFrame("expected a full frame")
+    return frame

@@ -1,0 +1,293 @@
+"""IAX2 datagrams ⇄ typed frames (reference iax2.md §1.1–§1.4).
+
+Four shapes share one UDP port: full frames (12-byte header, reliable), mini voice frames
+(4-byte header), meta trunk frames (many calls' audio in one datagram) and meta video frames.
+:func:`parse_datagram` tells them apart the way Asterisk's ``socket_process`` does.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from pbxedge.iax2.enums import FrameType, IaxSubclass, MetaCommand
+from pbxedge.iax2.errors import MalformedFrame
+from pbxedge.iax2.ies import IEList
+
+__all__ = [
+    "FULL_HEADER_LEN",
+    "MAX_CALL_NUMBER",
+    "Frame",
+    "FullFrame",
+    "MetaTrunkFrame",
+    "MetaVideoFrame",
+    "MiniFrame",
+    "TrunkEntry",
+    "compress_subclass",
+    "iax_frame",
+    "parse_datagram",
+    "uncompress_subclass",
+]
+
+FULL_HEADER_LEN = 12
+MINI_HEADER_LEN = 4
+META_VIDEO_HEADER_LEN = 6
+META_TRUNK_HEADER_LEN = 8
+MAX_CALL_NUMBER = 0x7FFF
+
+_FLAG_FULL = 0x8000  # on the source call number: this is a full frame
+_FLAG_RETRANS = 0x8000  # on the destination call number: this is a retransmission
+_FLAG_VIDEO = 0x8000  # on the second word of a meta frame: this is meta video
+_SUBCLASS_COMPRESSED = 0x80
+_SUBCLASS_MINUS_ONE = 0xFF  # Asterisk's -1 ("stop sounds" control)
+_TRUNK_WITH_TIMESTAMPS = 0x01  # cmddata bit: IAX_META_TRUNK_MINI
+
+_FULL = struct.Struct("!HHIBBBB")
+_MINI = struct.Struct("!HH")
+_META_VIDEO = struct.Struct("!HHH")
+_META_TRUNK = struct.Struct("!HBBI")
+_TRUNK_SUPERMINI = struct.Struct("!HH")  # callno, len
+_TRUNK_MINI = struct.Struct("!HHH")  # len, callno, ts16
+
+
+def compress_subclass(value: int) -> int:
+    """Asterisk's ``compress_subclass``: the subclass byte for a decoded value."""
+    if value == -1:
+        return _SUBCLASS_MINUS_ONE
+    if 0 <= value < _SUBCLASS_COMPRESSED:
+        return value
+    if value > 0 and value & (value - 1) == 0 and value.bit_length() - 1 <= 0x3F:
+        return _SUBCLASS_COMPRESSED | (value.bit_length() - 1)
+    raise ValueError(f"subclass {value:#x} has no one-byte encoding")
+
+
+def uncompress_subclass(csub: int) -> int:
+    """Asterisk's ``uncompress_subclass``; accepts both encodings of small powers of two."""
+    if csub & _SUBCLASS_COMPRESSED:
+        if csub == _SUBCLASS_MINUS_ONE:
+            return -1
+        return 1 << (csub & 0x3F)
+    return csub
+
+
+@dataclass(frozen=True, slots=True)
+class FullFrame:
+    """A 12-byte-header frame; ``subclass`` is the decoded value (G.729 = 0x100, -1 = stop sounds)."""
+
+    source_call: int
+    dest_call: int
+    timestamp: int
+    oseqno: int
+    iseqno: int
+    frametype: int
+    subclass: int
+    payload: bytes = b""
+    retransmitted: bool = False
+
+    def encode(self) -> bytes:
+        if not 0 <= self.source_call <= MAX_CALL_NUMBER:
+            raise ValueError(f"source call {self.source_call} is not 15-bit")
+        if not 0 <= self.dest_call <= MAX_CALL_NUMBER:
+            raise ValueError(f"destination call {self.dest_call} is not 15-bit")
+        try:
+            header = _FULL.pack(
+                self.source_call | _FLAG_FULL,
+                self.dest_call | (_FLAG_RETRANS if self.retransmitted else 0),
+                self.timestamp,
+                self.oseqno,
+                self.iseqno,
+                self.frametype,
+                compress_subclass(self.subclass),
+            )
+        except struct.error as exc:
+            raise ValueError(f"full frame field out of range: {exc}") from exc
+        return header + self.payload
+
+    def ies(self) -> IEList:
+        """The payload parsed as IEs (meaningful for IAX frames); raises MalformedFrame."""
+        return IEList.parse(self.payload)
+
+    @property
+    def iax_subclass(self) -> IaxSubclass | None:
+        """The IAX command, or None for other frame types and unknown subclasses."""
+        if self.frametype != FrameType.IAX:
+            return None
+        try:
+            return IaxSubclass(self.subclass)
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True, slots=True)
+class MiniFrame:
+    """Voice with a 4-byte header; the codec is the last full voice frame's."""
+
+    source_call: int
+    timestamp: int  # low 16 bits of the sender's timestamp
+    payload: bytes
+
+    def encode(self) -> bytes:
+        if not 1 <= self.source_call <= MAX_CALL_NUMBER:
+            raise ValueError(f"mini frame source call {self.source_call} must be 1..32767")
+        return _MINI.pack(self.source_call, self.timestamp & 0xFFFF) + self.payload
+
+
+@dataclass(frozen=True, slots=True)
+class TrunkEntry:
+    """One call's audio inside a meta trunk frame; ``timestamp`` only with trunk timestamps."""
+
+    call: int
+    payload: bytes
+    timestamp: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MetaTrunkFrame:
+    """Several calls' audio to one peer (``trunk=yes``), §1.4."""
+
+    timestamp: int
+    entries: tuple[TrunkEntry, ...]
+    with_timestamps: bool
+
+    def encode(self) -> bytes:
+        try:
+            return self._pack()
+        except struct.error as exc:
+            raise ValueError(f"meta trunk field out of range: {exc}") from exc
+
+    def _pack(self) -> bytes:
+        cmddata = _TRUNK_WITH_TIMESTAMPS if self.with_timestamps else 0
+        parts = [_META_TRUNK.pack(0, MetaCommand.TRUNK, cmddata, self.timestamp)]
+        for entry in self.entries:
+            if self.with_timestamps:
+                if entry.timestamp is None:
+                    raise ValueError("trunk entry needs a timestamp when with_timestamps is set")
+                parts.append(
+                    _TRUNK_MINI.pack(len(entry.payload), entry.call, entry.timestamp & 0xFFFF)
+                )
+            else:
+                parts.append(_TRUNK_SUPERMINI.pack(entry.call, len(entry.payload)))
+            parts.append(entry.payload)
+        return b"".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class MetaVideoFrame:
+    """Video with a 6-byte header: 15 bits of timestamp plus a marker bit."""
+
+    source_call: int
+    timestamp: int
+    marker: bool
+    payload: bytes
+
+    def encode(self) -> bytes:
+        if not 0 <= self.source_call <= MAX_CALL_NUMBER:
+            raise ValueError(f"source call {self.source_call} is not 15-bit")
+        # Only the low 15 bits travel; the receiver rebuilds the rest from its last timestamp.
+        ts_field = (self.timestamp & 0x7FFF) | (0x8000 if self.marker else 0)
+        return _META_VIDEO.pack(0, self.source_call | _FLAG_VIDEO, ts_field) + self.payload
+
+
+Frame = FullFrame | MiniFrame | MetaTrunkFrame | MetaVideoFrame
+
+
+def parse_datagram(data: bytes) -> Frame:
+    """Classify and decode one UDP payload; raises MalformedFrame (and nothing else)."""
+    if len(data) < MINI_HEADER_LEN:
+        raise MalformedFrame(f"datagram of {len(data)} bytes is shorter than any IAX2 header")
+    first, second = _MINI.unpack_from(data)
+    if first == 0:
+        if second & _FLAG_VIDEO:
+            return _parse_meta_video(data)
+        return _parse_meta_trunk(data)
+    if first & _FLAG_FULL:
+        return _parse_full(data)
+    return MiniFrame(first, second, bytes(data[MINI_HEADER_LEN:]))
+
+
+def _parse_full(data: bytes) -> FullFrame:
+    if len(data) < FULL_HEADER_LEN:
+        raise MalformedFrame(f"full frame of {len(data)} bytes is shorter than its 12-byte header")
+    scall, dcall, ts, oseq, iseq, ftype, csub = _FULL.unpack_from(data)
+    return FullFrame(
+        source_call=scall & MAX_CALL_NUMBER,
+        dest_call=dcall & MAX_CALL_NUMBER,
+        timestamp=ts,
+        oseqno=oseq,
+        iseqno=iseq,
+        frametype=ftype,
+        subclass=uncompress_subclass(csub),
+        payload=bytes(data[FULL_HEADER_LEN:]),
+        retransmitted=bool(dcall & _FLAG_RETRANS),
+    )
+
+
+def _parse_meta_video(data: bytes) -> MetaVideoFrame:
+    if len(data) < META_VIDEO_HEADER_LEN:
+        raise MalformedFrame(f"meta video frame of {len(data)} bytes is shorter than 6")
+    _, call, ts_field = _META_VIDEO.unpack_from(data)
+    return MetaVideoFrame(
+        source_call=call & MAX_CALL_NUMBER,
+        timestamp=ts_field & 0x7FFF,
+        marker=bool(ts_field & 0x8000),
+        payload=bytes(data[META_VIDEO_HEADER_LEN:]),
+    )
+
+
+def _parse_meta_trunk(data: bytes) -> MetaTrunkFrame:
+    if len(data) < META_TRUNK_HEADER_LEN:
+        raise MalformedFrame(f"meta frame of {len(data)} bytes is shorter than 8")
+    _, metacmd, cmddata, ts = _META_TRUNK.unpack_from(data)
+    if metacmd != MetaCommand.TRUNK:
+        raise MalformedFrame(f"unknown meta command {metacmd}")
+    if cmddata & ~_TRUNK_WITH_TIMESTAMPS:
+        raise MalformedFrame(f"unknown meta trunk flags {cmddata:#04x}")
+    with_timestamps = bool(cmddata & _TRUNK_WITH_TIMESTAMPS)
+    entries: list[TrunkEntry] = []
+    pos = META_TRUNK_HEADER_LEN
+    end = len(data)
+    while pos < end:
+        entry_ts: int | None
+        if with_timestamps:
+            if end - pos < _TRUNK_MINI.size:
+                raise MalformedFrame(f"trunk entry header truncated at offset {pos}")
+            length, call, entry_ts = _TRUNK_MINI.unpack_from(data, pos)
+            pos += _TRUNK_MINI.size
+        else:
+            if end - pos < _TRUNK_SUPERMINI.size:
+                raise MalformedFrame(f"trunk entry header truncated at offset {pos}")
+            call, length = _TRUNK_SUPERMINI.unpack_from(data, pos)
+            entry_ts = None
+            pos += _TRUNK_SUPERMINI.size
+        if pos + length > end:
+            raise MalformedFrame(
+                f"trunk entry for call {call} claims {length} bytes, only {end - pos} remain"
+            )
+        entries.append(TrunkEntry(call, bytes(data[pos : pos + length]), entry_ts))
+        pos += length
+    return MetaTrunkFrame(ts, tuple(entries), with_timestamps)
+
+
+def iax_frame(
+    source_call: int,
+    dest_call: int,
+    timestamp: int,
+    oseqno: int,
+    iseqno: int,
+    subclass: IaxSubclass,
+    ies: IEList | None = None,
+    *,
+    retransmitted: bool = False,
+) -> FullFrame:
+    """A full IAX (type 6) frame carrying *ies*."""
+    return FullFrame(
+        source_call=source_call,
+        dest_call=dest_call,
+        timestamp=timestamp,
+        oseqno=oseqno,
+        iseqno=iseqno,
+        frametype=FrameType.IAX,
+        subclass=int(subclass),
+        payload=ies.encode() if ies is not None else b"",
+        retransmitted=retransmitted,
+    )

@@ -1,0 +1,295 @@
+"""Asterisk's ``iax2 set debug`` frame dump (parser.c ``iax_showframe``, reference iax2.md §9).
+
+Operators paste this layout into bug reports and compare it with Asterisk's, so names, widths
+and per-IE value formats copy Asterisk's, quirks included (e.g. CHALLENGE as hex escapes,
+two spaces in DATE TIME, MUSICONHOLD shown as an unknown IE because Asterisk's table lacks it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pbxedge.iax2.codecs import codec_name, codec_prefs_decode
+from pbxedge.iax2.enums import IE, FrameType, IaxSubclass
+from pbxedge.iax2.frames import Frame, FullFrame, compress_subclass
+from pbxedge.iax2.ies import decode_sockaddr
+
+__all__ = ["format_addr", "show_frame", "show_ies"]
+
+_TYPE_NAMES = (
+    "(0?)", "DTMF_E ", "VOICE  ", "VIDEO  ", "CONTROL", "NULL   ", "IAX    ", "TEXT   ",
+    "IMAGE  ", "HTML   ", "CNG    ", "MODEM  ", "DTMF_B ",
+)  # fmt: skip
+
+_CONTROL_NAMES = (
+    "(0?)", "HANGUP ", "RING   ", "RINGING", "ANSWER ", "BUSY   ", "TKOFFHK", "OFFHOOK",
+    "CONGSTN", "FLASH  ", "WINK   ", "OPTION ", "RDKEY  ", "RDUNKEY", "PROGRES", "PROCDNG",
+    "HOLD   ", "UNHOLD ", "VIDUPDT", "T38    ", "SRCUPDT", "TXFER  ", "CNLINE ", "REDIR  ",
+    "T38PARM", "CC ERR!", "SRCCHG ", "READACT", "AOC    ", "ENDOFQ ", "INCOMPL", "MCID   ",
+    "UPDRTPP", "PCAUSEC",
+)  # fmt: skip
+
+_IAX_NAMES: dict[int, str] = {
+    IaxSubclass.NEW: "NEW    ",
+    IaxSubclass.PING: "PING   ",
+    IaxSubclass.PONG: "PONG   ",
+    IaxSubclass.ACK: "ACK    ",
+    IaxSubclass.HANGUP: "HANGUP ",
+    IaxSubclass.REJECT: "REJECT ",
+    IaxSubclass.ACCEPT: "ACCEPT ",
+    IaxSubclass.AUTHREQ: "AUTHREQ",
+    IaxSubclass.AUTHREP: "AUTHREP",
+    IaxSubclass.INVAL: "INVAL  ",
+    IaxSubclass.LAGRQ: "LAGRQ  ",
+    IaxSubclass.LAGRP: "LAGRP  ",
+    IaxSubclass.REGREQ: "REGREQ ",
+    IaxSubclass.REGAUTH: "REGAUTH",
+    IaxSubclass.REGACK: "REGACK ",
+    IaxSubclass.REGREJ: "REGREJ ",
+    IaxSubclass.REGREL: "REGREL ",
+    IaxSubclass.VNAK: "VNAK   ",
+    IaxSubclass.DPREQ: "DPREQ  ",
+    IaxSubclass.DPREP: "DPREP  ",
+    IaxSubclass.DIAL: "DIAL   ",
+    IaxSubclass.TXREQ: "TXREQ  ",
+    IaxSubclass.TXCNT: "TXCNT  ",
+    IaxSubclass.TXACC: "TXACC  ",
+    IaxSubclass.TXREADY: "TXREADY",
+    IaxSubclass.TXREL: "TXREL  ",
+    IaxSubclass.TXREJ: "TXREJ  ",
+    IaxSubclass.QUELCH: "QUELCH ",
+    IaxSubclass.UNQUELCH: "UNQUELCH",
+    IaxSubclass.POKE: "POKE   ",
+    IaxSubclass.PAGE: "PAGE   ",
+    IaxSubclass.MWI: "MWI    ",
+    IaxSubclass.UNSUPPORT: "UNSPRTD",
+    IaxSubclass.TRANSFER: "TRANSFR",
+    IaxSubclass.PROVISION: "PROVISN",
+    IaxSubclass.FWDOWNL: "FWDWNLD",
+    IaxSubclass.FWDATA: "FWDATA ",
+    IaxSubclass.TXMEDIA: "TXMEDIA",
+    IaxSubclass.RTKEY: "RTKEY  ",
+    IaxSubclass.CALLTOKEN: "CTOKEN ",
+}
+
+
+# -- per-IE value formatters (parser.c dump_*) ----------------------------------------------
+def _dump_string(data: bytes) -> str:
+    # strncpy semantics: a NUL ends the string.
+    return data.split(b"\0", 1)[0].decode("utf-8", "replace")
+
+
+def _dump_string_hex(data: bytes) -> str:
+    return "".join(f"\\x{b:02x}" for b in data)
+
+
+def _dump_int(data: bytes) -> str:
+    return str(int.from_bytes(data, "big")) if len(data) == 4 else "Invalid INT"
+
+
+def _dump_short(data: bytes) -> str:
+    return str(int.from_bytes(data, "big")) if len(data) == 2 else "Invalid SHORT"
+
+
+def _dump_byte(data: bytes) -> str:
+    return str(data[0]) if len(data) == 1 else "Invalid BYTE"
+
+
+def _dump_datetime(data: bytes) -> str:
+    if len(data) != 4:
+        return "Invalid DATETIME format!"
+    val = int.from_bytes(data, "big")
+    # Printed field by field, as strftime prints Asterisk's unchecked struct tm.
+    return (
+        f"{2000 + ((val >> 25) & 0x7F):04d}-{(val >> 21) & 0x0F:02d}-{(val >> 16) & 0x1F:02d}"
+        f"  {(val >> 11) & 0x1F:02d}:{(val >> 5) & 0x3F:02d}:{(val & 0x1F) << 1:02d}"
+    )
+
+
+def format_addr(host: str, port: int) -> str:
+    """``ast_sockaddr_stringify``: ``1.2.3.4:5`` or ``[::1]:5``."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _dump_addr(data: bytes) -> str:
+    decoded = decode_sockaddr(data)
+    if decoded is None:
+        return "Invalid Address"
+    host, port = decoded
+    return f"{'IPV6' if ':' in host else 'IPV4'} {format_addr(host, port)}"
+
+
+def _format_name(mask: int) -> str:
+    """``iax2_getformatname``: the name of exactly one known codec bit, else Unknown."""
+    name = codec_name(mask)
+    return "Unknown" if name.startswith("unknown(") else name
+
+
+def _dump_versioned_codec(data: bytes) -> str:
+    if not data:
+        return "Invalid length!"
+    if data[0] != 0:
+        return "Unknown version!"
+    if len(data) != 9:
+        return "Invalid length!"
+    return _format_name(int.from_bytes(data[1:], "big"))
+
+
+def _dump_prefs(data: bytes) -> str:
+    names: list[str] = []
+    for ch in _dump_string(data):
+        # Asterisk stops at the first letter that maps to no codec.
+        decoded = codec_prefs_decode(ch)
+        if not decoded:
+            break
+        name = _format_name(decoded[0])
+        if name not in names:
+            names.append(name)
+    return "(" + "|".join(names) + ")"
+
+
+def _dump_samprate(data: bytes) -> str:
+    if len(data) != 2:
+        return "Invalid SHORT"
+    rate = int.from_bytes(data, "big")
+    labels = ("8khz", "11.025khz", "16khz", "22.05khz", "44.1khz", "48khz")
+    chosen = [label for bit, label in enumerate(labels) if rate & (1 << bit)]
+    return ",".join(chosen) if chosen else "None Specified!\n"
+
+
+_Dumper = Callable[[bytes], str] | None
+
+# parser.c infoelts[]: name and formatter; a None formatter prints "N bytes" or "Present".
+_IE_TABLE: dict[int, tuple[str, _Dumper]] = {
+    IE.CALLED_NUMBER: ("CALLED NUMBER", _dump_string),
+    IE.CALLING_NUMBER: ("CALLING NUMBER", _dump_string),
+    IE.CALLING_ANI: ("ANI", _dump_string),
+    IE.CALLING_NAME: ("CALLING NAME", _dump_string),
+    IE.CALLED_CONTEXT: ("CALLED CONTEXT", _dump_string),
+    IE.USERNAME: ("USERNAME", _dump_string),
+    IE.PASSWORD: ("PASSWORD", _dump_string),
+    IE.CAPABILITY: ("CAPABILITY", _dump_int),
+    IE.CAPABILITY2: ("CAPABILITY2", _dump_versioned_codec),
+    IE.FORMAT: ("FORMAT", _dump_int),
+    IE.FORMAT2: ("FORMAT2", _dump_versioned_codec),
+    IE.LANGUAGE: ("LANGUAGE", _dump_string),
+    IE.VERSION: ("VERSION", _dump_short),
+    IE.ADSICPE: ("ADSICPE", _dump_short),
+    IE.DNID: ("DNID", _dump_string),
+    IE.AUTHMETHODS: ("AUTHMETHODS", _dump_short),
+    IE.CHALLENGE: ("CHALLENGE", _dump_string_hex),
+    IE.MD5_RESULT: ("MD5 RESULT", _dump_string),
+    IE.RSA_RESULT: ("RSA RESULT", _dump_string),
+    IE.APPARENT_ADDR: ("APPARENT ADDRESS", _dump_addr),
+    IE.REFRESH: ("REFRESH", _dump_short),
+    IE.DPSTATUS: ("DIALPLAN STATUS", _dump_short),
+    IE.CALLNO: ("CALL NUMBER", _dump_short),
+    IE.CAUSE: ("CAUSE", _dump_string),
+    IE.IAX_UNKNOWN: ("UNKNOWN IAX CMD", _dump_byte),
+    IE.MSGCOUNT: ("MESSAGE COUNT", _dump_short),
+    IE.AUTOANSWER: ("AUTO ANSWER REQ", None),
+    IE.TRANSFERID: ("TRANSFER ID", _dump_int),
+    IE.RDNIS: ("REFERRING DNIS", _dump_string),
+    IE.AESPROVISIONING: ("AES PROVISIONING", None),
+    IE.DATETIME: ("DATE TIME", _dump_datetime),
+    IE.DEVICETYPE: ("DEVICE TYPE", _dump_string),
+    IE.SERVICEIDENT: ("SERVICE IDENT", _dump_string),
+    IE.FIRMWAREVER: ("FIRMWARE VER", _dump_short),
+    IE.FWBLOCKDESC: ("FW BLOCK DESC", _dump_int),
+    IE.FWBLOCKDATA: ("FW BLOCK DATA", None),
+    IE.PROVVER: ("PROVISIONING VER", _dump_int),
+    IE.CALLINGPRES: ("CALLING PRESNTN", _dump_byte),
+    IE.CALLINGTON: ("CALLING TYPEOFNUM", _dump_byte),
+    IE.CALLINGTNS: ("CALLING TRANSITNET", _dump_short),
+    IE.CALLINGANI2: ("CALLING ANI2", _dump_int),
+    IE.SAMPLINGRATE: ("SAMPLINGRATE", _dump_samprate),
+    IE.CAUSECODE: ("CAUSE CODE", _dump_byte),
+    IE.ENCRYPTION: ("ENCRYPTION", _dump_short),
+    IE.ENCKEY: ("ENCRYPTION KEY", None),
+    IE.CODEC_PREFS: ("CODEC_PREFS", _dump_prefs),
+    IE.RR_JITTER: ("RR_JITTER", _dump_int),
+    IE.RR_LOSS: ("RR_LOSS", _dump_int),
+    IE.RR_PKTS: ("RR_PKTS", _dump_int),
+    IE.RR_DELAY: ("RR_DELAY", _dump_short),
+    IE.RR_DROPPED: ("RR_DROPPED", _dump_int),
+    IE.RR_OOO: ("RR_OUTOFORDER", _dump_int),
+    IE.VARIABLE: ("VARIABLE", _dump_string),
+    IE.OSPTOKEN: ("OSPTOKEN", None),
+    IE.CALLTOKEN: ("CALLTOKEN", None),
+}
+
+
+def show_ies(data: bytes) -> str:
+    """parser.c ``dump_ies``: one line per IE, then a blank line (nothing for < 2 bytes)."""
+    if len(data) < 2:
+        return ""
+    lines: list[str] = []
+    pos = 0
+    remaining = len(data)
+    while remaining >= 2:
+        ie, length = data[pos], data[pos + 1]
+        if length + 2 > remaining:
+            lines.append(
+                f"Total IE length of {length + 2} bytes exceeds remaining frame length "
+                f"of {remaining} bytes\n"
+            )
+            return "".join(lines)
+        value = data[pos + 2 : pos + 2 + length]
+        entry = _IE_TABLE.get(ie)
+        if entry is None:
+            lines.append(f"   Unknown IE {ie:03d}  : Present\n")
+        else:
+            name, dumper = entry
+            if dumper is not None:
+                text = dumper(value)
+            else:
+                text = f"{length} bytes" if length else "Present"
+            lines.append(f"   {name[:15]:<15} : {text}\n")
+        pos += 2 + length
+        remaining -= 2 + length
+    lines.append("\n")
+    return "".join(lines)
+
+
+def _subclass_text(frame: FullFrame, csub: int) -> str:
+    if frame.frametype in (FrameType.DTMF_BEGIN, FrameType.DTMF_END):
+        return chr(csub)
+    if frame.frametype == FrameType.IAX:
+        return _IAX_NAMES.get(csub, "Unknown")
+    if frame.frametype == FrameType.CONTROL:
+        return _CONTROL_NAMES[csub] if csub < len(_CONTROL_NAMES) else f"({csub}?)"
+    return str(csub)
+
+
+def show_frame(
+    frame: Frame,
+    direction: str,
+    addr: tuple[str, int],
+    retries: int | None = None,
+) -> str:
+    """The dump of one full frame ("" for mini and meta frames, as Asterisk prints none).
+
+    *direction* is ``Tx``/``Rx``, or ``TE``/``RD`` for encrypted out / decrypted in. With
+    *retries* (transmit side) the Retry field is ``%03d``; without it, the R bit (Yes/ No).
+    """
+    if not isinstance(frame, FullFrame):
+        return ""
+    if retries is not None:
+        retry_text = f"{retries:03d}"
+    else:
+        retry_text = "Yes" if frame.retransmitted else " No"
+    type_name = (
+        _TYPE_NAMES[frame.frametype]
+        if 0 <= frame.frametype < len(_TYPE_NAMES)
+        else f"({frame.frametype}?)"
+    )
+    csub = compress_subclass(frame.subclass)
+    text = (
+        f"{direction}-Frame Retry[{retry_text}] -- OSeqno: {frame.oseqno:03d} "
+        f"ISeqno: {frame.iseqno:03d} Type: {type_name} Subclass: {_subclass_text(frame, csub)}\n"
+        f"   Timestamp: {frame.timestamp:05d}ms  SCall: {frame.source_call:05d}  "
+        f"DCall: {frame.dest_call:05d} {format_addr(*addr)}\n"
+    )
+    if frame.frametype == FrameType.IAX:
+        text += show_ies(frame.payload)
+    return text

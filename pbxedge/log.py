@@ -1,0 +1,197 @@
+"""Asterisk-style logging: ``[YYYY-MM-DD HH:MM:SS] LEVEL[pid] file.py: message``.
+
+Every layer logs through the module functions here (``notice``, ``warning``, ``error``,
+``debug``, ``verbose``) so one place decides the line layout and what is shown.
+VERBOSE messages carry a level and are shown only when the node's verbosity
+(``-v`` count, or ``core set verbose N``) reaches it, like Asterisk's ``ast_verb``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+__all__ = [
+    "DEBUG",
+    "ERROR",
+    "NOTICE",
+    "VERBOSE",
+    "WARNING",
+    "AsteriskFormatter",
+    "RateLimiter",
+    "configure",
+    "debug",
+    "debug_level",
+    "error",
+    "notice",
+    "set_debug_level",
+    "set_verbosity",
+    "verbose",
+    "verbosity",
+    "warning",
+]
+
+DEBUG = logging.DEBUG
+VERBOSE = 15
+NOTICE = 25
+WARNING = logging.WARNING
+ERROR = logging.ERROR
+
+logging.addLevelName(VERBOSE, "VERBOSE")
+logging.addLevelName(NOTICE, "NOTICE")
+
+_LOGGER = logging.getLogger("pbxedge")
+# Our handlers decide everything; the root logger must not print a second copy.
+_LOGGER.propagate = False
+
+# stacklevel so that the "file.py" of a line is the caller of notice()/warning()/...,
+# not this module.
+_CALLER = 2
+
+
+class _Gate:
+    """Verbosity and debug level, shared by every handler (changed at run time)."""
+
+    verbosity = 0
+    debug = 0
+
+
+class _LevelFilter(logging.Filter):
+    """Drops VERBOSE lines above the verbosity and DEBUG lines when debug is off."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == VERBOSE:
+            return getattr(record, "verbose_level", 0) <= _Gate.verbosity
+        if record.levelno == DEBUG:
+            return getattr(record, "debug_level", 1) <= _Gate.debug
+        return True
+
+
+class AsteriskFormatter(logging.Formatter):
+    """``[2026-11-27 05:18:23] NOTICE[1234] node.py: message``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.created))
+        return (
+            f"[{stamp}] {record.levelname}[{record.process}] "
+            f"{record.filename}: {record.getMessage()}"
+        )
+
+
+def configure(
+    verbosity: int = 0,
+    debug_level: int = 0,
+    log_file: Path | None = None,
+    stream: TextIO | None = None,
+) -> None:
+    """(Re)install the handlers: the console stream, plus *log_file* when given."""
+    for handler in list(_LOGGER.handlers):
+        _LOGGER.removeHandler(handler)
+        handler.close()
+    _Gate.verbosity = verbosity
+    _Gate.debug = debug_level
+    _LOGGER.setLevel(DEBUG)
+    targets: list[logging.Handler] = [logging.StreamHandler(stream or sys.stderr)]
+    if log_file is not None:
+        targets.append(logging.FileHandler(log_file, encoding="utf-8"))
+    for handler in targets:
+        handler.setFormatter(AsteriskFormatter())
+        handler.addFilter(_LevelFilter())
+        _LOGGER.addHandler(handler)
+
+
+def set_verbosity(level: int) -> None:
+    _Gate.verbosity = max(0, level)
+
+
+def verbosity() -> int:
+    return _Gate.verbosity
+
+
+def set_debug_level(level: int) -> None:
+    _Gate.debug = max(0, level)
+
+
+def debug_level() -> int:
+    return _Gate.debug
+
+
+def verbose(level: int, message: str) -> None:
+    """Log *message* when the verbosity is at least *level* (Asterisk's ``ast_verb``)."""
+    _LOGGER.log(VERBOSE, message, extra={"verbose_level": level}, stacklevel=_CALLER)
+
+
+def notice(message: str) -> None:
+    _LOGGER.log(NOTICE, message, stacklevel=_CALLER)
+
+
+def warning(message: str) -> None:
+    _LOGGER.log(WARNING, message, stacklevel=_CALLER)
+
+
+def error(message: str) -> None:
+    _LOGGER.log(ERROR, message, stacklevel=_CALLER)
+
+
+def debug(message: str, level: int = 1) -> None:
+    """Log *message* when the debug level (``-d`` count) is at least *level*."""
+    _LOGGER.log(DEBUG, message, extra={"debug_level": level}, stacklevel=_CALLER)
+
+
+class RateLimiter:
+    """Lets a noisy message through at most once per *interval* seconds per key.
+
+    A flood of malformed datagrams must not flood the log: the first message of a
+    burst is logged, the rest are counted, and the next message logged after the
+    interval says how many were suppressed.  Keys are chosen by the caller (for
+    example the source address), so one noisy peer does not hide another.
+    """
+
+    def __init__(
+        self,
+        interval: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = 1024,
+    ) -> None:
+        self._interval = interval
+        self._clock = clock
+        self._max_keys = max_keys
+        self._last: dict[str, float] = {}
+        self._suppressed: dict[str, int] = {}
+
+    def allow(self, key: str) -> tuple[bool, int]:
+        """Whether a message for *key* may be logged now, and how many were held back."""
+        now = self._clock()
+        last = self._last.get(key)
+        if last is not None and now - last < self._interval:
+            self._suppressed[key] = self._suppressed.get(key, 0) + 1
+            return False, 0
+        if last is None and len(self._last) >= self._max_keys:
+            # Bounded memory even when every datagram comes from a new address.
+            self._forget_oldest()
+        self._last[key] = now
+        return True, self._suppressed.pop(key, 0)
+
+    def _forget_oldest(self) -> None:
+        oldest = min(self._last, key=self._last.__getitem__)
+        del self._last[oldest]
+        self._suppressed.pop(oldest, None)
+
+    def warning(self, key: str, message: str) -> None:
+        self._emit(WARNING, key, message)
+
+    def notice(self, key: str, message: str) -> None:
+        self._emit(NOTICE, key, message)
+
+    def _emit(self, level: int, key: str, message: str) -> None:
+        allowed, held_back = self.allow(key)
+        if not allowed:
+            return
+        if held_back:
+            message = f"{message} ({held_back} similar messages suppressed)"
+        # Two frames up: the caller of warning()/notice() on this limiter.
+        _LOGGER.log(level, message, stacklevel=_CALLER + 1)

@@ -1,0 +1,118 @@
+"""The running node: one trio nursery holding every service until shutdown.
+
+Each layer that needs a task (control console now; UDP transport, registrations,
+qualify later) is a :class:`Service` in the list :func:`run_node` starts.  The node
+starts them in order, prints the banner, waits for SIGTERM/SIGINT or
+``core stop now``, then cancels the nursery so every service unwinds.
+"""
+
+from __future__ import annotations
+
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import trio
+
+from pbxedge import __version__, log
+from pbxedge.config.iax_models import IaxConfig
+from pbxedge.control.check import LoadedFiles, load_node_files
+from pbxedge.control.core_commands import CoreInfo, register_core_commands
+from pbxedge.control.iax2_commands import register_iax2_commands
+from pbxedge.control.peer_status import ConfiguredPeerStatus
+from pbxedge.control.registry import CommandRegistry
+from pbxedge.control.server import ControlServer, ControlSocketError
+from pbxedge.paths import NodePaths
+
+__all__ = ["NodeOptions", "Service", "run_node"]
+
+
+@dataclass(frozen=True)
+class NodeOptions:
+    paths: NodePaths
+    verbosity: int = 0
+    debug: int = 0
+    log_file: Path | None = None
+
+
+class Service(Protocol):
+    """One long-running part of the node, run as a task in the node's nursery."""
+
+    name: str
+
+    def register_commands(self, registry: CommandRegistry) -> None:
+        """Add this service's console commands (called before anything runs)."""
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Run until cancelled; call ``task_status.started()`` once ready to serve."""
+
+
+def _report_problems(files: LoadedFiles) -> None:
+    for problem in files.problems:
+        if problem.is_error:
+            log.error(problem.text)
+        else:
+            log.warning(problem.text)
+
+
+def _banner(options: NodeOptions, config: IaxConfig, files: LoadedFiles) -> list[str]:
+    binds = ", ".join(f"{b.host}:{b.port}" for b in config.general.bindaddrs) or "(none)"
+    extensions = "not loaded" if files.extension_count is None else str(files.extension_count)
+    return [
+        f"pbxedge {__version__} starting",
+        f"  Config file:      {options.paths.config}",
+        f"  Bind address(es): {binds}",
+        f"  Users: {len(config.users)}, peers: {len(config.peers)}, extensions: {extensions}",
+        f"  Control socket:   {options.paths.control_socket}",
+    ]
+
+
+async def _stop_on_signal(stop: trio.Event) -> None:
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for signum in signals:
+            log.notice(f"received {signal.Signals(signum).name}, shutting down")
+            stop.set()
+            return
+
+
+async def run_node(options: NodeOptions) -> int:
+    """Run the node in the foreground; returns the process exit status."""
+    log.configure(options.verbosity, options.debug, options.log_file)
+    files = load_node_files(options.paths)
+    _report_problems(files)
+    if files.has_errors or files.config is None:
+        log.error(f"{options.paths.config}: not starting because of the errors above")
+        return 1
+    config = files.config
+    stop = trio.Event()
+
+    registry = CommandRegistry()
+    register_core_commands(registry, CoreInfo(options.paths))
+    register_iax2_commands(registry, lambda: config, ConfiguredPeerStatus())
+    control = ControlServer(options.paths.control_socket, registry, stop.set)
+    # Start order; later layers (UDP transport + IAX2 endpoint, registrations,
+    # qualify, dialplan) join this list and may rely on the ones before them.
+    services: list[Service] = [control]
+    for service in services:
+        service.register_commands(registry)
+
+    try:
+        # Bound here, before any task runs, so "another instance is running" is a
+        # clean exit 1 rather than an error from inside the nursery.
+        control.bind()
+    except ControlSocketError as exc:
+        log.error(str(exc))
+        return 1
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_stop_on_signal, stop)
+        for service in services:
+            await nursery.start(service.run)
+        for line in _banner(options, config, files):
+            log.notice(line)
+        log.notice("pbxedge Ready.")
+        await stop.wait()
+        log.notice("pbxedge shutting down")
+        nursery.cancel_scope.cancel()
+    return 0

@@ -1,0 +1,72 @@
+"""Where a node finds its files: iax.conf, extensions.conf, RSA keys, state.
+
+Everything is derived from the iax.conf path unless given explicitly, so one
+``-c`` option is enough to run a node and to reach its console with ``-rx``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = [
+    "CONTROL_SOCKET_NAME",
+    "DATABASE_NAME",
+    "DEFAULT_CONFIG",
+    "NodePaths",
+    "default_keys_dir",
+    "resolve_paths",
+]
+
+DEFAULT_CONFIG = Path("configs/iax.conf")
+CONTROL_SOCKET_NAME = "pbxedge.ctl"
+DATABASE_NAME = "pbxedge.sqlite3"
+
+
+@dataclass(frozen=True)
+class NodePaths:
+    config: Path
+    extensions: Path
+    keys: Path
+    state: Path
+
+    @property
+    def control_socket(self) -> Path:
+        return self.state / CONTROL_SOCKET_NAME
+
+    @property
+    def database(self) -> Path:
+        return self.state / DATABASE_NAME
+
+
+def default_keys_dir(config_dir: Path) -> Path:
+    """``<confdir>/keys`` if it exists, else ``<confdir>/../keys`` if that exists.
+
+    The second place serves a checkout where configs/ and keys/ are siblings.
+    When neither exists the first is returned, so messages name the expected place.
+    """
+    beside = config_dir / "keys"
+    if beside.is_dir():
+        return beside
+    parent = config_dir.parent / "keys"
+    if parent.is_dir():
+        return parent
+    return beside
+
+
+def resolve_paths(
+    config: Path,
+    extensions: Path | None = None,
+    keys: Path | None = None,
+    state: Path | None = None,
+) -> NodePaths:
+    """Absolute paths for a node; unset ones are derived from *config*'s folder."""
+    config = config.expanduser().absolute()
+    config_dir = config.parent
+    return NodePaths(
+        config=config,
+        extensions=(extensions.expanduser().absolute() if extensions
+                    else config_dir / "extensions.conf"),
+        keys=keys.expanduser().absolute() if keys else default_keys_dir(config_dir),
+        state=state.expanduser().absolute() if state else config_dir / "var",
+    )

@@ -1,0 +1,462 @@
+"""The trio UDP transport: the only code that touches the node's sockets.
+
+It drives one sans-IO endpoint (``pbxedge.iax2`` never does I/O, reads a clock or sleeps) the
+way aioquic's asyncio adapter drives a QUIC connection, with these tasks per :meth:`UdpTransport.run`:
+
+- **one receive loop per socket.**  It waits until the socket is readable, then *drains* it with
+  non-blocking ``recvfrom_into`` calls, at most ``max_batch`` at a time, feeding each datagram to
+  ``receive_datagram``.  There is no trio checkpoint per datagram: a burst of voice frames costs
+  one wake-up.  After a full batch the loop goes back to waiting, which yields to other tasks.
+- **one timer task.**  It sleeps in a cancel scope whose deadline is the endpoint's
+  ``get_timer()``, then calls ``handle_timer``.  Whenever the endpoint may have a new deadline
+  (after a receive batch, a timer, or :meth:`UdpTransport.kick`), the scope's deadline is
+  updated in place; there is no task restart and no event to wake.
+- **one backlog task per socket**, idle unless the kernel's send buffer filled up.
+
+After every receive batch, timer or :meth:`UdpTransport.kick`, the transport *flushes*: it sends
+what ``datagrams_to_send`` returns (non-blocking ``sendto``; on ``EAGAIN`` the rest waits in a
+bounded per-socket backlog until the socket is writable), hands each ``next_event()`` to the
+caller's memory channel, and re-arms the timer.  A flush never blocks, so it runs synchronously
+wherever it is needed.
+
+Failures never stop the loops: an endpoint that raises on a datagram, a send that fails
+(``ECONNREFUSED``, ``EMSGSIZE``, an address that is not an IP literal) and an event channel that
+is full or closed are each counted in :attr:`UdpTransport.stats` and logged, rate-limited,
+through the ``pbxedge.transport`` logger.
+
+Every ``now`` given to the endpoint is ``trio.current_time()``, so tests can run the whole stack
+on trio's ``MockClock``.
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import logging
+import math
+import socket
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import trio
+
+from pbxedge.log import RateLimiter
+
+__all__ = [
+    "Address",
+    "BindError",
+    "SansIOEndpoint",
+    "TransportStats",
+    "UdpTransport",
+    "format_address",
+]
+
+logger = logging.getLogger("pbxedge.transport")
+
+Address = tuple[str, int]
+
+# Large enough for any UDP payload, so a datagram is never truncated.
+_RECEIVE_BUFFER_SIZE = 65536
+# When the endpoint's handle_timer raises and leaves its deadline in the past, wait this long
+# before calling it again instead of spinning on the same deadline.
+_TIMER_RETRY_AFTER_ERROR = 0.05
+# Seconds between two log lines about the same kind of problem.
+_LOG_INTERVAL = 10.0
+
+
+class SansIOEndpoint(Protocol):
+    """What the transport needs from the protocol core (``pbxedge.iax2.endpoint``)."""
+
+    def receive_datagram(self, data: bytes, addr: Address, now: float) -> None: ...
+
+    def datagrams_to_send(self, now: float) -> list[tuple[bytes, Address]]: ...
+
+    def get_timer(self) -> float | None:
+        """The earliest deadline, on the trio clock, or None when nothing is pending."""
+        ...
+
+    def handle_timer(self, now: float) -> None: ...
+
+    def next_event(self) -> object | None: ...
+
+
+class BindError(OSError):
+    """A bind address could not be used; the message names it."""
+
+    def __init__(self, address: Address, code: int | None, reason: str) -> None:
+        super().__init__(code, f"cannot bind UDP {format_address(address)}: {reason}")
+        self.address = address
+
+
+@dataclass(slots=True)
+class TransportStats:
+    """Counters since the transport was created."""
+
+    datagrams_received: int = 0
+    """Datagrams read from the sockets (including those the endpoint rejected)."""
+    datagrams_rejected: int = 0
+    """Datagrams on which the endpoint raised; each was dropped."""
+    datagrams_sent: int = 0
+    """Datagrams handed to the kernel."""
+    send_errors: int = 0
+    """Datagrams dropped because sending failed or the address was unusable."""
+    backlog_dropped: int = 0
+    """Datagrams dropped because the send backlog of a full socket was itself full."""
+    events_delivered: int = 0
+    """Events put on the caller's channel."""
+    events_dropped: int = 0
+    """Events lost because the channel was full or closed."""
+    endpoint_errors: int = 0
+    """Exceptions raised by the endpoint outside ``receive_datagram``."""
+
+
+@dataclass(eq=False, slots=True)
+class _BoundSocket:
+    sock: socket.socket
+    local: Address
+    backlog: deque[tuple[bytes, Address]] = field(default_factory=deque)
+    backlog_waiting: trio.Event = field(default_factory=trio.Event)
+
+
+class UdpTransport:
+    """Binds UDP sockets and drives a :class:`SansIOEndpoint` over them.
+
+    Use it from a nursery; ``start`` returns once every socket is bound::
+
+        send_events, receive_events = trio.open_memory_channel[object](1000)
+        transport = UdpTransport(endpoint, [("0.0.0.0", 4569), ("::", 4569)], send_events)
+        local_addresses = await nursery.start(transport.run)
+
+    Cancelling the nursery stops the loops and closes the sockets.  The event channel stays
+    open; it belongs to the caller.
+
+    Outgoing datagrams leave through the first socket of the destination's address family, so
+    several bind addresses of one family share the first one's source address.
+    """
+
+    def __init__(
+        self,
+        endpoint: SansIOEndpoint,
+        bind_addresses: Sequence[Address],
+        events: trio.MemorySendChannel[object],
+        *,
+        tos: int | None = None,
+        max_batch: int = 256,
+        max_backlog: int = 4096,
+    ) -> None:
+        """
+        :param bind_addresses: ``(ip, port)`` pairs; IPv6 sockets are bound ``IPV6_V6ONLY`` so
+            ``0.0.0.0`` and ``::`` can share a port.  Port 0 picks a free port.
+        :param events: where each ``next_event()`` goes (``send_nowait``; a full channel drops
+            the event, counts it and logs).
+        :param tos: IP TOS byte (``IPV6_TCLASS`` on IPv6 sockets), e.g. ``0xB8`` for EF.
+        :param max_batch: datagrams read per wake-up before yielding to other tasks.
+        :param max_backlog: datagrams kept per socket while its send buffer is full.
+        """
+        if not bind_addresses:
+            raise ValueError("at least one bind address is needed")
+        if tos is not None and not 0 <= tos <= 0xFF:
+            raise ValueError(f"tos must be a byte, not {tos}")
+        if max_batch < 1 or max_backlog < 1:
+            raise ValueError("max_batch and max_backlog must be positive")
+        self._endpoint = endpoint
+        self._bind_addresses = list(bind_addresses)
+        self._events = events
+        self._tos = tos
+        self._max_batch = max_batch
+        self._max_backlog = max_backlog
+        self._bound: list[_BoundSocket] = []
+        self._by_family: dict[int, _BoundSocket] = {}
+        self._timer_scope: trio.CancelScope | None = None
+        self._timer_floor = -math.inf
+        self._log_limiter = RateLimiter(_LOG_INTERVAL, clock=trio.current_time)
+        self.stats = TransportStats()
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def local_addresses(self) -> list[Address]:
+        """The addresses actually bound (ports resolved), while running."""
+        return [bound.local for bound in self._bound]
+
+    @property
+    def sockets(self) -> tuple[socket.socket, ...]:
+        """The bound sockets, while running (for diagnostics; do not read from them)."""
+        return tuple(bound.sock for bound in self._bound)
+
+    async def run(
+        self, *, task_status: trio.TaskStatus[list[Address]] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Bind, report the bound addresses, then serve until cancelled.
+
+        :raises BindError: when an address cannot be bound (nothing stays bound).
+        """
+        if self._bound:
+            raise RuntimeError("this transport is already running")
+        self._bound = self._bind_all()
+        for bound in reversed(self._bound):
+            self._by_family[bound.sock.family] = bound
+        try:
+            async with trio.open_nursery() as nursery:
+                for bound in self._bound:
+                    nursery.start_soon(self._receive_loop, bound)
+                    nursery.start_soon(self._backlog_loop, bound)
+                nursery.start_soon(self._timer_loop)
+                # The endpoint may have queued datagrams (registrations, POKEs) before we ran.
+                self._flush()
+                task_status.started(self.local_addresses)
+        finally:
+            for bound in self._bound:
+                trio.lowlevel.notify_closing(bound.sock)
+                bound.sock.close()
+            self._bound = []
+            self._by_family = {}
+            self._timer_scope = None
+
+    def kick(self) -> None:
+        """Send what the endpoint has queued and re-arm its timer.
+
+        Call it (from the trio thread) after giving the endpoint a command, such as placing a
+        call.  Before :meth:`run` has bound the sockets it does nothing: ``run`` flushes first.
+        """
+        if self._bound:
+            self._flush()
+
+    # ------------------------------------------------------------------ binding
+
+    def _bind_all(self) -> list[_BoundSocket]:
+        bound: list[_BoundSocket] = []
+        try:
+            for address in self._bind_addresses:
+                bound.append(self._bind_one(address))
+        except BaseException:
+            for done in bound:
+                done.sock.close()
+            raise
+        return bound
+
+    def _bind_one(self, address: Address) -> _BoundSocket:
+        host, port = address
+        try:
+            version = ipaddress.ip_address(host).version
+        except ValueError:
+            raise BindError(address, errno.EINVAL, "not an IP address") from None
+        if not 0 <= port <= 0xFFFF:
+            raise BindError(address, errno.EINVAL, "port out of range")
+        family = socket.AF_INET6 if version == 6 else socket.AF_INET
+        try:
+            sock = socket.socket(family, socket.SOCK_DGRAM)
+        except OSError as exc:
+            raise BindError(address, exc.errno, exc.strerror or str(exc)) from exc
+        try:
+            if family == socket.AF_INET6:
+                # One socket per family: without V6ONLY, "::" would also take IPv4 traffic and
+                # collide with the "0.0.0.0" socket on the same port.
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.setblocking(False)
+            sock.bind((host, port))
+        except OSError as exc:
+            sock.close()
+            raise BindError(address, exc.errno, exc.strerror or str(exc)) from exc
+        local = sock.getsockname()
+        bound = _BoundSocket(sock, (str(local[0]), int(local[1])))
+        if self._tos is not None:
+            self._apply_tos(bound, self._tos)
+        return bound
+
+    def _apply_tos(self, bound: _BoundSocket, tos: int) -> None:
+        if bound.sock.family == socket.AF_INET6:
+            level, option = socket.IPPROTO_IPV6, socket.IPV6_TCLASS
+        else:
+            level, option = socket.IPPROTO_IP, socket.IP_TOS
+        try:
+            bound.sock.setsockopt(level, option, tos)
+        except OSError as exc:
+            # Marking is an optimisation; the node still works unmarked.
+            logger.warning("cannot set tos 0x%02x on %s: %s", tos, format_address(bound.local), exc)
+
+    # ------------------------------------------------------------------ loops
+
+    async def _receive_loop(self, bound: _BoundSocket) -> None:
+        buffer = bytearray(_RECEIVE_BUFFER_SIZE)
+        view = memoryview(buffer)
+        sock = bound.sock
+        while True:
+            await trio.lowlevel.wait_readable(sock)
+            for _ in range(self._max_batch):
+                try:
+                    size, source = sock.recvfrom_into(buffer)
+                except BlockingIOError:
+                    break
+                except OSError as exc:
+                    # A queued socket error (ICMP) is consumed by reporting it; read on.
+                    self._warn("receive", "receive error on %s: %s", format_address(bound.local), exc)
+                    continue
+                # IPv6 sources are (host, port, flowinfo, scope_id); the endpoint keys on (host, port).
+                self._deliver(bytes(view[:size]), (source[0], source[1]))
+            self._flush()
+
+    async def _backlog_loop(self, bound: _BoundSocket) -> None:
+        while True:
+            await bound.backlog_waiting.wait()
+            bound.backlog_waiting = trio.Event()
+            while bound.backlog:
+                await trio.lowlevel.wait_writable(bound.sock)
+                self._send_backlog(bound)
+
+    async def _timer_loop(self) -> None:
+        while True:
+            with trio.CancelScope(deadline=self._wanted_deadline()) as scope:
+                self._timer_scope = scope
+                await trio.sleep_forever()
+            self._timer_scope = None
+            now = trio.current_time()
+            try:
+                self._endpoint.handle_timer(now)
+            except Exception:
+                self.stats.endpoint_errors += 1
+                self._timer_floor = now + _TIMER_RETRY_AFTER_ERROR
+                self._warn("timer", "endpoint raised in handle_timer", exc_info=True)
+            else:
+                self._timer_floor = -math.inf
+            self._flush()
+
+    # ------------------------------------------------------------------ steps
+
+    def _deliver(self, data: bytes, source: Address) -> None:
+        self.stats.datagrams_received += 1
+        try:
+            self._endpoint.receive_datagram(data, source, trio.current_time())
+        except Exception:
+            self.stats.datagrams_rejected += 1
+            self._warn(
+                f"datagram from {source[0]}",
+                "dropped a %d-byte datagram from %s: the endpoint raised",
+                len(data),
+                format_address(source),
+                exc_info=True,
+            )
+
+    def _flush(self) -> None:
+        try:
+            outgoing = self._endpoint.datagrams_to_send(trio.current_time())
+        except Exception:
+            self.stats.endpoint_errors += 1
+            self._warn("output", "endpoint raised in datagrams_to_send", exc_info=True)
+            outgoing = []
+        for data, destination in outgoing:
+            self._send(data, destination)
+        self._drain_events()
+        if self._timer_scope is not None:
+            self._timer_scope.deadline = self._wanted_deadline()
+
+    def _send(self, data: bytes, destination: Address) -> None:
+        try:
+            bound = self._socket_for(destination)
+        except (ValueError, TypeError, OSError) as exc:
+            self.stats.send_errors += 1
+            self._warn("address", "cannot send to %r: %s", destination, exc)
+            return
+        if bound.backlog:
+            # Keep order: older datagrams are still waiting for the socket.
+            self._queue(bound, data, destination)
+            return
+        try:
+            bound.sock.sendto(data, destination)
+        except BlockingIOError:
+            self._queue(bound, data, destination)
+        except (OSError, TypeError, OverflowError) as exc:
+            # OverflowError/TypeError: a port or payload the endpoint should never have produced.
+            self.stats.send_errors += 1
+            self._warn(f"send to {destination[0]}", "send to %s failed: %s",
+                       format_address(destination), exc)
+        else:
+            self.stats.datagrams_sent += 1
+
+    def _socket_for(self, destination: Address) -> _BoundSocket:
+        host, _port = destination
+        # Only IP literals: a host name would make sendto() resolve it, blocking the loop.
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        socket.inet_pton(family, host.partition("%")[0])
+        bound = self._by_family.get(family)
+        if bound is None:
+            raise ValueError("no socket of that address family is bound")
+        return bound
+
+    def _queue(self, bound: _BoundSocket, data: bytes, destination: Address) -> None:
+        if len(bound.backlog) >= self._max_backlog:
+            self.stats.backlog_dropped += 1
+            self._warn("backlog", "send backlog of %s is full; dropping datagrams",
+                       format_address(bound.local))
+            return
+        bound.backlog.append((data, destination))
+        bound.backlog_waiting.set()
+
+    def _send_backlog(self, bound: _BoundSocket) -> None:
+        while bound.backlog:
+            data, destination = bound.backlog[0]
+            try:
+                bound.sock.sendto(data, destination)
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                self.stats.send_errors += 1
+                self._warn(f"send to {destination[0]}", "send to %s failed: %s",
+                           format_address(destination), exc)
+            else:
+                self.stats.datagrams_sent += 1
+            bound.backlog.popleft()
+
+    def _drain_events(self) -> None:
+        while True:
+            try:
+                event = self._endpoint.next_event()
+            except Exception:
+                self.stats.endpoint_errors += 1
+                self._warn("events", "endpoint raised in next_event", exc_info=True)
+                return
+            if event is None:
+                return
+            try:
+                self._events.send_nowait(event)
+            except trio.WouldBlock:
+                self.stats.events_dropped += 1
+                self._warn("event-full", "event channel full; dropped %r", event)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                self.stats.events_dropped += 1
+                self._warn("event-closed", "event channel closed; dropped %r", event)
+            else:
+                self.stats.events_delivered += 1
+
+    def _wanted_deadline(self) -> float:
+        try:
+            deadline = self._endpoint.get_timer()
+        except Exception:
+            self.stats.endpoint_errors += 1
+            self._warn("get-timer", "endpoint raised in get_timer", exc_info=True)
+            return trio.current_time() + _TIMER_RETRY_AFTER_ERROR
+        if deadline is None:
+            return math.inf
+        if math.isnan(deadline):
+            self.stats.endpoint_errors += 1
+            self._warn("get-timer", "endpoint returned a NaN deadline; ignored")
+            return math.inf
+        return max(deadline, self._timer_floor)
+
+    def _warn(self, key: str, message: str, *args: object, exc_info: bool = False) -> None:
+        """Log at most one warning per ``key`` per interval; keys that name a peer keep one
+        noisy peer from hiding the others."""
+        allowed, held_back = self._log_limiter.allow(key)
+        if not allowed:
+            return
+        if held_back:
+            message += f" ({held_back} similar messages suppressed)"
+        logger.warning(message, *args, exc_info=exc_info)
+
+
+def format_address(address: Address) -> str:
+    """``127.0.0.1:4569`` or ``[::1]:4569``, the way Asterisk prints socket addresses."""
+    host, port = address
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

@@ -1,0 +1,115 @@
+"""A real ``pbxedge`` process on a free loopback port with its own state dir."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from pbxedge.control.client import ControlClient, NotRunningError
+
+FIXTURE_CONFIG = Path(__file__).parent.parent / "control" / "data" / "iax.conf"
+# Generous: only reached when something is broken, never a performance check.
+STARTUP_LIMIT_S = 30.0
+EXIT_LIMIT_S = 30.0
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class RunningNode:
+    process: subprocess.Popen[bytes]
+    config: Path
+    state: Path
+    stderr_path: Path
+    port: int
+
+    @property
+    def socket_path(self) -> Path:
+        return self.state / "pbxedge.ctl"
+
+    def pbxedge(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        """Run another ``pbxedge`` against this node's config and state."""
+        return subprocess.run(
+            [sys.executable, "-m", "pbxedge", "-c", str(self.config), "--state", str(self.state),
+             *args],
+            input=stdin, capture_output=True, text=True, timeout=EXIT_LIMIT_S, check=False,
+        )
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text()
+
+    def wait_exit(self) -> int:
+        return self.process.wait(timeout=EXIT_LIMIT_S)
+
+
+def write_config(folder: Path, port: int) -> Path:
+    text = FIXTURE_CONFIG.read_text().replace("bindport = 4570", f"bindport = {port}")
+    assert f"bindport = {port}" in text
+    config = folder / "iax.conf"
+    config.write_text(text)
+    return config
+
+
+def _wait_until_ready(node: RunningNode) -> None:
+    deadline = time.monotonic() + STARTUP_LIMIT_S
+    while time.monotonic() < deadline:
+        if node.process.poll() is not None:
+            pytest.fail(f"pbxedge exited with {node.process.returncode}:\n{node.stderr()}")
+        try:
+            with ControlClient(node.socket_path, timeout=5.0):
+                return
+        except NotRunningError:
+            time.sleep(0.05)
+    pytest.fail(f"pbxedge did not open its control socket:\n{node.stderr()}")
+
+
+def start_node(folder: Path, config: Path, port: int) -> RunningNode:
+    state = folder / "var"
+    stderr_path = folder / "pbxedge.stderr"
+    with stderr_path.open("wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pbxedge", "-c", str(config), "--state", str(state), "-v"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
+        )
+    node = RunningNode(process, config, state, stderr_path, port)
+    _wait_until_ready(node)
+    return node
+
+
+@pytest.fixture
+def node_dir() -> Iterator[Path]:
+    # Short on purpose: the control socket path must fit in 107 bytes.
+    folder = Path(tempfile.mkdtemp(prefix="pbx-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def running_node(node_dir: Path) -> Iterator[RunningNode]:
+    port = free_udp_port()
+    node = start_node(node_dir, write_config(node_dir, port), port)
+    try:
+        yield node
+    finally:
+        if node.process.poll() is None:
+            node.process.send_signal(signal.SIGTERM)
+            try:
+                node.process.wait(timeout=EXIT_LIMIT_S)
+            except subprocess.TimeoutExpired:
+                node.process.kill()
+                node.process.wait()

@@ -1,0 +1,84 @@
+"""A real ``pbxedge`` process: console over -rx/-r, banner, clean shutdown."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+from tests.integration.conftest import RunningNode, free_udp_port, write_config
+
+SECRETS = ["modemsecret", "md5secret", "plainsecret", "encsecret", "trunksecret"]
+
+
+def test_rx_runs_one_command(running_node: RunningNode) -> None:
+    result = running_node.pbxedge("-rx", "core show version")
+    assert result.returncode == 0
+    assert result.stdout.startswith("pbxedge 0.1.0 running on ")
+
+
+def test_rx_iax2_commands_show_the_config_without_secrets(running_node: RunningNode) -> None:
+    peers = running_node.pbxedge("-rx", "iax2 show peers")
+    users = running_node.pbxedge("-rx", "iax2 show users")
+    peer = running_node.pbxedge("-rx", "iax2 show peer trunkhost")
+    assert peers.stdout.endswith("6 iax2 peers [0 online, 5 offline, 1 unmonitored]\n")
+    assert "rsapeer          Key: iaxpeer          000000000000004" in users.stdout
+    assert "  Addr->IP     : 127.0.0.2 Port 4571\n" in peer.stdout
+    for text in (peers.stdout, users.stdout, peer.stdout):
+        for secret in SECRETS:
+            assert secret not in text
+
+
+def test_rx_unknown_command(running_node: RunningNode) -> None:
+    result = running_node.pbxedge("-rx", "x")
+    assert result.returncode == 0
+    assert result.stdout == (
+        "No such command 'x' (type 'core show help x' for other possible commands)\n")
+
+
+def test_interactive_console(running_node: RunningNode) -> None:
+    result = running_node.pbxedge("-r", stdin="core show uptime\n\nquit\n")
+    assert result.returncode == 0
+    assert "pbxedge*CLI> System uptime: " in result.stdout
+
+
+def test_banner_names_config_binds_and_counts(running_node: RunningNode) -> None:
+    banner = running_node.stderr()
+    assert f"Config file:      {running_node.config}" in banner
+    assert f"127.0.0.1:{running_node.port}" in banner
+    assert "Users: 6, peers: 6" in banner
+    assert "pbxedge Ready." in banner
+
+
+def test_sigterm_exits_0_and_removes_the_socket(running_node: RunningNode) -> None:
+    running_node.process.send_signal(signal.SIGTERM)
+    assert running_node.wait_exit() == 0
+    assert not running_node.socket_path.exists()
+    assert running_node.pbxedge("-rx", "core show version").returncode == 1
+
+
+def test_sigint_exits_0(running_node: RunningNode) -> None:
+    running_node.process.send_signal(signal.SIGINT)
+    assert running_node.wait_exit() == 0
+
+
+def test_core_stop_now_exits_0(running_node: RunningNode) -> None:
+    assert running_node.pbxedge("-rx", "core stop now").returncode == 0
+    assert running_node.wait_exit() == 0
+
+
+def test_second_instance_on_the_same_state_is_refused(running_node: RunningNode) -> None:
+    second = running_node.pbxedge()
+    assert second.returncode == 1
+    assert "another pbxedge instance is running" in second.stderr
+    assert running_node.pbxedge("-rx", "core show version").returncode == 0
+
+
+def test_broken_config_does_not_start(node_dir: Path) -> None:
+    config = write_config(node_dir, free_udp_port())
+    config.write_text(config.read_text() + "\n[unterminated\n")
+    node = RunningNode.__new__(RunningNode)  # only its pbxedge() helper is needed
+    node.config, node.state = config, node_dir / "var"
+    result = node.pbxedge()
+    assert result.returncode == 1
+    assert f"{config}:" in result.stderr
+    assert not (node_dir / "var" / "pbxedge.ctl").exists()

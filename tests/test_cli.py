@@ -1,0 +1,110 @@
+"""The ``pbxedge`` command line: --check, -rx without a node, subcommands, paths."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pbxedge.cli import main
+from pbxedge.paths import resolve_paths
+
+FIXTURE = Path(__file__).parent / "control" / "data" / "iax.conf"
+
+
+@pytest.fixture
+def confdir(tmp_path: Path) -> Path:
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    shutil.copy(FIXTURE, folder / "iax.conf")
+    return folder
+
+
+def test_check_good_config_exits_0_and_prints_warnings_with_file_line(
+    confdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["-c", str(confdir / "iax.conf"), "--check"]) == 0
+    out = capsys.readouterr().out
+    # plainpeer uses the deprecated plaintext auth on line 43 of the fixture.
+    assert f"{confdir / 'iax.conf'}:43: warning: " in out
+    # rsapeer's inkeys/outkey are not in a key directory.
+    assert "inkeys 'iaxpeer' has no iaxpeer.pub" in out
+
+
+def test_check_broken_config_exits_1_naming_file_and_line(
+    confdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    conf = confdir / "iax.conf"
+    conf.write_text("[general]\nbindport = 4570\n[broken\nsecret = x\n")
+    assert main(["-c", str(conf), "--check"]) == 1
+    out = capsys.readouterr().out
+    assert f"{conf}:3: error: " in out
+
+
+def test_check_missing_config_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "nowhere" / "iax.conf"
+    assert main(["-c", str(missing), "--check"]) == 1
+    assert str(missing) in capsys.readouterr().out
+
+
+def test_check_uses_keys_beside_the_config_dir(
+    confdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keys = confdir.parent / "keys"
+    assert main(["keygen", "--dir", str(keys), "iaxpeer"]) == 0
+    assert main(["keygen", "--dir", str(keys), "iaxtest"]) == 0
+    capsys.readouterr()
+    assert main(["-c", str(confdir / "iax.conf"), "--check"]) == 0
+    assert "iaxpeer" not in capsys.readouterr().out
+
+
+def test_rx_without_a_running_node_exits_1(
+    confdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["-c", str(confdir / "iax.conf"), "-rx", "core show version"]) == 1
+    socket = confdir / "var" / "pbxedge.ctl"
+    assert capsys.readouterr().err == (
+        f"Unable to connect to remote pbxedge (does {socket} exist?)\n"
+    )
+
+
+def test_x_needs_r(confdir: Path) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["-c", str(confdir / "iax.conf"), "-x", "help"])
+    assert exited.value.code == 2
+
+
+def test_decode_subcommand_is_dispatched(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["decode", str(tmp_path / "missing.pcap")]) != 0
+    assert "pbxedge decode:" in capsys.readouterr().err
+
+
+def test_help_documents_the_key_lookup(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "<confdir>/keys, or <confdir>/../keys" in out
+    assert "-rx" in out
+
+
+def test_paths_default_beside_the_config(tmp_path: Path) -> None:
+    paths = resolve_paths(tmp_path / "configs" / "iax.conf")
+    assert paths.extensions == tmp_path / "configs" / "extensions.conf"
+    assert paths.keys == tmp_path / "configs" / "keys"
+    assert paths.state == tmp_path / "configs" / "var"
+    assert paths.control_socket == tmp_path / "configs" / "var" / "pbxedge.ctl"
+
+
+def test_keys_fall_back_to_the_parent_folder_only_when_that_exists(tmp_path: Path) -> None:
+    (tmp_path / "keys").mkdir()
+    assert resolve_paths(tmp_path / "configs" / "iax.conf").keys == tmp_path / "keys"
+    (tmp_path / "configs" / "keys").mkdir(parents=True)
+    assert resolve_paths(tmp_path / "configs" / "iax.conf").keys == tmp_path / "configs" / "keys"
+
+
+def test_explicit_paths_win(tmp_path: Path) -> None:
+    paths = resolve_paths(tmp_path / "iax.conf", tmp_path / "x.conf", tmp_path / "k",
+                          tmp_path / "s")
+    assert (paths.extensions, paths.keys, paths.state) == (
+        tmp_path / "x.conf", tmp_path / "k", tmp_path / "s")

@@ -1,0 +1,106 @@
+"""Asterisk-style log lines, verbosity gating, log file, rate limiting."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pbxedge import log
+
+LINE = re.compile(
+    r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] (?P<level>[A-Z]+)\[(?P<pid>\d+)\] "
+    r"(?P<file>[\w.]+): (?P<message>.*)$"
+)
+
+
+@pytest.fixture
+def stream() -> Iterator[io.StringIO]:
+    out = io.StringIO()
+    log.configure(verbosity=0, stream=out)
+    yield out
+    log.configure()
+
+
+def _lines(out: io.StringIO) -> list[re.Match[str]]:
+    matches = [LINE.match(line) for line in out.getvalue().splitlines()]
+    assert all(matches), out.getvalue()
+    return [m for m in matches if m is not None]
+
+
+def test_layout_names_level_pid_and_calling_file(stream: io.StringIO) -> None:
+    log.notice("hello")
+    log.warning("careful")
+    log.error("broken")
+    lines = _lines(stream)
+    assert [m["level"] for m in lines] == ["NOTICE", "WARNING", "ERROR"]
+    assert {m["pid"] for m in lines} == {str(os.getpid())}
+    assert {m["file"] for m in lines} == {"test_log.py"}
+    assert [m["message"] for m in lines] == ["hello", "careful", "broken"]
+
+
+def test_verbose_is_gated_by_verbosity(stream: io.StringIO) -> None:
+    log.verbose(1, "hidden at 0")
+    log.set_verbosity(2)
+    log.verbose(2, "shown at 2")
+    log.verbose(3, "hidden at 2")
+    assert [m["message"] for m in _lines(stream)] == ["shown at 2"]
+    assert _lines(stream)[0]["level"] == "VERBOSE"
+
+
+def test_debug_is_gated_by_debug_level(stream: io.StringIO) -> None:
+    log.debug("hidden")
+    log.set_debug_level(1)
+    log.debug("shown")
+    log.debug("deeper", level=2)
+    assert [m["message"] for m in _lines(stream)] == ["shown"]
+
+
+def test_log_file_gets_the_same_lines(tmp_path: Path) -> None:
+    out = io.StringIO()
+    path = tmp_path / "pbxedge.log"
+    log.configure(verbosity=1, log_file=path, stream=out)
+    try:
+        log.verbose(1, "to both")
+    finally:
+        log.configure()
+    assert path.read_text() == out.getvalue()
+    assert out.getvalue().endswith(": to both\n")
+
+
+class Clock:
+    now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_rate_limiter_holds_back_and_then_counts(stream: io.StringIO) -> None:
+    clock = Clock()
+    limiter = log.RateLimiter(interval=10.0, clock=clock)
+    for _ in range(5):
+        limiter.warning("10.0.0.1", "dropped malformed datagram from 10.0.0.1")
+    limiter.warning("10.0.0.2", "dropped malformed datagram from 10.0.0.2")
+    clock.now += 10.0
+    limiter.warning("10.0.0.1", "dropped malformed datagram from 10.0.0.1")
+    assert [m["message"] for m in _lines(stream)] == [
+        "dropped malformed datagram from 10.0.0.1",
+        "dropped malformed datagram from 10.0.0.2",
+        "dropped malformed datagram from 10.0.0.1 (4 similar messages suppressed)",
+    ]
+    assert {m["file"] for m in _lines(stream)} == {"test_log.py"}
+
+
+def test_rate_limiter_memory_is_bounded() -> None:
+    clock = Clock()
+    limiter = log.RateLimiter(interval=10.0, clock=clock, max_keys=3)
+    for n in range(10):
+        clock.now += 0.1
+        assert limiter.allow(f"key{n}") == (True, 0)
+    # The oldest keys were forgotten, so they are allowed again at once.
+    assert limiter.allow("key0") == (True, 0)
+    assert limiter.allow("key9") == (False, 0)

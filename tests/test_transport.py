@@ -1,0 +1,506 @@
+"""pbxedge.transport over real loopback sockets, on trio's virtual clock."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import socket
+from collections import deque
+from collections.abc import Iterator
+
+import pytest
+import trio
+import trio.socket
+import trio.testing
+
+from pbxedge.transport import Address, BindError, UdpTransport, format_address
+
+LOOPBACK_V4: Address = ("127.0.0.1", 0)
+LOOPBACK_V6: Address = ("::1", 0)
+GIVE_UP = "gave up"
+# Virtual seconds; a test that needs longer is hung, not slow.
+TEST_DEADLINE = 100
+
+
+def ipv6_available() -> bool:
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+needs_ipv6 = pytest.mark.skipif(not ipv6_available(), reason="no IPv6 loopback")
+
+
+@pytest.fixture
+def clock() -> trio.testing.MockClock:
+    # A small threshold rather than 0: the clock only jumps once real I/O has settled.
+    return trio.testing.MockClock(autojump_threshold=0.01)
+
+
+class ListHandler(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def transport_log() -> Iterator[list[logging.LogRecord]]:
+    # A handler on the logger itself: pbxedge.log may stop propagation to the root logger.
+    handler = ListHandler()
+    log = logging.getLogger("pbxedge.transport")
+    log.addHandler(handler)
+    yield handler.records
+    log.removeHandler(handler)
+
+
+# ---------------------------------------------------------------- fake sans-IO endpoints
+
+
+class Recorder:
+    """Base fake: queues output, counts flushes, never sets a timer."""
+
+    def __init__(self) -> None:
+        self.outgoing: list[tuple[bytes, Address]] = []
+        self.events: deque[object] = deque()
+        self.received: list[tuple[bytes, Address, float]] = []
+        self.flushes = 0
+
+    def receive_datagram(self, data: bytes, addr: Address, now: float) -> None:
+        self.received.append((data, addr, now))
+
+    def datagrams_to_send(self, now: float) -> list[tuple[bytes, Address]]:
+        self.flushes += 1
+        outgoing, self.outgoing = self.outgoing, []
+        return outgoing
+
+    def get_timer(self) -> float | None:
+        return None
+
+    def handle_timer(self, now: float) -> None:
+        raise AssertionError("no timer was set")
+
+    def next_event(self) -> object | None:
+        return self.events.popleft() if self.events else None
+
+
+class Echo(Recorder):
+    """Answers PING with PONG and echoes anything else; raises on ``boom``; one event each."""
+
+    def receive_datagram(self, data: bytes, addr: Address, now: float) -> None:
+        if data == b"boom":
+            raise ValueError("boom")
+        super().receive_datagram(data, addr, now)
+        self.outgoing.append((b"PONG" if data == b"PING" else b"echo:" + data, addr))
+        self.events.append(data)
+
+
+class Pinger(Recorder):
+    """Sends PING until answered: retransmits after 1, 2 and 4 s, gives up 8 s later."""
+
+    def __init__(self, target: Address) -> None:
+        super().__init__()
+        self.target = target
+        self.sent_at: list[float] = []
+        self.deadline: float | None = None
+
+    def start(self, now: float) -> None:
+        self._transmit(now)
+
+    def _transmit(self, now: float) -> None:
+        self.sent_at.append(now)
+        self.outgoing.append((b"PING", self.target))
+        self.deadline = now + 2 ** (len(self.sent_at) - 1)
+
+    def receive_datagram(self, data: bytes, addr: Address, now: float) -> None:
+        if data == b"PONG" and addr == self.target:
+            self.deadline = None
+            self.events.append(("answered", now))
+
+    def get_timer(self) -> float | None:
+        return self.deadline
+
+    def handle_timer(self, now: float) -> None:
+        if len(self.sent_at) < 4:
+            self._transmit(now)
+        else:
+            self.deadline = None
+            self.events.append((GIVE_UP, now))
+
+
+class FailingTimer(Recorder):
+    """A timer due at ``due`` whose handler always raises, leaving the deadline in place."""
+
+    def __init__(self, due: float) -> None:
+        super().__init__()
+        self.due: float | None = due
+        self.timer_calls = 0
+
+    def get_timer(self) -> float | None:
+        return self.due
+
+    def handle_timer(self, now: float) -> None:
+        self.timer_calls += 1
+        if self.timer_calls >= 100:
+            # Safety valve: a transport that spins on the stale deadline fails the test's
+            # count instead of hanging it (the virtual clock never advances while it spins).
+            self.due = None
+        raise RuntimeError("timer bug")
+
+
+# ---------------------------------------------------------------- helpers
+
+
+async def start(
+    nursery: trio.Nursery,
+    endpoint: Recorder,
+    addresses: tuple[Address, ...] = (LOOPBACK_V4,),
+    bound: int = 100,
+    **options: int,
+) -> tuple[UdpTransport, trio.MemoryReceiveChannel[object], list[Address]]:
+    send_events, receive_events = trio.open_memory_channel[object](bound)
+    transport = UdpTransport(endpoint, addresses, send_events, **options)
+    local: list[Address] = await nursery.start(transport.run)
+    return transport, receive_events, local
+
+
+async def plain_socket(address: Address = LOOPBACK_V4) -> trio.socket.SocketType:
+    family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+    sock = trio.socket.socket(family, socket.SOCK_DGRAM)
+    await sock.bind(address)
+    return sock
+
+
+def address_of(sock: trio.socket.SocketType) -> Address:
+    name = sock.getsockname()
+    return (name[0], name[1])
+
+
+# ---------------------------------------------------------------- flow and timers
+
+
+async def test_ping_pong_between_two_transports(clock: trio.testing.MockClock) -> None:
+    with trio.fail_after(TEST_DEADLINE):
+        async with trio.open_nursery() as nursery:
+            echo = Echo()
+            _, echo_events, (echo_address,) = await start(nursery, echo)
+            pinger = Pinger(echo_address)
+            pinger.start(trio.current_time())  # queued before run: the first flush sends it
+            _, ping_events, (ping_address,) = await start(nursery, pinger)
+            assert await ping_events.receive() == ("answered", pinger.sent_at[0])
+            assert await echo_events.receive() == b"PING"
+            assert [(d, a) for d, a, _ in echo.received] == [(b"PING", ping_address)]
+            assert len(pinger.sent_at) == 1
+            nursery.cancel_scope.cancel()
+
+
+async def test_retransmits_at_virtual_deadlines(clock: trio.testing.MockClock) -> None:
+    silent = await plain_socket()
+    with trio.fail_after(TEST_DEADLINE):
+        async with trio.open_nursery() as nursery:
+            t0 = trio.current_time()
+            pinger = Pinger(address_of(silent))
+            pinger.start(t0)
+            _, events, _ = await start(nursery, pinger)
+            assert await events.receive() == (GIVE_UP, t0 + 15)
+            assert [t - t0 for t in pinger.sent_at] == [0, 1, 3, 7]
+            nursery.cancel_scope.cancel()
+    for _ in range(4):
+        assert (await silent.recvfrom(100))[0] == b"PING"
+    silent.close()
+
+
+async def test_kick_sends_and_rearms_the_timer(clock: trio.testing.MockClock) -> None:
+    silent = await plain_socket()
+    with trio.fail_after(TEST_DEADLINE):
+        async with trio.open_nursery() as nursery:
+            pinger = Pinger(address_of(silent))
+            transport, _, _ = await start(nursery, pinger)
+            await trio.sleep(5)  # the timer task now sleeps with no deadline
+            assert pinger.sent_at == []
+            started = trio.current_time()
+            pinger.start(started)
+            transport.kick()
+            assert (await silent.recvfrom(100))[0] == b"PING"
+            assert trio.current_time() == started
+            assert (await silent.recvfrom(100))[0] == b"PING"
+            assert trio.current_time() == started + 1
+            nursery.cancel_scope.cancel()
+    silent.close()
+
+
+@pytest.mark.parametrize("max_batch", [256, 7])
+async def test_bursts_are_drained_in_batches(
+    clock: trio.testing.MockClock, max_batch: int
+) -> None:
+    bursts, per_burst = 10, 100
+    # A blocking stdlib socket: each burst is sent without a single trio checkpoint.
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sender.bind(LOOPBACK_V4)
+    with trio.fail_after(TEST_DEADLINE):
+        async with trio.open_nursery() as nursery:
+            recorder = Recorder()
+            _, _, (local,) = await start(nursery, recorder, max_batch=max_batch)
+            flushes_before = recorder.flushes
+            for burst in range(bursts):
+                for i in range(per_burst):
+                    sender.sendto(b"%d" % (burst * per_burst + i), local)
+                await trio.sleep(0.001)  # virtual: the receiver drains while we wait
+            assert [d for d, _, _ in recorder.received] == [
+                b"%d" % n for n in range(bursts * per_burst)
+            ]
+            flushes = recorder.flushes - flushes_before
+            # One flush per batch of reads, not one per datagram.
+            assert flushes <= bursts * -(-per_burst // max_batch)
+            nursery.cancel_scope.cancel()
+    sender.close()
+
+
+async def test_endpoint_exception_drops_only_that_datagram(
+    clock: trio.testing.MockClock, transport_log: list[logging.LogRecord]
+) -> None:
+    peer = await plain_socket()
+    with trio.fail_after(TEST_DEADLINE):
+        async with trio.open_nursery() as nursery:
+            echo = Echo()
+            transport, _, (local,) = await start(nursery, echo)
+            for payload in (b"a", b"boom", b"b"):
+                await peer.sendto(payload, local)
+            assert (await peer.recvfrom(100))[0] == b"echo:a"
+            assert (await peer.recvfrom(100))[0] == b"echo:b"
+            assert transport.stats.datagrams_rejected == 1
+            assert transport.stats.datagrams_received == 3
+            (record,) = transport_log
+            assert format_address(address_of(peer)) in record.getMessage()
+            assert record.exc_info is not None
+
+            for _ in range(5):
+                await peer.sendto(b"boom", local)
+            await peer.sendto(b"c", local)
+            assert (await peer.recvfrom(100))[0] == b"echo:c"
+            assert transport.stats.datagrams_rejected == 6
+            assert len(transport_log) == 1  # rate-limited
+
+            await trio.sleep(11)
+            await peer.sendto(b"boom", local)
+            await peer.sendto(b"d", local)
+            assert (await peer.recvfrom(100))[0] == b"echo:d"
+            assert "5 similar messages suppressed" in transport_log[-1].getMessage()
+            nursery.cancel_scope.cancel()
+    peer.close()
+
+
+async def test_full_event_channel_counts_and_logs_drops(
+    clock: trio.testing.MockClock, transport_log: list[logging.LogRecord]
+) -> None:
+    peer = await plain_socket()
+    with trio.fail_after(TEST_DEADLINE):
+        async with trio.open_nursery() as nursery:
+            transport, events, (local,) = await start(nursery, Echo(), bound=2)
+            for n in range(5):
+                await peer.sendto(b"%d" % n, local)
+            for _ in range(5):
+                await peer.recvfrom(100)
+            assert transport.stats.events_delivered == 2
+            assert transport.stats.events_dropped == 3
+            assert any("event channel full" in r.getMessage() for r in transport_log)
+            assert [events.receive_nowait(), events.receive_nowait()] == [b"0", b"1"]
+            nursery.cancel_scope.cancel()
+    peer.close()
+
+
+async def test_closed_event_channel_does_not_stop_the_loop(clock: trio.testing.MockClock) -> None:
+    peer = await plain_socket()
+    with trio.fail_after(TEST_DEADLINE):
+        async with trio.open_nursery() as nursery:
+            transport, events, (local,) = await start(nursery, Echo())
+            await events.aclose()
+            await peer.sendto(b"x", local)
+            assert (await peer.recvfrom(100))[0] == b"echo:x"
+            assert transport.stats.events_dropped == 1
+            nursery.cancel_scope.cancel()
+    peer.close()
+
+
+async def test_unsendable_datagrams_are_dropped(
+    clock: trio.testing.MockClock, transport_log: list[logging.LogRecord]
+) -> None:
+    peer = await plain_socket()
+    with trio.fail_after(TEST_DEADLINE):
+        async with trio.open_nursery() as nursery:
+            recorder = Recorder()
+            transport, _, _ = await start(nursery, recorder)
+            target = address_of(peer)
+            recorder.outgoing = [
+                (b"x" * 70_000, target),  # EMSGSIZE
+                (b"name", ("localhost", target[1])),  # not an IP literal: never resolved
+                (b"v6", ("::1", target[1])),  # no IPv6 socket bound
+                (b"port", ("127.0.0.1", 70_000)),
+                (b"good", target),
+            ]
+            transport.kick()
+            assert (await peer.recvfrom(100))[0] == b"good"
+            assert transport.stats.send_errors == 4
+            assert transport.stats.datagrams_sent == 1
+            assert transport_log
+            nursery.cancel_scope.cancel()
+    peer.close()
+
+
+@pytest.mark.parametrize(("max_backlog", "delivered"), [(4096, 5), (2, 2)])
+async def test_full_send_buffer_queues_in_order(
+    clock: trio.testing.MockClock,
+    monkeypatch: pytest.MonkeyPatch,
+    max_backlog: int,
+    delivered: int,
+) -> None:
+    peer = await plain_socket()
+    with trio.fail_after(TEST_DEADLINE):
+        async with trio.open_nursery() as nursery:
+            recorder = Recorder()
+            transport, _, _ = await start(nursery, recorder, max_backlog=max_backlog)
+            (transport_socket,) = transport.sockets
+            real_sendto = socket.socket.sendto
+            refusals = [BlockingIOError(errno.EAGAIN, "send buffer full")]
+
+            def sendto_with_a_full_buffer(sock: socket.socket, *args: object) -> int:
+                # The kernel's send buffer cannot be filled reliably on loopback; refuse once.
+                if sock is transport_socket and refusals:
+                    raise refusals.pop()
+                return real_sendto(sock, *args)  # type: ignore[call-overload, no-any-return]
+
+            monkeypatch.setattr(socket.socket, "sendto", sendto_with_a_full_buffer)
+            recorder.outgoing = [(b"%d" % n, address_of(peer)) for n in range(5)]
+            transport.kick()
+            received = [(await peer.recvfrom(100))[0] for _ in range(delivered)]
+            assert received == [b"%d" % n for n in range(delivered)]
+            assert transport.stats.datagrams_sent == delivered
+            assert transport.stats.backlog_dropped == 5 - delivered
+            nursery.cancel_scope.cancel()
+    peer.close()
+
+
+async def test_failing_timer_is_retried_without_spinning(
+    clock: trio.testing.MockClock,
+) -> None:
+    peer = await plain_socket()
+    with trio.fail_after(TEST_DEADLINE):
+        async with trio.open_nursery() as nursery:
+            endpoint = FailingTimer(due=trio.current_time() + 1)
+            transport, _, (local,) = await start(nursery, endpoint)
+            await trio.sleep(2)
+            # Due at t=1, then retried every 0.05 s: about 20 calls in the second that followed.
+            assert 2 <= endpoint.timer_calls <= 22
+            assert transport.stats.endpoint_errors == endpoint.timer_calls
+            await peer.sendto(b"still alive", local)
+            await trio.sleep(0.001)
+            assert [d for d, _, _ in endpoint.received] == [b"still alive"]
+            nursery.cancel_scope.cancel()
+    peer.close()
+
+
+# ---------------------------------------------------------------- sockets
+
+
+@needs_ipv6
+async def test_ipv6_and_ipv4_side_by_side(clock: trio.testing.MockClock) -> None:
+    v6_peer = await plain_socket(LOOPBACK_V6)
+    v4_peer = await plain_socket()
+    with trio.fail_after(TEST_DEADLINE):
+        async with trio.open_nursery() as nursery:
+            echo = Echo()
+            transport, _, (v6_local, v4_local) = await start(
+                nursery, echo, (LOOPBACK_V6, LOOPBACK_V4)
+            )
+            v6_sock, _ = transport.sockets
+            assert v6_sock.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY) == 1
+            await v6_peer.sendto(b"six", v6_local)
+            await v4_peer.sendto(b"four", v4_local)
+            assert (await v6_peer.recvfrom(100))[0] == b"echo:six"
+            assert (await v4_peer.recvfrom(100))[0] == b"echo:four"
+            # The endpoint sees (host, port), not recvfrom's 4-tuple.
+            assert [a for _, a, _ in echo.received] == [address_of(v6_peer), address_of(v4_peer)]
+            assert format_address(v6_local) == f"[::1]:{v6_local[1]}"
+            nursery.cancel_scope.cancel()
+    v6_peer.close()
+    v4_peer.close()
+
+
+async def test_tos_is_applied(clock: trio.testing.MockClock) -> None:
+    addresses = (LOOPBACK_V4, LOOPBACK_V6) if ipv6_available() else (LOOPBACK_V4,)
+    async with trio.open_nursery() as nursery:
+        transport, _, _ = await start(nursery, Recorder(), addresses, tos=0xB8)
+        v4_sock = transport.sockets[0]
+        assert v4_sock.getsockopt(socket.IPPROTO_IP, socket.IP_TOS) == 0xB8
+        if len(transport.sockets) == 2:
+            v6_sock = transport.sockets[1]
+            assert v6_sock.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_TCLASS) == 0xB8
+        nursery.cancel_scope.cancel()
+
+
+async def test_bind_error_names_the_address() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as holder:
+        holder.bind(LOOPBACK_V4)
+        taken: Address = holder.getsockname()
+        send_events, _ = trio.open_memory_channel[object](1)
+        transport = UdpTransport(Recorder(), [LOOPBACK_V4, taken], send_events)
+        with pytest.raises(BindError) as caught:
+            await transport.run()
+    assert caught.value.errno == errno.EADDRINUSE
+    assert f"127.0.0.1:{taken[1]}" in str(caught.value)
+    assert caught.value.address == taken
+    assert transport.sockets == ()
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [(("localhost", 4570), "not an IP address"), (("127.0.0.1", 70000), "port out of range")],
+)
+async def test_bad_bind_address_is_refused_without_resolving(
+    address: Address, reason: str
+) -> None:
+    send_events, _ = trio.open_memory_channel[object](1)
+    with pytest.raises(BindError, match=f"{format_address(address)}: {reason}"):
+        await UdpTransport(Recorder(), [address], send_events).run()
+
+
+async def test_cancellation_closes_the_sockets(clock: trio.testing.MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        transport, _, (local,) = await start(nursery, Recorder())
+        sockets = transport.sockets
+        assert all(s.fileno() >= 0 for s in sockets)
+        nursery.cancel_scope.cancel()
+    assert all(s.fileno() == -1 for s in sockets)
+    assert transport.local_addresses == []
+    # The port is free again.
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as again:
+        again.bind(local)
+
+
+async def test_kick_before_run_keeps_datagrams_queued() -> None:
+    send_events, _ = trio.open_memory_channel[object](1)
+    recorder = Recorder()
+    UdpTransport(recorder, [LOOPBACK_V4], send_events).kick()
+    assert recorder.flushes == 0
+
+
+@pytest.mark.parametrize(
+    "options", [{"tos": 256}, {"tos": -1}, {"max_batch": 0}, {"max_backlog": 0}]
+)
+def test_invalid_options_are_refused(options: dict[str, int]) -> None:
+    send_events, _ = trio.open_memory_channel[object](1)
+    with pytest.raises(ValueError):
+        UdpTransport(Recorder(), [LOOPBACK_V4], send_events, **options)
+
+
+def test_no_bind_address_is_refused() -> None:
+    send_events, _ = trio.open_memory_channel[object](1)
+    with pytest.raises(ValueError):
+        UdpTransport(Recorder(), [], send_events)
