@@ -10,7 +10,7 @@ import trio
 from dialplan.args import separate_args
 from dialplan.call import Call
 from dialplan.channel import ChannelState, Feature, Indication
-from dialplan.registry import AppResult, Application, Registry
+from dialplan.registry import Application, AppResult, Registry
 
 __all__ = ["register_basic_apps"]
 

@@ -8,7 +8,7 @@ import re
 from dialplan.args import separate_args, split_app_call
 from dialplan.call import Call, GosubFrame
 from dialplan.functions import check_condition
-from dialplan.registry import AppResult, Application, Registry
+from dialplan.registry import Application, AppResult, Registry
 from dialplan.timing import TimeSpec
 
 __all__ = ["GotoError", "parse_goto", "register_flow_apps", "run_app"]

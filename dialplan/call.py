@@ -26,6 +26,7 @@ class EngineOptions:
     # the call is taken for a dialplan loop and hung up.
     max_steps_without_wait: int = 10_000
     agi_timeout: float = 30.0  # seconds an AGI script may stay silent
+    agi_dir: str = "agi-bin"  # where AGI(script) looks for relative script names
     response_timeout: float = 10.0  # autofallthrough=no: wait for the first digit
     digit_timeout: float = 5.0  # autofallthrough=no: wait for each further digit
 
@@ -78,7 +79,7 @@ class Call:
         self.jump: tuple[str, str, int] | None = None
         self.gosub_stack: list[GosubFrame] = []
         self.trace: list[Step] = []
-        self.timed_out = False
+        self.steps_without_wait = 0
 
     # -- navigation --------------------------------------------------------------------
     def goto(self, context: str | None, exten: str | None, priority: int) -> None:

@@ -58,7 +58,7 @@ class Include:
 
     @property
     def display(self) -> str:
-        return self.name if self.timing is None else f"{self.name}|{self.timing.text.replace(',', '|')}"
+        return self.name if self.timing is None else f"{self.name},{self.timing.text}"
 
 
 @dataclass(frozen=True, slots=True)

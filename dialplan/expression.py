@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import decimal
 import logging
+import operator
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 __all__ = ["ExpressionSyntaxError", "evaluate_expression", "format_number"]
 
@@ -125,11 +128,11 @@ def _tokenize(expression: str) -> list[tuple[str, _Value | None]]:
             tokens.append(("TOKEN", _Value(_Kind.NUMERIC_STRING, number.group(0))))
             index = number.end()
             continue
-        operator = next((op for op in _OPERATORS if expression.startswith(op, index)), None)
-        if operator is None:
+        symbol = next((op for op in _OPERATORS if expression.startswith(op, index)), None)
+        if symbol is None:
             raise ExpressionSyntaxError(f"unexpected character {char!r} at column {index}")
-        tokens.append(({"||": "|", "&&": "&", "==": "="}.get(operator, operator), None))
-        index += len(operator)
+        tokens.append(({"||": "|", "&&": "&", "==": "="}.get(symbol, symbol), None))
+        index += len(symbol)
     return tokens
 
 
@@ -192,23 +195,23 @@ class _Parser:
     def comparison(self) -> _Value:
         value = self.additive()
         while self.peek() in ("=", "!=", "<", ">", "<=", ">="):
-            operator = self.take()[0]
-            value = _compare(operator, value, self.additive())
+            symbol = self.take()[0]
+            value = _compare(symbol, value, self.additive())
         return value
 
     def additive(self) -> _Value:
         value = self.multiplicative()
         while self.peek() in ("+", "-"):
-            operator = self.take()[0]
+            symbol = self.take()[0]
             right = self.multiplicative()
-            value = _op_plus(value, right) if operator == "+" else _op_minus(value, right)
+            value = _op_plus(value, right) if symbol == "+" else _op_minus(value, right)
         return value
 
     def multiplicative(self) -> _Value:
         value = self.unary()
         while self.peek() in ("*", "/", "%"):
-            operator = self.take()[0]
-            value = _arithmetic(operator, value, self.unary())
+            symbol = self.take()[0]
+            value = _arithmetic(symbol, value, self.unary())
         return value
 
     def unary(self) -> _Value:
@@ -227,12 +230,12 @@ class _Parser:
     def regex(self) -> _Value:
         value = self.primary()
         while self.peek() in (":", "=~", "~~"):
-            operator = self.take()[0]
+            symbol = self.take()[0]
             right = self.primary()
-            if operator == "~~":
+            if symbol == "~~":
                 value = _make_str(_unquote(value.as_text()) + _unquote(right.as_text()))
             else:
-                value = _op_regex(value, right, anchored=operator == ":")
+                value = _op_regex(value, right, anchored=symbol == ":")
         return value
 
     def primary(self) -> _Value:
@@ -255,20 +258,18 @@ def _settled(value: _Value) -> _Value:
     return value
 
 
-def _compare(operator: str, left: _Value, right: _Value) -> _Value:
+_COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
+    "=": operator.eq, "!=": operator.ne, "<": operator.lt,
+    ">": operator.gt, "<=": operator.le, ">=": operator.ge,
+}
+
+
+def _compare(symbol: str, left: _Value, right: _Value) -> _Value:
+    """Text comparison when either side is a string, else numeric."""
     if left.kind is _Kind.STRING or right.kind is _Kind.STRING:
-        a: object = left.as_text()
-        b: object = right.as_text()
+        outcome = _COMPARISONS[symbol](left.as_text(), right.as_text())
     else:
-        a, b = left.as_number(), right.as_number()
-    outcome = {
-        "=": lambda: a == b,
-        "!=": lambda: a != b,
-        "<": lambda: a < b,  # type: ignore[operator]
-        ">": lambda: a > b,  # type: ignore[operator]
-        "<=": lambda: a <= b,  # type: ignore[operator]
-        ">=": lambda: a >= b,  # type: ignore[operator]
-    }[operator]()
+        outcome = _COMPARISONS[symbol](left.as_number(), right.as_number())
     return _Value.num(1 if outcome else 0)
 
 
@@ -293,21 +294,21 @@ def _op_minus(left: _Value, right: _Value) -> _Value:
     return _Value.num(a - b)
 
 
-def _arithmetic(operator: str, left: _Value, right: _Value) -> _Value:
+def _arithmetic(symbol: str, left: _Value, right: _Value) -> _Value:
     a, b = left.as_number(), right.as_number()
-    if operator == "/" and a is not None and b is None:
+    if symbol == "/" and a is not None and b is None:
         log.warning("non-numeric argument")
         return _Value.num(INT_MAX)
     if a is None or b is None:
         log.warning("non-numeric argument")
         return _Value.num(0)
-    if operator == "*":
+    if symbol == "*":
         return _Value.num(a * b)
     if b == 0:
         log.warning("division by zero")
         # '/' answers INT_MAX; '%' hands back its right operand (the zero).
-        return _Value.num(INT_MAX) if operator == "/" else _Value.num(b)
-    if operator == "/":
+        return _Value.num(INT_MAX) if symbol == "/" else _Value.num(b)
+    if symbol == "/":
         return _Value.num(_CONTEXT.divide(a, b))
     return _Value.num(_CONTEXT.remainder(a, b))  # fmodl: the sign follows the dividend
 

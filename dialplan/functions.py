@@ -172,10 +172,11 @@ def _rand(call: Call, args: str) -> str:
 
 
 def _filter(call: Call, args: str) -> str:
-    allowed_text, comma, subject = args.partition(",")
-    if not comma:
+    parts = separate_args(args, remove_chars=False, max_args=2)
+    if len(parts) != 2:
         log.error("Usage: FILTER(<allowed-chars>,<string>)")
         return ""
+    allowed_text, subject = parts
     allowed: set[str] = set()
     index = 0
     while index < len(allowed_text):
@@ -260,24 +261,32 @@ def _local_write(call: Call, args: str, value: str) -> None:
     call.set_variable(name, value)
 
 
+_BUILTINS = (
+    # name, read, write, syntax, synopsis
+    ("LEN", _len, None, "LEN(string)", "Return the length of the string given."),
+    ("IF", _if, None, "IF(expression?[true][:false])", "Check for an expression."),
+    ("ISNULL", _isnull, None, "ISNULL(data)", "Check if a value is NULL."),
+    ("EXISTS", _exists, None, "EXISTS(data)", "Test the existence of a value."),
+    ("DIALPLAN_EXISTS", _dialplan_exists, None, "DIALPLAN_EXISTS(context[,extension[,priority]])",
+     "Checks the existence of a dialplan target."),
+    ("CUT", _cut, None, "CUT(varname,char-delim,range-spec)",
+     "Slices and dices strings, based upon a named delimiter."),
+    ("REGEX", _regex, None, 'REGEX("regular expression" string)',
+     "Check string against a regular expression."),
+    ("STRFTIME", _strftime, None, "STRFTIME([epoch][,timezone[,format]])",
+     "Returns the current date/time in the specified format."),
+    ("RAND", _rand, None, "RAND([min][,max])", "Choose a random number in a range."),
+    ("FILTER", _filter, None, "FILTER(allowed-chars,string)",
+     "Filter the string to include only the allowed characters"),
+    ("GLOBAL", _global_read, _global_write, "GLOBAL(varname)", "Gets or sets the global variable specified."),
+    ("CALLERID", _callerid_read, _callerid_write, "CALLERID(datatype[,CID])",
+     "Gets or sets Caller*ID data on the channel."),
+    ("ENV", _env, None, "ENV(varname)", "Gets an environment variable."),
+    ("LOCAL", _local_read, _local_write, "LOCAL(varname)",
+     "Manage variables local to the gosub stack frame."),
+)
+
+
 def register_builtin_functions(registry: Registry) -> None:
-    for function in (
-        DialplanFunction("LEN", _len, synopsis="Return the length of the string given."),
-        DialplanFunction("IF", _if, synopsis="Check for an expression."),
-        DialplanFunction("ISNULL", _isnull, synopsis="Check if a value is NULL."),
-        DialplanFunction("EXISTS", _exists, synopsis="Test the existence of a value."),
-        DialplanFunction("DIALPLAN_EXISTS", _dialplan_exists,
-                         synopsis="Checks the existence of a dialplan target."),
-        DialplanFunction("CUT", _cut, synopsis="Slices and dices strings, based upon a named delimiter."),
-        DialplanFunction("REGEX", _regex, synopsis="Check string against a regular expression."),
-        DialplanFunction("STRFTIME", _strftime, synopsis="Returns the current date/time in the specified format."),
-        DialplanFunction("RAND", _rand, synopsis="Choose a random number in a range."),
-        DialplanFunction("FILTER", _filter, synopsis="Filter the string to include only the allowed characters"),
-        DialplanFunction("GLOBAL", _global_read, _global_write, synopsis="Gets or sets the global variable specified."),
-        DialplanFunction("CALLERID", _callerid_read, _callerid_write,
-                         synopsis="Gets or sets Caller*ID data on the channel."),
-        DialplanFunction("ENV", _env, synopsis="Gets an environment variable."),
-        DialplanFunction("LOCAL", _local_read, _local_write,
-                         synopsis="Manage variables local to the gosub stack frame."),
-    ):
-        registry.add_function(function)
+    for name, read, write, syntax, synopsis in _BUILTINS:
+        registry.add_function(DialplanFunction(name, read, write, synopsis, syntax))

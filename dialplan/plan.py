@@ -16,7 +16,7 @@ from dialplan.context import Context, EarlyMatchStop, Extension, Priority
 from dialplan.patterns import MatchMode
 from pbxedge.config.diagnostics import Diagnostic
 
-__all__ = ["DialplanOptions", "Dialplan", "DpStatus", "Found", "RuntimeState"]
+__all__ = ["Dialplan", "DialplanOptions", "DpStatus", "Found", "RuntimeState"]
 
 # AST_PBX_MAX_STACK: how deep includes may nest before the search gives up.
 MAX_INCLUDE_DEPTH = 128

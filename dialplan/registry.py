@@ -44,6 +44,7 @@ class DialplanFunction:
     read: FunctionReader
     write: FunctionWriter | None = None
     synopsis: str = ""
+    syntax: str = ""  # e.g. "LEN(string)", shown by ``core show functions``
 
 
 class Registry:

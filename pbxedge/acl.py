@@ -10,6 +10,7 @@ form (``::ffff:a.b.c.d``), and an IPv6 address meets IPv4 rules only if it is IP
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass
 
@@ -67,15 +68,7 @@ class Acl:
         The value may be a comma list, and each item may start with ``!`` to invert it.
         Raises :class:`AclSyntaxError` without changing anything if any item is bad.
         """
-        added: list[AclRule] = []
-        for item in spec.split(","):
-            text = item.strip()
-            sense = permit
-            if text.startswith("!"):
-                sense = not permit
-                text = text[1:]
-            added.append(AclRule(parse_network(text), sense))
-        return Acl(self._rules + tuple(added))
+        return Acl(self._rules + _parse_rules(spec, permit))
 
     def permits(self, ip: str) -> bool:
         """Whether *ip* is allowed; an unparsable address is never allowed."""
@@ -99,6 +92,21 @@ class Acl:
     def __repr__(self) -> str:
         parts = [f"{'permit' if r.permit else 'deny'}={r.network}" for r in self._rules]
         return f"Acl({', '.join(parts)})"
+
+
+# Templates make thousands of entries repeat the same permit=/deny= text; parsing each
+# distinct value once keeps large configs fast. Rules are immutable, so sharing is safe.
+@functools.lru_cache(maxsize=1024)
+def _parse_rules(spec: str, permit: bool) -> tuple[AclRule, ...]:
+    added: list[AclRule] = []
+    for item in spec.split(","):
+        text = item.strip()
+        sense = permit
+        if text.startswith("!"):
+            sense = not permit
+            text = text[1:]
+        added.append(AclRule(parse_network(text), sense))
+    return tuple(added)
 
 
 def _comparable(address: _IPAddress, network: IPNetwork) -> _IPAddress | None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 from pathlib import Path
 
 from pbxedge import __version__
+from pbxedge.control.client import ControlClient, NotRunningError
+from pbxedge.control.completion import command_names_from_help, completions
+from pbxedge.control.protocol import ProtocolError
 from pbxedge.paths import DEFAULT_CONFIG, NodePaths, resolve_paths
 
 __all__ = ["main"]
@@ -72,7 +74,6 @@ def _check(paths: NodePaths) -> int:
 
 
 def _remote_execute(paths: NodePaths, command: str) -> int:
-    from pbxedge.control.client import ControlClient, NotRunningError
 
     try:
         with ControlClient(paths.control_socket) as client:
@@ -80,40 +81,59 @@ def _remote_execute(paths: NodePaths, command: str) -> int:
     except NotRunningError as exc:
         print(exc, file=sys.stderr)
         return 1
+    except (OSError, ProtocolError) as exc:
+        print(f"Lost the connection to pbxedge: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
-def _remote_console(paths: NodePaths) -> int:
-    from pbxedge.control.client import ControlClient, NotRunningError
-    from pbxedge.control.protocol import ProtocolError
-
-    with contextlib.suppress(ImportError):
-        import readline  # noqa: F401  (imported for its side effect: line editing in input())
+def _enable_line_editing(command_names: list[str]) -> None:
+    """History and tab completion of command words, when readline exists."""
     try:
-        client = ControlClient(paths.control_socket, timeout=None)
+        import readline
+    except ImportError:
+        return
+
+    def complete(text: str, state: int) -> str | None:
+        candidates = completions(command_names, readline.get_line_buffer()[: readline.get_endidx()])
+        return candidates[state] + " " if state < len(candidates) else None
+
+    readline.set_completer(complete)
+    readline.set_completer_delims(" ")
+    readline.parse_and_bind("tab: complete")
+
+
+def _remote_console(paths: NodePaths) -> int:
+
+    try:
+        with ControlClient(paths.control_socket, timeout=None) as client:
+            return _console_loop(client)
     except NotRunningError as exc:
         print(exc, file=sys.stderr)
         return 1
-    print(f"Connected to pbxedge {__version__} via {paths.control_socket}")
-    with client:
-        while True:
-            try:
-                line = input(PROMPT).strip()
-            except EOFError:
-                print()
-                return 0
-            except KeyboardInterrupt:
-                print()
-                continue
-            if line.lower() in ("exit", "quit"):
-                return 0
-            if not line:
-                continue
-            try:
-                sys.stdout.write(client.execute(line))
-            except (OSError, ProtocolError):
-                print("Disconnected from pbxedge", file=sys.stderr)
-                return 1
+    except (OSError, ProtocolError):
+        print("Disconnected from pbxedge", file=sys.stderr)
+        return 1
+
+
+def _console_loop(client: ControlClient) -> int:
+    """Read commands until exit/quit/EOF; Ctrl-C only abandons the current line."""
+
+    _enable_line_editing(command_names_from_help(client.execute("help")))
+    print(f"Connected to pbxedge {__version__} via {client.socket_path}")
+    while True:
+        try:
+            line = input(PROMPT).strip()
+        except EOFError:
+            print()
+            return 0
+        except KeyboardInterrupt:
+            print()
+            continue
+        if line.lower() in ("exit", "quit"):
+            return 0
+        if line:
+            sys.stdout.write(client.execute(line))
 
 
 def _run(paths: NodePaths, args: argparse.Namespace) -> int:

@@ -80,6 +80,7 @@ def _render_frame(frame: Frame, direction: str, src: tuple[str, int]) -> str:
 class _EncryptedCall:
     """A call whose AUTHREQ negotiated AES: candidate keys until one is proven."""
 
+    challenge: str
     candidates: list[AesTransform]
     # Per sender: the key it encrypts with. Both start equal; RTKEY changes one side.
     sender_keys: dict[Endpoint, AesTransform] = field(default_factory=dict)
@@ -104,11 +105,15 @@ class _Decryptor:
         encryption = ies.get_u16(IE.ENCRYPTION)
         if challenge is None or not encryption or not encryption & EncryptionMethod.AES128:
             return
-        candidates = [AesTransform(aes_key(challenge, s)) for s in self._secrets]
-        call = _EncryptedCall(candidates)
         sender: Endpoint = (src, frame.source_call)
         receiver: Endpoint = (dst, frame.dest_call)
-        self._calls[frozenset((sender, receiver))] = call
+        pair = frozenset((sender, receiver))
+        known = self._calls.get(pair)
+        if known is not None and known.challenge == challenge:
+            return  # a retransmission: keep the key already proven
+        candidates = [AesTransform(aes_key(challenge, s)) for s in self._secrets]
+        call = _EncryptedCall(challenge, candidates)
+        self._calls[pair] = call
         self._by_sender[sender] = call
         self._by_sender[receiver] = call
 
@@ -168,7 +173,18 @@ def _proves_key(frame: Frame) -> bool:
     encrypted frame of a call is the caller's AUTHREP, so a key is only adopted when it yields
     a known IAX command whose IEs parse (the chance of that by accident is tiny).
     """
-    return isinstance(frame, FullFrame) and frame.iax_subclass is not None
+    return _is_clear_command(frame)
+
+
+def _is_clear_command(frame: Frame) -> bool:
+    """A known IAX command with well-formed IEs: what an unencrypted frame looks like."""
+    if not isinstance(frame, FullFrame) or frame.iax_subclass is None:
+        return False
+    try:
+        frame.ies()
+    except MalformedFrame:
+        return False
+    return True
 
 
 def decode_capture(
@@ -199,7 +215,9 @@ def _decode_one(datagram: UdpDatagram, decryptor: _Decryptor) -> DecodedDatagram
         try:
             return DecodedDatagram(datagram, decryptor.decrypt(data, src, is_full), decrypted=True)
         except MalformedFrame as exc:
-            return DecodedDatagram(datagram, None, error=exc.reason)
+            # A retransmitted AUTHREQ travels in clear on a call already marked encrypted.
+            if not _is_clear_command(frame):
+                return DecodedDatagram(datagram, None, error=exc.reason)
     if isinstance(frame, FullFrame):
         decryptor.note_clear_frame(frame, src, dst)
     return DecodedDatagram(datagram, frame)

@@ -71,6 +71,22 @@ class _LevelFilter(logging.Filter):
         return True
 
 
+class _CurrentStderrHandler(logging.StreamHandler[TextIO]):
+    """Writes to whatever ``sys.stderr`` is when a line is emitted, not at set-up.
+
+    Test runners and the console swap ``sys.stderr``; a handler holding an old one
+    would write into a closed stream.
+    """
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        """The base class assigns a stream in __init__; the current one always wins."""
+
+
 class AsteriskFormatter(logging.Formatter):
     """``[2026-11-27 05:18:23] NOTICE[1234] node.py: message``."""
 
@@ -95,7 +111,8 @@ def configure(
     _Gate.verbosity = verbosity
     _Gate.debug = debug_level
     _LOGGER.setLevel(DEBUG)
-    targets: list[logging.Handler] = [logging.StreamHandler(stream or sys.stderr)]
+    console = logging.StreamHandler(stream) if stream is not None else _CurrentStderrHandler()
+    targets: list[logging.Handler] = [console]
     if log_file is not None:
         targets.append(logging.FileHandler(log_file, encoding="utf-8"))
     for handler in targets:

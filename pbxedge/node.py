@@ -9,6 +9,7 @@ starts them in order, prints the banner, waits for SIGTERM/SIGINT or
 from __future__ import annotations
 
 import signal
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -19,11 +20,12 @@ from pbxedge import __version__, log
 from pbxedge.config.iax_models import IaxConfig
 from pbxedge.control.check import LoadedFiles, load_node_files
 from pbxedge.control.core_commands import CoreInfo, register_core_commands
+from pbxedge.control.database_commands import register_database_commands
 from pbxedge.control.iax2_commands import register_iax2_commands
-from pbxedge.control.peer_status import ConfiguredPeerStatus
 from pbxedge.control.registry import CommandRegistry
 from pbxedge.control.server import ControlServer, ControlSocketError
 from pbxedge.paths import NodePaths
+from pbxedge.store import Store
 
 __all__ = ["NodeOptions", "Service", "run_node"]
 
@@ -68,17 +70,21 @@ def _banner(options: NodeOptions, config: IaxConfig, files: LoadedFiles) -> list
     ]
 
 
-async def _stop_on_signal(stop: trio.Event) -> None:
-    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-        async for signum in signals:
-            log.notice(f"received {signal.Signals(signum).name}, shutting down")
-            stop.set()
-            return
+async def _stop_on_signal(signals: AsyncIterator[int], stop: trio.Event) -> None:
+    async for signum in signals:
+        log.notice(f"received {signal.Signals(signum).name}, shutting down")
+        stop.set()
+        return
 
 
 async def run_node(options: NodeOptions) -> int:
     """Run the node in the foreground; returns the process exit status."""
-    log.configure(options.verbosity, options.debug, options.log_file)
+    try:
+        log.configure(options.verbosity, options.debug, options.log_file)
+    except OSError as exc:
+        log.configure(options.verbosity, options.debug)
+        log.error(f"cannot open log file {options.log_file}: {exc.strerror or exc}")
+        return 1
     files = load_node_files(options.paths)
     _report_problems(files)
     if files.has_errors or files.config is None:
@@ -89,30 +95,70 @@ async def run_node(options: NodeOptions) -> int:
 
     registry = CommandRegistry()
     register_core_commands(registry, CoreInfo(options.paths))
-    register_iax2_commands(registry, lambda: config, ConfiguredPeerStatus())
+    register_iax2_commands(registry, lambda: config)
     control = ControlServer(options.paths.control_socket, registry, stop.set)
-    # Start order; later layers (UDP transport + IAX2 endpoint, registrations,
-    # qualify, dialplan) join this list and may rely on the ones before them.
-    services: list[Service] = [control]
-    for service in services:
-        service.register_commands(registry)
 
-    try:
-        # Bound here, before any task runs, so "another instance is running" is a
-        # clean exit 1 rather than an error from inside the nursery.
-        control.bind()
-    except ControlSocketError as exc:
-        log.error(str(exc))
-        return 1
+    # Signals are caught from before the control socket exists: a supervisor that
+    # sees the socket may send SIGTERM at once and must get a clean exit.
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        try:
+            # Bound here, before any task runs, so "another instance is running" is
+            # a clean exit 1 rather than an error from inside the nursery, and
+            # before the store is opened, so a second instance never touches it.
+            control.bind()
+        except ControlSocketError as exc:
+            log.error(str(exc))
+            return 1
+        with _open_store(options.paths) as store:
+            register_database_commands(registry, store)
+            # Start order: each service may rely on the ones before it.
+            services: list[Service] = [control, *_iax_services(config, files, store)]
+            for service in services:
+                service.register_commands(registry)
+            await _serve(services, _banner(options, config, files), signals, stop)
+    return 0
 
+
+def _iax_services(config: IaxConfig, files: LoadedFiles, store: Store) -> list[Service]:
+    """The IAX2 side: endpoint and transport, registrations and qualify, calls."""
+    from dialplan.engine import Engine
+    from dialplan.plan import Dialplan
+    from pbxedge.iaxservice.service import IaxService
+
+    try:  # TEMPORARY while the call and registration services land
+        from pbxedge.iaxservice.calls import CallService
+        from pbxedge.iaxservice.registrations import RegistrationService
+    except ImportError as exc:
+        log.warning(f"IAX2 services not available yet: {exc}")
+        return []
+
+    engine = Engine(files.dialplan or Dialplan(), store=store.astdb())
+    keys = files.keys
+    iax = IaxService(config)
+    registrations = RegistrationService(iax, config=config, keys=keys, store=store, engine=engine)
+    calls = CallService(iax, config=config, keys=keys, store=store, engine=engine,
+                        peers=registrations)
+    return [iax, registrations, calls]
+
+
+def _open_store(paths: NodePaths) -> Store:
+    """The state database; a bad or unwritable file never stops the node (see Store.open)."""
+    store, problems = Store.open(paths.database)
+    for problem in problems:
+        log.warning(problem)
+    return store
+
+
+async def _serve(
+    services: list[Service], banner: list[str], signals: AsyncIterator[int], stop: trio.Event
+) -> None:
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(_stop_on_signal, stop)
+        nursery.start_soon(_stop_on_signal, signals, stop)
         for service in services:
             await nursery.start(service.run)
-        for line in _banner(options, config, files):
+        for line in banner:
             log.notice(line)
         log.notice("pbxedge Ready.")
         await stop.wait()
         log.notice("pbxedge shutting down")
         nursery.cancel_scope.cancel()
-    return 0

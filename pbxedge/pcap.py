@@ -1,7 +1,8 @@
 """UDP datagrams out of pcap and pcapng captures (used by ``pbxedge decode``).
 
-dpkt reads the container formats; the link, IP and UDP headers are unpacked here so that a
-damaged packet is skipped instead of raising from deep inside a protocol decoder.
+Both container formats are read here rather than through a library because a damaged or cut
+capture must be reported as such: a short final record is an error, not a smaller packet.
+Link, IP and UDP headers are unpacked by hand so a malformed packet is skipped, never raised.
 """
 
 from __future__ import annotations
@@ -13,11 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-import dpkt
-
 __all__ = ["CaptureError", "UdpDatagram", "read_udp"]
-
-_PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
 
 # Link types (tcpdump.org/linktypes.html) this reader understands.
 _LINK_NULL = 0
@@ -36,9 +33,29 @@ _ETHERTYPE_VLAN = (0x8100, 0x88A8)
 _IPPROTO_UDP = 17
 _UDP = struct.Struct("!HHHH")
 
+# Classic pcap: magic -> (byte order, ticks per second).
+_PCAP_MAGICS = {
+    b"\xd4\xc3\xb2\xa1": ("<", 1_000_000),
+    b"\xa1\xb2\xc3\xd4": (">", 1_000_000),
+    b"\x4d\x3c\xb2\xa1": ("<", 1_000_000_000),
+    b"\xa1\xb2\x3c\x4d": (">", 1_000_000_000),
+}
+_PCAP_HEADER_LEN = 24
+_PCAP_RECORD_LEN = 16
+
+# pcapng block types.
+_BLOCK_SECTION = 0x0A0D0D0A
+_BLOCK_INTERFACE = 1
+_BLOCK_OBSOLETE_PACKET = 2
+_BLOCK_SIMPLE_PACKET = 3
+_BLOCK_ENHANCED_PACKET = 6
+_BYTE_ORDER_MAGIC = 0x1A2B3C4D
+_OPTION_TSRESOL = 9
+_MAX_BLOCK = 64 * 1024 * 1024  # refuse absurd lengths instead of allocating them
+
 
 class CaptureError(ValueError):
-    """The file is not a readable pcap/pcapng capture."""
+    """The file is not a readable pcap/pcapng capture, or it is cut short."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,40 +72,147 @@ class UdpDatagram:
 def read_udp(path: str | Path) -> Iterator[UdpDatagram]:
     """Every UDP datagram of the capture, in file order; other packets are skipped.
 
-    Raises CaptureError when the file cannot be opened as a capture or is cut short.
+    Raises CaptureError when the file cannot be opened as a capture or is damaged; the
+    datagrams before the damage have been yielded by then.
     """
     try:
         handle = open(path, "rb")  # noqa: SIM115 - closed by the generator's finally
     except OSError as exc:
         raise CaptureError(f"{path}: {exc.strerror or exc}") from exc
     try:
-        yield from _read(handle, str(path))
+        magic = handle.read(4)
+        handle.seek(0)
+        if magic == struct.pack("<I", _BLOCK_SECTION):
+            packets = _read_pcapng(handle, str(path))
+        elif magic in _PCAP_MAGICS:
+            packets = _read_pcap(handle, str(path))
+        else:
+            raise CaptureError(f"{path}: not a pcap or pcapng capture")
+        for number, (linktype, timestamp, frame) in enumerate(packets, start=1):
+            datagram = _udp_from_link(linktype, frame)
+            if datagram is not None:
+                src, dst, payload = datagram
+                yield UdpDatagram(number, timestamp, src, dst, payload)
     finally:
         handle.close()
 
 
-def _read(handle: BinaryIO, name: str) -> Iterator[UdpDatagram]:
-    magic = handle.read(4)
-    handle.seek(0)
-    try:
-        reader = dpkt.pcapng.Reader(handle) if magic == _PCAPNG_MAGIC else dpkt.pcap.Reader(handle)
-        linktype = int(reader.datalink())
-    except Exception as exc:  # dpkt raises assorted types for a bad header
-        raise CaptureError(f"{name}: not a pcap or pcapng capture ({exc})") from exc
-    packets = iter(reader)
-    number = 0
+_Packet = tuple[int, float, bytes]  # link type, time, link-layer frame
+
+
+def _read_exact(handle: BinaryIO, size: int, name: str, what: str) -> bytes:
+    data = handle.read(size)
+    if len(data) != size:
+        raise CaptureError(f"{name}: capture cut short in {what}")
+    return data
+
+
+def _read_pcap(handle: BinaryIO, name: str) -> Iterator[_Packet]:
+    header = _read_exact(handle, _PCAP_HEADER_LEN, name, "the file header")
+    order, ticks = _PCAP_MAGICS[header[:4]]
+    linktype = struct.unpack(order + "I", header[20:24])[0] & 0xFFFF
+    record = struct.Struct(order + "IIII")
+    count = 0
     while True:
-        try:
-            timestamp, frame = next(packets)
-        except StopIteration:
+        head = handle.read(_PCAP_RECORD_LEN)
+        if not head:
             return
-        except Exception as exc:  # a truncated record at the end of a capture
-            raise CaptureError(f"{name}: capture damaged after frame {number} ({exc})") from exc
-        number += 1
-        datagram = _udp_from_link(linktype, bytes(frame))
-        if datagram is not None:
-            src, dst, payload = datagram
-            yield UdpDatagram(number, float(timestamp), src, dst, payload)
+        if len(head) != _PCAP_RECORD_LEN:
+            raise CaptureError(f"{name}: capture damaged after frame {count} (cut record header)")
+        seconds, fraction, caplen, _ = record.unpack(head)
+        if caplen > _MAX_BLOCK:
+            raise CaptureError(f"{name}: capture damaged after frame {count} (length {caplen})")
+        data = handle.read(caplen)
+        if len(data) != caplen:
+            raise CaptureError(f"{name}: capture damaged after frame {count} (cut packet)")
+        count += 1
+        yield linktype, seconds + fraction / ticks, data
+
+
+@dataclass(slots=True)
+class _Interface:
+    linktype: int
+    ticks_per_second: int
+
+
+def _read_pcapng(handle: BinaryIO, name: str) -> Iterator[_Packet]:
+    order = "<"
+    interfaces: list[_Interface] = []
+    count = 0
+    while True:
+        head = handle.read(8)
+        if not head:
+            return
+        if len(head) != 8:
+            raise CaptureError(f"{name}: capture damaged after frame {count} (cut block header)")
+        block_type = struct.unpack(order + "I", head[:4])[0]
+        if block_type == _BLOCK_SECTION:
+            # A new section may switch byte order; its magic says which.
+            magic = _read_exact(handle, 4, name, "a section header")
+            order = "<" if struct.unpack("<I", magic)[0] == _BYTE_ORDER_MAGIC else ">"
+            if struct.unpack(order + "I", magic)[0] != _BYTE_ORDER_MAGIC:
+                raise CaptureError(f"{name}: bad pcapng byte-order magic")
+            interfaces = []
+            total = struct.unpack(order + "I", head[4:8])[0]
+            body = magic + _block_body(handle, total, 12, name, count)
+        else:
+            total = struct.unpack(order + "I", head[4:8])[0]
+            body = _block_body(handle, total, 8, name, count)
+        trailer = _read_exact(handle, 4, name, "a block trailer")
+        if struct.unpack(order + "I", trailer)[0] != total:
+            raise CaptureError(f"{name}: capture damaged after frame {count} (block length)")
+        packet = _pcapng_packet(block_type, body, order, interfaces, name, count)
+        if packet is not None:
+            count += 1
+            yield packet
+
+
+def _block_body(handle: BinaryIO, total: int, already: int, name: str, count: int) -> bytes:
+    if total < 12 or total % 4 or total > _MAX_BLOCK:
+        raise CaptureError(f"{name}: capture damaged after frame {count} (block length {total})")
+    return _read_exact(handle, total - already - 4, name, f"the block after frame {count}")
+
+
+def _pcapng_packet(
+    block_type: int, body: bytes, order: str, interfaces: list[_Interface], name: str, count: int
+) -> _Packet | None:
+    try:
+        if block_type == _BLOCK_INTERFACE:
+            linktype = struct.unpack_from(order + "H", body, 0)[0]
+            interfaces.append(_Interface(linktype, _tsresol(body[8:], order)))
+            return None
+        if block_type == _BLOCK_ENHANCED_PACKET:
+            iface, high, low, caplen, _ = struct.unpack_from(order + "IIIII", body, 0)
+            data = body[20 : 20 + caplen]
+        elif block_type == _BLOCK_OBSOLETE_PACKET:
+            iface, _, high, low, caplen, _ = struct.unpack_from(order + "HHIIII", body, 0)
+            data = body[20 : 20 + caplen]
+        elif block_type == _BLOCK_SIMPLE_PACKET:
+            iface, high, low = 0, 0, 0
+            data = body[4:]
+            caplen = len(data)
+        else:
+            return None
+    except struct.error as exc:
+        raise CaptureError(f"{name}: capture damaged after frame {count} ({exc})") from exc
+    if iface >= len(interfaces) or len(data) < caplen:
+        raise CaptureError(f"{name}: capture damaged after frame {count} (bad packet block)")
+    interface = interfaces[iface]
+    return interface.linktype, ((high << 32) | low) / interface.ticks_per_second, data
+
+
+def _tsresol(options: bytes, order: str) -> int:
+    """Ticks per second from the if_tsresol option (default microseconds)."""
+    pos = 0
+    while pos + 4 <= len(options):
+        code, length = struct.unpack_from(order + "HH", options, pos)
+        if code == 0:
+            break
+        if code == _OPTION_TSRESOL and length >= 1 and pos + 5 <= len(options):
+            value = options[pos + 4]
+            return int(2 ** (value & 0x7F) if value & 0x80 else 10**value)
+        pos += 4 + length + (-length % 4)
+    return 1_000_000
 
 
 _Addresses = tuple[tuple[str, int], tuple[str, int], bytes]

@@ -48,6 +48,7 @@ from pathlib import Path
 
 __all__ = [
     "DEFAULT_FILENAME",
+    "AstDb",
     "REGISTRY_FAMILY",
     "SCHEMA_VERSION",
     "ReservedFamilyError",
@@ -236,6 +237,10 @@ class Store:
         return [StoredRegistration(*row) for row in rows]
 
     # ------------------------------------------------------------------ astdb-like key/value
+
+    def astdb(self) -> AstDb:
+        """This store behind the dialplan's key/value interface."""
+        return AstDb(self)
 
     def db_get(self, family: str, key: str) -> str | None:
         """The value at ``/family/key``, or None."""
@@ -461,3 +466,19 @@ def _move_aside(path: Path, now: float) -> Path:
             # A stale WAL beside a fresh database would be replayed into it: move it too.
             companion.rename(aside.with_name(aside.name + suffix))
     return aside
+
+
+class AstDb:
+    """The store as the dialplan's key/value protocol (AGI ``DATABASE GET/PUT/DEL``)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def get(self, family: str, key: str) -> str | None:
+        return self._store.db_get(family, key)
+
+    def put(self, family: str, key: str, value: str) -> None:
+        self._store.db_put(family, key, value)
+
+    def delete(self, family: str, key: str) -> bool:
+        return self._store.db_del(family, key)

@@ -10,14 +10,15 @@ import pytest
 from pbxedge.cli import main
 from pbxedge.paths import resolve_paths
 
-FIXTURE = Path(__file__).parent / "control" / "data" / "iax.conf"
+DATA = Path(__file__).parent / "control" / "data"
 
 
 @pytest.fixture
 def confdir(tmp_path: Path) -> Path:
     folder = tmp_path / "configs"
     folder.mkdir()
-    shutil.copy(FIXTURE, folder / "iax.conf")
+    shutil.copy(DATA / "iax.conf", folder / "iax.conf")
+    shutil.copy(DATA / "extensions.conf", folder / "extensions.conf")
     return folder
 
 
@@ -40,6 +41,24 @@ def test_check_broken_config_exits_1_naming_file_and_line(
     assert main(["-c", str(conf), "--check"]) == 1
     out = capsys.readouterr().out
     assert f"{conf}:3: error: " in out
+
+
+def test_check_broken_dialplan_exits_1(
+    confdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dialplan = confdir / "extensions.conf"
+    dialplan.write_text("[from-iax]\nexten => 100,1,Answer()\nexten => 100,1,Hangup()\n")
+    assert main(["-c", str(confdir / "iax.conf"), "--check"]) == 1
+    assert f"{dialplan}:3: error: " in capsys.readouterr().out
+
+
+def test_check_reads_the_extensions_option(
+    confdir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = tmp_path / "other.conf"
+    other.write_text("[x]\nexten => ,1,Foo\n")
+    assert main(["-c", str(confdir / "iax.conf"), "--extensions", str(other), "--check"]) == 1
+    assert f"{other}:2: error: " in capsys.readouterr().out
 
 
 def test_check_missing_config_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -49,6 +49,8 @@ class Directive:
 
 @dataclass(frozen=True, slots=True)
 class Assignment:
+    """``name op value``; for ``+=`` the value keeps its leading blanks."""
+
     name: str
     op: AssignOp
     value: str
@@ -89,7 +91,7 @@ HEADER_OR_DIRECTIVE = _build_grammar()
 # Assignments are nearly every line of a big file. A compiled regex costs a tenth of a
 # pyparsing call, which keeps a 10 000-peer iax.conf well under the 2 s load budget.
 # Lazy name + first operator = Asterisk's split at the first '=' ('+=' and '=>' included).
-_ASSIGNMENT = re.compile(r"(?P<name>[^=]*?)\s*(?P<op>\+=|=>|=)\s*(?P<value>.*)", re.DOTALL)
+_ASSIGNMENT = re.compile(r"(?P<name>[^=]*?)\s*(?P<op>\+=|=>|=)(?P<value>.*)", re.DOTALL)
 
 
 def parse_line(text: str) -> ParsedLine:
@@ -101,7 +103,11 @@ def parse_line(text: str) -> ParsedLine:
         raise LineSyntaxError("no '=' (equal sign) in line")
     # A leading backslash only escapes the first character of the name.
     name = match["name"].removeprefix("\\").strip()
-    return Assignment(name, AssignOp(match["op"]), match["value"].strip())
+    op = AssignOp(match["op"])
+    value = match["value"]
+    # '+=' glues the text onto the earlier value exactly as written after the operator
+    # (config.c appends before trimming), so "allow += ,gsm" adds " ,gsm".
+    return Assignment(name, op, value.rstrip() if op is AssignOp.APPEND else value.strip())
 
 
 def _parse_header_or_directive(text: str) -> CategoryHeader | Directive:

@@ -230,8 +230,16 @@ def _host(fields: Fields, var: Variable, sink: Sink) -> None:
         fields["host"], fields["dynamic"] = host, False
 
 
+BINDADDR_FORMS = "an IP address, ip:port, or [ipv6]:port (no host names)"
+
+
 def _bindaddr(fields: Fields, var: Variable, sink: Sink) -> None:
-    host, port = parse_host_port(var.value)
+    try:
+        host, port = parse_host_port(var.value)
+        # Asterisk parses bindaddr as a numeric address; a name would never be bound.
+        host = str(ipaddress.ip_address(host))
+    except ValueError:
+        raise ValueFormError(var.value, BINDADDR_FORMS) from None
     # A bindaddr without a port uses the bindport in effect at this line, which is why the
     # sample says bindport must come first.
     fields.setdefault("bindaddrs", []).append(BindAddr(host=host, port=port or fields.get("bindport", IAX_DEFAULT_PORT)))
@@ -424,6 +432,12 @@ class _Builder:
 
     def build_general(self, sections: list[Category]) -> tuple[General, list[Registration]]:
         fields: Fields = {"_codecs": CodecSelection(BANDWIDTH_HIGH, [])}
+        for extra in sections[1:]:
+            self.warn(
+                "a second [general] section: Asterisk would ignore it (use [general](+) to add "
+                "to the first); pbxedge reads it as a continuation",
+                extra.origin,
+            )
         for section in sections:
             for var in section.variables:
                 self.apply(var, ("general",), [fields], "[general]")

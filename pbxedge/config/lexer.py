@@ -56,8 +56,8 @@ class CommentStripper:
             if text:
                 yield LogicalLine(number, text)
 
-    def strip_line(self, number: int, buf: str) -> str | None:
-        """The code part of one physical line, or None when a comment swallows it."""
+    def strip_line(self, number: int, buf: str) -> str:
+        """The code part of one physical line ("" when comments swallow all of it)."""
         if self.depth == 0 and ";" not in buf:
             return buf.strip()
         pieces: list[str] = []
@@ -79,6 +79,8 @@ class CommentStripper:
                 self.depth += 1
                 self.open_at.append(number)
             elif self.depth > 0 and semi >= pos + 2 and buf[semi - 2 : semi] == "--":
+                # Asterisk also counts a '--;' outside any block, driving its depth below
+                # zero; here such a '--;' is just a ';' comment.
                 self.depth -= 1
                 self.open_at.pop()
                 pos = semi + 1
@@ -91,10 +93,7 @@ class CommentStripper:
                 break
             else:
                 pos = semi + 1
-        if self.depth > 0:
-            # Asterisk drops the whole line when a block comment is still open at its end,
-            # including text written before the opener.
-            return None
         if keep_from is not None:
             pieces.append(buf[keep_from:])
+        # Text written before a ';--' that stays open is still part of this line.
         return "".join(pieces).strip()

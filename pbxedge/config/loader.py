@@ -150,10 +150,11 @@ class _Loader:
             else:
                 self.directive(parsed, origin, base_dir)
         if stripper.open_at:
+            opened = stripper.open_at[-1]
             self.report(
                 Severity.WARNING,
-                "end of file reached inside a block comment opened with ';--' here",
-                Origin(filename, stripper.open_at[0]),
+                f"Unterminated comment detected beginning on line {opened} (';--' without '--;')",
+                Origin(filename, opened),
             )
         for number in stripper.too_deep_at:
             self.report(
@@ -212,10 +213,14 @@ class _Loader:
             self.report(Severity.WARNING, "missing option name before '='", origin)
             return
         if assignment.op is AssignOp.APPEND:
-            previous = self.current.get(assignment.name)
+            # config.c matches the name case-sensitively here, unlike lookups.
+            previous = next(
+                (v for v in reversed(self.current.variables) if v.name == assignment.name), None
+            )
             if previous is not None:
-                previous.value += assignment.value
+                previous.value = (previous.value + assignment.value).strip()
                 return
+            assignment = Assignment(assignment.name, assignment.op, assignment.value.strip())
         self.current.variables.append(
             Variable(assignment.name, assignment.value, origin, assignment.op is AssignOp.OBJECT)
         )

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from dialplan.loader import load_dialplan
+from dialplan.plan import Dialplan
 from pbxedge.config.diagnostics import ConfigError, Diagnostic, Severity
 from pbxedge.config.iax import IaxConfig, load_iax_config
+from pbxedge.keys import KeyStore
 from pbxedge.paths import NodePaths
-
-if TYPE_CHECKING:
-    from pbxedge.keys import KeyStore
 
 __all__ = ["LoadedFiles", "Problem", "load_node_files"]
 
@@ -36,9 +35,16 @@ class LoadedFiles:
     """What was read; ``config`` is None only when iax.conf could not be read at all."""
 
     config: IaxConfig | None
-    keys: KeyStore | None = None
-    extension_count: int | None = None
+    keys: KeyStore = field(default_factory=lambda: KeyStore([]))
+    dialplan: Dialplan | None = None
     problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def extension_count(self) -> int | None:
+        """Extensions over all contexts, or None when no dialplan was loaded."""
+        if self.dialplan is None:
+            return None
+        return sum(len(c.extensions()) for c in self.dialplan.static_contexts.values())
 
     @property
     def has_errors(self) -> bool:
@@ -46,15 +52,9 @@ class LoadedFiles:
 
 
 def _load_keys(paths: NodePaths, loaded: LoadedFiles) -> None:
-    try:
-        from pbxedge.keys import KeyStore
-    except ImportError as exc:
-        loaded.problems.append(Problem(f"RSA keys not loaded: {exc}", is_error=False))
-        return
     if not paths.keys.is_dir():
         # No key directory is normal without RSA; a config that needs keys is
         # reported per reference by _check_key_references.
-        loaded.keys = KeyStore([])
         return
     store, key_problems = KeyStore.load(paths.keys)
     loaded.keys = store
@@ -80,6 +80,22 @@ def _check_key_references(
                 f"has no {peer.outkey}.key in {keys_dir}", is_error=False))
 
 
+def _load_dialplan(paths: NodePaths, loaded: LoadedFiles) -> None:
+    if not paths.extensions.exists():
+        # Asterisk also runs without a dialplan; every incoming call is then refused.
+        loaded.problems.append(Problem(
+            f"{paths.extensions}: warning: no such file; incoming calls will find no extension",
+            is_error=False))
+        return
+    try:
+        plan = load_dialplan(paths.extensions)
+    except ConfigError as exc:
+        loaded.problems.extend(Problem.from_diagnostic(d) for d in exc.diagnostics)
+        return
+    loaded.dialplan = plan
+    loaded.problems.extend(Problem.from_diagnostic(d) for d in plan.diagnostics)
+
+
 def load_node_files(paths: NodePaths) -> LoadedFiles:
     try:
         config, diagnostics = load_iax_config(paths.config)
@@ -87,6 +103,6 @@ def load_node_files(paths: NodePaths) -> LoadedFiles:
         return LoadedFiles(None, problems=[Problem.from_diagnostic(d) for d in exc.diagnostics])
     loaded = LoadedFiles(config, problems=[Problem.from_diagnostic(d) for d in diagnostics])
     _load_keys(paths, loaded)
-    if loaded.keys is not None:
-        _check_key_references(config, loaded.keys, paths.keys, loaded)
+    _check_key_references(config, loaded.keys, paths.keys, loaded)
+    _load_dialplan(paths, loaded)
     return loaded

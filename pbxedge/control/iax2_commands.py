@@ -28,9 +28,13 @@ def _like(args: list[str]) -> re.Pattern[str] | None:
 def register_iax2_commands(
     registry: CommandRegistry,
     config: Callable[[], IaxConfig],
-    status: PeerStatusProvider,
+    status: PeerStatusProvider | None = None,
 ) -> None:
-    """*config* returns the configuration in force (it changes on reload)."""
+    """*config* returns the configuration in force (it changes on reload).
+
+    With *status*, ``iax2 show peers``/``iax2 show peer`` are served from the configuration
+    and that provider; a node with a registration service registers its own, live ones.
+    """
 
     def users(ctx: CommandContext, args: list[str]) -> str:
         return show_users(config(), _like(args))
@@ -38,12 +42,14 @@ def register_iax2_commands(
     def peers(ctx: CommandContext, args: list[str]) -> str:
         registered_only = bool(args) and args[0].lower() == "registered"
         pattern = _like(args[1:] if registered_only else args)
+        assert status is not None
         return show_peers(config(), status, pattern, registered_only)
 
     def peer(ctx: CommandContext, args: list[str]) -> str:
         # "load" asks Asterisk to fetch a realtime peer; all peers here are loaded already.
         if len(args) not in (1, 2) or (len(args) == 2 and args[1].lower() != "load"):
             raise UsageError
+        assert status is not None
         return show_peer(config(), status, args[0])
 
     registry.register(
@@ -53,6 +59,8 @@ def register_iax2_commands(
         "       Lists all known IAX2 users.\n"
         "       Optional regular expression pattern is used to filter the user list.",
     )
+    if status is None:
+        return
     registry.register(
         "iax2 show peers", peers,
         summary="List defined IAX peers",

@@ -47,7 +47,8 @@ def decode_request(line: bytes) -> str:
 
 
 def encode_response(text: str) -> bytes:
-    body = text.encode("utf-8")
+    # "replace": output may quote undecodable file names (lone surrogates).
+    body = text.encode("utf-8", errors="replace")
     return str(len(body)).encode("ascii") + b"\n" + body
 
 

@@ -31,16 +31,23 @@ class ControlSocketError(Exception):
 
 
 def _owner_is_alive(path: Path) -> bool:
+    """Whether a process still listens on *path*.
+
+    Only a refused connection proves the socket stale; anything else (a full
+    backlog, a timeout) counts as alive, because deleting a live node's socket
+    would orphan it.
+    """
     probe = stdlib_socket.socket(stdlib_socket.AF_UNIX, stdlib_socket.SOCK_STREAM)
     try:
         probe.settimeout(1.0)
         probe.connect(str(path))
-    except OSError:
+    except (ConnectionRefusedError, FileNotFoundError):
         return False
-    else:
-        return True
+    except OSError:
+        pass  # busy or slow to answer: somebody is there
     finally:
         probe.close()
+    return True
 
 
 def _clear_stale_socket(path: Path) -> None:
@@ -127,6 +134,19 @@ class ControlServer:
             self.socket_path.unlink(missing_ok=True)
 
     async def _serve_client(self, stream: trio.SocketStream) -> None:
+        async with stream:
+            try:
+                await self._converse(stream)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                # The client went away mid-request or mid-reply: its loss only.
+                return
+            except Exception as exc:
+                # The boundary of one client: whatever went wrong ends this
+                # connection, never the node's nursery.
+                log.error(f"control client dropped after an internal error: {exc!r}")
+
+    async def _converse(self, stream: trio.SocketStream) -> None:
+        """Answer requests in order until the client closes (or asks the node to stop)."""
         stop_after_reply = False
 
         def stop_after_this_reply() -> None:
@@ -135,27 +155,42 @@ class ControlServer:
             stop_after_reply = True
 
         ctx = CommandContext(registry=self._registry, request_stop=stop_after_this_reply)
-        buffer = bytearray()
-        async with stream:
+        reader = _LineReader(stream)
+        while True:
             try:
-                while True:
-                    newline = buffer.find(b"\n")
-                    if newline < 0:
-                        if len(buffer) > MAX_REQUEST_BYTES:
-                            await stream.send_all(encode_response("Command line too long\n"))
-                            return
-                        chunk = await stream.receive_some(MAX_REQUEST_BYTES)
-                        if not chunk:
-                            return
-                        buffer += chunk
-                        continue
-                    line = decode_request(bytes(buffer[:newline]))
-                    del buffer[: newline + 1]
-                    output = await self._registry.execute(ctx, line)
-                    await stream.send_all(encode_response(output))
-                    if stop_after_reply:
-                        self._request_stop()
-                        return
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                # The client went away mid-request or mid-reply: its loss only.
+                line = await reader.next_line()
+            except _LineTooLong:
+                await stream.send_all(encode_response("Command line too long\n"))
                 return
+            if line is None:
+                return
+            output = await self._registry.execute(ctx, decode_request(line))
+            await stream.send_all(encode_response(output))
+            if stop_after_reply:
+                self._request_stop()
+                return
+
+
+class _LineTooLong(Exception):
+    pass
+
+
+class _LineReader:
+    """Splits a byte stream into request lines, refusing over-long ones."""
+
+    def __init__(self, stream: trio.SocketStream) -> None:
+        self._stream = stream
+        self._buffer = bytearray()
+
+    async def next_line(self) -> bytes | None:
+        """The next line without its newline; None once the client has closed."""
+        while (newline := self._buffer.find(b"\n")) < 0:
+            if len(self._buffer) > MAX_REQUEST_BYTES:
+                raise _LineTooLong
+            chunk = await self._stream.receive_some(MAX_REQUEST_BYTES)
+            if not chunk:
+                return None
+            self._buffer += chunk
+        line = bytes(self._buffer[:newline])
+        del self._buffer[: newline + 1]
+        return line

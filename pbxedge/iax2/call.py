@@ -339,8 +339,10 @@ class Call:
                 self.events.append(PeerUnreachable(self.callno, self.addr))
                 self._destroy(In.GIVE_UP, "retries exhausted")
             return
-        # Keepalives only run once the call is established and the peer's number known (§2.6).
-        established = self.state in (S.LINKED, S.UP) and self.peer_callno
+        # Keepalives run as soon as the peer's call number is known, like Asterisk (§2.6,
+        # §15.7): on a half-set-up call whose peer silently vanished, the LAGRQ is what
+        # draws the INVAL (or exhausts its retries) and so frees the call.
+        established = self.peer_callno and self.state is not S.HANGING_UP
         if self._ping_at is not None and now >= self._ping_at:
             self._ping_at = now + self._pingtime
             if established:
@@ -535,7 +537,9 @@ class Call:
         self._track_rx_timestamp(frame)
         self._pending_ack = frame
 
-    def send_iax(self, subclass: IaxSubclass, ies: IEList | None, now: float, *, final: bool) -> None:
+    def send_iax(
+        self, subclass: IaxSubclass, ies: IEList | None, now: float, *, final: bool
+    ) -> None:
         final = final or subclass in _FINAL_SUBCLASSES
         call_input = In.SEND_FINAL if final else _SENT_INPUTS.get(subclass)
         if call_input is not None:
@@ -600,6 +604,12 @@ class Call:
         """Process one full frame from the peer (already decrypted and routed here)."""
         if self.destroyed:
             return
+        self._receive(frame, now)
+        if self._held and self.peer_callno and not self.destroyed:
+            # Released only now so the held frames carry the ISeqno this frame advanced.
+            self._release_held(now)
+
+    def _receive(self, frame: FullFrame, now: float) -> None:
         iax = frame.iax_subclass if frame.frametype == FrameType.IAX else None
         if iax is IaxSubclass.CALLTOKEN:
             self._on_calltoken(frame, now)
@@ -607,7 +617,6 @@ class Call:
         self._note("Rx", frame)
         if self.peer_callno == 0 and frame.source_call > STATELESS_CALLNO:
             self.peer_callno = frame.source_call
-            self._release_held(now)
 
         if iax not in _UNSEQUENCED:
             if frame.oseqno != self.iseqno:
@@ -754,4 +763,3 @@ def _plausible(frame: FullFrame) -> bool:
     if frame.frametype == FrameType.IAX:
         return frame.iax_subclass is not None
     return True
-

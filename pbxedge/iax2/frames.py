@@ -17,6 +17,7 @@ from pbxedge.iax2.ies import IEList
 __all__ = [
     "FULL_HEADER_LEN",
     "MAX_CALL_NUMBER",
+    "ByteSource",
     "Frame",
     "FullFrame",
     "MetaTrunkFrame",
@@ -189,9 +190,10 @@ class MetaVideoFrame:
 
 
 Frame = FullFrame | MiniFrame | MetaTrunkFrame | MetaVideoFrame
+ByteSource = bytes | bytearray | memoryview  # what a receive buffer may hand us
 
 
-def parse_datagram(data: bytes) -> Frame:
+def parse_datagram(data: ByteSource) -> Frame:
     """Classify and decode one UDP payload; raises MalformedFrame (and nothing else)."""
     if len(data) < MINI_HEADER_LEN:
         raise MalformedFrame(f"datagram of {len(data)} bytes is shorter than any IAX2 header")
@@ -205,7 +207,7 @@ def parse_datagram(data: bytes) -> Frame:
     return MiniFrame(first, second, bytes(data[MINI_HEADER_LEN:]))
 
 
-def _parse_full(data: bytes) -> FullFrame:
+def _parse_full(data: ByteSource) -> FullFrame:
     if len(data) < FULL_HEADER_LEN:
         raise MalformedFrame(f"full frame of {len(data)} bytes is shorter than its 12-byte header")
     scall, dcall, ts, oseq, iseq, ftype, csub = _FULL.unpack_from(data)
@@ -222,7 +224,7 @@ def _parse_full(data: bytes) -> FullFrame:
     )
 
 
-def _parse_meta_video(data: bytes) -> MetaVideoFrame:
+def _parse_meta_video(data: ByteSource) -> MetaVideoFrame:
     if len(data) < META_VIDEO_HEADER_LEN:
         raise MalformedFrame(f"meta video frame of {len(data)} bytes is shorter than 6")
     _, call, ts_field = _META_VIDEO.unpack_from(data)
@@ -234,7 +236,7 @@ def _parse_meta_video(data: bytes) -> MetaVideoFrame:
     )
 
 
-def _parse_meta_trunk(data: bytes) -> MetaTrunkFrame:
+def _parse_meta_trunk(data: ByteSource) -> MetaTrunkFrame:
     if len(data) < META_TRUNK_HEADER_LEN:
         raise MalformedFrame(f"meta frame of {len(data)} bytes is shorter than 8")
     _, metacmd, cmddata, ts = _META_TRUNK.unpack_from(data)

@@ -15,10 +15,11 @@ sample and the previous average). The status text is computed from ``lastms``, a
 
 from __future__ import annotations
 
-import logging
 from collections import deque
 from dataclasses import dataclass
 from enum import Enum
+
+from pbxedge import log
 
 __all__ = [
     "DEFAULT_FREQ_NOTOK_MS",
@@ -73,7 +74,7 @@ class AbandonPoke:
 
 @dataclass(frozen=True)
 class Log:
-    level: int  # a `logging` level
+    level: int  # pbxedge.log's levels: DEBUG, VERBOSE, NOTICE, WARNING
     message: str
 
 
@@ -172,9 +173,9 @@ class Qualifier:
         was_down = self.lastms < 0 or self.historicms > self.maxms
         was_ok = 0 < self.historicms <= self.maxms
         if was_down and rtt <= self.maxms:
-            self._log(logging.INFO, f"Peer '{self.peer}' is now REACHABLE! Time: {rtt}")
+            self._log(log.NOTICE, f"Peer '{self.peer}' is now REACHABLE! Time: {rtt}")
         elif was_ok and rtt > self.maxms:
-            self._log(logging.INFO, f"Peer '{self.peer}' is now TOO LAGGED ({rtt} ms)!")
+            self._log(log.NOTICE, f"Peer '{self.peer}' is now TOO LAGGED ({rtt} ms)!")
         self.lastms = rtt
         self.historicms = (rtt + self.historicms) // 2 if self.smoothing else rtt
         down = self.historicms > self.maxms
@@ -187,7 +188,7 @@ class Qualifier:
         self._awaiting_pong = False
         self._actions.append(AbandonPoke(self.peer))
         if self.lastms > -1:
-            self._log(logging.INFO, f"Peer '{self.peer}' is now UNREACHABLE! Time: {self.lastms}")
+            self._log(log.NOTICE, f"Peer '{self.peer}' is now UNREACHABLE! Time: {self.lastms}")
         self.lastms = -1
         self._deadline = now + self.freq_notok_ms / 1000
 

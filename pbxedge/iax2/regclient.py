@@ -25,7 +25,6 @@ Where pbxedge departs from Asterisk (iax2.md §10 row 3):
 from __future__ import annotations
 
 import ipaddress
-import logging
 import math
 import random
 from collections import deque
@@ -33,6 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
+from pbxedge import log
 from pbxedge.iax2.enums import IE, AuthMethod
 from pbxedge.iax2.ies import IEList
 from pbxedge.iax2.qualify import Log
@@ -275,6 +275,11 @@ class RegistrationClient:
         so the attempts back off instead of looping.
         """
         if self._restarted and self._phase in _WAITING_FOR_SERVER:
+            self._log(
+                log.WARNING,
+                f"'{self._server()}' again does not know the registration call of "
+                f"'{self.username}'",
+            )
             self._step(_I.TIMEOUT, now)
         elif self._accepts(_I.PEER_RESTARTED):
             self._restarted = True
@@ -294,7 +299,7 @@ class RegistrationClient:
     def on_resolve_failed(self, now: float) -> None:
         if self._accepts(_I.RESOLVE_FAILED):
             self._log(
-                logging.WARNING,
+                log.WARNING,
                 f"Unable to resolve '{self.host}' for the registration of '{self.username}'",
             )
             self._step(_I.RESOLVE_FAILED, now)
@@ -305,7 +310,7 @@ class RegistrationClient:
         reply = self._answer(AuthMethod(methods), challenge or "")
         if reply is None:
             self._log(
-                logging.WARNING,
+                log.WARNING,
                 f"No credentials to answer the challenge (methods {int(methods)}) for the "
                 f"registration of '{self.username}' to '{self._server()}'",
             )
@@ -333,7 +338,7 @@ class RegistrationClient:
             self._logged = (self.perceived, self.messages)
             us = format_addr(*self.perceived) if self.perceived else "(null)"
             self._log(
-                logging.INFO,
+                log.VERBOSE,
                 f"Registered IAX2 to '{self._server()}', who sees us as {us}"
                 f"{_messages_waiting(self.messages)}",
             )
@@ -342,7 +347,7 @@ class RegistrationClient:
     def on_regrej(self, cause: str | None, now: float) -> None:
         if self._accepts(_I.REGREJ):
             self._log(
-                logging.INFO,
+                log.NOTICE,
                 f"Registration of '{self.username}' rejected: '{cause or '<unknown>'}' "
                 f"from: '{self._server()}'",
             )
@@ -386,7 +391,7 @@ class RegistrationClient:
         elif after is _P.TIMEOUT:
             if before in _WAITING_FOR_SERVER:
                 self._log(
-                    logging.WARNING,
+                    log.WARNING,
                     f"Registration of '{self.username}' to '{self._server()}' timed out",
                 )
             # As Asterisk: forget what the server told us, ask for the default again.
@@ -397,7 +402,7 @@ class RegistrationClient:
         delay = self._backoff()
         self._deadline = now + delay
         self._log(
-            logging.INFO,
+            log.VERBOSE,
             f"Next registration attempt of '{self.username}' to '{self.host}' in {delay:.1f} s",
         )
 

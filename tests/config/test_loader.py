@@ -5,6 +5,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pbxedge.config.diagnostics import ConfigError, Origin, Severity
 from pbxedge.config.loader import Category, ConfigFile, load_config, parse_config_text
@@ -49,8 +51,13 @@ def test_object_flag_for_arrow() -> None:
 
 
 def test_append_concatenates_onto_last_same_named_variable() -> None:
-    cfg = parse_config_text("[a]\nallow=ulaw\nallow=gsm\nallow+=,alaw\nnew+=x\n")
-    assert values(cfg.sections()[0]) == [("allow", "ulaw"), ("allow", "gsm,alaw"), ("new", "x")]
+    cfg = parse_config_text("[a]\nallow=ulaw\nallow=gsm\nallow+=,alaw\nallow += ,g722\nnew+= x\n")
+    assert values(cfg.sections()[0]) == [("allow", "ulaw"), ("allow", "gsm,alaw ,g722"), ("new", "x")]
+
+
+def test_append_matches_the_name_case_sensitively() -> None:
+    cfg = parse_config_text("[a]\nallow=ulaw\nALLOW+=gsm\n")
+    assert values(cfg.sections()[0]) == [("allow", "ulaw"), ("ALLOW", "gsm")]
 
 
 def test_templates_are_hidden_and_inherited_first() -> None:
@@ -131,8 +138,10 @@ def test_unknown_directive_is_a_warning() -> None:
 
 
 def test_unterminated_block_comment_warns_at_opening_line() -> None:
-    cfg = parse_config_text("[a]\n;-- open\nb=1\n", "x.conf")
-    assert messages(cfg) == ["x.conf:2: warning: end of file reached inside a block comment opened with ';--' here"]
+    cfg = parse_config_text("[a]\n;-- open\n;-- inner\nb=1\n", "x.conf")
+    assert messages(cfg) == [
+        "x.conf:3: warning: Unterminated comment detected beginning on line 3 (';--' without '--;')"
+    ]
 
 
 def test_invalid_utf8_does_not_crash(tmp_path: Path) -> None:
@@ -229,3 +238,15 @@ def test_exec_output_is_included_when_allowed(tmp_path: Path) -> None:
     cfg = load_config(top, allow_exec=True)
     assert cfg.diagnostics == []
     assert values(only(cfg, "made")) == [("x", "1")]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(["[a]", "[b](a)", "[t](!)", "[a](+)", "x=1", "y => 2", "x+=3", "junk", ";-- c", "--;",
+                                 "#include nowhere.conf", "#tryinclude nowhere.conf", "[", "\\;=;", "", "\r"]), max_size=25))
+def test_random_line_soup_never_raises_and_origins_are_in_range(lines: list[str]) -> None:
+    cfg = parse_config_text("\n".join(lines), "soup.conf")
+    for diag in cfg.diagnostics:
+        assert diag.origin is None or 1 <= diag.origin.line <= max(len(lines), 1)
+    for category in cfg.categories:
+        for var in category.variables:
+            assert var.name in lines[var.origin.line - 1]

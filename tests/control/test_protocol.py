@@ -25,6 +25,7 @@ def test_request_is_one_line() -> None:
 def test_response_is_length_prefixed_utf8() -> None:
     assert encode_response("héllo\n") == b"7\nh\xc3\xa9llo\n"
     assert encode_response("") == b"0\n"
+    assert encode_response("/var/\udcff\n") == b"7\n/var/?\n"
 
 
 def test_header_parsing_rejects_garbage() -> None:

@@ -9,6 +9,7 @@ import tempfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import cast
 
 import pytest
 import trio
@@ -19,7 +20,7 @@ from pbxedge.control.core_commands import CoreInfo, register_core_commands
 from pbxedge.control.iax2_commands import register_iax2_commands
 from pbxedge.control.peer_status import ConfiguredPeerStatus
 from pbxedge.control.protocol import MAX_REQUEST_BYTES
-from pbxedge.control.registry import CommandRegistry
+from pbxedge.control.registry import CommandContext, CommandRegistry
 from pbxedge.control.server import ControlServer, ControlSocketError
 from pbxedge.paths import resolve_paths
 
@@ -129,6 +130,23 @@ async def test_garbage_and_broken_clients_do_not_harm_the_node(state_dir: Path) 
             await stream.send_all(data)
             await stream.aclose()
         assert (await node.execute("core show version")).startswith("pbxedge")
+
+
+async def test_an_internal_error_only_drops_that_client(state_dir: Path) -> None:
+    node = Node(state_dir)
+
+    def not_text(ctx: CommandContext, args: list[str]) -> str:
+        return cast(str, 42)  # a buggy handler that slipped past the type checker
+
+    node.registry.register("core broken", not_text, summary="broken")
+    async with trio.open_nursery() as nursery:
+        await nursery.start(node.server.run)
+        stream = await trio.open_unix_socket(str(node.paths.control_socket))
+        await stream.send_all(b"core broken\n")
+        assert await stream.receive_some(4096) == b""
+        await stream.aclose()
+        assert (await node.execute("core show version")).startswith("pbxedge")
+        nursery.cancel_scope.cancel()
 
 
 async def test_secrets_never_leave_the_console(state_dir: Path) -> None:

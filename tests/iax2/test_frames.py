@@ -293,3 +293,48 @@ def test_parse_only_raises_malformed_fast(data: bytes) -> None:
 @given(st.one_of(st.binary(max_size=80), _mutations()))
 def test_parse_only_raises_malformed_long_run(data: bytes) -> None:
     _check_never_raises_other(data)
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN))
+def test_golden_datagrams_fed_byte_by_byte(name: str) -> None:
+    data = bytes.fromhex(GOLDEN[name])
+    whole = parse_datagram(data)
+    assert isinstance(whole, FullFrame)
+    for cut in range(len(data)):
+        prefix = data[:cut]
+        if cut < 12:
+            with pytest.raises(MalformedFrame):
+                parse_datagram(prefix)
+            continue
+        frame = parse_datagram(prefix)
+        assert isinstance(frame, FullFrame)
+        assert frame.payload == data[12:cut]
+        assert frame.encode() == prefix
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN))
+def test_golden_datagrams_with_trailing_junk(name: str) -> None:
+    data = bytes.fromhex(GOLDEN[name])
+    frame = parse_datagram(data + b"\xee")
+    assert isinstance(frame, FullFrame) and frame.payload.endswith(b"\xee")
+    # One stray byte cannot be an IE, so the IE block is rejected, not misread.
+    with pytest.raises(MalformedFrame):
+        frame.ies()
+
+
+@given(st.lists(st.tuples(st.integers(0, 255), st.binary(max_size=40)), max_size=8), st.data())
+def test_ie_block_prefixes_parse_only_at_boundaries(
+    items: list[tuple[int, bytes]], data: st.DataObject
+) -> None:
+    block = IEList(items).encode()
+    boundaries = {0}
+    pos = 0
+    for _, value in items:
+        pos += 2 + len(value)
+        boundaries.add(pos)
+    cut = data.draw(st.integers(0, len(block)))
+    if cut in boundaries:
+        assert IEList.parse(block[:cut]).encode() == block[:cut]
+    else:
+        with pytest.raises(MalformedFrame):
+            IEList.parse(block[:cut])

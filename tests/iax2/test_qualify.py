@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import logging
-
 import pytest
 
+from pbxedge import log
 from pbxedge.iax2.qualify import (
     AbandonPoke,
     Log,
@@ -101,7 +100,7 @@ def test_unanswered_poke_makes_peer_unreachable_and_retries_after_freqnotok() ->
     actions = drain(q)
     assert AbandonPoke("md5peer") in actions
     assert logs(actions) == ["Peer 'md5peer' is now UNREACHABLE! Time: 3"]
-    assert [a.level for a in actions if isinstance(a, Log)] == [logging.INFO]
+    assert [a.level for a in actions if isinstance(a, Log)] == [log.NOTICE]
     assert q.status_text() == "UNREACHABLE"
     assert not q.dialable() and not q.is_online()
     assert q.get_timer() == pytest.approx(92.0)

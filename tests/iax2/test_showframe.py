@@ -150,3 +150,25 @@ def test_ie_overrun_message_and_short_blocks() -> None:
     assert show_ies(b"\x06") == ""
     # A trailing odd byte is ignored after the last whole IE.
     assert show_ies(bytes.fromhex("2a011006")) == "   CAUSE CODE      : 16\n\n"
+
+
+def test_provisioning_ies_are_dumped_nested() -> None:
+    nested = (
+        bytes([1, 0])  # USEDHCP
+        + bytes([2, 4, 192, 0, 2, 7])  # a 4-byte IPADDR: Asterisk wants a sockaddr image
+        + bytes([12, 4, 0, 0, 0, 5])  # FLAGS register+heartbeat
+        + bytes([14, 16]) + bytes(16)  # AESKEY
+        + bytes([8, 1, 0])  # SERVERUSER is missing from Asterisk's table
+        + bytes([6, 9]) + b"x"  # overrun
+    )
+    assert show_ies(bytes([IE.PROVISIONING, len(nested)]) + nested) == (
+        "   PROVISIONING    : \n"
+        "       USEDHCP         : Present\n"
+        "       IPADDR          : Invalid IPADDR\n"
+        "       FLAGS           : 5 (register,heartbeat)\n"
+        "       AESKEY          : 16 bytes\n"
+        "       Unknown Prov IE 008  : Present\n"
+        "Total Prov IE length of 11 bytes exceeds remaining prov frame length of 3 bytes\n"
+        "\n"
+        "\n"
+    )

@@ -17,7 +17,7 @@ import pytest
 
 from pbxedge.control.client import ControlClient, NotRunningError
 
-FIXTURE_CONFIG = Path(__file__).parent.parent / "control" / "data" / "iax.conf"
+FIXTURE_DIR = Path(__file__).parent.parent / "control" / "data"
 # Generous: only reached when something is broken, never a performance check.
 STARTUP_LIMIT_S = 30.0
 EXIT_LIMIT_S = 30.0
@@ -28,6 +28,16 @@ def free_udp_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def run_pbxedge(
+    config: Path, state: Path, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m pbxedge -c CONFIG --state STATE ARGS…`` to completion."""
+    return subprocess.run(
+        [sys.executable, "-m", "pbxedge", "-c", str(config), "--state", str(state), *args],
+        input=stdin, capture_output=True, text=True, timeout=EXIT_LIMIT_S, check=False,
+    )
 
 
 @dataclass
@@ -44,11 +54,7 @@ class RunningNode:
 
     def pbxedge(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         """Run another ``pbxedge`` against this node's config and state."""
-        return subprocess.run(
-            [sys.executable, "-m", "pbxedge", "-c", str(self.config), "--state", str(self.state),
-             *args],
-            input=stdin, capture_output=True, text=True, timeout=EXIT_LIMIT_S, check=False,
-        )
+        return run_pbxedge(self.config, self.state, *args, stdin=stdin)
 
     def stderr(self) -> str:
         return self.stderr_path.read_text()
@@ -58,10 +64,12 @@ class RunningNode:
 
 
 def write_config(folder: Path, port: int) -> Path:
-    text = FIXTURE_CONFIG.read_text().replace("bindport = 4570", f"bindport = {port}")
+    """The fixture iax.conf on *port*, with the fixture extensions.conf beside it."""
+    text = (FIXTURE_DIR / "iax.conf").read_text().replace("bindport = 4570", f"bindport = {port}")
     assert f"bindport = {port}" in text
     config = folder / "iax.conf"
     config.write_text(text)
+    shutil.copy(FIXTURE_DIR / "extensions.conf", folder / "extensions.conf")
     return config
 
 
@@ -78,16 +86,22 @@ def _wait_until_ready(node: RunningNode) -> None:
     pytest.fail(f"pbxedge did not open its control socket:\n{node.stderr()}")
 
 
-def start_node(folder: Path, config: Path, port: int) -> RunningNode:
+def start_node(folder: Path, config: Path, port: int, *extra_args: str) -> RunningNode:
     state = folder / "var"
     stderr_path = folder / "pbxedge.stderr"
     with stderr_path.open("wb") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "pbxedge", "-c", str(config), "--state", str(state), "-v"],
+            [sys.executable, "-m", "pbxedge", "-c", str(config), "--state", str(state), "-v",
+             *extra_args],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
         )
     node = RunningNode(process, config, state, stderr_path, port)
-    _wait_until_ready(node)
+    try:
+        _wait_until_ready(node)
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
     return node
 
 

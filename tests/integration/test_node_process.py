@@ -5,7 +5,13 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from tests.integration.conftest import RunningNode, free_udp_port, write_config
+from tests.integration.conftest import (
+    RunningNode,
+    free_udp_port,
+    run_pbxedge,
+    start_node,
+    write_config,
+)
 
 SECRETS = ["modemsecret", "md5secret", "plainsecret", "encsecret", "trunksecret"]
 
@@ -28,6 +34,12 @@ def test_rx_iax2_commands_show_the_config_without_secrets(running_node: RunningN
             assert secret not in text
 
 
+def test_state_database_is_opened_in_the_state_dir(running_node: RunningNode) -> None:
+    result = running_node.pbxedge("-rx", "database show")
+    assert result.stdout == "0 results found.\n"
+    assert (running_node.state / "pbxedge.sqlite3").exists()
+
+
 def test_rx_unknown_command(running_node: RunningNode) -> None:
     result = running_node.pbxedge("-rx", "x")
     assert result.returncode == 0
@@ -45,7 +57,7 @@ def test_banner_names_config_binds_and_counts(running_node: RunningNode) -> None
     banner = running_node.stderr()
     assert f"Config file:      {running_node.config}" in banner
     assert f"127.0.0.1:{running_node.port}" in banner
-    assert "Users: 6, peers: 6" in banner
+    assert "Users: 6, peers: 6, extensions: 3" in banner
     assert "pbxedge Ready." in banner
 
 
@@ -76,9 +88,20 @@ def test_second_instance_on_the_same_state_is_refused(running_node: RunningNode)
 def test_broken_config_does_not_start(node_dir: Path) -> None:
     config = write_config(node_dir, free_udp_port())
     config.write_text(config.read_text() + "\n[unterminated\n")
-    node = RunningNode.__new__(RunningNode)  # only its pbxedge() helper is needed
-    node.config, node.state = config, node_dir / "var"
-    result = node.pbxedge()
+    result = run_pbxedge(config, node_dir / "var")
     assert result.returncode == 1
     assert f"{config}:" in result.stderr
     assert not (node_dir / "var" / "pbxedge.ctl").exists()
+
+
+def test_log_file_gets_the_banner_and_a_bad_one_is_refused(node_dir: Path) -> None:
+    port = free_udp_port()
+    config = write_config(node_dir, port)
+    log_file = node_dir / "pbxedge.log"
+    node = start_node(node_dir, config, port, "--log", str(log_file))
+    assert node.pbxedge("-rx", "core stop now").returncode == 0
+    assert node.wait_exit() == 0
+    assert "pbxedge Ready." in log_file.read_text()
+    bad = run_pbxedge(config, node_dir / "var", "--log", str(node_dir / "no" / "such" / "x.log"))
+    assert bad.returncode == 1
+    assert "cannot open log file" in bad.stderr

@@ -1,0 +1,203 @@
+"""Runs channels through the dialplan, the way ``__ast_pbx_run`` does.
+
+Per priority: look the extension up (with the caller ID), substitute the data, run the
+application, then continue at the next priority or where a Goto sent the call.  When the
+priorities run out the call ends (``autofallthrough=yes``) or waits for digits; an unknown
+extension goes to ``i``; the ``h`` extension runs when the call is over.  A plan that spins
+through priorities without ever waiting on the caller is stopped with a log line.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from dialplan.apps_basic import CAUSE_CONGESTION, CAUSE_NORMAL_CLEARING, CAUSE_USER_BUSY
+from dialplan.call import Call, EngineOptions, Services, Step
+from dialplan.channel import Channel, Indication
+from dialplan.dialer import Dialer
+from dialplan.digits import collect_extension, goto_collected
+from dialplan.plan import Dialplan
+from dialplan.registry import AppResult, Registry
+from dialplan.store import KeyValueStore
+
+__all__ = ["CallOutcome", "Engine", "entry_extension"]
+
+log = logging.getLogger("dialplan")
+
+
+def entry_extension(called: str | None, immediate: bool) -> str | None:
+    """Where a new call enters the plan; None means "wait for a DIAL" (IAX2 TBD state).
+
+    ``immediate=yes`` users go to ``s`` at once, with or without a secret (Asterisk only
+    does this for authenticated calls; pbxedge honours it for every hot-line).  A call
+    without a number goes to ``s`` as in Asterisk.
+    """
+    if not called:
+        return "s"
+    if called == "TBD":
+        return "s" if immediate else None
+    return called
+
+
+@dataclass
+class CallOutcome:
+    """How a call left the dialplan."""
+
+    reason: str  # "hangup" (an app ended it), "fallthrough", "invalid", "timeout", "loop", "caller"
+    hangup_cause: int
+    trace: list[Step] = field(default_factory=list)
+
+    @property
+    def path(self) -> list[tuple[str, str, int, str]]:
+        return [(s.context, s.exten, s.priority, s.app) for s in self.trace]
+
+
+class _LoopDetected(Exception):
+    pass
+
+
+class Engine:
+    """The dialplan runtime shared by every call of a node."""
+
+    def __init__(self, plan: Dialplan, *, registry: Registry | None = None,
+                 dialer: Dialer | None = None, store: KeyValueStore | None = None,
+                 options: EngineOptions | None = None) -> None:
+        from dialplan.builtins import default_registry  # the full set, built lazily
+
+        self.plan = plan
+        self.services = Services(registry or default_registry(), dialer, store,
+                                 options or EngineOptions())
+        plan.apply_globals()
+
+    @property
+    def registry(self) -> Registry:
+        return self.services.registry
+
+    def reload(self, plan: Dialplan) -> None:
+        """Use *plan* for new calls; running calls keep the plan they started with.
+
+        *plan* should have been loaded with ``runtime=engine.plan.runtime`` so that
+        registrations and globals carry over.
+        """
+        if plan.runtime is not self.plan.runtime:
+            log.warning("reloaded dialplan does not share the run-time table; registrations are lost")
+        self.plan = plan
+        plan.apply_globals()
+
+    async def start(self, channel: Channel, context: str, exten: str, priority: int = 1) -> CallOutcome:
+        """Run *channel* from ``exten@context`` until the call leaves the dialplan."""
+        call = Call(channel, self.plan, self.services, context, exten, priority)
+        outcome = await self._run(call)
+        await self._run_h(call)
+        if not channel.is_hungup:
+            await channel.hangup(outcome.hangup_cause)
+        outcome.trace = call.trace
+        return outcome
+
+    # -- the main loop -------------------------------------------------------------------
+    async def _run(self, call: Call) -> CallOutcome:
+        plan, channel = call.plan, call.channel
+        try:
+            while True:
+                if channel.is_hungup:
+                    return CallOutcome("caller", channel.hangup_cause)
+                found = plan.find(call.context, call.exten, channel.caller_num, priority=call.priority)
+                if found is not None:
+                    result = await self._execute(call, found.priority.app, found.priority.data)
+                    if result is AppResult.HANGUP:
+                        return CallOutcome("hangup", channel.hangup_cause or CAUSE_NORMAL_CLEARING)
+                    continue
+                if not plan.exists(call.context, call.exten, 1, channel.caller_num):
+                    if not self._to_invalid(call):
+                        return CallOutcome("invalid", CAUSE_NORMAL_CLEARING)
+                    continue
+                outcome = await self._priorities_ran_out(call)
+                if outcome is not None:
+                    return outcome
+        except _LoopDetected:
+            return CallOutcome("loop", CAUSE_NORMAL_CLEARING)
+
+    async def _execute(self, call: Call, app_name: str, raw_data: str) -> AppResult | None:
+        app = self.registry.app(app_name)
+        data = call.substitute(raw_data)
+        call.trace.append(Step(call.context, call.exten, call.priority, app_name, data))
+        self._count_step(call, waits=app is not None and app.waits)
+        if app is None:
+            log.warning("No application '%s' for extension (%s, %s, %d)",
+                        app_name, call.context, call.exten, call.priority)
+            return AppResult.HANGUP
+        log.debug("Executing [%s@%s:%d] %s(\"%s\", \"%s\")", call.exten, call.context,
+                  call.priority, app.name, call.channel.name, data)
+        call.jump = None
+        result = await app.handler(call, data)
+        if call.jump is not None:
+            call.context, call.exten, call.priority = call.jump
+            call.jump = None
+        else:
+            call.priority += 1
+        return result
+
+    def _count_step(self, call: Call, *, waits: bool) -> None:
+        call.steps_without_wait = 0 if waits else call.steps_without_wait + 1
+        limit = self.services.options.max_steps_without_wait
+        if call.steps_without_wait > limit:
+            log.error("Channel '%s' ran %d priorities without waiting (last %s,%s,%d): "
+                      "the dialplan loops; hanging up", call.channel.name, limit,
+                      call.context, call.exten, call.priority)
+            raise _LoopDetected
+
+    def _to_invalid(self, call: Call) -> bool:
+        callerid = call.channel.caller_num
+        if call.plan.exists(call.context, "i", 1, callerid):
+            log.info("Channel '%s' sent to invalid extension '%s' in context '%s', going to 'i'",
+                     call.channel.name, call.exten, call.context)
+            call.set_variable("INVALID_EXTEN", call.exten)
+            call.exten, call.priority = "i", 1
+            return True
+        log.warning("Channel '%s' sent to invalid extension '%s' in context '%s', but no invalid handler",
+                    call.channel.name, call.exten, call.context)
+        return False
+
+    async def _priorities_ran_out(self, call: Call) -> CallOutcome | None:
+        """The extension exists but has no more priorities."""
+        channel = call.channel
+        if call.plan.options.autofallthrough:
+            status = call.lookup_variable("DIALSTATUS") or "UNKNOWN"
+            log.info("Auto fallthrough, channel '%s' status is '%s'", channel.name, status)
+            upper = status.upper()
+            if upper in ("CONGESTION", "CHANUNAVAIL", "BUSY"):
+                busy = upper == "BUSY"
+                await channel.indicate(Indication.BUSY if busy else Indication.CONGESTION)
+                channel.hangup_cause = CAUSE_USER_BUSY if busy else CAUSE_CONGESTION
+                await channel.wait(10)
+                return CallOutcome("fallthrough", channel.hangup_cause)
+            return CallOutcome("fallthrough", CAUSE_NORMAL_CLEARING)
+        options = self.services.options
+        self._count_step(call, waits=True)
+        digits = await collect_extension(call, options.response_timeout, options.digit_timeout)
+        if channel.is_hungup:
+            return CallOutcome("caller", channel.hangup_cause)
+        if not goto_collected(call, digits):
+            return CallOutcome("timeout" if not digits else "invalid", CAUSE_NORMAL_CLEARING)
+        assert call.jump is not None
+        call.context, call.exten, call.priority = call.jump
+        call.jump = None
+        return None
+
+    async def _run_h(self, call: Call) -> None:
+        """Run ``h`` in the call's current context, stopping at the first app that ends."""
+        callerid = call.channel.caller_num
+        if not call.plan.exists(call.context, "h", 1, callerid):
+            return
+        call.exten, call.priority = "h", 1
+        try:
+            while True:
+                found = call.plan.find(call.context, call.exten, callerid, priority=call.priority)
+                if found is None:
+                    return
+                result = await self._execute(call, found.priority.app, found.priority.data)
+                if result is AppResult.HANGUP:
+                    return
+        except _LoopDetected:
+            return

@@ -1,0 +1,1 @@
+"""Call legs as the dialplan sees them (``dialplan.channel.Channel`` implementations)."""

@@ -1,0 +1,84 @@
+"""``iax2 set debug on|off|peer NAME``: every frame in Asterisk's debug layout.
+
+The tap sits between the transport and the endpoint, so the protocol core stays free of
+logging.  Frames of encrypted calls cannot be shown from outside the endpoint; they are
+reported by their clear header only (call numbers), which is what travels in clear.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from pbxedge.iax2.endpoint import Endpoint
+from pbxedge.iax2.errors import MalformedFrame
+from pbxedge.iax2.events import Event
+from pbxedge.iax2.frames import FullFrame, parse_datagram
+from pbxedge.iax2.showframe import format_addr, show_frame
+
+__all__ = ["FrameDebugger", "TappedEndpoint"]
+
+Address = tuple[str, int]
+logger = logging.getLogger("pbxedge.iax2.debug")
+
+
+class FrameDebugger:
+    """What to print: nothing, every frame, or the frames of one address."""
+
+    def __init__(self) -> None:
+        self.enabled = False
+        self.only: Address | None = None
+
+    def set(self, enabled: bool, only: Address | None = None) -> None:
+        self.enabled = enabled
+        self.only = only
+
+    def wants(self, addr: Address) -> bool:
+        return self.enabled and (self.only is None or self.only == addr)
+
+    def show(self, data: bytes, direction: str, addr: Address, encrypted: bool) -> None:
+        if encrypted:
+            logger.warning("%s-Frame (encrypted, %d bytes) %s", direction, len(data),
+                           format_addr(*addr))
+            return
+        try:
+            frame = parse_datagram(data)
+        except MalformedFrame as exc:
+            logger.warning("%s-Frame malformed (%s) %s", direction, exc.reason, format_addr(*addr))
+            return
+        if isinstance(frame, FullFrame):
+            logger.warning("%s", show_frame(frame, direction, addr).rstrip("\n"))
+
+
+class TappedEndpoint:
+    """The endpoint as the transport sees it, printing frames while debugging is on."""
+
+    def __init__(self, endpoint: Endpoint, debugger: FrameDebugger) -> None:
+        self._endpoint = endpoint
+        self._debug = debugger
+
+    def _encrypted(self, callno: int) -> bool:
+        return callno in self._endpoint.calls() and self._endpoint.call_info(callno).encrypted
+
+    def receive_datagram(self, data: bytes, addr: Address, now: float) -> None:
+        if self._debug.wants(addr) and len(data) >= 4 and data[0] & 0x80:
+            dest = int.from_bytes(data[2:4], "big") & 0x7FFF
+            self._debug.show(data, "Rx", addr, self._encrypted(dest))
+        self._endpoint.receive_datagram(data, addr, now)
+
+    def datagrams_to_send(self, now: float) -> list[tuple[bytes, Address]]:
+        out = self._endpoint.datagrams_to_send(now)
+        if self._debug.enabled:
+            for data, addr in out:
+                if self._debug.wants(addr) and len(data) >= 4 and data[0] & 0x80:
+                    source = int.from_bytes(data[0:2], "big") & 0x7FFF
+                    self._debug.show(data, "Tx", addr, self._encrypted(source))
+        return out
+
+    def get_timer(self) -> float | None:
+        return self._endpoint.get_timer()
+
+    def handle_timer(self, now: float) -> None:
+        self._endpoint.handle_timer(now)
+
+    def next_event(self) -> Event | None:
+        return self._endpoint.next_event()

@@ -1,0 +1,163 @@
+"""One IAX2 endpoint behind the node's UDP socket(s), and the routing of its events.
+
+The endpoint (sans-IO) says *what* happened; this module only decides *who* hears it:
+
+- a NEW/REGREQ/REGREL that opened a call goes to the handler registered for its subclass
+  (:meth:`IaxService.on_request`);
+- every later event of a call goes to the handler that owns that call number
+  (:meth:`IaxService.own`), which is how inbound calls, dials, registrations and pokes each
+  see only their own frames.
+
+Handlers run synchronously in the event task; whatever must wait (a dialplan, a 1 s
+``delayreject``) is started in :attr:`IaxService.nursery`.  After every event the transport
+is kicked so that replies go out and the endpoint's timer is re-armed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+from collections.abc import Callable
+from typing import Protocol
+
+import trio
+
+from pbxedge.config.iax_models import IaxConfig
+from pbxedge.iax2.callnumbers import CallNumberPool
+from pbxedge.iax2.calltoken import CallTokenIssuer
+from pbxedge.iax2.endpoint import Endpoint
+from pbxedge.iax2.enums import IaxSubclass
+from pbxedge.iax2.events import (
+    CallDestroyed,
+    CallTokenRejected,
+    Event,
+    LimitReached,
+    NewCall,
+)
+from pbxedge.iax2.tokenpolicy import TokenPolicyDecider
+from pbxedge.iaxservice.debug import FrameDebugger, TappedEndpoint
+from pbxedge.transport import UdpTransport
+
+__all__ = ["CallHandler", "IaxService", "RequestHandler"]
+
+logger = logging.getLogger("pbxedge.iax2")
+
+# Events waiting for the event task; a burst bigger than this is a flood, counted and dropped.
+_EVENT_BACKLOG = 65536
+
+
+class CallHandler(Protocol):
+    """Whoever owns a call number hears every event of that call."""
+
+    def on_event(self, event: Event) -> None: ...
+
+
+RequestHandler = Callable[[NewCall], None]
+
+
+class IaxService:
+    """The node's IAX2 side: endpoint, transport and event routing."""
+
+    name = "iax2"
+
+    def __init__(self, config: IaxConfig, *, rng: random.Random | None = None) -> None:
+        general = config.general
+        self.config = config
+        self.rng = rng or random.SystemRandom()
+        self.pool = CallNumberPool(
+            maxcallnumbers=general.maxcallnumbers,
+            limits=[(limit.network, limit.limit) for limit in config.callnumberlimits],
+            max_nonvalidated=general.maxcallnumbers_nonvalidated,
+            rng=self.rng,
+        )
+        self.tokens = CallTokenIssuer(os.urandom(32), float(general.calltokenexpiration))
+        self.token_policy = TokenPolicyDecider(config)
+        self.endpoint = Endpoint(
+            pool=self.pool,
+            tokens=self.tokens,
+            token_policy=self.token_policy.required,
+            rng=self.rng,
+            pingtime=float(general.pingtime),
+            lagrqtime=float(general.lagrqtime),
+        )
+        self.debug = FrameDebugger()
+        self._events_in, self._events_out = trio.open_memory_channel[object](_EVENT_BACKLOG)
+        self.transport = UdpTransport(
+            TappedEndpoint(self.endpoint, self.debug),
+            [(bind.host, bind.port) for bind in general.bindaddrs],
+            self._events_in,
+            tos=general.tos or None,
+        )
+        self._owners: dict[int, CallHandler] = {}
+        self._requests: dict[IaxSubclass, RequestHandler] = {}
+        self._nursery: trio.Nursery | None = None
+        self.local_addresses: list[tuple[str, int]] = []
+
+    # -- wiring ---------------------------------------------------------------------------
+
+    @property
+    def nursery(self) -> trio.Nursery:
+        if self._nursery is None:
+            raise RuntimeError("the IAX2 service is not running")
+        return self._nursery
+
+    def on_request(self, subclass: IaxSubclass, handler: RequestHandler) -> None:
+        """Route calls opened by the peer with *subclass* (NEW, REGREQ, REGREL) to *handler*."""
+        self._requests[subclass] = handler
+
+    def own(self, callno: int, handler: CallHandler) -> None:
+        self._owners[callno] = handler
+
+    def disown(self, callno: int) -> None:
+        self._owners.pop(callno, None)
+
+    def owner(self, callno: int) -> CallHandler | None:
+        return self._owners.get(callno)
+
+    def now(self) -> float:
+        return trio.current_time()
+
+    def kick(self) -> None:
+        """Send what commands queued and re-arm the endpoint timer."""
+        self.transport.kick()
+
+    # -- running --------------------------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            self.local_addresses = await nursery.start(self.transport.run)
+            task_status.started()
+            async with self._events_out:
+                async for event in self._events_out:
+                    self.dispatch(event)  # type: ignore[arg-type]
+                    self.kick()
+
+    def dispatch(self, event: Event) -> None:
+        """Hand one endpoint event to whoever should hear it; never raises."""
+        try:
+            self._dispatch(event)
+        except Exception:
+            logger.exception("error while handling %s", type(event).__name__)
+
+    def _dispatch(self, event: Event) -> None:
+        if isinstance(event, NewCall):
+            handler = self._requests.get(IaxSubclass(event.frame.subclass))
+            if handler is None:
+                self.endpoint.destroy(event.callno, self.now())
+                return
+            handler(event)
+            return
+        if isinstance(event, CallTokenRejected):
+            logger.warning(self.token_policy.explain(event.subclass, event.username, event.addr))
+            return
+        if isinstance(event, LimitReached):
+            logger.warning("maxcallnumber limit for %s:%d has been reached (%s)",
+                           event.addr[0], event.addr[1], event.kind.value)
+            return
+        owner = self._owners.get(event.callno)
+        if isinstance(event, CallDestroyed):
+            self._owners.pop(event.callno, None)
+        if owner is not None:
+            owner.on_event(event)
