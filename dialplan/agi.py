@@ -8,6 +8,7 @@ engine's ``agi_timeout`` ends the step with ``AGISTATUS=FAILURE``; the call itse
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -49,10 +50,12 @@ class _LineStream:
         self._receive = receive
         self._buffer = bytearray()
         self._timeout = timeout
+        self._writing = trio.Lock()  # replies and the hangup notice may race
 
     async def write(self, text: str) -> None:
         try:
-            await self._send.send_all(text.encode())
+            async with self._writing:
+                await self._send.send_all(text.encode())
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
             raise _ScriptGone(f"cannot write to the script: {exc}") from exc
 
@@ -80,35 +83,54 @@ class _LineStream:
 
 
 async def _converse(call: Call, stream: _LineStream, request: str, args: list[str],
-                    status: _Status, *, network_script: str | None, on_hangup: object) -> None:
+                    status: _Status, *, network_script: str | None, on_hangup: trio.Process | None) -> None:
     """Send the environment, then serve commands until the script is done."""
     header = ""
     if network_script is not None:
         header = "agi_network: yes\n" + (f"agi_network_script: {network_script}\n" if network_script else "")
     await stream.write(header + environment_block(call, request, args, __version__))
     session = AgiSession(call, stream.write)
-    while True:
-        if call.channel.is_hungup and not session.dead:
+
+    async def tell_script_of_hangup() -> None:
+        if not session.dead and call.channel.is_hungup:
             session.dead = True
             status.value = "HANGUP"
             await _notify_hangup(stream, on_hangup)
-        line = await stream.read_line()
-        if line is None:
-            return
-        if not line.strip():
-            continue
-        log.debug("<%s>AGI Rx << %s", call.channel.name, line)
-        outcome = await handle_command(session, line)
-        if outcome is CommandOutcome.FAILURE:
-            status.value = "HANGUP" if call.channel.is_hungup else status.value
-            session.dead = True
+
+    async def watch_channel() -> None:
+        # The script hears of a hangup at once, even while it is busy or silent.
+        await call.channel.wait(None)
+        await tell_script_of_hangup()
+
+    gone: _ScriptGone | None = None
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(watch_channel)
+        try:
+            while True:
+                await tell_script_of_hangup()
+                line = await stream.read_line()
+                if line is None:
+                    break
+                if not line.strip():
+                    continue
+                log.debug("<%s>AGI Rx << %s", call.channel.name, line)
+                if await handle_command(session, line) is CommandOutcome.FAILURE:
+                    session.dead = True
+                    if call.channel.is_hungup:
+                        status.value = "HANGUP"
+        except _ScriptGone as exc:
+            gone = exc  # re-raised outside the nursery, so callers see it plainly
+        nursery.cancel_scope.cancel()
+    if gone is not None:
+        raise gone
 
 
-async def _notify_hangup(stream: _LineStream, on_hangup: object) -> None:
+async def _notify_hangup(stream: _LineStream, on_hangup: trio.Process | None) -> None:
     """FastAGI gets a ``HANGUP`` line; a process gets SIGHUP."""
-    if isinstance(on_hangup, trio.Process):
+    if on_hangup is not None:
         if on_hangup.returncode is None:
-            on_hangup.send_signal(signal.SIGHUP)
+            with contextlib.suppress(ProcessLookupError):
+                on_hangup.send_signal(signal.SIGHUP)
         return
     try:
         await stream.write("HANGUP\n")

@@ -19,6 +19,13 @@ log = logging.getLogger("dialplan")
 CAUSE_NORMAL_CLEARING = 16
 CAUSE_USER_BUSY = 17
 CAUSE_CONGESTION = 34
+# The cause names ast_str2cause accepts most often in dialplans.
+_CAUSE_NAMES = {
+    "UNALLOCATED": 1, "NO_ROUTE_DESTINATION": 3, "NORMAL_CLEARING": 16, "USER_BUSY": 17,
+    "NO_USER_RESPONSE": 18, "NO_ANSWER": 19, "CALL_REJECTED": 21, "NUMBER_CHANGED": 22,
+    "INVALID_NUMBER_FORMAT": 28, "NORMAL_UNSPECIFIED": 31, "CONGESTION": 34,
+    "NORMAL_CIRCUIT_CONGESTION": 34, "NETWORK_OUT_OF_ORDER": 38, "UNREGISTERED": 20,
+}
 _NUMBER = re.compile(r"\s*(\d+(?:\.\d*)?)")
 _LOG_LEVELS = {
     "ERROR": logging.ERROR, "WARNING": logging.WARNING, "NOTICE": logging.INFO,
@@ -39,8 +46,15 @@ async def _answer(call: Call, data: str) -> AppResult | None:
 
 
 async def _hangup(call: Call, data: str) -> AppResult | None:
-    cause = re.match(r"\s*(\d+)", data)
-    call.channel.hangup_cause = int(cause.group(1)) if cause else CAUSE_NORMAL_CLEARING
+    """``Hangup([cause])``: a number or a name; without one an earlier cause is kept."""
+    text = data.strip()
+    cause = _CAUSE_NAMES.get(text.upper().removeprefix("AST_CAUSE_"), 0)
+    number = re.match(r"(\d+)", text)
+    if not cause and number:
+        cause = int(number.group(1))
+    if text and cause <= 0:
+        log.warning('Invalid cause given to Hangup(): "%s"', text)
+    call.channel.hangup_cause = cause or call.channel.hangup_cause or CAUSE_NORMAL_CLEARING
     return AppResult.HANGUP
 
 

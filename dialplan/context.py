@@ -22,10 +22,13 @@ __all__ = [
     "Include",
     "Priority",
     "PriorityInUseError",
+    "Switch",
     "shrink_phone_number",
 ]
 
 HINT_PRIORITY = -1
+PREFIX_INDEX_LENGTH = 4
+MAX_PREFIX_ENTRIES = 1 << 16
 
 
 def shrink_phone_number(number: str) -> str:
@@ -141,10 +144,13 @@ class Context:
     includes: list[Include] = field(default_factory=list)
     ignorepats: list[str] = field(default_factory=list)
     switches: list[Switch] = field(default_factory=list)
-    _by_key: dict[tuple[object, ...], Extension] = field(default_factory=dict)
-    _literals: dict[str, list[Extension]] = field(default_factory=dict)
-    _literal_keys: list[str] = field(default_factory=list)
-    _patterns: list[Extension] = field(default_factory=list)
+    _by_key: dict[tuple[object, ...], Extension] = field(default_factory=dict, init=False, repr=False)
+    _literals: dict[str, list[Extension]] = field(default_factory=dict, init=False, repr=False)
+    _literal_keys: list[str] = field(default_factory=list, init=False, repr=False)
+    _patterns: list[Extension] = field(default_factory=list, init=False, repr=False)
+    # For the first few dialled characters, which patterns could match at all (in walk
+    # order).  Built on demand, so a lookup only tests the few plausible patterns.
+    _by_prefix: dict[str, list[Extension]] = field(default_factory=dict, init=False, repr=False)
 
     # -- building ---------------------------------------------------------------------
     def extension(self, name: str, cidmatch: str | None = None, *, origin: Origin | None = None,
@@ -157,6 +163,7 @@ class Context:
         self._by_key[candidate.sort_key] = candidate
         if candidate.pattern.is_pattern:
             bisect.insort(self._patterns, candidate, key=lambda e: e.sort_key)
+            self._by_prefix.clear()
         else:
             literal = strip_dashes(name)
             variants = self._literals.get(literal)
@@ -175,6 +182,7 @@ class Context:
         del self._by_key[extension.sort_key]
         if extension.pattern.is_pattern:
             self._patterns.remove(extension)
+            self._by_prefix.clear()
             return
         literal = strip_dashes(extension.name)
         variants = self._literals[literal]
@@ -217,7 +225,7 @@ class Context:
             for ext in self._literals.get(data, ()):
                 if ext.matches_callerid(callerid):
                     yield ext
-            for ext in self._patterns:
+            for ext in self._plausible_patterns(data):
                 if ext.pattern.matches(data) and ext.matches_callerid(callerid):
                     yield ext
             return
@@ -228,13 +236,24 @@ class Context:
             for ext in self._literals[literal]:
                 if ext.pattern.match(data, mode) and ext.matches_callerid(callerid):
                     yield ext
-        for ext in self._patterns:
+        for ext in self._plausible_patterns(data):
             result = ext.pattern.match(data, mode)
             if not result or not ext.matches_callerid(callerid):
                 continue
             if result == EARLY_MATCH and mode is MatchMode.MATCHMORE:
                 raise EarlyMatchStop
             yield ext
+
+    def _plausible_patterns(self, data: str) -> list[Extension]:
+        key = data[:PREFIX_INDEX_LENGTH]
+        found = self._by_prefix.get(key)
+        if found is None:
+            if len(self._by_prefix) >= MAX_PREFIX_ENTRIES:
+                self._by_prefix.clear()
+            # Narrow the parent prefix's list: each level costs only what is left.
+            parent = self._plausible_patterns(key[:-1]) if key else self._patterns
+            found = self._by_prefix[key] = [e for e in parent if e.pattern.accepts_prefix(key)]
+        return found
 
     def ignores(self, exten: str) -> bool:
         """``ast_ignore_pattern``: only this context's own ``ignorepat`` entries count."""

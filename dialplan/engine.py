@@ -12,7 +12,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+import trio
+
 from dialplan.apps_basic import CAUSE_CONGESTION, CAUSE_NORMAL_CLEARING, CAUSE_USER_BUSY
+from dialplan.builtins import default_registry
 from dialplan.call import Call, EngineOptions, Services, Step
 from dialplan.channel import Channel, Indication
 from dialplan.dialer import Dialer
@@ -63,8 +66,6 @@ class Engine:
     def __init__(self, plan: Dialplan, *, registry: Registry | None = None,
                  dialer: Dialer | None = None, store: KeyValueStore | None = None,
                  options: EngineOptions | None = None) -> None:
-        from dialplan.builtins import default_registry  # the full set, built lazily
-
         self.plan = plan
         self.services = Services(registry or default_registry(), dialer, store,
                                  options or EngineOptions())
@@ -122,7 +123,7 @@ class Engine:
         app = self.registry.app(app_name)
         data = call.substitute(raw_data)
         call.trace.append(Step(call.context, call.exten, call.priority, app_name, data))
-        self._count_step(call, waits=app is not None and app.waits)
+        self._count_step(call)
         if app is None:
             log.warning("No application '%s' for extension (%s, %s, %d)",
                         app_name, call.context, call.exten, call.priority)
@@ -130,7 +131,14 @@ class Engine:
         log.debug("Executing [%s@%s:%d] %s(\"%s\", \"%s\")", call.exten, call.context,
                   call.priority, app.name, call.channel.name, data)
         call.jump = None
-        result = await app.handler(call, data)
+        started = trio.current_time()
+        try:
+            result = await app.handler(call, data)
+        except Exception:  # an admin's Python application must not take the node down
+            log.exception("Application %s failed on channel '%s'; hanging up", app.name, call.channel.name)
+            return AppResult.HANGUP
+        if app.waits and trio.current_time() > started:
+            call.steps_without_wait = 0  # the caller was waited on: not a runaway loop
         if call.jump is not None:
             call.context, call.exten, call.priority = call.jump
             call.jump = None
@@ -138,8 +146,8 @@ class Engine:
             call.priority += 1
         return result
 
-    def _count_step(self, call: Call, *, waits: bool) -> None:
-        call.steps_without_wait = 0 if waits else call.steps_without_wait + 1
+    def _count_step(self, call: Call) -> None:
+        call.steps_without_wait += 1
         limit = self.services.options.max_steps_without_wait
         if call.steps_without_wait > limit:
             log.error("Channel '%s' ran %d priorities without waiting (last %s,%s,%d): "
@@ -174,8 +182,10 @@ class Engine:
                 return CallOutcome("fallthrough", channel.hangup_cause)
             return CallOutcome("fallthrough", CAUSE_NORMAL_CLEARING)
         options = self.services.options
-        self._count_step(call, waits=True)
+        started = trio.current_time()
         digits = await collect_extension(call, options.response_timeout, options.digit_timeout)
+        if trio.current_time() > started:
+            call.steps_without_wait = 0
         if channel.is_hungup:
             return CallOutcome("caller", channel.hangup_cause)
         if not goto_collected(call, digits):

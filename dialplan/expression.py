@@ -357,8 +357,11 @@ def _op_regex(subject: _Value, pattern: _Value, *, anchored: bool) -> _Value:
 def evaluate_expression(expression: str) -> str:
     """Evaluate the text inside ``$[...]`` (already variable-substituted)."""
     try:
-        value = _Parser(_tokenize(expression)).parse()
+        return _Parser(_tokenize(expression)).parse().as_text()
     except ExpressionSyntaxError as exc:
-        log.warning("syntax error in expression '%s': %s", expression, exc)
+        log.warning("syntax error in expression '%.80s': %s", expression, exc)
         return "0"
-    return value.as_text()
+    except (decimal.DecimalException, RecursionError) as exc:
+        # Numbers beyond what the arithmetic can hold; Asterisk warns "overflow" too.
+        log.warning("overflow in expression '%.80s': %s", expression, type(exc).__name__)
+        return "0"

@@ -158,7 +158,11 @@ def _strftime(call: Call, args: str) -> str:
             zone = ZoneInfo(zone_name)
         except (ZoneInfoNotFoundError, ValueError):
             log.warning("STRFTIME: unknown time zone '%s', using local time", zone_name)
-    moment = dt.datetime.fromtimestamp(epoch, zone) if zone else dt.datetime.fromtimestamp(epoch)
+    try:
+        moment = dt.datetime.fromtimestamp(epoch, zone) if zone else dt.datetime.fromtimestamp(epoch)
+    except (OverflowError, ValueError, OSError) as exc:
+        log.warning("STRFTIME: cannot use '%s' as a time: %s", epoch_text, exc)
+        return ""
     return moment.strftime(fmt)
 
 

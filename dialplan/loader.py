@@ -99,7 +99,8 @@ class _DialplanBuilder:
         options = self.options
         for variable in category.variables:
             name = variable.name.lower()
-            if name in ("autofallthrough", "clearglobalvars", "static", "writeprotect"):
+            if name in ("autofallthrough", "clearglobalvars", "static", "writeprotect",
+                        "allowsystem"):
                 setattr(options, name, self.flag(variable))
             elif name == "extenpatternmatchnew":
                 if self.flag(variable):

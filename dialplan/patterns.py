@@ -160,6 +160,8 @@ class ExtensionPattern:
 
     __slots__ = ("_elements", "_literal", "_regex", "_terminal", "is_pattern", "name")
 
+
+
     def __init__(self, name: str) -> None:
         self.name = name
         self.is_pattern = name.startswith("_")
@@ -215,6 +217,14 @@ class ExtensionPattern:
         if self._regex is None:
             return False
         return self._regex.fullmatch(strip_dashes(data)) is not None
+
+    def accepts_prefix(self, prefix: str) -> bool:
+        """Could some string starting with *prefix* (dash-less) fully match this pattern?"""
+        if self._terminal == _BROKEN:
+            return False
+        if len(prefix) > len(self._elements) and self._terminal == _END:
+            return False
+        return all(char in element.members for char, element in zip(prefix, self._elements, strict=False))
 
     def match(self, data: str, mode: MatchMode) -> int:
         """Asterisk's ``_extension_match_core``: 0 no match, 1 match, 2 early match ('!')."""

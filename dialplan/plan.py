@@ -51,6 +51,8 @@ class DialplanOptions:
     static: bool = False
     writeprotect: bool = False
     userscontext: str | None = None
+    # pbxedge's own switch: System() runs shell commands only when the admin says so.
+    allowsystem: bool = False
     pythonmodules: list[str] = field(default_factory=list)
 
 

@@ -18,6 +18,8 @@ __all__ = ["Scope", "substitute", "substring"]
 
 log = logging.getLogger(__name__)
 
+# Deeper nesting than this is taken as hostile input and left unexpanded.
+MAX_NESTING = 40
 _OFFSETS = re.compile(r"\s*([+-]?\d+)(?::\s*([+-]?\d+))?")
 
 
@@ -93,9 +95,12 @@ def _resolve(name: str, scope: Scope) -> str:
     return substring(value, offset, length)
 
 
-def substitute(text: str, scope: Scope) -> str:
+def substitute(text: str, scope: Scope, depth: int = 0) -> str:
     """Expand every ``${...}`` and ``$[...]`` in *text*."""
     if "$" not in text:
+        return text
+    if depth > MAX_NESTING:
+        log.warning("variables nested more than %d deep; left unexpanded", MAX_NESTING)
         return text
     out: list[str] = []
     index = 0
@@ -117,7 +122,7 @@ def substitute(text: str, scope: Scope) -> str:
             end = len(text)
         inner = text[dollar + 2 : end]
         if "${" in inner or "$[" in inner:
-            inner = substitute(inner, scope)
+            inner = substitute(inner, scope, depth + 1)
         out.append(_resolve(inner, scope) if marker == "{" else evaluate_expression(inner))
         index = end + 1
     return "".join(out)

@@ -47,6 +47,9 @@ logging.addLevelName(NOTICE, "NOTICE")
 _LOGGER = logging.getLogger("pbxedge")
 # Our handlers decide everything; the root logger must not print a second copy.
 _LOGGER.propagate = False
+# The dialplan package logs under its own name (it does not import pbxedge); the node's
+# handlers serve it too, so Verbose() and Log() reach the console and the log file.
+_LOGGERS = (_LOGGER, logging.getLogger("dialplan"))
 
 # stacklevel so that the "file.py" of a line is the caller of notice()/warning()/...,
 # not this module.
@@ -68,6 +71,9 @@ class _LevelFilter(logging.Filter):
             return getattr(record, "verbose_level", 0) <= _Gate.verbosity
         if record.levelno == DEBUG:
             return getattr(record, "debug_level", 1) <= _Gate.debug
+        if record.levelno == logging.INFO:
+            # Libraries' INFO (the dialplan's Verbose()/Log()) counts as verbose level 1.
+            return _Gate.verbosity >= 1
         return True
 
 
@@ -105,12 +111,14 @@ def configure(
     stream: TextIO | None = None,
 ) -> None:
     """(Re)install the handlers: the console stream, plus *log_file* when given."""
-    for handler in list(_LOGGER.handlers):
-        _LOGGER.removeHandler(handler)
-        handler.close()
+    for logger in _LOGGERS:
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+            handler.close()
     _Gate.verbosity = verbosity
     _Gate.debug = debug_level
-    _LOGGER.setLevel(DEBUG)
+    for logger in _LOGGERS:
+        logger.setLevel(DEBUG)
     console = logging.StreamHandler(stream) if stream is not None else _CurrentStderrHandler()
     targets: list[logging.Handler] = [console]
     if log_file is not None:
@@ -118,7 +126,8 @@ def configure(
     for handler in targets:
         handler.setFormatter(AsteriskFormatter())
         handler.addFilter(_LevelFilter())
-        _LOGGER.addHandler(handler)
+        for logger in _LOGGERS:
+            logger.addHandler(handler)
 
 
 def set_verbosity(level: int) -> None:

@@ -17,10 +17,15 @@ from typing import Protocol
 import trio
 
 from pbxedge import __version__, log
+from dialplan.call import EngineOptions
+from dialplan.engine import Engine
+from dialplan.hooks import load_entry_points, load_python_modules
+from dialplan.plan import Dialplan
 from pbxedge.config.iax_models import IaxConfig
 from pbxedge.control.check import LoadedFiles, load_node_files
 from pbxedge.control.core_commands import CoreInfo, register_core_commands
 from pbxedge.control.database_commands import register_database_commands
+from pbxedge.control.dialplan_commands import register_dialplan_commands
 from pbxedge.control.iax2_commands import register_iax2_commands
 from pbxedge.control.registry import CommandRegistry
 from pbxedge.control.server import ControlServer, ControlSocketError
@@ -111,28 +116,40 @@ async def run_node(options: NodeOptions) -> int:
             return 1
         with _open_store(options.paths) as store:
             register_database_commands(registry, store)
-            # Start order: each service may rely on the ones before it.
-            services: list[Service] = [control, *_iax_services(config, files, store)]
+            # Start order: each service may rely on the ones before it; the console comes
+            # last so that it answers only once the node is complete.
+            services: list[Service] = [
+                *_iax_services(config, options.paths, files, store, registry), control]
             for service in services:
                 service.register_commands(registry)
             await _serve(services, _banner(options, config, files), signals, stop)
     return 0
 
 
-def _iax_services(config: IaxConfig, files: LoadedFiles, store: Store) -> list[Service]:
-    """The IAX2 side: endpoint and transport, registrations and qualify, calls."""
-    from dialplan.engine import Engine
-    from dialplan.plan import Dialplan
+def _dialplan_engine(paths: NodePaths, files: LoadedFiles, store: Store) -> Engine:
+    plan = files.dialplan or Dialplan()
+    confdir = paths.config.parent
+    engine = Engine(plan, store=store.astdb(), options=EngineOptions(
+        allow_system=plan.options.allowsystem, agi_dir=str(confdir / "agi-bin")))
+    # An admin's own applications and functions; problems are logged, never fatal.
+    load_python_modules(engine.registry, plan.options.pythonmodules, [str(confdir)])
+    load_entry_points(engine.registry)
+    return engine
+
+
+def _iax_services(config: IaxConfig, paths: NodePaths, files: LoadedFiles, store: Store,
+                  registry: CommandRegistry) -> list[Service]:
+    """The dialplan and the IAX2 side: endpoint and transport, registrations, calls."""
     from pbxedge.iaxservice.service import IaxService
 
+    engine = _dialplan_engine(paths, files, store)
+    register_dialplan_commands(registry, engine, paths.extensions)
     try:  # TEMPORARY while the call and registration services land
         from pbxedge.iaxservice.calls import CallService
         from pbxedge.iaxservice.registrations import RegistrationService
     except ImportError as exc:
         log.warning(f"IAX2 services not available yet: {exc}")
         return []
-
-    engine = Engine(files.dialplan or Dialplan(), store=store.astdb())
     keys = files.keys
     iax = IaxService(config)
     registrations = RegistrationService(iax, config=config, keys=keys, store=store, engine=engine)
@@ -154,11 +171,29 @@ async def _serve(
 ) -> None:
     async with trio.open_nursery() as nursery:
         nursery.start_soon(_stop_on_signal, signals, stop)
-        for service in services:
-            await nursery.start(service.run)
+        running = [await nursery.start(_run_service, service) for service in services]
         for line in banner:
             log.notice(line)
         log.notice("pbxedge Ready.")
         await stop.wait()
         log.notice("pbxedge shutting down")
+        # Last started, first stopped: the call service still has a transport to send its
+        # HANGUPs through, and the console answers until the end.
+        for scope, finished in reversed(running):
+            scope.cancel()
+            await finished.wait()
         nursery.cancel_scope.cancel()
+
+
+async def _run_service(
+    service: Service, *, task_status: trio.TaskStatus[tuple[trio.CancelScope, trio.Event]]
+) -> None:
+    """Run *service* in a cancel scope of its own, so the node can stop services in order."""
+    finished = trio.Event()
+    try:
+        with trio.CancelScope() as scope:
+            async with trio.open_nursery() as inner:
+                await inner.start(service.run)
+                task_status.started((scope, finished))
+    finally:
+        finished.set()

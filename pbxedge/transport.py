@@ -82,6 +82,13 @@ class SansIOEndpoint(Protocol):
     def next_event(self) -> object | None: ...
 
 
+class EventSink(Protocol):
+    """Where endpoint events go: a trio memory channel, or a consumer that handles each
+    event at once (and may call :meth:`UdpTransport.kick` while doing so)."""
+
+    def send_nowait(self, value: object) -> None: ...
+
+
 class BindError(OSError):
     """A bind address could not be used; the message names it."""
 
@@ -140,7 +147,7 @@ class UdpTransport:
         self,
         endpoint: SansIOEndpoint,
         bind_addresses: Sequence[Address],
-        events: trio.MemorySendChannel[object],
+        events: EventSink,
         *,
         tos: int | None = None,
         max_batch: int = 256,
@@ -171,6 +178,8 @@ class UdpTransport:
         self._by_family: dict[int, _BoundSocket] = {}
         self._timer_scope: trio.CancelScope | None = None
         self._timer_floor = -math.inf
+        self._flushing = False
+        self._flush_again = False
         self._log_limiter = RateLimiter(_LOG_INTERVAL, clock=trio.current_time)
         self.stats = TransportStats()
 
@@ -340,6 +349,27 @@ class UdpTransport:
             )
 
     def _flush(self) -> None:
+        if self._flushing:
+            # kick() from an event consumer that runs inside _drain_events: the loop below
+            # goes round once more instead of recursing once per event.
+            self._flush_again = True
+            return
+        self._flushing = True
+        try:
+            self._flush_again = True
+            while self._flush_again:
+                self._flush_again = False
+                # Events first (the endpoint's driver contract): a consumer that answers at
+                # once (REGAUTH for a REGREQ…) makes its reply carry the ACK the endpoint
+                # owes, instead of a lone ACK going out before it.
+                self._drain_events()
+                self._send_output()
+        finally:
+            self._flushing = False
+        if self._timer_scope is not None:
+            self._timer_scope.deadline = self._wanted_deadline()
+
+    def _send_output(self) -> None:
         try:
             outgoing = self._endpoint.datagrams_to_send(trio.current_time())
         except Exception:
@@ -348,9 +378,6 @@ class UdpTransport:
             outgoing = []
         for data, destination in outgoing:
             self._send(data, destination)
-        self._drain_events()
-        if self._timer_scope is not None:
-            self._timer_scope.deadline = self._wanted_deadline()
 
     def _send(self, data: bytes, destination: Address) -> None:
         try:

@@ -55,7 +55,7 @@ from pbxedge.iax2.events import (
 from pbxedge.iax2.frames import FullFrame
 from pbxedge.iax2.ies import IEList
 from pbxedge.iax2.negotiate import CodecOffer, NoCommonCodec, negotiate_codec, priority_flags
-from pbxedge.iax2.newcall import CallRequest, parse_new
+from pbxedge.iax2.newcall import CallRequest, parse_new, shrink_phone_number
 
 if TYPE_CHECKING:
     from pbxedge.iaxservice.calls import CallService
@@ -158,11 +158,11 @@ class InboundCall:
         """Process the NEW; every outcome sends something (AUTHREQ, ACCEPT or REJECT)."""
         svc = self._svc
         try:
-            ies = self._frame.ies()
-        except MalformedFrame:
-            self._reject_now(Rejection.no_authority("unreadable NEW"))
+            request = parse_new(self._frame.ies(),
+                                shrink_callerid=svc.config.general.shrinkcallerid)
+        except (MalformedFrame, ValueError) as exc:  # bad IE layout, impossible DATETIME…
+            self._reject_now(Rejection.no_authority(f"unreadable NEW: {exc}"))
             return
-        request = parse_new(ies, shrink_callerid=svc.config.general.shrinkcallerid)
         self._request = request
         if not request.version_supported:
             self._auth_failed(Rejection.no_authority(f"protocol version {request.version}"))
@@ -180,10 +180,11 @@ class InboundCall:
         if user.auth & _AUTH_CHALLENGED:
             self._agreement = merge_encryption(offered_encryption(user.encryption),
                                                request.encryption)
-        forced = force_encryption_rejection(force=user.forceencryption, secrets=self._secrets,
-                                            agreement=self._agreement)
-        if forced is not None:
-            self._auth_failed(forced)
+        if user.forceencryption and not self._secrets:
+            # Refused at once (10957-10962); a NEW without ENCRYPTION is only refused after
+            # the AUTHREP, as Asterisk does, so the exchange looks like any other failure.
+            self._auth_failed(Rejection.no_authority(
+                "encryption is forced but the user has no secret"))
             return
         if not needs_authentication(user):
             logger.info("Accepting UNAUTHENTICATED call from %s:%d (user '%s')",
@@ -234,6 +235,11 @@ class InboundCall:
             return
         user = self._user
         assert user is not None  # a decoy never verifies
+        forced = force_encryption_rejection(force=user.forceencryption, secrets=self._secrets,
+                                            agreement=self._agreement)
+        if forced is not None:
+            self._auth_failed(forced)
+            return
         encrypted = svc.iax.endpoint.call_info(self.callno).encrypted
         if self._agreement.encrypted and not encrypted:
             if user.forceencryption:
@@ -296,7 +302,7 @@ class InboundCall:
         channel.codec = int(codec)
         channel.variables.update(dict(user.setvars))
         self.channel = channel
-        svc.add_channel(channel, self.callno)
+        svc.add_channel(channel, self.callno, call=True)
         if self._agreement.key_rotation and svc.iax.endpoint.call_info(self.callno).encrypted:
             svc.nursery.start_soon(self._rotate_keys)
         if entry is None:
@@ -401,6 +407,8 @@ class InboundCall:
 def _callerid(user: User, request: CallRequest) -> tuple[str | None, str | None]:
     """The user's ``callerid=`` replaces what the caller sent (check_access, §4.2 item 4)."""
     if user.callerid_number or user.callerid_name:
-        return user.callerid_number, user.callerid_name
+        # Asterisk reads callerid= through ast_callerid_split, which always shrinks it.
+        number = shrink_phone_number(user.callerid_number) if user.callerid_number else None
+        return number, user.callerid_name
     return request.calling_number, request.calling_name
 

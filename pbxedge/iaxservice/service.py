@@ -8,9 +8,10 @@ The endpoint (sans-IO) says *what* happened; this module only decides *who* hear
   (:meth:`IaxService.own`), which is how inbound calls, dials, registrations and pokes each
   see only their own frames.
 
-Handlers run synchronously in the event task; whatever must wait (a dialplan, a 1 s
-``delayreject``) is started in :attr:`IaxService.nursery`.  After every event the transport
-is kicked so that replies go out and the endpoint's timer is re-armed.
+Handlers run synchronously, inside the transport's flush, before it sends what the endpoint
+queued; whatever must wait (a dialplan, a 1 s ``delayreject``) is started in
+:attr:`IaxService.nursery`.  The transport sends the replies and re-arms the endpoint's
+timer once the events are handled.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Protocol
 import trio
 
 from pbxedge.config.iax_models import IaxConfig
+from pbxedge.control.registry import CommandRegistry
 from pbxedge.iax2.callnumbers import CallNumberPool
 from pbxedge.iax2.calltoken import CallTokenIssuer
 from pbxedge.iax2.endpoint import Endpoint
@@ -43,10 +45,6 @@ __all__ = ["CallHandler", "IaxService", "RequestHandler"]
 
 logger = logging.getLogger("pbxedge.iax2")
 
-# Events waiting for the event task; a burst bigger than this is a flood, counted and dropped.
-_EVENT_BACKLOG = 65536
-
-
 class CallHandler(Protocol):
     """Whoever owns a call number hears every event of that call."""
 
@@ -54,6 +52,21 @@ class CallHandler(Protocol):
 
 
 RequestHandler = Callable[[NewCall], None]
+
+
+class _InlineEvents:
+    """Hands each endpoint event to the service the moment the transport drains it, so
+    handlers answer before the transport sends what the endpoint queued: a REGAUTH or
+    AUTHREQ then carries the ACK of the request, as in Asterisk, instead of following a
+    lone ACK (which nmap's iax2-brute cannot parse)."""
+
+    __slots__ = ("_service",)
+
+    def __init__(self, service: IaxService) -> None:
+        self._service = service
+
+    def send_nowait(self, value: object) -> None:
+        self._service.dispatch(value)  # type: ignore[arg-type]
 
 
 class IaxService:
@@ -82,11 +95,10 @@ class IaxService:
             lagrqtime=float(general.lagrqtime),
         )
         self.debug = FrameDebugger()
-        self._events_in, self._events_out = trio.open_memory_channel[object](_EVENT_BACKLOG)
         self.transport = UdpTransport(
             TappedEndpoint(self.endpoint, self.debug),
             [(bind.host, bind.port) for bind in general.bindaddrs],
-            self._events_in,
+            _InlineEvents(self),
             tos=general.tos or None,
         )
         self._owners: dict[int, CallHandler] = {}
@@ -115,6 +127,9 @@ class IaxService:
     def owner(self, callno: int) -> CallHandler | None:
         return self._owners.get(callno)
 
+    def register_commands(self, registry: CommandRegistry) -> None:
+        """None of its own: the call service registers the endpoint's console commands."""
+
     def now(self) -> float:
         return trio.current_time()
 
@@ -129,10 +144,7 @@ class IaxService:
             self._nursery = nursery
             self.local_addresses = await nursery.start(self.transport.run)
             task_status.started()
-            async with self._events_out:
-                async for event in self._events_out:
-                    self.dispatch(event)  # type: ignore[arg-type]
-                    self.kick()
+            await trio.sleep_forever()
 
     def dispatch(self, event: Event) -> None:
         """Hand one endpoint event to whoever should hear it; never raises."""

@@ -8,6 +8,7 @@ import stat
 import sys
 import threading
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -137,16 +138,24 @@ class PanoramiskServer:
             self.results[name] = await request.send_command(command)
 
     async def slow_route(self, request: Any) -> None:
-        await asyncio.sleep(5)
+        await asyncio.sleep(30)  # never answers within the engine's agi_timeout
 
     def __enter__(self) -> PanoramiskServer:
         self.thread.start()
         return self
 
+    async def shutdown(self) -> None:
+        self.server.close()
+        pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
     def __exit__(self, *exc: object) -> None:
-        self.loop.call_soon_threadsafe(self.server.close)
+        asyncio.run_coroutine_threadsafe(self.shutdown(), self.loop).result(5)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
+        self.loop.close()
 
 
 @pytest.fixture
@@ -210,3 +219,121 @@ def test_agi_urls() -> None:
     assert _parse_agi_url("agi://host:4000/a/b") == ("host", 4000, "a/b")
     assert _parse_agi_url("agi://[::1]:4001/s") == ("::1", 4001, "s")
     assert _parse_agi_url("agi://host") == ("host", 4573, "")
+
+
+class WirePeer:
+    """A FastAGI peer written against the wire format, to check replies byte for byte."""
+
+    def __init__(self, script: list[tuple[str, list[str]]]) -> None:
+        self.script = script  # (command to send, reply lines expected)
+        self.env: list[str] = []
+        self.replies: list[list[str]] = []
+
+    async def serve(self, stream: trio.SocketStream) -> None:
+        buffer = b""
+
+        async def line() -> str:
+            nonlocal buffer
+            while b"\n" not in buffer:
+                chunk = await stream.receive_some(4096)
+                if not chunk:
+                    raise EOFError
+                buffer += chunk
+            text, _, buffer = buffer.partition(b"\n")
+            return text.decode()
+
+        while (text := await line()) != "":
+            self.env.append(text)
+        for command, expected in self.script:
+            if command:
+                await stream.send_all(command.encode() + b"\n")
+            self.replies.append([await line() for _ in expected])
+        await stream.aclose()
+
+
+async def run_wire(script: list[tuple[str, list[str]]], extra_dialplan: str = "",
+                   features: frozenset[Feature] = frozenset({Feature.PLAY, Feature.DTMF_IN, Feature.RECORD}),
+                   digits: str = "", caller_hangs_up_after: float | None = None,
+                   ) -> tuple[WirePeer, CallOutcome, FakeChannel]:
+    peer = WirePeer(script)
+    async with trio.open_nursery() as nursery:
+        listeners = await nursery.start(partial(trio.serve_tcp, peer.serve, 0, host="127.0.0.1"))
+        port = listeners[0].socket.getsockname()[1]
+        plan = parse_dialplan_text(f"[c]\nexten => 7,1,AGI(agi://127.0.0.1:{port}/wire)\n"
+                                   f" same => n,NoOp(${{AGISTATUS}})\n{extra_dialplan}")
+        channel = FakeChannel(features=set(features), digits=digits)
+        if caller_hangs_up_after is not None:
+            async def hang_up_later(delay: float) -> None:
+                await trio.sleep(delay)
+                channel.caller_hangs_up()
+
+            nursery.start_soon(hang_up_later, caller_hangs_up_after)
+        with trio.fail_after(20):
+            outcome = await Engine(plan, store=MemoryStore()).start(channel, "c", "7")
+        nursery.cancel_scope.cancel()
+    return peer, outcome, channel
+
+
+async def test_wire_replies_usage_and_unknown() -> None:
+    peer, outcome, channel = await run_wire([
+        ("SET VARIABLE onlyname", ["520-Invalid command syntax.  Proper usage follows:",
+                                   "Usage: SET VARIABLE <variablename> <value>",
+                                   "520 End of proper usage."]),
+        ("frobnicate", ["510 Invalid or unknown command"]),
+        ("set variable X 1", ["200 result=1"]),
+        ("GET VARIABLE X", ["200 result=1 (1)"]),
+        ("GET VARIABLE CALLERID(num)", ["200 result=1 (2001)"]),
+        ("DATABASE GET fam key", ["200 result=0"]),
+        ("DATABASE PUT fam key v", ["200 result=1"]),
+        ("DATABASE GET fam key", ["200 result=1 (v)"]),
+        ("DATABASE DEL fam key", ["200 result=1"]),
+        ("DATABASE DEL fam key", ["200 result=0"]),
+        ("VERBOSE \"hello there\" 1", ["200 result=1"]),
+        ("EXEC NoSuchApp x", ["200 result=-2"]),
+        ("STREAM FILE welcome \"#\"", ["200 result=35 endpos=0"]),
+        ("SAY DIGITS 12 \"\"", ["200 result=0"]),
+        ("WAIT FOR DIGIT 1000", ["200 result=0"]),
+        ("GET DATA prompt 100 3", ["200 result= (timeout)"]),
+        ("RECORD FILE msg wav \"#\" 5000 s=2", ["200 result=0 (timeout) endpos=0"]),
+        ("SET EXTENSION 8", ["200 result=0"]),
+        ("SET PRIORITY 2", ["200 result=0"]),
+        ("CHANNEL STATUS", ["200 result=4"]),
+        ("NOOP", ["200 result=0"]),
+    ], extra_dialplan="exten => 8,1,NoOp(one)\n same => n,NoOp(two)\n", digits="#")
+    assert [reply for reply in peer.replies] == [expected for _, expected in peer.script]
+    assert peer.env[:2] == ["agi_network: yes", "agi_network_script: wire"]
+    assert channel.played == ["welcome", "digits/1", "digits/2", "prompt"]
+    assert channel.variables["X"] == "1"
+    assert [(s.exten, s.data) for s in outcome.trace][-1] == ("8", "two")
+
+
+async def test_wire_hangup_then_dead_channel() -> None:
+    peer, outcome, channel = await run_wire([
+        ("ANSWER", ["200 result=0"]),
+        ("HANGUP", ["200 result=1", "HANGUP"]),
+        ("ANSWER", ["511 Command Not Permitted on a dead channel or intercept routine"]),
+        ("GET VARIABLE AGISTATUS", ["200 result=0"]),
+    ], extra_dialplan="exten => h,1,NoOp(h ran)\n")
+    assert [reply for reply in peer.replies] == [expected for _, expected in peer.script]
+    assert channel.variables["AGISTATUS"] == "HANGUP"
+    assert [s.data for s in outcome.trace][-1] == "h ran"
+
+
+async def test_wire_media_without_media_support() -> None:
+    peer, _, channel = await run_wire([
+        ("STREAM FILE welcome \"#\"", ["200 result=-1 endpos=0"]),
+        ("WAIT FOR DIGIT 100", ["200 result=-1"]),
+    ], features=frozenset())
+    assert [reply for reply in peer.replies] == [expected for _, expected in peer.script]
+    assert channel.variables["AGISTATUS"] == "SUCCESS"
+
+
+async def test_script_hears_of_a_hangup_while_it_is_silent() -> None:
+    peer, outcome, channel = await run_wire([
+        ("ANSWER", ["200 result=0"]),
+        ("", ["HANGUP"]),  # the peer sends nothing; the caller hangs up meanwhile
+        ("NOOP", ["200 result=0"]),
+    ], caller_hangs_up_after=0.2)
+    assert [reply for reply in peer.replies] == [expected for _, expected in peer.script]
+    assert channel.variables["AGISTATUS"] == "HANGUP"
+    assert outcome.reason == "hangup"

@@ -31,7 +31,7 @@ def apps(outcome: CallOutcome) -> list[str]:
 
 
 async def test_gosub_passes_arguments_and_restores_them(autojump_clock: object) -> None:
-    outcome, channel = await run("""
+    outcome, _channel = await run("""
 [c]
 exten => s,1,Set(ARG1=outer)
  same => n,Gosub(sub,s,1(one,two))
@@ -109,7 +109,7 @@ async def test_gotoiftime(autojump_clock: object) -> None:
 
 
 async def test_gosubif_and_execif(autojump_clock: object) -> None:
-    outcome, channel = await run("""
+    _outcome, channel = await run("""
 [c]
 exten => s,1,GosubIf($[1 = 1]?sub,s,1(a):sub,s,1(b))
  same => n,ExecIf(1?Set(X=yes):Set(X=no))
@@ -126,7 +126,7 @@ exten => s,1,Set(GOT=${ARG1})
 
 
 async def test_invalid_extension_goes_to_i(autojump_clock: object) -> None:
-    outcome, channel = await run("[c]\nexten => i,1,NoOp(${INVALID_EXTEN})\n same => n,Hangup(1)\n", "555")
+    outcome, _channel = await run("[c]\nexten => i,1,NoOp(${INVALID_EXTEN})\n same => n,Hangup(1)\n", "555")
     assert apps(outcome) == ["NoOp(555)", "Hangup(1)"]
     assert outcome.hangup_cause == 1
 
@@ -217,7 +217,7 @@ async def test_background_jumps_on_a_digit(autojump_clock: object) -> None:
 
 
 async def test_read_sets_the_variable(autojump_clock: object) -> None:
-    outcome, channel = await run("[c]\nexten => s,1,Read(PIN,,4)\n same => n,Hangup()\n",
+    _outcome, channel = await run("[c]\nexten => s,1,Read(PIN,,4)\n same => n,Hangup()\n",
                                  channel=FakeChannel(digits="12345", features={Feature.DTMF_IN}))
     assert (channel.variables["PIN"], channel.variables["READSTATUS"]) == ("1234", "OK")
 
@@ -258,7 +258,7 @@ async def test_dial_without_a_dialer_fails_clearly(autojump_clock: object, caplo
 
 async def test_dial_sets_dialstatus_and_continues(autojump_clock: object) -> None:
     dialer = FakeDialer(results={"IAX2/b": DialStatus.BUSY})
-    outcome, channel = await run("[c]\nexten => s,1,Dial(IAX2/a&IAX2/b,20,tT)\n same => n,NoOp(${DIALSTATUS})\n",
+    outcome, _channel = await run("[c]\nexten => s,1,Dial(IAX2/a&IAX2/b,20,tT)\n same => n,NoOp(${DIALSTATUS})\n",
                                  dialer=dialer)
     assert dialer.dialled == [(["IAX2/a", "IAX2/b"], 20.0, "tT")]
     assert apps(outcome)[-1] == "NoOp(BUSY)"
@@ -361,3 +361,51 @@ def test_reload_keeps_globals_unless_cleared() -> None:
 )
 def test_entry_extension(called: str | None, immediate: bool, entry: str | None) -> None:
     assert entry_extension(called, immediate) == entry
+
+
+async def test_a_failing_python_application_only_ends_its_call(autojump_clock: object,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    from dialplan.builtins import default_registry
+    from dialplan.registry import Application
+
+    async def explode(call: object, data: str) -> None:
+        raise ValueError("bug in an admin's hook")
+
+    registry = default_registry()
+    registry.add_app(Application("Explode", explode))
+    plan = parse_dialplan_text("[c]\nexten => s,1,Explode()\n same => n,NoOp()\nexten => h,1,NoOp(cleanup)\n")
+    outcome = await Engine(plan, registry=registry).start(FakeChannel(), "c", "s")
+    assert apps(outcome) == ["Explode()", "NoOp(cleanup)"]
+    assert "Application Explode failed" in caplog.text
+
+
+async def test_loop_without_time_passing_is_stopped(autojump_clock: object) -> None:
+    # Wait(0) "waits" without time passing: still a runaway loop.
+    outcome, _ = await run("[c]\nexten => s,1,Wait(0)\n same => n,Goto(1)\n",
+                           options=EngineOptions(max_steps_without_wait=50))
+    assert outcome.reason == "loop"
+
+
+async def test_a_waiting_loop_is_not_a_runaway(autojump_clock: object) -> None:
+    channel = FakeChannel(hangs_up_after=None)
+    outcome, _ = await run("[c]\nexten => s,1,Set(N=$[${N} + 1])\n same => n,GotoIf($[${N} > 200]?done)\n"
+                           " same => n,Wait(1)\n same => n,Goto(1)\n same => n(done),Hangup(16)\n",
+                           channel=channel, options=EngineOptions(max_steps_without_wait=10))
+    assert outcome.reason == "hangup"
+
+
+@pytest.mark.parametrize(("line", "cause"), [("Hangup()", 16), ("Hangup(21)", 21), ("Hangup(USER_BUSY)", 17),
+                                             ("Hangup(AST_CAUSE_NO_ANSWER)", 19), ("Hangup(bogus)", 16)])
+async def test_hangup_causes(line: str, cause: int, autojump_clock: object) -> None:
+    outcome, _ = await run(f"[c]\nexten => s,1,{line}\n")
+    assert outcome.hangup_cause == cause
+
+
+async def test_hangup_keeps_an_earlier_cause(autojump_clock: object) -> None:
+    dialer = FakeDialer(default=DialStatus.ANSWER)
+    outcome, _ = await run("[c]\nexten => s,1,Dial(IAX2/a,,g)\n same => n,Hangup()\n", dialer=dialer)
+    assert outcome.hangup_cause == 16
+    channel = FakeChannel()
+    channel.hangup_cause = 31
+    outcome, _ = await run("[c]\nexten => s,1,Hangup()\n", channel=channel)
+    assert outcome.hangup_cause == 31

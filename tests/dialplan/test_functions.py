@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dialplan.args import separate_args, split_app_call
 from dialplan.builtins import default_registry
@@ -179,3 +181,35 @@ def test_split_app_call() -> None:
 def test_substring_helper() -> None:
     assert substring("abcdef", -2, None) == "ef"
     assert substring("abcdef", 1, -1) == "bcde"
+
+
+SUBSTITUTION_PIECES = [
+    *'${}[]():,?-="\\ &0123456789aXN',
+    "LEN(", "IF(", "CUT(", "STRFTIME(", "FILTER(", "RAND(", "REGEX(", "DIALPLAN_EXISTS(",
+    "GLOBAL(", "CALLERID(", "ISNULL(", "EXISTS(", "LOCAL(", "EXTEN", "99999999999999999999",
+]
+
+
+@settings(max_examples=300)
+@given(st.lists(st.sampled_from(SUBSTITUTION_PIECES), max_size=25))
+def test_substitution_never_raises(pieces: list[str]) -> None:
+    assert isinstance(make_call(X="hello").substitute("".join(pieces)), str)
+
+
+@given(st.text(max_size=60))
+def test_agi_argument_parser_never_raises(line: str) -> None:
+    from dialplan.agi_protocol import parse_agi_args
+
+    assert all(isinstance(word, str) for word in parse_agi_args(line))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "${STRFTIME(1e300)}", "${STRFTIME(nan)}", "${STRFTIME(-99999999999)}",
+        "$[999999999999999999999999999999999999999999999999999999.5 % 7]",
+        "${" * 3000 + "X" + "}" * 3000, "$[" * 500 + "1" + "]" * 500, "$[" + "(" * 5000 + "1" + ")" * 5000 + "]",
+    ],
+)
+def test_hostile_input_is_contained(text: str) -> None:
+    assert isinstance(make_call(X="1").substitute(text), str)

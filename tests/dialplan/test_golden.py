@@ -86,6 +86,12 @@ HAND_CASES = [
       results={"IAX2/1-1-0": DialStatus.NOANSWER}, registered=("1-1-0",)),
     c("from-internal", "102", None, "internal-phones:_1XX", f"Gosub {RING_ANSWER}", "hangup/16", "IAX2/102"),
     c("from-internal", "110", "101", "internal-phones:_1XX", f"Gosub {RING_UNREG} GotoIf GotoIf Congestion {H}", "hangup/34", registered=()),
+    # --- Carol's phone from configs/iax.conf (peer "carol", regexten=2004) ---------------
+    c("from-internal", "2004", "2001", "internal-phones:2004", f"Gosub {RING_ANSWER}", "hangup/16", "IAX2/carol",
+      registered=("2004",), results={"IAX2/carol": DialStatus.ANSWER}),
+    c("from-internal", "2004", "2001", "internal-phones:2004", f"Gosub {RING_DIAL} GotoIf Busy {H}", "hangup/17", "IAX2/carol",
+      registered=("2004",), results={"IAX2/carol": DialStatus.BUSY}),
+    c("from-internal", "2004", "2001", "internal-phones:2004", f"Gosub {RING_UNREG} GotoIf Congestion {H}", "hangup/34"),
     # --- reception: the literal 100 in [from-internal] beats _1XX from the include -------
     c("from-internal", "100", "101", "from-internal:100", f"{RECEPTION} {H}", "hangup/16", "IAX2/100", "IAX2/101"),
     c("from-internal", "100", "102", "from-internal:100", f"NoOp Gosub {RING_UNREG} GotoIf Gosub {RING_DIAL} Hangup {H}", "hangup/16", "IAX2/101", registered=("101",)),

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dialplan.context import Context, EarlyMatchStop, Priority
 from dialplan.loader import parse_dialplan_text
+from dialplan.patterns import EARLY_MATCH, MatchMode
 from dialplan.plan import Dialplan, DpStatus
 
 
@@ -184,3 +189,37 @@ def test_add_replaces_a_runtime_priority() -> None:
     plan.add_extension("c", "1", 1, "NoOp", "new")
     found = plan.find("c", "1")
     assert found is not None and found.priority.data == "new"
+
+
+names = st.one_of(
+    st.text(alphabet="0123456789-", min_size=1, max_size=5),
+    st.builds(lambda body, tail: "_" + "".join(body) + tail,
+              st.lists(st.sampled_from(["X", "Z", "N", "1", "5", "[1-3]", "-"]), max_size=5),
+              st.sampled_from(["", ".", "!"])),
+)
+
+
+@settings(max_examples=150)
+@given(st.lists(names, min_size=1, max_size=25), st.lists(st.text(alphabet="0123456789", max_size=6), max_size=10))
+def test_indexed_lookup_equals_a_plain_walk(extension_names: list[str], dialled: list[str]) -> None:
+    context = Context("c")
+    for name in extension_names:
+        extension = context.extension(name)
+        if 1 not in extension.priorities:
+            extension.add(Priority(1, "NoOp", ""))
+    for data in dialled:
+        for mode in MatchMode:
+            expected: list[str] = []
+            for ext in context.extensions():
+                result = ext.pattern.match(data, mode)
+                if result == EARLY_MATCH and mode is MatchMode.MATCHMORE:
+                    expected.append("STOP")
+                    break
+                if result:
+                    expected.append(ext.name)
+            got: list[str] = []
+            try:
+                got.extend(ext.name for ext in context.candidates(data, mode, None))
+            except EarlyMatchStop:
+                got.append("STOP")
+            assert got == expected, (data, mode)

@@ -79,7 +79,10 @@ def _wait_until_ready(node: RunningNode) -> None:
         if node.process.poll() is not None:
             pytest.fail(f"pbxedge exited with {node.process.returncode}:\n{node.stderr()}")
         try:
-            with ControlClient(node.socket_path, timeout=5.0):
+            # A reply (not just a connection) proves every service has started: the
+            # console is the last one, and the banner is printed before it serves.
+            with ControlClient(node.socket_path, timeout=5.0) as client:
+                client.execute("core show uptime")
                 return
         except NotRunningError:
             time.sleep(0.05)

@@ -1,0 +1,134 @@
+"""The node's call service: incoming and outgoing IAX2 calls and their channels.
+
+Wires the pieces together: NEWs from :class:`~pbxedge.iaxservice.service.IaxService` become
+:class:`~pbxedge.iaxservice.inbound.InboundCall` s, the dialplan's ``Dial`` reaches
+:class:`~pbxedge.iaxservice.outbound.IaxDialer`, and the console sees every channel.
+Dialplan runs, delayed REJECTs and key rotations are tasks in this service's nursery, so
+stopping the node cancels them and hangs the calls up cleanly.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+
+import trio
+
+from dialplan.engine import Engine
+from pbxedge.channels.iax import IaxChannel
+from pbxedge.config.iax_models import IaxConfig
+from pbxedge.control.registry import CommandRegistry
+from pbxedge.iax2.auth import AuthMethodMemory, AuthRequestCounter, SecretResolver
+from pbxedge.iax2.call import CallStateError
+from pbxedge.iax2.endpoint import UnknownCall
+from pbxedge.iax2.enums import Cause, IaxSubclass
+from pbxedge.iax2.events import NewCall
+from pbxedge.iaxservice.channel_commands import register_channel_commands
+from pbxedge.iaxservice.inbound import InboundCall
+from pbxedge.iaxservice.outbound import IaxDialer
+from pbxedge.iaxservice.peers import PeerDirectory
+from pbxedge.iaxservice.service import IaxService
+from pbxedge.keys import KeyStore
+from pbxedge.store import Store
+
+__all__ = ["CallService"]
+
+logger = logging.getLogger("pbxedge.iax2")
+
+
+class CallService:
+    """Calls in and out of this node."""
+
+    name = "calls"
+
+    def __init__(self, iax: IaxService, *, config: IaxConfig, keys: KeyStore,
+                 store: Store | None, engine: Engine, peers: PeerDirectory) -> None:
+        self.iax = iax
+        self.config = config
+        self.keys = keys
+        self.engine = engine
+        self.peers = peers
+        self.rng: random.Random = iax.rng
+        self.memory = AuthMethodMemory()
+        self.authreqs = AuthRequestCounter()
+        self.secret_resolver: SecretResolver | None = store.db_get if store is not None else None
+        self.dialer = IaxDialer(self)
+        engine.services.dialer = self.dialer
+        iax.on_request(IaxSubclass.NEW, self._on_new)
+        self._channels: dict[str, tuple[IaxChannel, int]] = {}
+        self._calls: set[str] = set()  # channels running the dialplan: one per call
+        self.processed = 0
+        self._nursery: trio.Nursery | None = None
+
+    @property
+    def nursery(self) -> trio.Nursery:
+        if self._nursery is None:
+            raise RuntimeError("the call service is not running")
+        return self._nursery
+
+    # -- channels -------------------------------------------------------------------------
+
+    def _on_new(self, event: NewCall) -> None:
+        call = InboundCall(self, event)
+        self.iax.own(event.callno, call)
+        call.start()
+
+    def add_channel(self, channel: IaxChannel, callno: int, *, call: bool = False) -> None:
+        """Track a live channel; *call*: it runs the dialplan (an incoming call)."""
+        self._channels[channel.name] = (channel, callno)
+        if call:
+            self._calls.add(channel.name)
+            self.processed += 1
+
+    @property
+    def active_calls(self) -> int:
+        return len(self._calls)
+
+    def remove_channel(self, channel: IaxChannel) -> None:
+        if self._channels.get(channel.name, (None, 0))[0] is channel:
+            del self._channels[channel.name]
+            self._calls.discard(channel.name)
+            # Asterisk's "Hungup 'IAX2/…'" (verbose 3), with the cause operators look for.
+            logger.info("Hungup '%s' (cause %d)", channel.name, channel.hangup_cause)
+
+    def channels(self) -> list[tuple[IaxChannel, int]]:
+        """Live channels with their call numbers, oldest first."""
+        return sorted(self._channels.values(), key=lambda item: item[0].created)
+
+    def channel_named(self, name: str) -> IaxChannel | None:
+        found = self._channels.get(name)
+        return found[0] if found is not None else None
+
+    def channel_of(self, callno: int) -> IaxChannel | None:
+        for channel, number in self._channels.values():
+            if number == callno:
+                return channel
+        return None
+
+    # -- service --------------------------------------------------------------------------
+
+    def register_commands(self, registry: CommandRegistry) -> None:
+        register_channel_commands(registry, self)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                task_status.started()
+                await trio.sleep_forever()
+        finally:
+            self._nursery = None
+            self._hang_up_all()
+
+    def _hang_up_all(self) -> None:
+        """On shutdown every live call gets a HANGUP (cause 16) before the socket closes."""
+        endpoint = self.iax.endpoint
+        for channel, callno in list(self._channels.values()):
+            channel.remote_hangup(Cause.NORMAL_CLEARING)
+            try:
+                endpoint.hangup(callno, Cause.NORMAL_CLEARING, self.iax.now())
+            except (UnknownCall, CallStateError):
+                continue
+        self._channels.clear()
+        self._calls.clear()
+        self.iax.kick()

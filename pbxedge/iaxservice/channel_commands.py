@@ -1,0 +1,250 @@
+"""Console commands about calls, in Asterisk's layouts (reference iax2.md §9).
+
+``iax2 show channels``, ``iax2 show netstats``, ``iax2 show stats``,
+``iax2 show callnumber usage [IP]``, ``iax2 set debug on|off|peer NAME``,
+``core show channels`` and ``channel request hangup NAME|all``. The printf formats are
+Asterisk's, kept as C-style ``%`` formats so they can be compared with chan_iax2.c.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pbxedge.channels.iax import IaxChannel
+from pbxedge.control.registry import CommandContext, CommandRegistry, UsageError
+from pbxedge.iax2.call import CallInfo, CallState
+from pbxedge.iax2.codecs import codec_name
+from pbxedge.iax2.enums import Cause
+from pbxedge.iax2.showframe import format_addr
+
+if TYPE_CHECKING:
+    from pbxedge.iaxservice.calls import CallService
+
+__all__ = [
+    "register_channel_commands",
+    "show_callnumber_usage",
+    "show_channels",
+    "show_core_channels",
+    "show_netstats",
+    "show_stats",
+]
+
+_CHANNELS_HEADER = (
+    "%-20.20s  %-40.40s  %-10.10s  %-11.11s  %-11.11s  %-7.7s  %-6.6s  %-6.6s  %s  %s  %9s\n"
+)
+_CHANNELS_ROW = (
+    "%-20.20s  %-40.40s  %-10.10s  %5.5d/%5.5d  %5.5d/%5.5d  %-5.5dms  %-4.4dms  %-4.4dms"
+    "  %-6.6s  %s%s  %3s%s\n"
+)
+_NETSTATS_HEADER = (
+    "                                -------- LOCAL ---------------------"
+    "  -------- REMOTE --------------------\n"
+    "Channel                    RTT  Jit  Del  Lost   %  Drop  OOO  Kpkts"
+    "  Jit  Del  Lost   %  Drop  OOO  Kpkts FirstMsg    LastMsg\n"
+)
+_NETSTATS_ROW = (
+    "%-24.25s %4u %4d %4d %5d %3d %5d %4d %6d %4d %4d %5d %3d %5d %4d %6d %s%s %4s%s\n"
+)
+_USAGE_HEADER = "%-45s %-12s %-12s\n"
+_USAGE_ROW = "%-45s %-12d %-12d\n"
+_CORE_FORMAT = "%-20.20s %-20.20s %-7.7s %-30.30s\n"
+# Without a jitter buffer Asterisk reports these local figures (ast_cli_netstats).
+_NO_JB_JITTER = -1
+_NO_JB_DELAY = 0
+_STATE_NAMES = {"down": "Down", "ring": "Ring", "ringing": "Ringing", "up": "Up"}
+
+
+def _ess(count: int) -> str:
+    return "" if count == 1 else "s"
+
+
+def _split_message(label: str) -> tuple[str, str]:
+    """``Tx:NEW`` → (``Tx:``, ``NEW``); Asterisk prints direction and name separately."""
+    direction, sep, name = label.partition(":")
+    return (f"{direction}:", name) if sep else ("", label)
+
+
+def _format_name(info: CallInfo) -> str:
+    codec = info.rx_format or info.tx_format
+    return codec_name(codec) if codec else "(nothing)"
+
+
+def _rows(svc: CallService) -> list[tuple[CallInfo, IaxChannel | None]]:
+    endpoint = svc.iax.endpoint
+    rows: list[tuple[CallInfo, IaxChannel | None]] = []
+    for callno in endpoint.calls():
+        info = endpoint.call_info(callno)
+        if info.state is CallState.DESTROYED:
+            continue
+        rows.append((info, svc.channel_of(callno)))
+    return rows
+
+
+def show_channels(svc: CallService) -> str:
+    out = [_CHANNELS_HEADER % ("Channel", "Peer", "Username", "ID (Lo/Rem)", "Seq (Tx/Rx)",
+                               "Lag", "Jitter", "JitBuf", "Format", "FirstMsg", "LastMsg")]
+    rows = _rows(svc)
+    for info, channel in rows:
+        first = _split_message(info.first_message)
+        last = _split_message(info.last_message)
+        out.append(_CHANNELS_ROW % (
+            channel.name if channel else "(None)",
+            info.addr[0],
+            (channel.username if channel else "") or "(None)",
+            info.callno, info.peer_callno, info.oseqno, info.iseqno,
+            info.lag_ms, _NO_JB_JITTER, _NO_JB_DELAY,
+            _format_name(info), first[0], first[1], last[0], last[1],
+        ))
+    out.append(f"{len(rows)} active IAX channel{_ess(len(rows))}\n")
+    return "".join(out)
+
+
+def show_netstats(svc: CallService) -> str:
+    out = [_NETSTATS_HEADER]
+    rows = _rows(svc)
+    for info, channel in rows:
+        first = _split_message(info.first_message)
+        last = _split_message(info.last_message)
+        kpkts = (channel.voice_frames_in if channel else 0) // 1000
+        # Local figures: no jitter buffer yet (jitter/lost/OOO unknown = -1); remote ones
+        # would come from a PONG's RR IEs, which pbxedge's peers have not reported: zeros.
+        out.append(_NETSTATS_ROW % (
+            channel.name if channel else "(None)",
+            max(0, info.rtt_ms), _NO_JB_JITTER, _NO_JB_DELAY, -1, -1, 0, -1, kpkts,
+            0, 0, 0, 0, 0, 0, 0,
+            first[0], first[1], last[0], last[1],
+        ))
+    out.append(f"{len(rows)} active IAX channel{_ess(len(rows))}\n")
+    return "".join(out)
+
+
+def show_stats(svc: CallService) -> str:
+    endpoint = svc.iax.endpoint
+    egress = endpoint.pending_retransmits()
+    final = 0
+    for callno in endpoint.calls():
+        info = endpoint.call_info(callno)
+        if info.state is CallState.HANGING_UP:
+            final += info.unacked
+    return (
+        "    IAX Statistics\n"
+        "---------------------\n"
+        f"Outstanding frames: {egress} (0 ingress, {egress} egress)\n"
+        f"0 timed and 0 untimed transmits; MTU 0/0/{svc.config.general.trunkmtu}\n"
+        f"Packets in transmit queue: 0 dead, {final} final, {egress} total\n\n"
+    )
+
+
+def show_callnumber_usage(svc: CallService, ip: str | None) -> str:
+    usage = svc.iax.pool.usage(ip, svc.iax.now())
+    out = [_USAGE_HEADER % ("Address", "Callno Usage", "Callno Limit")]
+    for row in usage.addresses:
+        out.append(_USAGE_ROW % (row.ip, row.used, row.limit))
+    if ip is None:
+        out.append(
+            f"\nNon-CallToken Validation Callno Limit: {usage.nonvalidated_limit}\n"
+            f"Non-CallToken Validated Callno Used:   {usage.nonvalidated_used}\n"
+            f"Total Available Callno:                {usage.total_available}\n"
+            f"Regular Callno Available:              {usage.regular_available}\n"
+            f"Trunk Callno Available:                {usage.trunk_available}\n"
+        )
+    elif not usage.addresses:
+        out.append(f"No call number table entries for {ip} found\n")
+    return "".join(out)
+
+
+def show_core_channels(svc: CallService) -> str:
+    out = [_CORE_FORMAT % ("Channel", "Location", "State", "Application(Data)")]
+    channels = [channel for channel, _ in svc.channels()]
+    for channel in channels:
+        # Where the dialplan is inside the channel is not exposed by the engine yet.
+        out.append(_CORE_FORMAT % (channel.name, "(None)",
+                                   _STATE_NAMES.get(channel.state.value, channel.state.value),
+                                   "(None)"))
+    calls = svc.active_calls
+    out.append(f"{len(channels)} active channel{_ess(len(channels))}\n")
+    out.append(f"{calls} active call{_ess(calls)}\n")
+    out.append(f"{svc.processed} call{_ess(svc.processed)} processed\n")
+    return "".join(out)
+
+
+def register_channel_commands(registry: CommandRegistry, svc: CallService) -> None:
+    def channels(ctx: CommandContext, args: list[str]) -> str:
+        if args:
+            raise UsageError
+        return show_channels(svc)
+
+    def netstats(ctx: CommandContext, args: list[str]) -> str:
+        if args:
+            raise UsageError
+        return show_netstats(svc)
+
+    def stats(ctx: CommandContext, args: list[str]) -> str:
+        if args:
+            raise UsageError
+        return show_stats(svc)
+
+    def usage(ctx: CommandContext, args: list[str]) -> str:
+        if len(args) > 1:
+            raise UsageError
+        return show_callnumber_usage(svc, args[0] if args else None)
+
+    def core_channels(ctx: CommandContext, args: list[str]) -> str:
+        if args:
+            raise UsageError
+        return show_core_channels(svc)
+
+    def hangup(ctx: CommandContext, args: list[str]) -> str:
+        if len(args) != 1:
+            raise UsageError
+        if args[0].lower() == "all":
+            targets = [channel for channel, _ in svc.channels()]
+        else:
+            found = svc.channel_named(args[0])
+            if found is None:
+                return f"{args[0]} is not a known channel\n"
+            targets = [found]
+        lines = []
+        for channel in targets:
+            svc.nursery.start_soon(channel.hangup, int(Cause.NORMAL_CLEARING))
+            lines.append(f"Requested Hangup on channel '{channel.name}'\n")
+        return "".join(lines)
+
+    def debug(ctx: CommandContext, args: list[str]) -> str:
+        words = [a.lower() for a in args]
+        if words == ["on"]:
+            svc.iax.debug.set(True)
+            return "IAX2 Debugging Enabled\n"
+        if words == ["off"]:
+            svc.iax.debug.set(False)
+            return "IAX2 Debugging Disabled\n"
+        if len(words) == 2 and words[0] == "peer":
+            addr = svc.peers.address_of(args[1])
+            if addr is None:
+                return f"Unable to find peer '{args[1]}'\n"
+            svc.iax.debug.set(True, addr)
+            return f"IAX2 Debugging Enabled for IP: {format_addr(*addr)}\n"
+        raise UsageError
+
+    registry.register("iax2 show channels", channels, summary="List active IAX channels",
+                      usage="Usage: iax2 show channels\n       Lists all currently active IAX "
+                      "channels.")
+    registry.register("iax2 show netstats", netstats, summary="List active IAX channel netstats",
+                      usage="Usage: iax2 show netstats\n       Lists network status for all "
+                      "currently active IAX channels.")
+    registry.register("iax2 show stats", stats, summary="Display IAX statistics",
+                      usage="Usage: iax2 show stats\n       Display statistics on IAX channel "
+                      "driver.")
+    registry.register("iax2 show callnumber usage", usage,
+                      summary="Show current entries in IP call number limit table",
+                      usage="Usage: iax2 show callnumber usage [IP address]\n       Shows current "
+                      "IP addresses which are consuming iax2 call numbers.")
+    registry.register("iax2 set debug", debug, summary="Enable/Disable IAX debugging",
+                      usage="Usage: iax2 set debug {on|off|peer peername}\n       Enables/Disables "
+                      "dumping of IAX packets for debugging purposes.")
+    registry.register("core show channels", core_channels, summary="Display information on "
+                      "channels", usage="Usage: core show channels\n       Lists currently "
+                      "defined channels and some information about them.")
+    registry.register("channel request hangup", hangup, summary="Request a hangup on a given "
+                      "channel", usage="Usage: channel request hangup <channel>|<all>\n       "
+                      "Request that a channel be hung up.")

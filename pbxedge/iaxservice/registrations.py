@@ -1,0 +1,338 @@
+"""Registrations both ways, their persistence, regcontext and qualify (iax2.md §6).
+
+:class:`RegistrationService` is a node service. It puts together
+
+- the registrar side (:mod:`pbxedge.iaxservice.reg_server` over
+  :class:`~pbxedge.iax2.registrar.Registrar`): peers registering to us;
+- our own ``register =>`` lines (:mod:`pbxedge.iaxservice.reg_client`);
+- qualify (:mod:`pbxedge.iaxservice.qualify_service`);
+
+and applies what the registrar decides: write-through to the state store with ABSOLUTE
+expiry times (a restart restores the remaining time, never a fresh period), the regcontext
+``exten => EXT,1,NoOp(PEER)`` lines in the dialplan's run-time table, and a POKE to every
+peer that (re)appears. One timer task sleeps until the earliest deadline of all the sans-IO
+machines, then ticks them.
+
+It is also the node's peer directory: where a peer is (registered or static) and how its
+qualify looks, for the dialer and the console.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import trio
+
+from dialplan.engine import Engine
+from pbxedge import log
+from pbxedge.channelname import peer_name_at
+from pbxedge.config.iax_models import IaxConfig, Peer
+from pbxedge.control.registry import CommandRegistry
+from pbxedge.iax2.dialstring import PeerRuntime
+from pbxedge.iax2.enums import EncryptionMethod
+from pbxedge.iax2.qualify import Log
+from pbxedge.iax2.regclient import RegistryRow
+from pbxedge.iax2.registrar import (
+    AddExtension,
+    DeleteRegistration,
+    Registrar,
+    RegistrarPeer,
+    Registration,
+    RegistrationGrant,
+    RemoveExtension,
+    StoreRegistration,
+)
+from pbxedge.iaxservice.qualify_service import QualifyService
+from pbxedge.iaxservice.reg_client import OutboundRegistrations
+from pbxedge.iaxservice.reg_console import register_registration_commands
+from pbxedge.iaxservice.reg_log import emit
+from pbxedge.iaxservice.reg_resolver import ip_literal, resolve
+from pbxedge.iaxservice.reg_server import InboundRegistrations
+from pbxedge.iaxservice.service import IaxService
+from pbxedge.keys import KeyStore
+from pbxedge.registry_views import PeerDetail, PeerRow
+from pbxedge.store import Store, StoreError
+
+__all__ = ["RegistrationService"]
+
+Address = tuple[str, int]
+
+# The regcontext entries are NoOp(<peer>) lines owned by this registrar name (§6.4).
+_EXTENSION_APP = "NoOp"
+_EXTENSION_REGISTRAR = "IAX2"
+# Machines created before the trio clock can be read are due at their first tick.
+_DUE_AT_FIRST_TICK = 0.0
+
+
+class RegistrationService:
+    """Inbound and outbound registrations, persistence, regcontext, qualify, console."""
+
+    name = "registrations"
+
+    def __init__(
+        self,
+        iax: IaxService,
+        *,
+        config: IaxConfig,
+        keys: KeyStore,
+        store: Store | None,
+        engine: Engine | None,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        general = config.general
+        self._iax = iax
+        self._config = config
+        self._store = store
+        self._engine = engine
+        self._wall_clock = wall_clock
+        self._wakeup = trio.Event()
+        self._static: dict[str, Address] = {}
+        dynamic = [p for p in config.peers.values() if p.dynamic]
+        self.registrar = Registrar(
+            [RegistrarPeer(p.name, p.regexten or "") for p in dynamic],
+            min_expire=general.minregexpire,
+            # A maximum below the minimum would make every grant impossible; the minimum wins.
+            max_expire=max(general.minregexpire, general.maxregexpire),
+            regcontext=general.regcontext or "",
+        )
+        self.inbound = InboundRegistrations(
+            iax,
+            config=config,
+            keys=keys,
+            registrar=self.registrar,
+            sink=self,
+            secret_resolver=store.db_get if store is not None else None,
+            wall_clock=wall_clock,
+        )
+        self.outbound = OutboundRegistrations(
+            iax,
+            config.registrations,
+            keys=keys,
+            now=_DUE_AT_FIRST_TICK,
+            srv=general.srvlookup,
+            wake=self._wake,
+        )
+        self.qualify = QualifyService(iax, config.peers.values(), _DUE_AT_FIRST_TICK)
+
+    # -- node service --------------------------------------------------------------------
+    def register_commands(self, registry: CommandRegistry) -> None:
+        register_registration_commands(registry, self)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Restore stored registrations, locate static peers, then run the timers."""
+        now = self._iax.now()
+        self._restore(now)
+        for peer in self._config.peers.values():
+            if not peer.dynamic and peer.host:
+                literal = ip_literal(peer.host, peer.port)
+                if literal is not None:
+                    self._static_found(peer.name, literal, now)
+                else:
+                    self._iax.nursery.start_soon(self._locate_static, peer)
+        task_status.started()
+        while True:
+            with trio.move_on_at(self._next_deadline()):
+                await self._wakeup.wait()
+            self._tick(self._iax.now())
+            # Reset only now: the tick's own wake-ups are covered by the next deadline.
+            self._wakeup = trio.Event()
+
+    # -- peer directory (used by calls and the console) -----------------------------------
+    def address_of(self, peer: str) -> Address | None:
+        """Where a call to *peer* goes now: its registration, its static address, or its
+        ``defaultip`` while a dynamic peer is not registered."""
+        found = self._current_address(peer)
+        if found is not None:
+            return found
+        config = self._config.peers.get(peer)
+        if config is not None and config.defaultip:
+            return config.defaultip, config.port
+        return None
+
+    def _current_address(self, peer: str) -> Address | None:
+        """Registered or static address: what ``iax2 show peers`` prints (not defaultip)."""
+        return self.registrar.address_of(peer) or self._static.get(peer)
+
+    def runtime(self, peer: str) -> PeerRuntime:
+        return PeerRuntime(self.address_of(peer), self.qualify.lastms(peer))
+
+    def peer_at(self, addr: Address) -> str | None:
+        """The first peer (file order) that is at *addr* now."""
+        return peer_name_at(addr, self._config.peers, lambda p: self.address_of(p.name))
+
+    def peer_rows(self) -> list[PeerRow]:
+        return [
+            PeerRow(
+                name=p.name,
+                addr=self._current_address(p.name),
+                dynamic=p.dynamic,
+                status=self.qualify.status(p.name),
+                username=p.username or "",
+                mask=p.mask,
+                trunk=p.trunk,
+                encryption=p.encryption,
+                description=p.description or "",
+            )
+            for p in self._config.peers.values()
+        ]
+
+    def peer_detail(self, name: str) -> PeerDetail | None:
+        peer = self._config.peers.get(name)
+        if peer is None:
+            return None
+        return _detail(peer, self.qualify.status(name).text, self._current_address(name),
+                       self.registrar.expires_in(name, self._iax.now()))
+
+    def registry_rows(self) -> list[RegistryRow]:
+        return self.outbound.rows()
+
+    def unregister(self, name: str) -> str:
+        """Console ``iax2 unregister``: Asterisk's answers, one line."""
+        peer = self._config.peers.get(name)
+        if peer is not None and not peer.dynamic:
+            return f"Peer {name} not registered\n"
+        now = self._iax.now()
+        was_registered = self.registrar.address_of(name) is not None
+        text = self.registrar.unregister(name, now)
+        if was_registered:
+            self.unregistered(name, now)
+        return text + "\n"
+
+    def register_now(self, name: str) -> str:
+        return self.outbound.force(name, self._iax.now())
+
+    # -- RegistrationSink ----------------------------------------------------------------
+    def registered(self, grant: RegistrationGrant, now: float) -> None:
+        self._apply_registrar(now)
+        if grant.address_changed:
+            self.qualify.address_changed(grant.peer, grant.addr, now)
+        self._wake()
+
+    def unregistered(self, peer: str, now: float) -> None:
+        self._apply_registrar(now)
+        self.qualify.address_lost(peer, now)
+        self._wake()
+
+    # -- internals -----------------------------------------------------------------------
+    def _wake(self) -> None:
+        self._wakeup.set()
+
+    def _next_deadline(self) -> float:
+        timers = [
+            t
+            for t in (
+                self.registrar.get_timer(),
+                self.outbound.get_timer(),
+                self.qualify.get_timer(),
+            )
+            if t is not None
+        ]
+        return min(timers, default=float("inf"))
+
+    def _tick(self, now: float) -> None:
+        for peer in self.registrar.tick(now):
+            self.qualify.address_lost(peer, now)
+        self._apply_registrar(now)
+        self.outbound.tick(now)
+        self.qualify.tick(now)
+
+    def _restore(self, now: float) -> None:
+        if self._store is None:
+            return
+        wall = self._wall_clock()
+        try:
+            stored = self._store.load_registrations(wall)
+        except StoreError as exc:
+            log.warning(f"Cannot read stored registrations: {exc}")
+            return
+        entries = [
+            Registration(s.peer, (s.host, s.port), s.refresh, now + (s.expires_at - wall))
+            for s in stored
+        ]
+        kept = self.registrar.restore(entries, now)
+        self._apply_registrar(now)
+        for reg in kept:
+            self.qualify.address_changed(reg.peer, reg.addr, now)
+
+    async def _locate_static(self, peer: Peer) -> None:
+        assert peer.host is not None
+        addrs = await resolve(peer.host, peer.port, srv=False)
+        if not addrs:
+            log.warning(f"Unable to resolve host '{peer.host}' of peer '{peer.name}'")
+            return
+        self._static_found(peer.name, addrs[0], self._iax.now())
+
+    def _static_found(self, peer: str, addr: Address, now: float) -> None:
+        self._static[peer] = addr
+        self.qualify.address_changed(peer, addr, now)
+        self._wake()
+
+    def _apply_registrar(self, now: float) -> None:
+        """Carry out the registrar's actions: store, dialplan, log."""
+        while (action := self.registrar.next_action()) is not None:
+            try:
+                self._apply_one(action, now)
+            except StoreError as exc:
+                # The registration itself stands; only its survival across a restart is lost.
+                log.warning(f"Cannot update the stored registration of '{action}': {exc}")
+
+    def _apply_one(self, action: object, now: float) -> None:
+        store = self._store
+        if isinstance(action, StoreRegistration):
+            reg = self.registrar.registration(action.peer)
+            if store is not None and reg is not None:
+                expires_at = self._wall_clock() + (action.expires_at - now)
+                store.save_registration(
+                    action.peer, action.addr[0], action.addr[1], expires_at, reg.refresh,
+                    username=action.peer,
+                )
+        elif isinstance(action, DeleteRegistration):
+            if store is not None:
+                store.delete_registration(action.peer)
+        elif isinstance(action, AddExtension):
+            if self._engine is not None:
+                self._engine.plan.add_extension(
+                    action.context, action.exten, 1, _EXTENSION_APP, action.peer,
+                    registrar=_EXTENSION_REGISTRAR,
+                )
+        elif isinstance(action, RemoveExtension):
+            if self._engine is not None:
+                self._engine.plan.remove_extension(
+                    action.context, action.exten, 1, registrar=_EXTENSION_REGISTRAR
+                )
+        elif isinstance(action, Log):
+            emit(action)
+
+
+def _detail(peer: Peer, status: str, addr: Address | None, expires: int | None) -> PeerDetail:
+    calltoken = {"no": "No", "auto": "Auto"}.get(peer.requirecalltoken, "Yes")
+    # pbxedge always offers key rotation with AES128, as Asterisk does without keyrotate=off.
+    encrypted = peer.encryption or peer.forceencryption
+    encryption = EncryptionMethod.AES128 | EncryptionMethod.KEYROTATE if encrypted else 0
+    return PeerDetail(
+        name=peer.name,
+        status=status,
+        description=peer.description or "",
+        secret_set=bool(peer.secret or peer.dbsecret),
+        context=peer.context or "",
+        parking_lot=peer.parkinglot or "",
+        mailbox=peer.mailbox or "",
+        dynamic=peer.dynamic,
+        callnum_limit=peer.maxcallnumbers or 0,
+        calltoken_required=calltoken,
+        trunk=peer.trunk,
+        encryption=encryption,
+        callerid_name=peer.callerid_name or "",
+        callerid_number=peer.callerid_number or "",
+        expire_seconds=expires,
+        acl=peer.acl.is_set,
+        addr=addr,
+        defaddr=(peer.defaultip, peer.port) if peer.defaultip else None,
+        username=peer.username or "",
+        codecs=int(peer.capability),
+        codec_order=tuple(peer.prefs),
+        qualify_freq_ok_ms=peer.qualifyfreqok,
+        qualify_freq_notok_ms=peer.qualifyfreqnotok,
+        qualify_smoothing=peer.qualifysmoothing,
+    )

@@ -1,0 +1,203 @@
+"""Wire-level behaviour of incoming calls, seen from a raw client."""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import datetime
+
+import pytest
+import trio
+
+from dialplan.dialer import DialResult, DialStatus
+from pbxedge.iax2.crypto import md5_response
+from pbxedge.iax2.enums import IE, DpStatus, FrameType, IaxSubclass
+from pbxedge.iax2.frames import FullFrame
+from pbxedge.iax2.ies import IEList
+from pbxedge.iax2.newcall import build_new
+from pbxedge.keys import KeyStore
+from tests.dialplan.fakes import FakeChannel
+from tests.iaxservice.rawclient import RawClient
+from tests.iaxservice.stacks import (
+    CALLEE_EXTENSIONS,
+    CALLER_EXTENSIONS,
+    Stack,
+    build_stack,
+    callee_iax_conf,
+    caller_iax_conf,
+    free_udp_port,
+    running,
+)
+
+
+def _callee(general: str = "", extra: str = "") -> Stack:
+    return build_stack(callee_iax_conf(free_udp_port(), general, extra), CALLEE_EXTENSIONS,
+                       KeyStore([]))
+
+
+def _new(called: str, username: str | None, *, token: bytes | None = b"") -> bytes:
+    ies = build_new(called, prefs=[], capability=4, format=4,
+                    now_datetime=datetime(2026, 1, 1), username=username)
+    if token is not None:
+        ies.add(IE.CALLTOKEN, token)
+    return ies.encode()
+
+
+async def _client(stack: Stack, scall: int) -> RawClient:
+    sock = trio.socket.socket(type=trio.socket.SOCK_DGRAM)
+    await sock.bind(("127.0.0.1", 0))
+    return RawClient(sock, ("127.0.0.1", stack.port), scall)
+
+
+def _sub(frame: FullFrame) -> IaxSubclass | None:
+    return frame.iax_subclass if frame.frametype == FrameType.IAX else None
+
+
+def _non_acks(frames: list[FullFrame]) -> list[FullFrame]:
+    return [f for f in frames if _sub(f) is not IaxSubclass.ACK]
+
+
+async def _open(client: RawClient, called: str, username: str | None) -> list[FullFrame]:
+    """NEW with the call-token exchange; returns the replies to the second NEW."""
+    await client.send(FrameType.IAX, IaxSubclass.NEW, _new(called, username), 3)
+    (token_frame,) = await client.receive()
+    token = token_frame.ies().get(IE.CALLTOKEN)
+    assert token
+    client.restart()
+    await client.send(FrameType.IAX, IaxSubclass.NEW, _new(called, username, token=token), 4)
+    return await client.receive()
+
+
+async def _wrong_password(stack: Stack, username: str, scall: int) -> list[FullFrame]:
+    client = await _client(stack, scall)
+    replies = _non_acks(await _open(client, "600", username))
+    (authreq,) = replies
+    challenge = authreq.ies().get_str(IE.CHALLENGE) or ""
+    answer = IEList().add_str(IE.MD5_RESULT, md5_response(challenge, "wrong"))
+    await client.send_iax(IaxSubclass.AUTHREP, answer, 10)
+    rest = await client.receive(quiet=3.0)
+    client.sock.close()
+    return [authreq, *rest]
+
+
+async def test_unknown_user_is_indistinguishable_from_a_wrong_password(
+    autojump_clock: object,
+) -> None:
+    stack = _callee("delayreject = yes")
+    async with running(stack):
+        known = await _wrong_password(stack, "md5peer", 1000)
+        unknown = await _wrong_password(stack, "nobody", 1000)
+    for frames in (known, unknown):
+        # delayreject: the AUTHREP is ACKed at once, the REJECT follows (a second later).
+        assert [_sub(f) for f in frames] == [IaxSubclass.AUTHREQ, IaxSubclass.ACK,
+                                             IaxSubclass.REJECT]
+        assert frames[2].ies().get_u8(IE.CAUSECODE) == 50
+    assert [ie for ie, _ in known[0].ies()] == [ie for ie, _ in unknown[0].ies()]
+    assert known[0].ies().get_u16(IE.AUTHMETHODS) == unknown[0].ies().get_u16(IE.AUTHMETHODS)
+    # The REJECTs are the same bytes but for call numbers and timestamps.
+    for a, b in ((known[2], unknown[2]),):
+        assert (a.oseqno, a.iseqno, a.frametype, a.subclass, a.payload) == (
+            b.oseqno, b.iseqno, b.frametype, b.subclass, b.payload)
+
+
+async def test_tbd_call_answers_dpreq_then_enters_the_plan_on_dial(
+    autojump_clock: object,
+) -> None:
+    stack = _callee()
+    async with running(stack):
+        client = await _client(stack, 2000)
+        assert [_sub(f) for f in _non_acks(await _open(client, "TBD", None))] == [
+            IaxSubclass.ACCEPT]
+        await client.send_iax(IaxSubclass.DPREQ, IEList().add_str(IE.CALLED_NUMBER, "60"), 20)
+        (dprep,) = _non_acks(await client.receive())
+        assert _sub(dprep) is IaxSubclass.DPREP
+        status = DpStatus(dprep.ies().get_u16(IE.DPSTATUS) or 0)
+        assert status & DpStatus.CANEXIST and status & DpStatus.MATCHMORE
+        assert dprep.ies().get_u16(IE.REFRESH) == 600
+        await client.send_iax(IaxSubclass.DIAL, IEList().add_str(IE.CALLED_NUMBER, "600"), 30)
+        frames = _non_acks(await client.receive())
+        assert [(f.frametype, f.subclass) for f in frames][:3] == [
+            (FrameType.CONTROL, 14), (FrameType.CONTROL, 4), (FrameType.CONTROL, -1)]
+        assert "IAX2/127.0.0.1:" in await stack.cli("core show channels")
+
+        other = await _client(stack, 2001)
+        await _open(other, "TBD", None)
+        await other.send_iax(IaxSubclass.DIAL, IEList().add_str(IE.CALLED_NUMBER, "555"), 30)
+        (reject,) = _non_acks(await other.receive())
+        assert _sub(reject) is IaxSubclass.REJECT
+        assert reject.ies().get_u8(IE.CAUSECODE) == 3
+        client.sock.close()
+        other.sock.close()
+
+
+async def test_requirecalltoken_auto_learns_after_a_validated_call(
+    autojump_clock: object,
+) -> None:
+    stack = _callee(extra="[autouser]\ntype=user\nrequirecalltoken=auto\ncontext=from-iax\n")
+    async with running(stack):
+        first = await _client(stack, 3000)
+        await first.send(FrameType.IAX, IaxSubclass.NEW, _new("600", "autouser", token=None), 1)
+        assert IaxSubclass.ACCEPT in [_sub(f) for f in await first.receive()]
+        second = await _client(stack, 3001)
+        assert IaxSubclass.ACCEPT in [_sub(f) for f in await _open(second, "600", "autouser")]
+        third = await _client(stack, 3002)
+        await third.send(FrameType.IAX, IaxSubclass.NEW, _new("600", "autouser", token=None), 1)
+        (reject,) = await third.receive()
+        assert _sub(reject) is IaxSubclass.REJECT and reject.source_call == 1
+        for client in (first, second, third):
+            client.sock.close()
+
+
+async def test_a_flood_of_tokenless_news_allocates_nothing(autojump_clock: object) -> None:
+    callee = _callee()
+    caller = build_stack(caller_iax_conf(free_udp_port(), callee.port), CALLER_EXTENSIONS,
+                         KeyStore([]))
+    rng = random.Random(5)
+    async with running(callee, caller) as nursery:
+        flood = trio.socket.socket(type=trio.socket.SOCK_DGRAM)
+        await flood.bind(("127.0.0.1", 0))
+        result: list[DialResult] = []
+
+        async def legitimate() -> None:
+            result.append(await caller.calls.dialer.dial(FakeChannel(), ["IAX2/a-md5/607"],
+                                                         30, ""))
+
+        payload = _new("600", None, token=None)
+        for index in range(10_000):
+            scall = rng.randrange(2, 0x8000)
+            frame = FullFrame(scall, 0, index, 0, 0, FrameType.IAX, IaxSubclass.NEW, payload)
+            await flood.sendto(frame.encode(), ("127.0.0.1", callee.port))
+            if index == 5000:
+                nursery.start_soon(legitimate)
+        while not result:
+            await trio.sleep(0.1)
+        usage = await callee.cli("iax2 show callnumber usage")
+        flood.close()
+    assert result == [DialResult(DialStatus.ANSWER, 21)]
+    assert "Non-CallToken Validated Callno Used:   0\n" in usage
+    assert callee.iax.endpoint.stats.stateless_replies >= 10_000
+
+
+async def test_garbage_news_are_refused_and_the_node_keeps_serving(
+    autojump_clock: object, caplog: pytest.LogCaptureFixture,
+) -> None:
+    stack = _callee(extra="[guest2]\ntype=user\ncontext=from-iax\nrequirecalltoken=no\n")
+    rng = random.Random(11)
+    async with running(stack):
+        client = await _client(stack, 4000)
+        for index in range(300):
+            ies = IEList()
+            for _ in range(rng.randrange(0, 12)):
+                ies.add(rng.choice([1, 2, 5, 6, 8, 9, 10, 11, 31, 43, 45, 55, 56]),
+                        rng.randbytes(rng.randrange(0, 12)))
+            ies.add_str(IE.USERNAME, "guest2")
+            frame = FullFrame(5 + index, 0, index, 0, 0, FrameType.IAX, IaxSubclass.NEW,
+                              ies.encode())
+            await client.sock.sendto(frame.encode(), client.server)
+        await client.receive()
+        healthy = await _client(stack, 4999)
+        await healthy.send(FrameType.IAX, IaxSubclass.NEW, _new("600", "guest2", token=None), 1)
+        assert IaxSubclass.ACCEPT in [_sub(f) for f in await healthy.receive()]
+        client.sock.close()
+        healthy.sock.close()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # nothing raised

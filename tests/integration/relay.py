@@ -1,0 +1,121 @@
+"""A lossy UDP relay between two IAX2 nodes on loopback, for recovery tests.
+
+Node B talks to ``client_port``; node A talks to ``server_port``. Whatever reaches
+``client_port`` goes on to A from ``server_port``, and whatever reaches ``server_port``
+goes back to B (the last address seen on ``client_port``) from ``client_port``. So A sees B
+at ``server_port`` and B sees A at ``client_port``, in both directions of both
+registrations and of qualify.
+
+A *drop rule* decides per datagram whether it is lost; the rules below drop in bursts or
+drop chosen IAX2 frames. The relay runs in a thread so plain synchronous tests can use it.
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import threading
+from collections.abc import Callable
+from enum import Enum
+
+__all__ = ["Direction", "DropRule", "LossyRelay", "burst_loss", "drop_iax"]
+
+Address = tuple[str, int]
+
+
+class Direction(Enum):
+    TO_SERVER = "B->A"
+    TO_CLIENT = "A->B"
+
+
+# (direction, datagram, index of this datagram in its direction) -> drop it?
+DropRule = Callable[[Direction, bytes, int], bool]
+
+
+def burst_loss(period: int, burst: int) -> DropRule:
+    """In each direction, drop *burst* datagrams in a row out of every *period*."""
+
+    def rule(direction: Direction, data: bytes, index: int) -> bool:
+        return index % period < burst
+
+    return rule
+
+
+def drop_iax(direction: Direction, subclass: int) -> DropRule:
+    """Drop every full IAX frame of *subclass* going in *direction* (e.g. REGACK to B)."""
+
+    def rule(going: Direction, data: bytes, index: int) -> bool:
+        return (
+            going is direction
+            and len(data) >= 12
+            and data[0] & 0x80 != 0
+            and data[10] == 6
+            and data[11] == subclass
+        )
+
+    return rule
+
+
+def _keep_all(direction: Direction, data: bytes, index: int) -> bool:
+    return False
+
+
+class LossyRelay:
+    def __init__(self, server: Address) -> None:
+        self.server = server
+        self.rule: DropRule = _keep_all
+        self.dropped = {d: 0 for d in Direction}
+        self.passed = {d: 0 for d in Direction}
+        self._client: Address | None = None
+        self._to_client = self._bind()  # B's side
+        self._to_server = self._bind()  # A's side
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lossy-relay", daemon=True)
+
+    @staticmethod
+    def _bind() -> socket.socket:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        return sock
+
+    @property
+    def client_port(self) -> int:
+        port: int = self._to_client.getsockname()[1]
+        return port
+
+    @property
+    def server_port(self) -> int:
+        port: int = self._to_server.getsockname()[1]
+        return port
+
+    def __enter__(self) -> LossyRelay:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._to_client.close()
+        self._to_server.close()
+
+    def _run(self) -> None:
+        sockets = [self._to_client, self._to_server]
+        while not self._stop.is_set():
+            readable, _, _ = select.select(sockets, [], [], 0.05)
+            for sock in readable:
+                data, source = sock.recvfrom(65535)
+                if sock is self._to_client:
+                    self._client = source
+                    self._forward(Direction.TO_SERVER, data, self._to_server, self.server)
+                elif self._client is not None:
+                    self._forward(Direction.TO_CLIENT, data, self._to_client, self._client)
+
+    def _forward(
+        self, direction: Direction, data: bytes, out: socket.socket, target: Address
+    ) -> None:
+        index = self.dropped[direction] + self.passed[direction]
+        if self.rule(direction, data, index):
+            self.dropped[direction] += 1
+            return
+        self.passed[direction] += 1
+        out.sendto(data, target)
