@@ -29,6 +29,9 @@ from pbxedge.control.dialplan_commands import register_dialplan_commands
 from pbxedge.control.iax2_commands import register_iax2_commands
 from pbxedge.control.registry import CommandRegistry
 from pbxedge.control.server import ControlServer, ControlSocketError
+from pbxedge.iaxservice.calls import CallService
+from pbxedge.iaxservice.registrations import RegistrationService
+from pbxedge.iaxservice.service import IaxService
 from pbxedge.paths import NodePaths
 from pbxedge.store import Store
 
@@ -140,16 +143,8 @@ def _dialplan_engine(paths: NodePaths, files: LoadedFiles, store: Store) -> Engi
 def _iax_services(config: IaxConfig, paths: NodePaths, files: LoadedFiles, store: Store,
                   registry: CommandRegistry) -> list[Service]:
     """The dialplan and the IAX2 side: endpoint and transport, registrations, calls."""
-    from pbxedge.iaxservice.service import IaxService
-
     engine = _dialplan_engine(paths, files, store)
     register_dialplan_commands(registry, engine, paths.extensions)
-    try:  # TEMPORARY while the call and registration services land
-        from pbxedge.iaxservice.calls import CallService
-        from pbxedge.iaxservice.registrations import RegistrationService
-    except ImportError as exc:
-        log.warning(f"IAX2 services not available yet: {exc}")
-        return []
     keys = files.keys
     iax = IaxService(config)
     registrations = RegistrationService(iax, config=config, keys=keys, store=store, engine=engine)

@@ -8,9 +8,9 @@ store's own command.
 
 from __future__ import annotations
 
-import re
 from typing import Protocol
 
+from pbxedge.control.iax2_commands import like
 from pbxedge.control.registry import CommandContext, CommandRegistry, UsageError
 from pbxedge.iax2.regclient import RegistryRow
 from pbxedge.registry_views import (
@@ -41,16 +41,8 @@ class RegistrationConsole(Protocol):
 
 def _peers_args(args: list[str]) -> tuple[bool, str | None]:
     registered = bool(args) and args[0].lower() == "registered"
-    rest = args[1:] if registered else args
-    if not rest:
-        return registered, None
-    if len(rest) != 2 or rest[0].lower() != "like":
-        raise UsageError
-    try:
-        re.compile(rest[1])
-    except re.error as exc:
-        raise UsageError from exc
-    return registered, rest[1]
+    pattern = like(args[1:] if registered else args)
+    return registered, None if pattern is None else pattern.pattern
 
 
 def register_registration_commands(registry: CommandRegistry, source: RegistrationConsole) -> None:

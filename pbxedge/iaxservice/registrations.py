@@ -37,6 +37,7 @@ from pbxedge.iax2.registrar import (
     AddExtension,
     DeleteRegistration,
     Registrar,
+    RegistrarAction,
     RegistrarPeer,
     Registration,
     RegistrationGrant,
@@ -275,9 +276,9 @@ class RegistrationService:
                 self._apply_one(action, now)
             except StoreError as exc:
                 # The registration itself stands; only its survival across a restart is lost.
-                log.warning(f"Cannot update the stored registration of '{action}': {exc}")
+                log.warning(f"Cannot update the state store: {exc}")
 
-    def _apply_one(self, action: object, now: float) -> None:
+    def _apply_one(self, action: RegistrarAction, now: float) -> None:
         store = self._store
         if isinstance(action, StoreRegistration):
             reg = self.registrar.registration(action.peer)

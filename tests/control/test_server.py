@@ -18,7 +18,6 @@ from pbxedge.config.iax import load_iax_config
 from pbxedge.control.client import ControlClient, NotRunningError
 from pbxedge.control.core_commands import CoreInfo, register_core_commands
 from pbxedge.control.iax2_commands import register_iax2_commands
-from pbxedge.control.peer_status import ConfiguredPeerStatus
 from pbxedge.control.protocol import MAX_REQUEST_BYTES
 from pbxedge.control.registry import CommandContext, CommandRegistry
 from pbxedge.control.server import ControlServer, ControlSocketError
@@ -42,7 +41,7 @@ class Node:
         config, _ = load_iax_config(self.paths.config)
         self.registry = CommandRegistry()
         register_core_commands(self.registry, CoreInfo(self.paths))
-        register_iax2_commands(self.registry, lambda: config, ConfiguredPeerStatus())
+        register_iax2_commands(self.registry, lambda: config)
         self.server = ControlServer(self.paths.control_socket, self.registry, self._stop)
 
     def _stop(self) -> None:
@@ -68,8 +67,7 @@ async def running(state: Path) -> AsyncIterator[Node]:
 async def test_commands_over_the_socket(state_dir: Path) -> None:
     async with running(state_dir) as node:
         assert (await node.execute("core show version")).startswith("pbxedge 0.1.0 running on ")
-        assert (await node.execute("iax2 show peers")).endswith(
-            "6 iax2 peers [0 online, 5 offline, 1 unmonitored]\n")
+        assert (await node.execute("iax2 show users")).startswith("Username ")
         assert await node.execute("frobnicate") == (
             "No such command 'frobnicate' "
             "(type 'core show help frobnicate' for other possible commands)\n")
@@ -91,7 +89,7 @@ async def test_one_connection_carries_many_requests(state_dir: Path) -> None:
 
         uptime, help_text = await trio.to_thread.run_sync(session)
         assert uptime.startswith("System uptime: ")
-        assert "iax2 show peers" in help_text
+        assert "iax2 show users" in help_text
 
 
 async def test_many_clients_at_once(state_dir: Path) -> None:

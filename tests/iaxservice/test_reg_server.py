@@ -300,3 +300,23 @@ async def test_requests_without_username_or_with_garbage_are_refused(
         peer.scall += 1
         assert (await _md5_exchange(peer, "md5peer", "md5secret")).iax_subclass is \
             IaxSubclass.REGACK
+
+
+async def test_regcontext_entries_for_every_context_and_regexten(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    config = load_config(tmp_path, "a", (
+        f"[general]\nbindport = {free_udp_port()}\nbindaddr = 127.0.0.1\n"
+        "regcontext = regs-a&regs-b\n"
+        "[desk]\ntype = peer\nhost = dynamic\nregexten = 100&_1XX\n"))
+    async with running_node(config) as node:
+        plan = node.engine.plan
+        entries = [(c, e) for c in ("regs-a", "regs-b") for e in ("100", "150")]
+        async with RawPeer.open(("127.0.0.1", node.port)) as peer:
+            ack = await peer.request(IaxSubclass.REGREQ, _regreq("desk"))
+            assert ack.iax_subclass is IaxSubclass.REGACK
+        # "100" literally, and "_1XX" as a pattern that matches 150.
+        assert all(plan.exists(context, exten) for context, exten in entries)
+        assert not plan.exists("regs-a", "200")
+        assert await node.cli("iax2 unregister desk") == "Peer desk unregistered\n"
+        assert not any(plan.exists(context, exten) for context, exten in entries)

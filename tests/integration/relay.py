@@ -6,8 +6,8 @@ goes back to B (the last address seen on ``client_port``) from ``client_port``. 
 at ``server_port`` and B sees A at ``client_port``, in both directions of both
 registrations and of qualify.
 
-A *drop rule* decides per datagram whether it is lost; the rules below drop in bursts or
-drop chosen IAX2 frames. The relay runs in a thread so plain synchronous tests can use it.
+A *drop rule* decides per datagram whether it is lost; the rules below drop during
+periodic outages or drop chosen IAX2 frames. The relay runs in a thread so plain synchronous tests can use it.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from __future__ import annotations
 import select
 import socket
 import threading
+import time
 from collections.abc import Callable
 from enum import Enum
 
-__all__ = ["Direction", "DropRule", "LossyRelay", "burst_loss", "drop_iax"]
+__all__ = ["Direction", "DropRule", "LossyRelay", "drop_iax", "outages"]
 
 Address = tuple[str, int]
 
@@ -32,11 +33,17 @@ class Direction(Enum):
 DropRule = Callable[[Direction, bytes, int], bool]
 
 
-def burst_loss(period: int, burst: int) -> DropRule:
-    """In each direction, drop *burst* datagrams in a row out of every *period*."""
+def outages(every: float, lasting: float, clock: Callable[[], float] = time.monotonic) -> DropRule:
+    """Drop everything, both ways, for *lasting* seconds out of every *every* seconds.
+
+    Bursts in time rather than in datagram counts: traffic between two nodes is sparse, so
+    a count-based burst keeps hitting the copies of one frame and mostly measures the
+    retransmission schedule rather than recovery.
+    """
+    start = clock()
 
     def rule(direction: Direction, data: bytes, index: int) -> bool:
-        return index % period < burst
+        return (clock() - start) % every < lasting
 
     return rule
 
