@@ -16,11 +16,11 @@ from typing import Protocol
 
 import trio
 
-from pbxedge import __version__, log
 from dialplan.call import EngineOptions
 from dialplan.engine import Engine
 from dialplan.hooks import load_entry_points, load_python_modules
 from dialplan.plan import Dialplan
+from pbxedge import __version__, log
 from pbxedge.config.iax_models import IaxConfig
 from pbxedge.control.check import LoadedFiles, load_node_files
 from pbxedge.control.core_commands import CoreInfo, register_core_commands

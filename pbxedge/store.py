@@ -48,9 +48,9 @@ from pathlib import Path
 
 __all__ = [
     "DEFAULT_FILENAME",
-    "AstDb",
     "REGISTRY_FAMILY",
     "SCHEMA_VERSION",
+    "AstDb",
     "ReservedFamilyError",
     "Store",
     "StoreError",
