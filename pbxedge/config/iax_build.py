@@ -584,8 +584,8 @@ class _Builder:
             )
 
     def warn_plaintext(self, who: str, origin: Origin | None) -> None:
-        line = f" at line {origin.line} of {os.path.basename(origin.file)}" if origin else ""
-        self.warn(f"Auth method for {who} is set to deprecated 'plaintext'{line}", origin)
+        # Asterisk's wording, less its "at line N of iax.conf": the origin already says so.
+        self.warn(f"Auth method for {who} is set to deprecated 'plaintext'", origin)
 
     def store(self, table: dict[str, Any], entry: User | Peer, kind: str) -> None:
         previous = table.get(entry.name)

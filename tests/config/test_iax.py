@@ -381,7 +381,7 @@ def test_peer_auth_default_is_md5_and_global_auth_is_the_default() -> None:
 def test_plaintext_is_a_deprecation_warning_like_asterisk() -> None:
     _, diags = build("[x]\ntype=user\nsecret=s\nauth=plaintext\n")
     assert warnings(diags) == [
-        "iax.conf:4: warning: Auth method for user 'x' is set to deprecated 'plaintext' at line 4 of iax.conf"
+        "iax.conf:4: warning: Auth method for user 'x' is set to deprecated 'plaintext'"
     ]
 
 
