@@ -48,6 +48,9 @@ def test_tshark_decodes_live_calls_without_malformed_frames(tmp_path: Path) -> N
         while "Capturing on" not in (tmp_path / "tshark.err").read_text():
             assert time.monotonic() < deadline and tshark.poll() is None, "tshark did not start"
             time.sleep(0.05)
+        # dumpcap reports "Capturing on" before its filter is attached; on a busy machine the
+        # first packets after it can still be missed, so give it a moment.
+        time.sleep(1.0)
         for number in ("1607", "3607", "4607", "5604"):  # MD5, RSA, AES forced, busy
             client = WireClient(pair.b.port)
             client.new(number)
