@@ -127,3 +127,16 @@ def test_explicit_paths_win(tmp_path: Path) -> None:
                           tmp_path / "s")
     assert (paths.extensions, paths.keys, paths.state) == (
         tmp_path / "x.conf", tmp_path / "k", tmp_path / "s")
+
+
+def test_check_accepts_the_admins_annotated_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The seed notes' iax.conf (tests/data/admin-iax.conf): warnings only, exit 0."""
+    admin = Path(__file__).parent / "data" / "admin-iax.conf"
+    shutil.copy(admin, tmp_path / "iax.conf")
+    assert main(["-c", str(tmp_path / "iax.conf"), "--check"]) == 0
+    out = capsys.readouterr()
+    lines = [line for line in (out.out + out.err).splitlines() if line.strip()]
+    assert lines, "the missing inkeys files and extensions.conf are reported"
+    assert all(": warning: " in line for line in lines), lines

@@ -105,3 +105,31 @@ def test_log_file_gets_the_banner_and_a_bad_one_is_refused(node_dir: Path) -> No
     bad = run_pbxedge(config, node_dir / "var", "--log", str(node_dir / "no" / "such" / "x.log"))
     assert bad.returncode == 1
     assert "cannot open log file" in bad.stderr
+
+
+def test_sample_config_starts_and_lists_its_peers(node_dir: Path) -> None:
+    """What `make run` starts: configs/iax.conf, its extensions.conf and keys/ (port moved)."""
+    repo = Path(__file__).resolve().parents[2]
+    port = free_udp_port()
+    conf = node_dir / "configs"
+    conf.mkdir()
+    text = (repo / "configs" / "iax.conf").read_text()
+    assert "bindport=4569" in text and "bindaddr=127.0.0.1" in text
+    (conf / "iax.conf").write_text(text.replace("bindport=4569", f"bindport={port}"))
+    (conf / "extensions.conf").write_text((repo / "configs" / "extensions.conf").read_text())
+    keys = node_dir / "keys"  # found as ../keys, as in the repository
+    keys.mkdir()
+    for key in (repo / "keys").glob("pbxedge-demo.*"):
+        (keys / key.name).write_bytes(key.read_bytes())
+        (keys / key.name).chmod(0o600 if key.suffix == ".key" else 0o644)
+    node = start_node(node_dir, conf / "iax.conf", port)
+    try:
+        peers = node.pbxedge("-rx", "iax2 show peers").stdout
+        for name in ("carol", "gateway/office", "branch-north", "branch-south", "lobby"):
+            assert f"\n{name} " in peers
+        assert peers.endswith("5 iax2 peers [0 online, 2 offline, 3 unmonitored]\n")
+        assert "gatewaysecret" not in peers
+        assert f"127.0.0.1:{port}" in node.stderr()
+    finally:
+        node.process.send_signal(signal.SIGTERM)
+        assert node.wait_exit() == 0

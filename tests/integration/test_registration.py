@@ -91,6 +91,19 @@ def test_both_ways_at_once(node_dir: Path, nodes: list[RegNode], method: str) ->
         assert secret not in a.rx(PEERS) + detail + a.rx(REGISTRY)
 
 
+def test_registration_adds_and_unregister_removes_the_regcontext_extension(
+    node_dir: Path, nodes: list[RegNode]
+) -> None:
+    a, b = _pair(node_dir, nodes, "md5")
+    a.start()
+    b.start()
+    a.wait_for(PEERS, peer_row("nodeb", b.port))
+    plan = a.wait_for("dialplan show iaxregistrations", r"'nodeb' =>")
+    assert "NoOp(nodeb)" in plan
+    assert a.rx("iax2 unregister nodeb") == "Peer nodeb unregistered\n"
+    assert "'nodeb' =>" not in a.rx("dialplan show iaxregistrations")
+
+
 def test_registrar_restarted_mid_registration(node_dir: Path, nodes: list[RegNode]) -> None:
     a_port = free_udp_port()
     with LossyRelay(("127.0.0.1", a_port)) as relay:
