@@ -5,6 +5,8 @@ Entry points for the rest of pbxedge:
 
 * :func:`dialplan.loader.load_dialplan`, :func:`dialplan.loader.check`;
 * :class:`dialplan.engine.Engine` and :func:`dialplan.engine.entry_extension`;
+  ``Engine.location(channel_name)``/``Engine.locations()`` say where running calls are
+  (:class:`dialplan.call.CallLocation`, for ``core show channels``);
 * :meth:`dialplan.plan.Dialplan.dp_status`, ``add_extension``, ``remove_extension``;
 * :mod:`dialplan.console` for ``dialplan show`` and friends;
 * :mod:`dialplan.hooks` for admin-written applications and functions.

@@ -14,7 +14,15 @@ from dialplan.registry import Registry
 from dialplan.store import KeyValueStore
 from dialplan.substitution import substitute
 
-__all__ = ["Call", "EngineOptions", "GosubFrame", "Services", "Step", "format_callerid"]
+__all__ = [
+    "Call",
+    "CallLocation",
+    "EngineOptions",
+    "GosubFrame",
+    "Services",
+    "Step",
+    "format_callerid",
+]
 
 log = logging.getLogger("dialplan")
 
@@ -58,6 +66,27 @@ class Step:
     data: str
 
 
+@dataclass(frozen=True)
+class CallLocation:
+    """Where a running call is: the Location and Application(Data) of ``core show channels``."""
+
+    context: str
+    exten: str
+    priority: int
+    app: str  # the application running or last run; "" before the first one
+    data: str  # its substituted argument
+
+    @property
+    def location(self) -> str:
+        """``exten@context:priority``, Asterisk's Location column."""
+        return f"{self.exten}@{self.context}:{self.priority}"
+
+    @property
+    def application(self) -> str:
+        """``App(data)``, or ``(None)`` before any application ran, as Asterisk prints it."""
+        return f"{self.app}({self.data})" if self.app else "(None)"
+
+
 def format_callerid(name: str | None, number: str | None) -> str:
     """``ast_callerid_merge``: ``"Name" <num>``, or whichever part exists."""
     if name and number:
@@ -80,6 +109,13 @@ class Call:
         self.gosub_stack: list[GosubFrame] = []
         self.trace: list[Step] = []
         self.steps_without_wait = 0
+        # The application running (or last run) and its substituted data.
+        self.app = ""
+        self.app_data = ""
+
+    def location(self) -> CallLocation:
+        """A snapshot of where the call is now (the console reads it from another task)."""
+        return CallLocation(self.context, self.exten, self.priority, self.app, self.app_data)
 
     # -- navigation --------------------------------------------------------------------
     def goto(self, context: str | None, exten: str | None, priority: int) -> None:

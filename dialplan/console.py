@@ -71,7 +71,7 @@ def _show_context(plan: Dialplan, context: Context, exten: str | None, counters:
     seen.append(context.name)
     for include in context.includes:
         if exten is None:
-            out.append(f"  Include =>        {repr_name(include.display):<45} [{include.registrar}]")
+            out.append(f"  Include =>        {_quoted(include.display):<45} [{include.registrar}]")
             continue
         target = plan.context(include.name)
         if target is not None and include.name not in seen:
@@ -79,16 +79,16 @@ def _show_context(plan: Dialplan, context: Context, exten: str | None, counters:
     for pattern in context.ignorepats:
         if exten is None or ExtensionPattern(f"_{pattern}.").matches(exten):
             header()
-            out.append(f"  Ignore pattern => {repr_name(pattern):<45} [{context.registrar}]")
+            out.append(f"  Ignore pattern => {_quoted(pattern):<45} [{context.registrar}]")
     if not included:
         for switch in context.switches:
             header()
-            out.append(f"  Alt. Switch =>    {repr_name(switch.data):<45} [{context.registrar}]")
+            out.append(f"  Alt. Switch =>    {_quoted(switch.data):<45} [{context.registrar}]")
     if printed:
         out.append("")
 
 
-def repr_name(name: str) -> str:
+def _quoted(name: str) -> str:
     return f"'{name}'"
 
 

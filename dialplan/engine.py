@@ -16,7 +16,7 @@ import trio
 
 from dialplan.apps_basic import CAUSE_CONGESTION, CAUSE_NORMAL_CLEARING, CAUSE_USER_BUSY
 from dialplan.builtins import default_registry
-from dialplan.call import Call, EngineOptions, Services, Step
+from dialplan.call import Call, CallLocation, EngineOptions, Services, Step
 from dialplan.channel import Channel, Indication
 from dialplan.dialer import Dialer
 from dialplan.digits import collect_extension, goto_collected
@@ -69,6 +69,8 @@ class Engine:
         self.plan = plan
         self.services = Services(registry or default_registry(), dialer, store,
                                  options or EngineOptions())
+        # The calls running now, by channel name: what ``core show channels`` asks about.
+        self._running: dict[str, Call] = {}
         plan.apply_globals()
 
     @property
@@ -89,12 +91,28 @@ class Engine:
     async def start(self, channel: Channel, context: str, exten: str, priority: int = 1) -> CallOutcome:
         """Run *channel* from ``exten@context`` until the call leaves the dialplan."""
         call = Call(channel, self.plan, self.services, context, exten, priority)
-        outcome = await self._run(call)
-        await self._run_h(call)
-        if not channel.is_hungup:
-            await channel.hangup(outcome.hangup_cause)
+        name = channel.name
+        self._running[name] = call
+        try:
+            outcome = await self._run(call)
+            await self._run_h(call)
+            if not channel.is_hungup:
+                await channel.hangup(outcome.hangup_cause)
+        finally:
+            # A newer call that reused the name keeps its entry.
+            if self._running.get(name) is call:
+                del self._running[name]
         outcome.trace = call.trace
         return outcome
+
+    def location(self, channel_name: str) -> CallLocation | None:
+        """Where the channel called *channel_name* is in the dialplan; None when it is not in it."""
+        call = self._running.get(channel_name)
+        return call.location() if call is not None else None
+
+    def locations(self) -> dict[str, CallLocation]:
+        """Every channel in the dialplan now, by name."""
+        return {name: call.location() for name, call in self._running.items()}
 
     # -- the main loop -------------------------------------------------------------------
     async def _run(self, call: Call) -> CallOutcome:
@@ -130,6 +148,8 @@ class Engine:
             return AppResult.HANGUP
         log.debug("Executing [%s@%s:%d] %s(\"%s\", \"%s\")", call.exten, call.context,
                   call.priority, app.name, call.channel.name, data)
+        # The registered spelling, as Asterisk shows it whatever case the plan used.
+        call.app, call.app_data = app.name, data
         call.jump = None
         started = trio.current_time()
         try:

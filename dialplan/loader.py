@@ -29,12 +29,11 @@ from dialplan.substitution import substitute
 from dialplan.timing import TimeSpec
 from pbxedge.config.diagnostics import ConfigError, Diagnostic, Origin, Severity
 from pbxedge.config.loader import Category, ConfigFile, Variable, load_config, parse_config_text
+from pbxedge.config.values import ValueFormError, parse_bool
 
 __all__ = ["check", "load_dialplan", "parse_dialplan_text"]
 
 _PRIORITY = re.compile(r"^\s*([^+(]*?)\s*(?:\+\s*(\d+))?\s*(?:\(([^)]*)\)?)?\s*$")
-_TRUE = {"yes", "true", "y", "t", "1", "on"}
-_FALSE = {"no", "false", "n", "f", "0", "off"}
 
 
 class _GlobalsScope:
@@ -90,10 +89,11 @@ class _DialplanBuilder:
 
     # -- [general] and [globals] -------------------------------------------------------
     def flag(self, variable: Variable) -> bool:
-        value = variable.value.strip().lower()
-        if value not in _TRUE | _FALSE:
+        try:
+            return parse_bool(variable.value)
+        except ValueFormError:
             self.warning(f"'{variable.name}' expects yes or no, got '{variable.value}'", variable.origin)
-        return value in _TRUE
+            return False
 
     def read_general(self, category: Category) -> None:
         options = self.options
@@ -167,10 +167,11 @@ class _DialplanBuilder:
         else:
             raw_name, value = _split_extension(value)
             full_name = substitute(raw_name.strip(), _GlobalsScope(self.file_globals))
+            # Even an empty name replaces the last one, so a 'same' after it has nothing to join.
+            position.extension = full_name or None
             if not full_name:
                 self.error("exten => line has no extension", origin)
                 return
-            position.extension = full_name
         priority_text, comma, app_text = value.partition(",")
         if not priority_text.strip():
             self.error(f"exten => {full_name}: missing priority", origin)
@@ -187,7 +188,7 @@ class _DialplanBuilder:
         app, data = _split_application(app_text, origin, self)
         if name in ("_.", "_!"):
             self.warning(f"The use of '{name}' for an extension is strongly discouraged and can have "
-                         "unexpected behavior.  Please use '_X.' instead", origin)
+                         f"unexpected behavior.  Please use '_X{name[1]}' instead", origin)
         extension = context.extension(name, cidmatch, origin=origin)
         try:
             extension.add(Priority(number, app, data, label, origin))

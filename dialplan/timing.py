@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -37,17 +38,20 @@ def _lookup(token: str, names: tuple[str, ...] | None, size: int) -> int:
     raise TimeSpecError(f"invalid value '{token}'")
 
 
-def _cyclic_range(text: str, names: tuple[str, ...] | None, size: int, warnings: list[str]) -> frozenset[int]:
+def _ranges(text: str, size: int, parse: Callable[[str], int], warnings: list[str],
+            skipping: str = "") -> frozenset[int]:
+    """``a-b&c&d-e`` (``*`` or empty = all) over a cycle of *size*; a range may wrap
+    (``fri-mon``, ``22:00-06:00``) and includes both ends, as Asterisk's masks do."""
     if not text.strip() or text.strip() == "*":
         return frozenset(range(size))
     chosen: set[int] = set()
     for part in text.split("&"):
         start_text, dash, end_text = part.partition("-")
         try:
-            start = _lookup(start_text, names, size)
-            end = _lookup(end_text, names, size) if dash else start
+            start = parse(start_text)
+            end = parse(end_text) if dash else start
         except TimeSpecError as exc:
-            warnings.append(f"{exc}, skipping element")
+            warnings.append(f"{exc}{skipping}")
             continue
         chosen.add(end)
         while start != end:
@@ -56,34 +60,23 @@ def _cyclic_range(text: str, names: tuple[str, ...] | None, size: int, warnings:
     return frozenset(chosen)
 
 
+def _cyclic_range(text: str, names: tuple[str, ...] | None, size: int, warnings: list[str]) -> frozenset[int]:
+    return _ranges(text, size, lambda token: _lookup(token, names, size), warnings,
+                   ", skipping element")
+
+
 def _clock(text: str) -> int:
     found = _CLOCK.match(text)
     if not found:
-        raise TimeSpecError(f"'{text}' isn't a valid time")
+        raise TimeSpecError(f"'{text.strip()}' isn't a valid time")
     hour, minute = int(found.group(1)), int(found.group(2))
     if hour > 23 or minute > 59:
-        raise TimeSpecError(f"'{text}' isn't a valid time")
+        raise TimeSpecError(f"'{text.strip()}' isn't a valid time")
     return hour * 60 + minute
 
 
 def _minutes(text: str, warnings: list[str]) -> frozenset[int]:
-    if not text.strip() or text.strip() == "*":
-        return frozenset(range(_MINUTES_PER_DAY))
-    chosen: set[int] = set()
-    for part in text.split("&"):
-        start_text, dash, end_text = part.partition("-")
-        try:
-            start = _clock(start_text)
-            end = _clock(end_text.lstrip(" \t")) if dash else start
-        except TimeSpecError as exc:
-            warnings.append(str(exc))
-            continue
-        minute = start
-        while minute != end:
-            chosen.add(minute)
-            minute = (minute + 1) % _MINUTES_PER_DAY
-        chosen.add(end)
-    return frozenset(chosen)
+    return _ranges(text, _MINUTES_PER_DAY, _clock, warnings)
 
 
 @dataclass(frozen=True)

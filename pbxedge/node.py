@@ -27,6 +27,7 @@ from pbxedge.control.core_commands import CoreInfo, register_core_commands
 from pbxedge.control.database_commands import register_database_commands
 from pbxedge.control.dialplan_commands import register_dialplan_commands
 from pbxedge.control.iax2_commands import register_iax2_commands
+from pbxedge.control.keys_commands import register_keys_commands
 from pbxedge.control.registry import CommandRegistry
 from pbxedge.control.server import ControlServer, ControlSocketError
 from pbxedge.iaxservice.calls import CallService
@@ -119,6 +120,7 @@ async def run_node(options: NodeOptions) -> int:
             return 1
         with _open_store(options.paths) as store:
             register_database_commands(registry, store)
+            register_keys_commands(registry, files.keys)
             # Start order: each service may rely on the ones before it; the console comes
             # last so that it answers only once the node is complete.
             services: list[Service] = [
@@ -131,11 +133,10 @@ async def run_node(options: NodeOptions) -> int:
 
 def _dialplan_engine(paths: NodePaths, files: LoadedFiles, store: Store) -> Engine:
     plan = files.dialplan or Dialplan()
-    confdir = paths.config.parent
     engine = Engine(plan, store=store.astdb(), options=EngineOptions(
-        allow_system=plan.options.allowsystem, agi_dir=str(confdir / "agi-bin")))
+        allow_system=plan.options.allowsystem, agi_dir=str(paths.agi_bin)))
     # An admin's own applications and functions; problems are logged, never fatal.
-    load_python_modules(engine.registry, plan.options.pythonmodules, [str(confdir)])
+    load_python_modules(engine.registry, plan.options.pythonmodules, [str(paths.config_dir)])
     load_entry_points(engine.registry)
     return engine
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from pbxedge.store import DEFAULT_FILENAME
+
 __all__ = [
     "CONTROL_SOCKET_NAME",
-    "DATABASE_NAME",
     "DEFAULT_CONFIG",
     "NodePaths",
     "default_keys_dir",
@@ -20,7 +21,6 @@ __all__ = [
 
 DEFAULT_CONFIG = Path("configs/iax.conf")
 CONTROL_SOCKET_NAME = "pbxedge.ctl"
-DATABASE_NAME = "pbxedge.sqlite3"
 
 
 @dataclass(frozen=True)
@@ -31,12 +31,22 @@ class NodePaths:
     state: Path
 
     @property
+    def config_dir(self) -> Path:
+        """Asterisk's config directory: admin Python modules are imported from here."""
+        return self.config.parent
+
+    @property
+    def agi_bin(self) -> Path:
+        """Where ``AGI(script)`` finds a relative script name (Asterisk's astagidir)."""
+        return self.config_dir / "agi-bin"
+
+    @property
     def control_socket(self) -> Path:
         return self.state / CONTROL_SOCKET_NAME
 
     @property
     def database(self) -> Path:
-        return self.state / DATABASE_NAME
+        return self.state / DEFAULT_FILENAME
 
 
 def default_keys_dir(config_dir: Path) -> Path:

@@ -87,9 +87,15 @@ class PeerDetail:
 
 
 def show_peers(
-    rows: Iterable[PeerRow], *, registered_only: bool = False, like: str | None = None
+    rows: Iterable[PeerRow],
+    *,
+    registered_only: bool = False,
+    like: str | re.Pattern[str] | None = None,
 ) -> str:
-    """``iax2 show peers [registered] [like <regex>]``; an invalid regex raises re.error."""
+    """``iax2 show peers [registered] [like <regex>]``; an invalid regex raises re.error.
+
+    *like* may be already compiled (the console's ``like`` argument parser returns a pattern).
+    """
     pattern = re.compile(like) if like is not None else None
     out = [
         _PEERS_HEADER

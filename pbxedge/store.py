@@ -46,6 +46,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from pbxedge.iax2.showframe import format_addr
+
 __all__ = [
     "DEFAULT_FILENAME",
     "REGISTRY_FAMILY",
@@ -307,7 +309,7 @@ class Store:
             ).fetchall()
         return [
             (f"{_REGISTRY_PREFIX}/{peer}",
-             f"{_format_host_port(host, port)}:{math.ceil(expires_at - now)}")
+             f"{format_addr(host, port)}:{math.ceil(expires_at - now)}")
             for peer, host, port, expires_at in rows
         ]
 
@@ -372,10 +374,6 @@ def _normalise_prefix(prefix: str) -> str:
 
 def _in_tree(full_key: str, tree: str) -> bool:
     return tree == "" or full_key == tree or full_key.startswith(tree + "/")
-
-
-def _format_host_port(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _open_checked(path: Path) -> sqlite3.Connection:

@@ -113,6 +113,7 @@ def test_paths_default_beside_the_config(tmp_path: Path) -> None:
     assert paths.keys == tmp_path / "configs" / "keys"
     assert paths.state == tmp_path / "configs" / "var"
     assert paths.control_socket == tmp_path / "configs" / "var" / "pbxedge.ctl"
+    assert paths.agi_bin == tmp_path / "configs" / "agi-bin"
 
 
 def test_keys_fall_back_to_the_parent_folder_only_when_that_exists(tmp_path: Path) -> None:

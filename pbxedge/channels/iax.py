@@ -20,7 +20,7 @@ from typing import Protocol
 import trio
 
 from dialplan.channel import ChannelState, Feature, Indication
-from pbxedge.iax2.call import CallStateError
+from pbxedge.iax2.callstate import CallStateError
 from pbxedge.iax2.endpoint import UnknownCall
 from pbxedge.iax2.enums import ControlSubclass
 
@@ -126,7 +126,6 @@ class IaxChannel:
         self.variables: dict[str, str] = {}
         self.hangup_cause = 0
         self.codec = 0
-        self.voice_frames_in = 0
         self.created = time.monotonic()
         self._hungup = trio.Event()
         self._digits: deque[str] = deque()

@@ -12,40 +12,15 @@ import gc
 import os
 from collections.abc import Iterator
 
+from pbxedge.config import iax_models
 from pbxedge.config.diagnostics import Diagnostic
 from pbxedge.config.iax_build import build_iax_config
-from pbxedge.config.iax_models import (
-    AmaFlags,
-    AuthMethods,
-    BindAddr,
-    CallNumberLimit,
-    CodecPriority,
-    General,
-    IaxConfig,
-    Peer,
-    Registration,
-    RequireCallToken,
-    Transfer,
-    User,
-)
+from pbxedge.config.iax_models import *  # noqa: F403  (the models are re-exported as they are)
+from pbxedge.config.iax_models import IaxConfig
 from pbxedge.config.loader import load_config
 
-__all__ = [
-    "AmaFlags",
-    "AuthMethods",
-    "BindAddr",
-    "CallNumberLimit",
-    "CodecPriority",
-    "General",
-    "IaxConfig",
-    "Peer",
-    "Registration",
-    "RequireCallToken",
-    "Transfer",
-    "User",
-    "build_iax_config",
-    "load_iax_config",
-]
+# The model names are listed once, in iax_models.__all__.
+__all__ = [*iax_models.__all__, "build_iax_config", "load_iax_config"]
 
 
 def load_iax_config(path: str | os.PathLike[str]) -> tuple[IaxConfig, list[Diagnostic]]:

@@ -133,32 +133,23 @@ class General(_Model):
     subscribe_network_change_event: bool = True
 
 
-class User(_Model):
-    """Who may call us (``type=user``, or the user half of a friend)."""
+class _Entry(_Model):
+    """The options users and peers share (chan_iax2 reads each of them for both)."""
 
     name: str
     origin: Origin
-    secrets: list[str] = Field(default_factory=list)  # every one is accepted
     dbsecret: str | None = None
     inkeys: list[str] = Field(default_factory=list)
     auth: AuthMethods = AuthMethods.MD5
-    contexts: list[str] = Field(default_factory=list)  # first = default; "*" = any
     acl: Acl = Field(default_factory=Acl)
-    setvars: list[tuple[str, str]] = Field(default_factory=list)
     capability: Codec = BANDWIDTH_HIGH
     prefs: list[Codec] = Field(default_factory=list)
-    codecpriority: CodecPriority = "host"
     trunk: bool = False
-    immediate: bool = False
     encryption: bool = False
     forceencryption: bool = False
     requirecalltoken: RequireCallToken = "default"
     callerid_name: str | None = None
     callerid_number: str | None = None
-    accountcode: str | None = None
-    language: str | None = None
-    amaflags: AmaFlags = "default"
-    maxauthreq: int = 3
     transfer: Transfer = "yes"
     jitterbuffer: bool = False
     sendani: bool = False
@@ -169,14 +160,24 @@ class User(_Model):
     connectedline: ConnectedLine = "no"
 
 
-class Peer(_Model):
+class User(_Entry):
+    """Who may call us (``type=user``, or the user half of a friend)."""
+
+    secrets: list[str] = Field(default_factory=list)  # every one is accepted
+    contexts: list[str] = Field(default_factory=list)  # first = default; "*" = any
+    setvars: list[tuple[str, str]] = Field(default_factory=list)
+    codecpriority: CodecPriority = "host"
+    immediate: bool = False
+    accountcode: str | None = None
+    language: str | None = None
+    amaflags: AmaFlags = "default"
+    maxauthreq: int = 3
+
+
+class Peer(_Entry):
     """Whom we call or who registers to us (``type=peer``, or the peer half of a friend)."""
 
-    name: str
-    origin: Origin
     secret: str | None = None  # the last secret= line
-    dbsecret: str | None = None
-    inkeys: list[str] = Field(default_factory=list)
     outkey: str | None = None
     username: str | None = None
     host: str | None = None  # None when dynamic
@@ -190,30 +191,12 @@ class Peer(_Model):
     regexten: str | None = None
     mailbox: str | None = None
     description: str | None = None
-    trunk: bool = False
     qualify_ms: int = 0
     qualifysmoothing: bool = False
     qualifyfreqok: int = 60000
     qualifyfreqnotok: int = 10000
     timezone: str | None = None
-    sendani: bool = False
-    acl: Acl = Field(default_factory=Acl)
-    capability: Codec = BANDWIDTH_HIGH
-    prefs: list[Codec] = Field(default_factory=list)
-    encryption: bool = False
-    forceencryption: bool = False
-    auth: AuthMethods = AuthMethods.MD5
-    callerid_name: str | None = None
-    callerid_number: str | None = None
     maxcallnumbers: int | None = None
-    requirecalltoken: RequireCallToken = "default"
-    transfer: Transfer = "yes"
-    jitterbuffer: bool = False
-    mohinterpret: str | None = None
-    mohsuggest: str | None = None
-    parkinglot: str | None = None
-    adsi: bool = False
-    connectedline: ConnectedLine = "no"
 
 
 class IaxConfig(_Model):

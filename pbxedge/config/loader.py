@@ -5,8 +5,9 @@ Shared by ``iax.conf`` and ``extensions.conf``. Follows Asterisk's ``main/config
 * ``[name](!)`` templates, ``[name](base1,base2)`` inheritance (the bases' variables are
   copied first, as they are at that moment), ``[name](+)`` appends to an earlier category;
 * ``=``, ``=>`` (object flag) and ``+=`` (concatenated onto the last same-named variable);
-* ``#include``/``#tryinclude`` relative to the including file, globs allowed, loops
-  reported; ``#exec`` refused unless the caller explicitly allows it.
+* ``#include``/``#tryinclude`` relative to the including file (then to the top file's
+  folder, where Asterisk looks), globs allowed, loops reported; ``#exec`` refused unless
+  the caller explicitly allows it.
 
 Keys repeat and order matters (``allow=``, ``secret=``, ``register =>``), so a category is
 an ordered list of variables, each remembering its ``file:line``. Content problems become
@@ -30,7 +31,7 @@ from pbxedge.config.grammar import (
     LineSyntaxError,
     parse_line,
 )
-from pbxedge.config.lexer import CommentStripper, split_physical_lines
+from pbxedge.config.lexer import MAX_NESTED_COMMENTS, CommentStripper, split_physical_lines
 
 __all__ = [
     "Category",
@@ -125,6 +126,8 @@ class _Loader:
         self.first_by_name: dict[str, Category] = {}
         # Real paths of the files being read, outermost first, to spot include loops.
         self.include_stack: list[str] = []
+        # The top file's folder (Asterisk's config directory); None until a file is read.
+        self.config_dir: str | None = None
 
     def report(self, severity: Severity, message: str, origin: Origin | None) -> None:
         self.config.diagnostics.append(Diagnostic(severity, message, origin))
@@ -132,6 +135,8 @@ class _Loader:
     def load_text(self, text: str, filename: str, base_dir: str, *, real_path: str | None) -> None:
         if real_path is not None:
             self.include_stack.append(real_path)
+        if self.config_dir is None:
+            self.config_dir = base_dir
         stripper = CommentStripper()
         for line in stripper.strip(split_physical_lines(text)):
             origin = Origin(filename, line.number)
@@ -159,7 +164,7 @@ class _Loader:
         for number in stripper.too_deep_at:
             self.report(
                 Severity.WARNING,
-                "block comments nested deeper than 128 levels; this ';--' is ignored",
+                f"block comments nested deeper than {MAX_NESTED_COMMENTS} levels; this ';--' is ignored",
                 Origin(filename, number),
             )
         if real_path is not None:
@@ -237,15 +242,29 @@ class _Loader:
         if not directive.argument:
             self.report(Severity.ERROR, f"#{directive.name} needs a file name", origin)
             return
-        pattern = os.path.join(base_dir, os.path.expanduser(directive.argument))
-        if glob.has_magic(pattern):
-            paths = sorted(glob.glob(pattern))
-            if not paths and not optional:
-                self.report(Severity.WARNING, f"#include: no file matches '{directive.argument}'", origin)
-        else:
-            paths = [pattern]
+        argument = os.path.expanduser(directive.argument)
+        paths = self.include_paths(argument, base_dir)
+        if glob.has_magic(argument) and not paths and not optional:
+            self.report(Severity.WARNING, f"#include: no file matches '{directive.argument}'", origin)
         for path in paths:
             self.include_file(path, origin, optional=optional)
+
+    def include_paths(self, argument: str, base_dir: str) -> list[str]:
+        """The files an include names: relative to the including file, else, as in Asterisk,
+        to the top file's folder (so a nested include written for Asterisk still works)."""
+        folders = [base_dir]
+        if self.config_dir is not None and self.config_dir != base_dir:
+            folders.append(self.config_dir)
+        for folder in folders:
+            pattern = os.path.join(folder, argument)
+            if glob.has_magic(pattern):
+                found = sorted(glob.glob(pattern))
+            else:
+                found = [pattern] if os.path.exists(pattern) else []
+            if found:
+                return found
+        # Nothing exists: name the first place, so the error says where it was looked for.
+        return [] if glob.has_magic(argument) else [os.path.join(base_dir, argument)]
 
     def include_file(self, path: str, origin: Origin, *, optional: bool) -> None:
         real = os.path.realpath(path)

@@ -91,6 +91,7 @@ def _settings_text(info: CoreInfo) -> str:
             _setting("Configuration file", paths.config),
             _setting("Extensions file", paths.extensions),
             _setting("IAX2 Keys directory", paths.keys),
+            _setting("AGI Scripts directory", paths.agi_bin),
             _setting("State directory", paths.state),
             _setting("Database", paths.database),
             _setting("Control socket", paths.control_socket),
@@ -99,8 +100,21 @@ def _settings_text(info: CoreInfo) -> str:
     )
 
 
-def _set_verbose(args: list[str]) -> str:
-    """``core set verbose [atleast] N|off``, with Asterisk's replies."""
+@dataclass(frozen=True)
+class _Level:
+    """A log level the console can set, with the words of Asterisk's replies."""
+
+    get: Callable[[], int]
+    set: Callable[[int], None]
+    was: str  # "Verbosity" / "Core debug"
+
+
+_VERBOSE = _Level(log.verbosity, log.set_verbosity, "Verbosity")
+_DEBUG = _Level(log.debug_level, log.set_debug_level, "Core debug")
+
+
+def _set_level(level: _Level, args: list[str]) -> str:
+    """``core set verbose|debug [atleast] N|off``, with Asterisk's replies."""
     if args and args[0].lower() == "atleast":
         at_least, args = True, args[1:]
     else:
@@ -113,15 +127,15 @@ def _set_verbose(args: list[str]) -> str:
         new = int(args[0])
     else:
         raise UsageError
-    old = log.verbosity()
+    old = level.get()
     if at_least and new < old:
         new = old
-    log.set_verbosity(new)
+    level.set(new)
     if new == 0:
-        return "Verbosity is now OFF\n" if old > 0 else ""
+        return f"{level.was} is now OFF\n" if old > 0 else ""
     if new == old:
-        return f"Verbosity is at least {new}\n"
-    return f"Verbosity was {old} and is now {new}\n"
+        return f"{level.was} is at least {new}\n"
+    return f"{level.was} was {old} and is now {new}\n"
 
 
 def register_core_commands(registry: CommandRegistry, info: CoreInfo) -> None:
@@ -139,7 +153,10 @@ def register_core_commands(registry: CommandRegistry, info: CoreInfo) -> None:
         return _settings_text(info)
 
     def set_verbose(ctx: CommandContext, args: list[str]) -> str:
-        return _set_verbose(args)
+        return _set_level(_VERBOSE, args)
+
+    def set_debug(ctx: CommandContext, args: list[str]) -> str:
+        return _set_level(_DEBUG, args)
 
     def stop_now(ctx: CommandContext, args: list[str]) -> str:
         if args:
@@ -171,6 +188,12 @@ def register_core_commands(registry: CommandRegistry, info: CoreInfo) -> None:
         summary="Set level of verbose chattiness",
         usage="Usage: core set verbose [atleast] <level|off>\n"
         "       Sets the level of verbose messages to be displayed.",
+    )
+    registry.register(
+        "core set debug", set_debug,
+        summary="Set level of debug chattiness",
+        usage="Usage: core set debug [atleast] <level|off>\n"
+        "       Sets the level of debug messages to be displayed.",
     )
     registry.register(
         "core stop now", stop_now,

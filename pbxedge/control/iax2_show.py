@@ -8,36 +8,15 @@ One deliberate difference: secrets are never printed (``<Set>`` instead).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 
 from pbxedge.config.iax_models import IaxConfig, User
 
 __all__ = ["show_users"]
 
-_NULL = "(null)"
-
 _CODEC_PREF = {"host": "Host", "caller": "Caller", "disabled": "Disabled", "reqonly": "REQ Only"}
-_CALLTOKEN = {"yes": "Yes", "auto": "Auto"}
 
-
-def _c(text: str, width: int) -> str:
-    """printf ``%-W.Ws``: pad to and truncate at *width*."""
-    return f"{text[:width]:<{width}}"
-
-
-def _matching(names: Iterable[str], pattern: re.Pattern[str] | None) -> list[str]:
-    return [n for n in names if pattern is None or pattern.search(n)]
-
-
-# ---------------------------------------------------------------- users ---
-
-_USERS_FORMAT_WIDTHS = (15, 20, 15, 15, 5)
-
-
-def _user_row(columns: tuple[str, str, str, str, str, str]) -> str:
-    fixed = "  ".join(_c(text, w) for text, w in zip(columns, _USERS_FORMAT_WIDTHS, strict=False))
-    # "%-5.10s": at least 5 wide, at most 10 long.
-    return f"{fixed}  {columns[5][:10]:<5}\n"
+# chan_iax2's FORMAT for ``iax2 show users``, header and rows alike (Authen is pre-padded).
+_USERS_FORMAT = "%-15.15s  %-20.20s  %-15.15s  %-15.15s  %-5.5s  %-5.10s\n"
 
 
 def _user_secret(user: User) -> str:
@@ -49,18 +28,16 @@ def _user_secret(user: User) -> str:
 
 
 def show_users(config: IaxConfig, pattern: re.Pattern[str] | None = None) -> str:
-    lines = [_user_row(("Username", "Secret", "Authen", "Def.Context", "A/C", "Codec Pref"))]
-    for name in _matching(config.users, pattern):
-        user = config.users[name]
-        lines.append(_user_row((
+    lines = [_USERS_FORMAT % ("Username", "Secret", "Authen", "Def.Context", "A/C", "Codec Pref")]
+    for name, user in config.users.items():
+        if pattern is not None and not pattern.search(name):
+            continue
+        lines.append(_USERS_FORMAT % (
             user.name,
             _user_secret(user),
             f"{int(user.auth):015d}",
             user.contexts[0] if user.contexts else config.general.context,
             "Yes" if user.acl.is_set else "No",
             _CODEC_PREF[user.codecpriority],
-        )))
+        ))
     return "".join(lines)
-
-
-# ---------------------------------------------------------------- peers ---

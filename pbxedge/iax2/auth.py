@@ -25,6 +25,7 @@ from pbxedge.keys import KeyStore
 
 __all__ = [
     "DEFAULT_MAXAUTHREQ",
+    "DELAYREJECT_SECONDS",
     "AuthFailure",
     "AuthMethodMemory",
     "AuthOutcome",
@@ -57,6 +58,9 @@ __all__ = [
 SecretResolver = Callable[[str, str], str | None]
 
 DEFAULT_MAXAUTHREQ = 3  # chan_iax2.c line 368
+# With delayreject=yes a failed authentication (REJECT) or registration (REGREJ) is answered
+# this long after the attempt, to slow password guessing (auth_fail 9511-9524, 9484-9488).
+DELAYREJECT_SECONDS = 1.0
 _CHALLENGE_MIN = 100_000_000
 _CHALLENGE_MAX = 999_999_999
 _ENCRYPTION_OFFER = EncryptionMethod.AES128 | EncryptionMethod.KEYROTATE  # 0x8001

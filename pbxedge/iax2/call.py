@@ -3,9 +3,8 @@
 Rules of this module:
 1. No I/O and no clock: every entry point takes ``now`` (seconds); output goes to
    ``outbox`` (encoded datagrams for ``addr``) and ``events``, which the endpoint drains.
-2. The call's life cycle lives in one table, :data:`TRANSITIONS`, keyed by
-   ``(CallState, CallInput)`` in the style of h2's ``_transitions``. A pair missing from the
-   table is refused: a local command raises :class:`CallStateError`; a frame from the peer
+2. The call's life cycle lives in one table, :data:`~pbxedge.iax2.callstate.TRANSITIONS`,
+   keyed by ``(CallState, CallInput)``. A pair missing from the table is refused: a local command raises :class:`CallStateError`; a frame from the peer
    is acknowledged (it did arrive) but otherwise dropped and counted.
 3. Sequence numbers, ACK/VNAK and the retransmission schedule follow Asterisk
    (chan_iax2.c ``iax2_send``, ``socket_process_helper``) except where pbxedge deliberately
@@ -15,11 +14,17 @@ Rules of this module:
 from __future__ import annotations
 
 import contextlib
-import enum
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from pbxedge.iax2.callstate import (
+    TRANSITIONS,
+    CallInput,
+    CallState,
+    CallStateError,
+    transition,
+)
 from pbxedge.iax2.codecs import Codec
 from pbxedge.iax2.crypto import AesTransform
 from pbxedge.iax2.enums import IE, ControlSubclass, FrameType, IaxSubclass
@@ -35,6 +40,7 @@ from pbxedge.iax2.events import (
 from pbxedge.iax2.frames import FullFrame, MiniFrame, parse_datagram
 from pbxedge.iax2.ies import IEList
 from pbxedge.iax2.reliable import Pending, RetransmitQueue, seq_distance
+from pbxedge.iax2.rr import ReceptionReport
 from pbxedge.iax2.timestamps import TxTimestamps, unwrap_timestamp
 
 __all__ = [
@@ -51,99 +57,18 @@ __all__ = [
 
 Address = tuple[str, int]
 
+S, In = CallState, CallInput
+
 DEFAULT_RTT = 1.0  # Asterisk DEFAULT_RETRY_TIME: 1000 ms until a measurement exists
 HANGUP_SAFETY = 10.0  # destroy a hung-up call even if its HANGUP is never ACKed (chan_iax2 5458)
+KEY_ROTATION_RANGE = (120.0, 300.0)  # seconds between our RTKEYs, drawn at random (§5.4)
 OLD_KEY_GRACE = 5.0  # keep the previous receive key this long after an RTKEY (§10 row 6)
 VNAK_MIN_INTERVAL = 1.0  # at most one VNAK per second for voice without a format (§10 row 13)
 STATELESS_CALLNO = 1  # source of Asterisk's stateless replies; never a real call
 
 
-class CallState(enum.Enum):
-    IDLE = "idle"
-    TOKEN_WAIT = "token-wait"  # our request went out with an empty CALLTOKEN IE
-    REQUEST_SENT = "request-sent"  # our request went out again carrying the token
-    REQUEST_RECEIVED = "request-received"  # the peer's NEW/REGREQ/REGREL created this call
-    AUTH = "auth"  # a challenge (AUTHREQ/REGAUTH) went one way
-    LINKED = "linked"  # ACCEPT seen
-    UP = "up"  # ANSWER seen
-    HANGING_UP = "hanging-up"  # our final frame (HANGUP/REJECT/REGACK/REGREJ) awaits its ACK
-    DESTROYED = "destroyed"
-
-
-class CallInput(enum.Enum):
-    SEND_REQUEST = enum.auto()
-    RECV_REQUEST = enum.auto()
-    RECV_CALLTOKEN = enum.auto()
-    SEND_CHALLENGE = enum.auto()
-    RECV_CHALLENGE = enum.auto()
-    SEND_AUTH_REPLY = enum.auto()
-    RECV_AUTH_REPLY = enum.auto()
-    SEND_ACCEPT = enum.auto()
-    RECV_ACCEPT = enum.auto()
-    SEND_ANSWER = enum.auto()
-    RECV_ANSWER = enum.auto()
-    SEND_FINAL = enum.auto()
-    RECV_END = enum.auto()  # HANGUP, REJECT, REGACK, REGREJ, INVAL, or the PONG to our POKE
-    FINAL_ACKED = enum.auto()
-    GIVE_UP = enum.auto()
-    DESTROY = enum.auto()
-
-
-S, In = CallState, CallInput
-
-# Every allowed (state, input) pair. Anything else is refused.
-TRANSITIONS: dict[tuple[CallState, CallInput], CallState] = {
-    (S.IDLE, In.SEND_REQUEST): S.TOKEN_WAIT,
-    (S.IDLE, In.RECV_REQUEST): S.REQUEST_RECEIVED,
-    # A peer that does not require tokens answers the first request directly.
-    (S.TOKEN_WAIT, In.RECV_CALLTOKEN): S.REQUEST_SENT,
-    (S.TOKEN_WAIT, In.RECV_CHALLENGE): S.AUTH,
-    (S.TOKEN_WAIT, In.RECV_ACCEPT): S.LINKED,
-    (S.REQUEST_SENT, In.RECV_CHALLENGE): S.AUTH,
-    (S.REQUEST_SENT, In.RECV_ACCEPT): S.LINKED,
-    (S.REQUEST_RECEIVED, In.SEND_CHALLENGE): S.AUTH,
-    (S.REQUEST_RECEIVED, In.SEND_ACCEPT): S.LINKED,
-    # Registrations stay in AUTH through the authenticated REGREQ until REGACK/REGREJ.
-    (S.AUTH, In.SEND_AUTH_REPLY): S.AUTH,
-    (S.AUTH, In.RECV_AUTH_REPLY): S.AUTH,
-    (S.AUTH, In.SEND_CHALLENGE): S.AUTH,
-    (S.AUTH, In.RECV_CHALLENGE): S.AUTH,
-    (S.AUTH, In.SEND_ACCEPT): S.LINKED,
-    (S.AUTH, In.RECV_ACCEPT): S.LINKED,
-    (S.LINKED, In.SEND_ANSWER): S.UP,
-    (S.LINKED, In.RECV_ANSWER): S.UP,
-    (S.UP, In.SEND_ANSWER): S.UP,
-    (S.UP, In.RECV_ANSWER): S.UP,
-    (S.HANGING_UP, In.FINAL_ACKED): S.DESTROYED,
-}
-for _state in (S.TOKEN_WAIT, S.REQUEST_SENT, S.REQUEST_RECEIVED, S.AUTH, S.LINKED, S.UP):
-    TRANSITIONS[(_state, In.SEND_FINAL)] = S.HANGING_UP
-for _state in CallState:
-    if _state is not S.DESTROYED:
-        TRANSITIONS[(_state, In.RECV_END)] = S.DESTROYED
-        TRANSITIONS[(_state, In.GIVE_UP)] = S.DESTROYED
-        TRANSITIONS[(_state, In.DESTROY)] = S.DESTROYED
-del _state
-
-
-class CallStateError(RuntimeError):
-    """A command that the call's current state does not allow."""
-
-    def __init__(self, state: CallState, call_input: CallInput) -> None:
-        super().__init__(f"{call_input.name} is not allowed in state {state.name}")
-        self.state = state
-        self.call_input = call_input
-
-
 class NotEncrypted(RuntimeError):
     """Key rotation was asked for on a call that has no transmit key."""
-
-
-def transition(state: CallState, call_input: CallInput) -> CallState:
-    try:
-        return TRANSITIONS[(state, call_input)]
-    except KeyError:
-        raise CallStateError(state, call_input) from None
 
 
 # Frames that neither consume a sequence number nor get ordered or ACKed (§2.2, §2.4).
@@ -212,6 +137,8 @@ class CallInfo:
     rx_format: int | None
     encrypted: bool
     unacked: int
+    local_rr: ReceptionReport  # what our PONGs report about the audio we receive
+    remote_rr: ReceptionReport  # what the peer's last PONG reported (zeros until one)
 
 
 @dataclass(slots=True)
@@ -264,6 +191,10 @@ class Call:
         self.rx_format: int | None = None
         self._last_voice_ts: int | None = None
         self._last_vnak: float | None = None
+        self._rx_voice_frames = 0
+        self._rx_voice_ooo = 0
+        self._rx_voice_last: int | None = None  # highest voice timestamp received
+        self.remote_rr = ReceptionReport()
 
         self.tx_cipher: AesTransform | None = None
         self._rx_ciphers: list[tuple[AesTransform, float | None]] = []  # (cipher, expires)
@@ -272,6 +203,7 @@ class Call:
         self._ping_at: float | None = now + pingtime
         self._lagrq_at: float | None = now + lagrqtime
         self._destroy_at: float | None = None
+        self._rotate_at: float | None = None
 
         self.first_message = ""
         self.last_message = ""
@@ -295,7 +227,7 @@ class Call:
         self.queue.clear(self.queue.rseqno)
         self._held.clear()
         self._pending_ack = None
-        self._ping_at = self._lagrq_at = self._destroy_at = None
+        self._ping_at = self._lagrq_at = self._destroy_at = self._rotate_at = None
         self.events.append(CallDestroyed(self.callno, reason))
 
     def destroy(self, reason: str = "destroyed") -> None:
@@ -317,12 +249,24 @@ class Call:
             rx_format=self.rx_format,
             encrypted=self.tx_cipher is not None or bool(self._rx_ciphers),
             unacked=len(self.queue),
+            local_rr=self.reception_report(),
+            remote_rr=self.remote_rr,
         )
+
+    def reception_report(self) -> ReceptionReport:
+        """``construct_rr`` without a jitter buffer: no jitter, delay, loss or drops to report."""
+        return ReceptionReport(packets=self._rx_voice_frames, ooo=self._rx_voice_ooo)
 
     # -- timers ---------------------------------------------------------------------------
 
     def next_deadline(self) -> float | None:
-        candidates = [self.queue.next_deadline(), self._ping_at, self._lagrq_at, self._destroy_at]
+        candidates = [
+            self.queue.next_deadline(),
+            self._ping_at,
+            self._lagrq_at,
+            self._destroy_at,
+            self._rotate_at,
+        ]
         return min((d for d in candidates if d is not None), default=None)
 
     def handle_timer(self, now: float) -> None:
@@ -351,6 +295,12 @@ class Call:
             self._lagrq_at = now + self._lagrqtime
             if established:
                 self._send_iax(IaxSubclass.LAGRQ, None, now)
+        if self._rotate_at is not None and now >= self._rotate_at:
+            if self.state is S.HANGING_UP:
+                self._rotate_at = None  # a key for a call that is ending protects nothing
+            else:
+                self.rotate_key(now)
+                self._rotate_at = now + self._rng.uniform(*KEY_ROTATION_RANGE)
 
     # -- encryption -----------------------------------------------------------------------
 
@@ -364,6 +314,12 @@ class Call:
 
     def expect_encrypted(self, candidate_keys: Sequence[bytes]) -> None:
         self._candidates = [self._cipher(k) for k in candidate_keys]
+
+    def enable_key_rotation(self, now: float) -> None:
+        """Send an RTKEY every 120-300 s from now on, as Asterisk's ``iax2_key_rotate``."""
+        if self.tx_cipher is None:
+            raise NotEncrypted(f"call {self.callno} has no transmit key to rotate")
+        self._rotate_at = now + self._rng.uniform(*KEY_ROTATION_RANGE)
 
     def rotate_key(self, now: float) -> None:
         """Send RTKEY carrying a new key under the old one, then transmit with the new key."""
@@ -679,7 +635,10 @@ class Call:
 
     def _on_iax(self, iax: IaxSubclass, frame: FullFrame, now: float) -> None:
         if iax is IaxSubclass.PING:
-            self._send_iax(IaxSubclass.PONG, None, now, timestamp=frame.timestamp)
+            # Only this PONG carries RR IEs: the stateless one answering a POKE stays a bare
+            # 12-byte header, which is what scanners such as nmap's iax2-version expect.
+            rr = self.reception_report().ies()
+            self._send_iax(IaxSubclass.PONG, rr, now, timestamp=frame.timestamp)
             return
         if iax is IaxSubclass.LAGRQ:
             self._send_iax(IaxSubclass.LAGRP, None, now, timestamp=frame.timestamp)
@@ -690,6 +649,8 @@ class Call:
         if iax is IaxSubclass.PONG:
             rtt_ms = max(0, self.tx.elapsed_ms(now) - frame.timestamp)
             self.rtt = rtt_ms / 1000.0
+            with contextlib.suppress(MalformedFrame):
+                self.remote_rr = ReceptionReport.from_ies(frame.ies())
             self.events.append(PongReceived(self.callno, self.addr, rtt_ms))
             if self.request is IaxSubclass.POKE and self.outbound:
                 self._ack_and_end(frame, "pong")
@@ -719,8 +680,10 @@ class Call:
             return
         if key is None or len(key) != 16:
             return
-        # Frames sent under the old key may still be in flight: keep it a little longer.
-        old = [(c, now + OLD_KEY_GRACE) for c, _ in self._rx_ciphers]
+        # Frames sent under the key being replaced may still be in flight: keep it a little
+        # longer. Keys an earlier RTKEY already retired keep their own deadline, so quick
+        # successive rotations cannot keep an old key alive indefinitely.
+        old = [(c, now + OLD_KEY_GRACE if exp is None else exp) for c, exp in self._rx_ciphers]
         self._rx_ciphers = [(self._cipher(key), None), *old]
 
     def _on_media(self, frame: FullFrame) -> None:
@@ -731,9 +694,7 @@ class Call:
             self._apply(In.RECV_ANSWER)
         if frame.frametype == FrameType.VOICE:
             self.rx_format = frame.subclass
-            self.events.append(
-                VoiceReceived(self.callno, frame.subclass, frame.timestamp, frame.payload, True)
-            )
+            self._voice(frame.subclass, frame.timestamp, frame.payload, full=True)
             return
         self.events.append(FrameReceived(self.callno, frame))
 
@@ -748,14 +709,24 @@ class Call:
             return
         ts = unwrap_timestamp(self.rx_last, frame.timestamp)
         self.rx_last = max(self.rx_last, ts)
-        self.events.append(VoiceReceived(self.callno, self.rx_format, ts, frame.payload, False))
+        self._voice(self.rx_format, ts, frame.payload, full=False)
 
     def receive_trunk(self, payload: bytes, timestamp: int) -> None:
         """Audio for this call carried in a meta trunk frame (never creates state)."""
         if self.destroyed or self.rx_format is None:
             return
         self.rx_last = max(self.rx_last, timestamp)
-        self.events.append(VoiceReceived(self.callno, self.rx_format, timestamp, payload, False))
+        self._voice(self.rx_format, timestamp, payload, full=False)
+
+    def _voice(self, codec: int, timestamp: int, payload: bytes, *, full: bool) -> None:
+        """Count one received voice frame for the RR statistics and report it upward."""
+        self._rx_voice_frames += 1
+        if self._rx_voice_last is not None and timestamp < self._rx_voice_last:
+            # Older than audio already received: a jitter buffer would count it as OOO.
+            self._rx_voice_ooo += 1
+        else:
+            self._rx_voice_last = timestamp
+        self.events.append(VoiceReceived(self.callno, codec, timestamp, payload, full))
 
 
 def _plausible(frame: FullFrame) -> bool:

@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from pbxedge.iax2.call import Call, CallInfo
+from pbxedge.iax2.call import STATELESS_CALLNO, Call, CallInfo
 from pbxedge.iax2.callnumbers import CallNumberPool, LimitKind
 from pbxedge.iax2.calltoken import CallTokenIssuer
 from pbxedge.iax2.enums import IE, Cause, FrameType, IaxSubclass
@@ -49,7 +49,6 @@ Address = tuple[str, int]
 # (request subclass, USERNAME IE or None, source address) -> is a call token required?
 TokenPolicy = Callable[[IaxSubclass, str | None, Address], bool]
 
-STATELESS_CALLNO = 1  # Asterisk answers statelessly from call 1 (send_apathetic_reply)
 TOKEN_REQUIRED_TEXT = "CallToken support required"
 LIMIT_TEXT = "Call number limit reached"
 
@@ -484,6 +483,12 @@ class Endpoint:
     def rotate_key(self, callno: int, now: float) -> None:
         call = self._call(callno)
         call.rotate_key(now)
+        self._settle(call, now)
+
+    def enable_key_rotation(self, callno: int, now: float) -> None:
+        """Rotate the call's transmit key every 120-300 s until it ends. Raises NotEncrypted."""
+        call = self._call(callno)
+        call.enable_key_rotation(now)
         self._settle(call, now)
 
     # -- inspection -----------------------------------------------------------------------

@@ -180,26 +180,9 @@ def _dump_prov(data: bytes) -> str:
     """parser.c ``dump_prov_ies``: nested IAXy provisioning IEs, one indented line each."""
     if len(data) < 2:
         return ""
-    lines = ["\n"]
-    pos = 0
-    remaining = len(data)
-    while remaining > 2:  # Asterisk's loop condition, so a lone 2-byte tail is skipped
-        ie, length = data[pos], data[pos + 1]
-        if length + 2 > remaining:
-            lines.append(
-                f"Total Prov IE length of {length + 2} bytes exceeds remaining prov frame "
-                f"length of {remaining} bytes\n"
-            )
-            break
-        value = data[pos + 2 : pos + 2 + length]
-        entry = _PROV_TABLE.get(ie)
-        if entry is None:
-            lines.append(f"       Unknown Prov IE {ie:03d}  : Present\n")
-        else:
-            lines.append(f"       {entry[0][:15]:<15} : {_dump_value(entry[1], value)}\n")
-        pos += 2 + length
-        remaining -= 2 + length
-    return "".join(lines)
+    # Asterisk's loop stops with 2 bytes left, so a lone 2-byte tail is skipped.
+    lines, _ = _ie_lines(data, _PROV_TABLE, indent="       ", kind="Prov ", tail_skipped=2)
+    return "".join(["\n", *lines])
 
 
 _Dumper = Callable[[bytes], str] | None
@@ -293,31 +276,44 @@ def _dump_value(dumper: _Dumper, value: bytes) -> str:
     return f"{len(value)} bytes" if value else "Present"
 
 
+def _ie_lines(
+    data: bytes,
+    table: dict[int, tuple[str, _Dumper]],
+    *,
+    indent: str,
+    kind: str,
+    tail_skipped: int,
+) -> tuple[list[str], bool]:
+    """The IE walk ``dump_ies`` and ``dump_prov_ies`` share; False when an IE overran."""
+    lines: list[str] = []
+    pos = 0
+    remaining = len(data)
+    while remaining > tail_skipped:
+        ie, length = data[pos], data[pos + 1]
+        if length + 2 > remaining:
+            lines.append(
+                f"Total {kind}IE length of {length + 2} bytes exceeds remaining "
+                f"{kind.lower()}frame length of {remaining} bytes\n"
+            )
+            return lines, False
+        value = data[pos + 2 : pos + 2 + length]
+        entry = table.get(ie)
+        if entry is None:
+            lines.append(f"{indent}Unknown {kind}IE {ie:03d}  : Present\n")
+        else:
+            lines.append(f"{indent}{entry[0][:15]:<15} : {_dump_value(entry[1], value)}\n")
+        pos += 2 + length
+        remaining -= 2 + length
+    return lines, True
+
+
 def show_ies(data: bytes) -> str:
     """parser.c ``dump_ies``: one line per IE, then a blank line (nothing for < 2 bytes)."""
     if len(data) < 2:
         return ""
-    lines: list[str] = []
-    pos = 0
-    remaining = len(data)
-    while remaining >= 2:
-        ie, length = data[pos], data[pos + 1]
-        if length + 2 > remaining:
-            lines.append(
-                f"Total IE length of {length + 2} bytes exceeds remaining frame length "
-                f"of {remaining} bytes\n"
-            )
-            return "".join(lines)
-        value = data[pos + 2 : pos + 2 + length]
-        entry = _IE_TABLE.get(ie)
-        if entry is None:
-            lines.append(f"   Unknown IE {ie:03d}  : Present\n")
-        else:
-            lines.append(f"   {entry[0][:15]:<15} : {_dump_value(entry[1], value)}\n")
-        pos += 2 + length
-        remaining -= 2 + length
-    lines.append("\n")
-    return "".join(lines)
+    lines, complete = _ie_lines(data, _IE_TABLE, indent="   ", kind="", tail_skipped=1)
+    # An overrunning IE ends the dump at once, without the closing blank line.
+    return "".join(lines) + ("\n" if complete else "")
 
 
 def _subclass_text(frame: FullFrame, csub: int) -> str:

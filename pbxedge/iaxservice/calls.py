@@ -19,7 +19,7 @@ from pbxedge.channels.iax import IaxChannel
 from pbxedge.config.iax_models import IaxConfig
 from pbxedge.control.registry import CommandRegistry
 from pbxedge.iax2.auth import AuthMethodMemory, AuthRequestCounter, SecretResolver
-from pbxedge.iax2.call import CallStateError
+from pbxedge.iax2.callstate import CallStateError
 from pbxedge.iax2.endpoint import UnknownCall
 from pbxedge.iax2.enums import Cause, IaxSubclass
 from pbxedge.iax2.events import NewCall

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 from pbxedge.channels.iax import IaxChannel
 from pbxedge.control.registry import CommandContext, CommandRegistry, UsageError
-from pbxedge.iax2.call import CallInfo, CallState
+from pbxedge.iax2.call import CallInfo
+from pbxedge.iax2.callstate import CallState
 from pbxedge.iax2.codecs import codec_name
 from pbxedge.iax2.enums import Cause
 from pbxedge.iax2.showframe import format_addr
@@ -105,13 +106,16 @@ def show_netstats(svc: CallService) -> str:
     for info, channel in rows:
         first = _split_message(info.first_message)
         last = _split_message(info.last_message)
-        kpkts = (channel.voice_frames_in if channel else 0) // 1000
-        # Local figures: no jitter buffer yet (jitter/lost/OOO unknown = -1); remote ones
-        # would come from a PONG's RR IEs, which pbxedge's peers have not reported: zeros.
+        local, remote = info.local_rr, info.remote_rr
+        # Local figures: without a jitter buffer, jitter and loss are unknown (-1, as Asterisk
+        # prints them then); the packet and out-of-order counts are the call's own. Remote
+        # figures are what the peer's last PONG carried in its RR IEs (save_rr).
         out.append(_NETSTATS_ROW % (
             channel.name if channel else "(None)",
-            max(0, info.rtt_ms), _NO_JB_JITTER, _NO_JB_DELAY, -1, -1, 0, -1, kpkts,
-            0, 0, 0, 0, 0, 0, 0,
+            max(0, info.rtt_ms), _NO_JB_JITTER, _NO_JB_DELAY, -1, -1, 0, local.ooo,
+            local.packets // 1000,
+            remote.jitter, remote.delay, remote.loss_count, remote.loss_pct, remote.dropped,
+            remote.ooo, remote.packets // 1000,
             first[0], first[1], last[0], last[1],
         ))
     out.append(f"{len(rows)} active IAX channel{_ess(len(rows))}\n")

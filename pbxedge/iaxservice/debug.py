@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from pbxedge.iax2.endpoint import Endpoint
+from pbxedge.iax2.endpoint import Endpoint, UnknownCall
 from pbxedge.iax2.errors import MalformedFrame
 from pbxedge.iax2.events import Event
 from pbxedge.iax2.frames import FullFrame, parse_datagram
@@ -57,7 +57,10 @@ class TappedEndpoint:
         self._debug = debugger
 
     def _encrypted(self, callno: int) -> bool:
-        return callno in self._endpoint.calls() and self._endpoint.call_info(callno).encrypted
+        try:
+            return self._endpoint.call_info(callno).encrypted
+        except UnknownCall:  # stateless replies, INVAL, frames of calls already gone
+            return False
 
     def receive_datagram(self, data: bytes, addr: Address, now: float) -> None:
         if self._debug.wants(addr) and len(data) >= 4 and data[0] & 0x80:

@@ -16,7 +16,6 @@ succeed, so probing cannot tell unknown names from wrong passwords.
 from __future__ import annotations
 
 import logging
-import random
 from typing import TYPE_CHECKING
 
 import trio
@@ -26,6 +25,7 @@ from pbxedge.channelname import channel_name, host_label
 from pbxedge.channels.iax import EndpointLink, IaxChannel
 from pbxedge.config.iax_models import User
 from pbxedge.iax2.auth import (
+    DELAYREJECT_SECONDS,
     AuthOutcome,
     EncryptionAgreement,
     Rejection,
@@ -40,9 +40,9 @@ from pbxedge.iax2.auth import (
     resolve_secrets,
     verify_authrep,
 )
-from pbxedge.iax2.call import CallStateError, NotEncrypted
+from pbxedge.iax2.callstate import CallStateError
 from pbxedge.iax2.endpoint import UnknownCall
-from pbxedge.iax2.enums import IE, AuthMethod, ControlSubclass, FrameType, IaxSubclass
+from pbxedge.iax2.enums import IE, AuthMethod, Cause, ControlSubclass, FrameType, IaxSubclass
 from pbxedge.iax2.errors import MalformedFrame
 from pbxedge.iax2.events import (
     CallDestroyed,
@@ -50,7 +50,6 @@ from pbxedge.iax2.events import (
     FrameReceived,
     NewCall,
     PeerUnreachable,
-    VoiceReceived,
 )
 from pbxedge.iax2.frames import FullFrame
 from pbxedge.iax2.ies import IEList
@@ -61,19 +60,14 @@ if TYPE_CHECKING:
     from pbxedge.iaxservice.calls import CallService
 
 __all__ = [
-    "DELAYREJECT_SECONDS",
     "DPREP_REFRESH",
-    "KEY_ROTATION_RANGE",
     "InboundCall",
     "cause_of",
 ]
 
 logger = logging.getLogger("pbxedge.iax2")
 
-DELAYREJECT_SECONDS = 1.0  # chan_iax2 auth_fail with delayreject=yes (9511-9524)
 DPREP_REFRESH = 600  # iaxdefaultdpcache: how long the caller may cache a DPREP
-KEY_ROTATION_RANGE = (120.0, 300.0)  # seconds between RTKEYs on calls we answer (§5.4)
-CAUSE_OUT_OF_ORDER = 27  # the call was lost (retries exhausted)
 _AUTH_CHALLENGED = AuthMethod.MD5 | AuthMethod.RSA
 
 
@@ -140,7 +134,7 @@ class InboundCall:
 
     async def _reject_later(self, rejection: Rejection) -> None:
         await trio.sleep(DELAYREJECT_SECONDS)
-        if self.callno in self._svc.iax.endpoint.calls():
+        if self._svc.iax.owner(self.callno) is self:  # the caller may have gone meanwhile
             self._reject_now(rejection)
 
     def _finish(self) -> None:
@@ -304,7 +298,8 @@ class InboundCall:
         self.channel = channel
         svc.add_channel(channel, self.callno, call=True)
         if self._agreement.key_rotation and svc.iax.endpoint.call_info(self.callno).encrypted:
-            svc.nursery.start_soon(self._rotate_keys)
+            # Only the side that answers rotates: the AUTHREQ offered no KEYROTATE bit (§5.2).
+            svc.iax.endpoint.enable_key_rotation(self.callno, self._now())
         if entry is None:
             self._tbd = True  # wait for DPREQ / DIAL (§7.3)
             return
@@ -322,17 +317,6 @@ class InboundCall:
             await channel.hangup(16)
         finally:
             self._svc.remove_channel(channel)
-
-    async def _rotate_keys(self) -> None:
-        rng: random.Random = self._svc.rng
-        endpoint = self._svc.iax.endpoint
-        while True:
-            await trio.sleep(rng.uniform(*KEY_ROTATION_RANGE))
-            try:
-                endpoint.rotate_key(self.callno, self._now())
-            except (UnknownCall, NotEncrypted, CallStateError):
-                return
-            self._svc.iax.kick()
 
     # -- TBD calls: DPREQ and DIAL --------------------------------------------------------
 
@@ -362,12 +346,9 @@ class InboundCall:
     def on_event(self, event: Event) -> None:
         if isinstance(event, FrameReceived):
             self._on_frame(event.frame)
-        elif isinstance(event, VoiceReceived):
-            if self.channel is not None:
-                self.channel.voice_frames_in += 1
         elif isinstance(event, PeerUnreachable):
             if self.channel is not None:
-                self.channel.remote_hangup(CAUSE_OUT_OF_ORDER)
+                self.channel.remote_hangup(Cause.DESTINATION_OUT_OF_ORDER)
         elif isinstance(event, CallDestroyed):
             self._finish()
             if self.channel is not None:

@@ -39,7 +39,7 @@ from pbxedge.iax2.auth import (
     answer_challenge,
     choose_credentials,
 )
-from pbxedge.iax2.call import CallState
+from pbxedge.iax2.callstate import CallState
 from pbxedge.iax2.codecs import Codec, best_codec
 from pbxedge.iax2.dialstring import (
     DialStringError,
@@ -59,7 +59,7 @@ from pbxedge.iax2.enums import (
     IaxSubclass,
 )
 from pbxedge.iax2.errors import MalformedFrame
-from pbxedge.iax2.events import CallDestroyed, Event, FrameReceived, PeerUnreachable, VoiceReceived
+from pbxedge.iax2.events import CallDestroyed, Event, FrameReceived, PeerUnreachable
 from pbxedge.iax2.frames import FullFrame
 from pbxedge.iax2.ies import IEList
 from pbxedge.iax2.negotiate import accept_format_ok
@@ -195,9 +195,6 @@ class OutboundLeg:
         self._heard = True
         if isinstance(event, FrameReceived):
             self._on_frame(event.frame)
-        elif isinstance(event, VoiceReceived):
-            if self.channel is not None:
-                self.channel.voice_frames_in += 1
         elif isinstance(event, PeerUnreachable):
             self._end(Cause.DESTINATION_OUT_OF_ORDER)
         elif isinstance(event, CallDestroyed):

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from pbxedge import log
 from pbxedge.config.iax_models import Registration
 from pbxedge.iax2.auth import AuthFailure, Credentials, answer_challenge
-from pbxedge.iax2.call import CallStateError
+from pbxedge.iax2.callstate import CallStateError
 from pbxedge.iax2.endpoint import CallNumbersExhausted, UnknownCall
 from pbxedge.iax2.enums import IE, AuthMethod, FrameType, IaxSubclass
 from pbxedge.iax2.errors import MalformedFrame

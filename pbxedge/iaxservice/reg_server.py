@@ -27,6 +27,7 @@ import trio
 from pbxedge import log
 from pbxedge.config.iax_models import IaxConfig, Peer
 from pbxedge.iax2.auth import (
+    DELAYREJECT_SECONDS,
     AuthMethodMemory,
     SecretResolver,
     build_regauth,
@@ -34,7 +35,7 @@ from pbxedge.iax2.auth import (
     match_registrant,
     verify_regreq,
 )
-from pbxedge.iax2.call import CallStateError
+from pbxedge.iax2.callstate import CallStateError
 from pbxedge.iax2.endpoint import UnknownCall
 from pbxedge.iax2.enums import IE, AuthMethod, FrameType, IaxSubclass
 from pbxedge.iax2.errors import MalformedFrame
@@ -52,11 +53,10 @@ from pbxedge.iax2.showframe import format_addr
 from pbxedge.iaxservice.service import IaxService
 from pbxedge.keys import KeyStore
 
-__all__ = ["DELAYREJECT_SECONDS", "InboundRegistrations", "RegistrationSink"]
+__all__ = ["InboundRegistrations", "RegistrationSink"]
 
 Address = tuple[str, int]
 
-DELAYREJECT_SECONDS = 1.0  # Asterisk's delayreject pause before a REGREJ (9484-9488)
 _REQUESTS = (IaxSubclass.REGREQ, IaxSubclass.REGREL)
 _NO_METHODS = AuthMethod(0)
 

@@ -250,3 +250,21 @@ def test_random_line_soup_never_raises_and_origins_are_in_range(lines: list[str]
     for category in cfg.categories:
         for var in category.variables:
             assert var.name in lines[var.origin.line - 1]
+
+
+def test_nested_include_also_resolves_against_the_top_folder(tmp_path: Path) -> None:
+    # Asterisk resolves every relative include against its config directory, so a file in
+    # a subfolder names its siblings with the subfolder's name.
+    write(tmp_path / "sub" / "inner.conf", "[p]\n#include sub/more.conf\n#include sub/*.inc\n")
+    write(tmp_path / "sub" / "more.conf", "x=1\n")
+    write(tmp_path / "sub" / "one.inc", "y=2\n")
+    cfg = load_config(write(tmp_path / "iax.conf", "#include sub/inner.conf\n"))
+    assert cfg.diagnostics == []
+    assert values(only(cfg, "p")) == [("x", "1"), ("y", "2")]
+
+
+def test_missing_nested_include_names_the_including_files_folder(tmp_path: Path) -> None:
+    write(tmp_path / "sub" / "inner.conf", "[p]\n#include gone.conf\n")
+    cfg = load_config(write(tmp_path / "iax.conf", "#include sub/inner.conf\n"))
+    assert [d.message.split(":")[0] for d in cfg.diagnostics] == [
+        f"cannot read included file {tmp_path / 'sub' / 'gone.conf'}"]

@@ -74,6 +74,7 @@ async def test_settings_lists_paths(console: tuple[CommandRegistry, Clock, list[
     assert text.startswith("\nPBX Core settings\n-----------------\n  Version:                     0.1.0\n")
     assert f"  Configuration file:          {tmp_path / 'iax.conf'}\n" in text
     assert f"  Control socket:              {tmp_path / 'var' / 'pbxedge.ctl'}\n" in text
+    assert f"  AGI Scripts directory:       {tmp_path / 'agi-bin'}\n" in text
 
 
 async def test_set_verbose_replies_like_asterisk(
@@ -88,6 +89,22 @@ async def test_set_verbose_replies_like_asterisk(
     assert await _run(registry, "core set verbose off") == "Verbosity is now OFF\n"
     assert log.verbosity() == 0
     assert (await _run(registry, "core set verbose loud")).startswith("Usage: core set verbose")
+
+
+async def test_set_debug_replies_like_asterisk(
+    console: tuple[CommandRegistry, Clock, list[int]],
+) -> None:
+    registry, _, _ = console
+    log.set_debug_level(0)
+    try:
+        assert await _run(registry, "core set debug 2") == "Core debug was 0 and is now 2\n"
+        assert log.debug_level() == 2
+        assert await _run(registry, "core set debug atleast 1") == "Core debug is at least 2\n"
+        assert await _run(registry, "core set debug off") == "Core debug is now OFF\n"
+        assert log.debug_level() == 0
+        assert (await _run(registry, "core set debug x y")).startswith("Usage: core set debug")
+    finally:
+        log.set_debug_level(0)
 
 
 async def test_stop_now_requests_a_stop(console: tuple[CommandRegistry, Clock, list[int]]) -> None:

@@ -7,8 +7,9 @@ import logging
 
 import pytest
 import trio
+import trio.testing
 
-from dialplan.call import EngineOptions
+from dialplan.call import Call, CallLocation, EngineOptions
 from dialplan.channel import Feature
 from dialplan.dialer import DialStatus
 from dialplan.engine import CallOutcome, Engine, entry_extension
@@ -409,3 +410,50 @@ async def test_hangup_keeps_an_earlier_cause(autojump_clock: object) -> None:
     channel.hangup_cause = 31
     outcome, _ = await run("[c]\nexten => s,1,Hangup()\n", channel=channel)
     assert outcome.hangup_cause == 31
+
+
+async def test_location_of_a_running_call(autojump_clock: object) -> None:
+    from dialplan.builtins import default_registry
+    from dialplan.registry import Application
+
+    seen: list[tuple[str, str] | None] = []
+
+    async def peek(call: Call, data: str) -> None:
+        where = engine.location(call.channel.name)
+        seen.append((where.location, where.application) if where is not None else None)
+
+    registry = default_registry()
+    registry.add_app(Application("Peek", peek))
+    plan = parse_dialplan_text("[c]\nexten => s,1,Set(X=1)\n same => n,peek(at ${X})\n"
+                               " same => n,Goto(d,7,1)\n[d]\nexten => 7,1,Peek()\n"
+                               "exten => h,1,Peek(gone)\n")
+    engine = Engine(plan, registry=registry)
+    channel = FakeChannel(name="IAX2/peek-1")
+    assert engine.location(channel.name) is None
+    await engine.start(channel, "c", "s")
+    # The registered spelling of the application, its substituted data, the running priority.
+    assert seen == [("s@c:2", "Peek(at 1)"), ("7@d:1", "Peek()"), ("h@d:1", "Peek(gone)")]
+    assert engine.location(channel.name) is None
+    assert engine.locations() == {}
+
+
+async def test_locations_while_calls_wait(autojump_clock: object) -> None:
+    plan = parse_dialplan_text("[c]\nexten => s,1,Answer()\n same => n,Wait(30)\n"
+                               "exten => 5,1,Wait(${EXTEN})\n")
+    engine = Engine(plan)
+    first, second = FakeChannel(name="IAX2/a-1"), FakeChannel(name="IAX2/b-2")
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(engine.start, first, "c", "s")
+        nursery.start_soon(engine.start, second, "c", "5")
+        await trio.testing.wait_all_tasks_blocked()
+        where = engine.locations()
+        assert sorted(where) == ["IAX2/a-1", "IAX2/b-2"]
+        assert (where["IAX2/a-1"].location, where["IAX2/a-1"].application) == ("s@c:2", "Wait(30)")
+        assert where["IAX2/b-2"] == CallLocation("c", "5", 1, "Wait", "5")
+        first.caller_hangs_up()
+        second.caller_hangs_up()
+    assert engine.locations() == {}
+
+
+def test_location_before_any_application() -> None:
+    assert CallLocation("c", "s", 1, "", "").application == "(None)"

@@ -142,6 +142,10 @@ def test_check_of_a_missing_file() -> None:
 def test_discouraged_patterns_warn() -> None:
     plan = parse_dialplan_text("[c]\nexten => _.,1,NoOp()\n")
     assert "strongly discouraged" in str(plan.diagnostics[0])
+    # The advice keeps the wildcard that was used, as pbx_config's does.
+    assert "Please use '_X.' instead" in str(plan.diagnostics[0])
+    plan = parse_dialplan_text("[c]\nexten => _!,1,NoOp()\n")
+    assert "Please use '_X!' instead" in str(plan.diagnostics[0])
 
 
 def test_the_real_asterisk_dialplan_parses() -> None:
@@ -166,3 +170,12 @@ def test_any_text_loads_without_raising(text: str) -> None:
         assert context is not None
         for ext in context.extensions():
             plan.find(name, ext.name)
+
+
+def test_same_after_an_exten_without_name_does_not_join_the_extension_before() -> None:
+    plan = parse_dialplan_text("[c]\nexten => 1,1,NoOp(a)\nexten => ,1,NoOp(b)\n same => 2,NoOp(c)\n")
+    assert [d.message for d in plan.diagnostics] == [
+        "exten => line has no extension",
+        "No previous pattern in the first entry of context 'c' to match 'same' (2,NoOp(c))",
+    ]
+    assert plan.find("c", "1", None, priority=2) is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import pytest
@@ -149,6 +150,46 @@ def test_received_rtkey_keeps_the_old_key_for_five_seconds() -> None:
     sender.outbox.clear()
     sender.send_text("fresh", 7.0)
     assert receiver.open_full(sender.outbox[0], 7.0) is not None
+
+
+def test_a_second_rtkey_does_not_extend_the_oldest_key() -> None:
+    keys = [bytes([n] * 16) for n in range(3)]
+    sender = make_call()
+    sender.peer_callno, sender.state = 77, CallState.UP
+    receiver = Call(77, PEER, 0.0, outbound=False, rng=random.Random(4), pingtime=21, lagrqtime=10)
+    receiver.peer_callno, receiver.state = 1234, CallState.UP
+    sender.set_encryption(keys[0], [keys[0]])
+    receiver.set_encryption(keys[0], [keys[0]])
+    sender.send_text("under the first key", 1.0)
+    [first_key_frame] = sender.outbox
+    for seq, (at, key) in enumerate([(1.0, keys[1]), (4.0, keys[2])]):
+        ies = IEList().add(IE.CHALLENGE, key).encode()
+        receiver.receive(FullFrame(1234, 77, 5, seq, 0, FrameType.IAX, IaxSubclass.RTKEY, ies), at)
+    # The first key was retired at 1.0: the RTKEY at 4.0 does not give it until 9.0.
+    assert receiver.open_full(first_key_frame, 5.9) is not None
+    assert receiver.open_full(first_key_frame, 6.1) is None
+
+
+def test_key_rotation_runs_on_the_call_timer_until_the_call_ends() -> None:
+    call = make_call(outbound=False)
+    call.peer_callno, call.state = 77, CallState.UP
+    with pytest.raises(NotEncrypted):
+        call.enable_key_rotation(0.0)
+    call.set_encryption(bytes(16), [bytes(16)])
+    call.enable_key_rotation(0.0)
+    key, rotated_at, now = call.tx_cipher, [0.0], 0.0
+    while (deadline := call.next_deadline()) is not None and deadline < 1000.0:
+        now = deadline
+        call.handle_timer(now)
+        call.queue.clear(call.oseqno)  # the peer acknowledges everything at once
+        if call.tx_cipher is not key:
+            key = call.tx_cipher
+            rotated_at.append(now)
+    gaps = [b - a for a, b in itertools.pairwise(rotated_at)]
+    assert len(gaps) >= 3 and all(120.0 <= gap <= 300.0 for gap in gaps)
+    call.hangup(16, now)
+    call.destroy()
+    assert call.next_deadline() is None
 
 
 def test_expect_encrypted_locks_the_key_that_decrypts() -> None:

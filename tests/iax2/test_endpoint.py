@@ -26,8 +26,9 @@ from pbxedge.iax2.events import (
     PongReceived,
     VoiceReceived,
 )
-from pbxedge.iax2.frames import FullFrame, MetaTrunkFrame, TrunkEntry, parse_datagram
+from pbxedge.iax2.frames import FullFrame, MetaTrunkFrame, MiniFrame, TrunkEntry, parse_datagram
 from pbxedge.iax2.ies import IEList
+from pbxedge.iax2.rr import ReceptionReport
 from tests.iax2.link import LossyNetwork, transfer
 
 CLIENT = ("192.0.2.10", 4569)
@@ -640,6 +641,45 @@ def test_pong_and_lagrp_echo_the_request_timestamp() -> None:
     server.receive_datagram(lagrq.encode(), CLIENT, 6.0)
     [lagrp] = [full(d) for d in datagrams(server, 6.0)]
     assert lagrp.iax_subclass is IaxSubclass.LAGRP and lagrp.timestamp == 5555
+
+
+def mini_voice(source_call: int, timestamp: int) -> bytes:
+    return MiniFrame(source_call, timestamp, b"\xff" * 160).encode()
+
+
+def test_pong_on_a_call_carries_rr_ies_and_the_peer_keeps_them() -> None:
+    client, server, a, b = linked_pair()
+    # Three frames of audio reach the server, the last one older than the second.
+    for ms in (20, 60, 40):
+        voice = mini_voice(a, ms)
+        server.receive_datagram(voice, CLIENT, 1.0)
+    assert server.call_info(b).local_rr == ReceptionReport(packets=3, ooo=1)
+    ping = FullFrame(a, b, 4242, 1, 1, FrameType.IAX, IaxSubclass.PING)
+    server.receive_datagram(ping.encode(), CLIENT, 5.0)
+    [data] = datagrams(server, 5.0)
+    pong = full(data)
+    assert pong.iax_subclass is IaxSubclass.PONG
+    # construct_rr's six IEs, in its order: jitter, loss, packets, delay, dropped, OOO.
+    assert list(pong.ies()) == [
+        (IE.RR_JITTER, bytes(4)),
+        (IE.RR_LOSS, bytes(4)),
+        (IE.RR_PKTS, (3).to_bytes(4, "big")),
+        (IE.RR_DELAY, bytes(2)),
+        (IE.RR_DROPPED, bytes(4)),
+        (IE.RR_OOO, (1).to_bytes(4, "big")),
+    ]
+    assert client.call_info(a).remote_rr == ReceptionReport()
+    client.receive_datagram(data, SERVER, 5.0)
+    assert client.call_info(a).remote_rr == ReceptionReport(packets=3, ooo=1)
+
+
+def test_rr_ies_round_trip_with_loss_split_into_percent_and_count() -> None:
+    report = ReceptionReport(jitter=12, loss_pct=5, loss_count=70000, packets=123456,
+                             delay=40, dropped=2, ooo=9)
+    ies = report.ies()
+    assert ies.get_u32(IE.RR_LOSS) == (5 << 24) | 70000
+    assert ReceptionReport.from_ies(IEList.parse(ies.encode())) == report
+    assert ReceptionReport.from_ies(IEList()) == ReceptionReport()
 
 
 def test_old_duplicate_gets_ack_future_frame_gets_vnak() -> None:

@@ -215,6 +215,11 @@ class Stack:
     async def cli(self, line: str) -> str:
         return await self.registry.execute(CommandContext(self.registry), line)
 
+    async def wait_until_answered(self) -> None:
+        """Until one of this stack's channels is up (polled; the tests run on a mock clock)."""
+        while not any(ch.state.value == "up" for ch, _ in self.calls.channels()):
+            await trio.sleep(0.01)
+
 
 def build_stack(iax_conf: str, extensions: str, keys: KeyStore,
                 store: Store | None = None) -> Stack:

@@ -9,6 +9,7 @@ import pytest
 import trio
 
 from dialplan.dialer import DialResult, DialStatus
+from pbxedge.iax2.call import Call
 from pbxedge.keys import KeyStore
 from tests.dialplan.fakes import FakeChannel
 from tests.iaxservice.stacks import (
@@ -78,8 +79,7 @@ async def test_forced_encryption_encrypts_the_call(tmp_path: Path, autojump_cloc
             results.append(await caller.calls.dialer.dial(channel, ["IAX2/a-enc/600"], 30, ""))
 
         nursery.start_soon(dial)
-        while not any(ch.state.value == "up" for ch, _ in caller.calls.channels()):
-            await trio.sleep(0.01)
+        await caller.wait_until_answered()
         for stack in (caller, callee):
             (number,) = [n for _, n in stack.calls.channels()]
             assert stack.iax.endpoint.call_info(number).encrypted
@@ -207,8 +207,7 @@ async def test_caller_hangup_cause_reaches_the_callee(
             done.set()
 
         nursery.start_soon(dial)
-        while not any(ch.state.value == "up" for ch, _ in caller.calls.channels()):
-            await trio.sleep(0.01)
+        await caller.wait_until_answered()
         channel.hangup_cause = 21
         channel.caller_hangs_up()
         await done.wait()
@@ -225,8 +224,7 @@ async def test_digits_reach_the_callee_plan(
     async with running(callee, caller) as nursery:
         channel = FakeChannel(name="Local/test-1")
         nursery.start_soon(caller.calls.dialer.dial, channel, ["IAX2/a-md5/608"], 30, "")
-        while not any(ch.state.value == "up" for ch, _ in caller.calls.channels()):
-            await trio.sleep(0.01)
+        await caller.wait_until_answered()
         ((leg, _),) = caller.calls.channels()
         await leg.send_dtmf("42")
         while not any(r.getMessage().startswith("DIGITS") for r in caplog.records):
@@ -255,8 +253,7 @@ async def test_callnumber_limit_refuses_the_second_call(
     callee, caller = _pair(tmp_path, callee_general="maxcallnumbers = 1")
     async with running(callee, caller) as nursery:
         nursery.start_soon(_dial, caller, "IAX2/a-md5/600")
-        while not any(ch.state.value == "up" for ch, _ in caller.calls.channels()):
-            await trio.sleep(0.01)
+        await caller.wait_until_answered()
         second = await _dial(caller, "IAX2/a-md5/600")
         usage = await callee.cli("iax2 show callnumber usage 127.0.0.1")
         nursery.cancel_scope.cancel()
@@ -304,21 +301,24 @@ async def test_the_callee_rotates_keys_and_the_call_survives(
 ) -> None:
     callee, caller = _pair(tmp_path)
     rotations: list[int] = []
-    endpoint = callee.iax.endpoint
-    original = endpoint.rotate_key
+    original = Call.rotate_key
 
-    def counting(callno: int, now: float) -> None:
-        rotations.append(callno)
-        original(callno, now)
+    def counting(call: Call, now: float) -> None:
+        # The caller's calls lead to the callee's port; the callee's lead back to the caller.
+        if call.addr[1] == callee.port:
+            pytest.fail("only the side that answered rotates keys")
+        rotations.append(call.callno)
+        original(call, now)
 
-    def never(callno: int, now: float) -> None:
-        pytest.fail("only the side that answered rotates keys")
-
-    monkeypatch.setattr(endpoint, "rotate_key", counting)
-    monkeypatch.setattr(caller.iax.endpoint, "rotate_key", never)
+    monkeypatch.setattr(Call, "rotate_key", counting)
     async with running(callee, caller):
         # 612 answers, waits 700 s (two rotations at least: every 120-300 s), then hangs
         # up with cause 21, which the caller can only read under the rotated key.
         result = await _dial(caller, "IAX2/a-enc/612")
+        during_call = len(rotations)
+        # The call number is only held for 60 s before another call may get it: rotation
+        # must stop with the call.
+        await trio.sleep(700)
+    assert len(rotations) == during_call
     assert len(rotations) >= 2
     assert result == DialResult(DialStatus.ANSWER, 21)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import trio
 
 from dialplan.dialer import DialResult, DialStatus
+from pbxedge.iaxservice.channel_commands import show_netstats
 from pbxedge.keys import KeyStore
 from tests.dialplan.fakes import FakeChannel
+from tests.iax2.link import transfer
+from tests.iax2.test_endpoint import CLIENT, SERVER, linked_pair, mini_voice
 from tests.iaxservice.stacks import (
     CALLEE_EXTENSIONS,
     CALLER_EXTENSIONS,
@@ -91,8 +96,7 @@ async def test_live_call_in_every_listing_then_hung_up_from_the_console(
             done.set()
 
         nursery.start_soon(dial)
-        while not any(ch.state.value == "up" for ch, _ in caller.calls.channels()):
-            await trio.sleep(0.01)
+        await caller.wait_until_answered()
         ((leg, leg_callno),) = caller.calls.channels()
         ((inbound, in_callno),) = callee.calls.channels()
         assert leg.name == f"IAX2/a-md5-{leg_callno}"
@@ -122,3 +126,21 @@ async def test_live_call_in_every_listing_then_hung_up_from_the_console(
             await trio.sleep(0.01)
         assert (await callee.cli("core show channels")).endswith(
             "0 active channels\n0 active calls\n1 call processed\n")
+
+
+def test_netstats_remote_columns_are_the_rr_of_the_peers_pong() -> None:
+    client, server, a, _b = linked_pair()
+    for ms in (20, 60, 40):
+        server.receive_datagram(mini_voice(a, ms), CLIENT, 1.0)
+    client.handle_timer(21.0)  # the call's first PING, and a LAGRQ
+    transfer(client, server, CLIENT, 21.0)
+    transfer(server, client, SERVER, 21.0)  # PONG with the server's RR IEs, LAGRP
+    service = SimpleNamespace(iax=SimpleNamespace(endpoint=client), channel_of=lambda _: None)
+    [row] = show_netstats(service).splitlines()[2:-1]  # type: ignore[arg-type]
+    columns = row.split()
+    assert columns[0] == "(None)"
+    # LOCAL after the RTT: no jitter buffer, and no audio reached the client.
+    assert columns[2:9] == ["-1", "0", "-1", "-1", "0", "0", "0"]
+    # REMOTE: the server's 3 frames (0 Kpkts), one of them out of order.
+    assert columns[9:16] == ["0", "0", "0", "0", "0", "1", "0"]
+    assert client.call_info(a).remote_rr.packets == 3

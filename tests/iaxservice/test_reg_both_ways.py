@@ -8,6 +8,7 @@ import pytest
 import trio
 import trio.testing
 
+from pbxedge.config.iax_models import IaxConfig
 from pbxedge.iax2.regclient import RegState
 from pbxedge.iaxservice.registrations import RegistrationService
 from pbxedge.keys import KeyStore, keygen_main
@@ -31,6 +32,19 @@ def _friend(name: str, auth: str, credential: str) -> str:
         f"[{name}]\ntype = friend\nhost = dynamic\ntrunk = yes\nqualify = yes\n"
         f"auth = {auth}\n{credential}\n"
     )
+
+
+def _registrar(tmp_path: Path, port: int, extra: str = "") -> IaxConfig:
+    """Node "a": accepts the registration of friend nodeb (MD5, secret "s")."""
+    return load_config(tmp_path, "a", _general(port) + _friend("nodeb", "md5", "secret = s")
+                       + extra)
+
+
+def _registrant(tmp_path: Path, name: str, port: int, registrar_port: int,
+                secret: str = "s") -> IaxConfig:
+    """A node registering as nodeb to the registrar at *registrar_port*."""
+    return load_config(tmp_path, name, _general(port)
+                       + f"register => nodeb:{secret}@127.0.0.1:{registrar_port}\n")
 
 
 def _state(reg: RegistrationService) -> RegState:
@@ -99,9 +113,8 @@ async def test_registrar_restart_mid_registration_recovers(
     tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
     a_port, b_port = free_udp_port(), free_udp_port()
-    a_conf = load_config(tmp_path, "a", _general(a_port) + _friend("nodeb", "md5", "secret = s"))
-    b_conf = load_config(tmp_path, "b", _general(b_port)
-                         + f"register => nodeb:s@127.0.0.1:{a_port}\n")
+    a_conf = _registrar(tmp_path, a_port)
+    b_conf = _registrant(tmp_path, "b", b_port, a_port)
     async with running_node(b_conf, seed=2) as b:
         # No registrar yet: the client times out and backs off.
         await wait_for(lambda: _state(b.reg) is RegState.TIMEOUT)
@@ -122,10 +135,9 @@ async def test_client_restart_moves_the_registration_to_its_new_port(
     tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
     a_port, b_port, b_port2 = free_udp_port(), free_udp_port(), free_udp_port()
-    a_conf = load_config(tmp_path, "a", _general(a_port) + _friend("nodeb", "md5", "secret = s"))
-    register = f"register => nodeb:s@127.0.0.1:{a_port}\n"
-    b_conf = load_config(tmp_path, "b", _general(b_port) + register)
-    b_conf2 = load_config(tmp_path, "b2", _general(b_port2) + register)
+    a_conf = _registrar(tmp_path, a_port)
+    b_conf = _registrant(tmp_path, "b", b_port, a_port)
+    b_conf2 = _registrant(tmp_path, "b2", b_port2, a_port)
     async with running_node(a_conf) as a:
         async with running_node(b_conf, seed=2) as b:
             await wait_for(lambda: _state(b.reg) is RegState.REGISTERED)
@@ -140,9 +152,8 @@ async def test_expiry_removes_address_and_extension(
     tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
     a_port, b_port = free_udp_port(), free_udp_port()
-    a_conf = load_config(tmp_path, "a", _general(a_port) + _friend("nodeb", "md5", "secret = s"))
-    b_conf = load_config(tmp_path, "b", _general(b_port)
-                         + f"register => nodeb:s@127.0.0.1:{a_port}\n")
+    a_conf = _registrar(tmp_path, a_port)
+    b_conf = _registrant(tmp_path, "b", b_port, a_port)
     async with running_node(a_conf) as a:
         async with running_node(b_conf, seed=2) as b:
             await wait_for(lambda: _state(b.reg) is RegState.REGISTERED)
@@ -159,9 +170,9 @@ async def test_rejected_client_backs_off_and_recovers_when_fixed(
     tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
     a_port, b_port = free_udp_port(), free_udp_port()
-    a_conf = load_config(tmp_path, "a", _general(a_port) + _friend("nodeb", "md5", "secret = s"))
-    bad = load_config(tmp_path, "b", _general(b_port) + f"register => nodeb:x@127.0.0.1:{a_port}\n")
-    good = load_config(tmp_path, "b2", _general(b_port) + f"register => nodeb:s@127.0.0.1:{a_port}\n")
+    a_conf = _registrar(tmp_path, a_port)
+    bad = _registrant(tmp_path, "b", b_port, a_port, secret="x")
+    good = _registrant(tmp_path, "b2", b_port, a_port)
     async with running_node(a_conf) as a:
         async with running_node(bad, seed=2) as b:
             await wait_for(lambda: _state(b.reg) is RegState.REJECTED)
@@ -174,10 +185,9 @@ async def test_console_unregister_and_register_now(
     tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
     a_port, b_port = free_udp_port(), free_udp_port()
-    a_conf = load_config(tmp_path, "a", _general(a_port) + _friend("nodeb", "md5", "secret = s")
-                         + "[static]\ntype = peer\nhost = 127.0.0.1\nport = 4999\n")
-    b_conf = load_config(tmp_path, "b", _general(b_port)
-                         + f"register => nodeb:s@127.0.0.1:{a_port}\n")
+    a_conf = _registrar(tmp_path, a_port,
+                        "[static]\ntype = peer\nhost = 127.0.0.1\nport = 4999\n")
+    b_conf = _registrant(tmp_path, "b", b_port, a_port)
     async with running_node(a_conf) as a, running_node(b_conf, seed=2) as b:
         await wait_for(lambda: _state(b.reg) is RegState.REGISTERED)
         assert await a.cli("iax2 unregister nodeb") == "Peer nodeb unregistered\n"
