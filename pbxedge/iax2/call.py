@@ -4,11 +4,14 @@ Rules of this module:
 1. No I/O and no clock: every entry point takes ``now`` (seconds); output goes to
    ``outbox`` (encoded datagrams for ``addr``) and ``events``, which the endpoint drains.
 2. The call's life cycle lives in one table, :data:`~pbxedge.iax2.callstate.TRANSITIONS`,
-   keyed by ``(CallState, CallInput)``. A pair missing from the table is refused: a local command raises :class:`CallStateError`; a frame from the peer
-   is acknowledged (it did arrive) but otherwise dropped and counted.
+   keyed by ``(CallState, CallInput)``. A pair missing from the table is refused: a local
+   command raises :class:`CallStateError`; a frame from the peer is acknowledged (it did
+   arrive) but otherwise dropped and counted.
 3. Sequence numbers, ACK/VNAK and the retransmission schedule follow Asterisk
    (chan_iax2.c ``iax2_send``, ``socket_process_helper``) except where pbxedge deliberately
    does better: ×2 backoff, VNAK resends carry the R bit and a fresh ISeqno (§10 row 8).
+4. Which AES key reads or writes a frame is :mod:`pbxedge.iax2.callkeys`' business; this
+   module decides when keys change (AUTHREP, RTKEY sent or received, the rotation timer).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from pbxedge.iax2.callkeys import CallKeys
 from pbxedge.iax2.callstate import (
     TRANSITIONS,
     CallInput,
@@ -37,7 +41,7 @@ from pbxedge.iax2.events import (
     PongReceived,
     VoiceReceived,
 )
-from pbxedge.iax2.frames import FullFrame, MiniFrame, parse_datagram
+from pbxedge.iax2.frames import FullFrame, MiniFrame
 from pbxedge.iax2.ies import IEList
 from pbxedge.iax2.reliable import Pending, RetransmitQueue, seq_distance
 from pbxedge.iax2.rr import ReceptionReport
@@ -62,7 +66,6 @@ S, In = CallState, CallInput
 DEFAULT_RTT = 1.0  # Asterisk DEFAULT_RETRY_TIME: 1000 ms until a measurement exists
 HANGUP_SAFETY = 10.0  # destroy a hung-up call even if its HANGUP is never ACKed (chan_iax2 5458)
 KEY_ROTATION_RANGE = (120.0, 300.0)  # seconds between our RTKEYs, drawn at random (§5.4)
-OLD_KEY_GRACE = 5.0  # keep the previous receive key this long after an RTKEY (§10 row 6)
 VNAK_MIN_INTERVAL = 1.0  # at most one VNAK per second for voice without a format (§10 row 13)
 STATELESS_CALLNO = 1  # source of Asterisk's stateless replies; never a real call
 
@@ -196,9 +199,7 @@ class Call:
         self._rx_voice_last: int | None = None  # highest voice timestamp received
         self.remote_rr = ReceptionReport()
 
-        self.tx_cipher: AesTransform | None = None
-        self._rx_ciphers: list[tuple[AesTransform, float | None]] = []  # (cipher, expires)
-        self._candidates: list[AesTransform] = []
+        self.keys = CallKeys(rng.randbytes)
 
         self._ping_at: float | None = now + pingtime
         self._lagrq_at: float | None = now + lagrqtime
@@ -247,7 +248,7 @@ class Call:
             lag_ms=self.lag_ms,
             tx_format=self.tx_format,
             rx_format=self.rx_format,
-            encrypted=self.tx_cipher is not None or bool(self._rx_ciphers),
+            encrypted=self.keys.encrypted,
             unacked=len(self.queue),
             local_rr=self.reception_report(),
             remote_rr=self.remote_rr,
@@ -304,16 +305,15 @@ class Call:
 
     # -- encryption -----------------------------------------------------------------------
 
-    def _cipher(self, key: bytes) -> AesTransform:
-        return AesTransform(key, pad_source=self._rng.randbytes)
+    @property
+    def tx_cipher(self) -> AesTransform | None:
+        return self.keys.tx
 
     def set_encryption(self, tx_key: bytes, rx_keys: Sequence[bytes]) -> None:
-        self.tx_cipher = self._cipher(tx_key)
-        self._rx_ciphers = [(self._cipher(k), None) for k in rx_keys]
-        self._candidates = []
+        self.keys.set(tx_key, rx_keys)
 
     def expect_encrypted(self, candidate_keys: Sequence[bytes]) -> None:
-        self._candidates = [self._cipher(k) for k in candidate_keys]
+        self.keys.expect(candidate_keys)
 
     def enable_key_rotation(self, now: float) -> None:
         """Send an RTKEY every 120-300 s from now on, as Asterisk's ``iax2_key_rotate``."""
@@ -327,52 +327,14 @@ class Call:
             raise NotEncrypted(f"call {self.callno} has no transmit key to rotate")
         new_key = self._rng.randbytes(16)
         self._send_iax(IaxSubclass.RTKEY, IEList().add(IE.CHALLENGE, new_key), now)
-        self.tx_cipher = self._cipher(new_key)
-
-    def _receive_ciphers(self, now: float) -> list[AesTransform]:
-        self._rx_ciphers = [(c, exp) for c, exp in self._rx_ciphers if exp is None or exp > now]
-        return [c for c, _ in self._rx_ciphers]
+        self.keys.switch_tx(new_key)
 
     def open_full(self, data: bytes, now: float) -> FullFrame | None:
         """Decrypt (when keys are set) and parse a full frame; None if it cannot be read."""
-        ciphers = self._receive_ciphers(now)
-        for cipher in [*ciphers, *self._candidates]:
-            try:
-                frame = parse_datagram(cipher.decrypt_full(data))
-            except MalformedFrame:
-                continue
-            if not isinstance(frame, FullFrame) or not _plausible(frame):
-                continue
-            if cipher in self._candidates:
-                # The peer proved which secret it used: lock that key in both directions.
-                self._candidates = []
-                self.set_encryption(cipher.key, [cipher.key])
-            return frame
-        try:
-            parsed = parse_datagram(data)
-        except MalformedFrame:
-            return None
-        if not isinstance(parsed, FullFrame):
-            return None
-        if ciphers and parsed.iax_subclass is not IaxSubclass.INVAL:
-            # On an encrypted call only INVAL (sent by Asterisk's raw_hangup without any
-            # call state, hence in clear) may arrive unencrypted.
-            return None
-        return parsed
+        return self.keys.open_full(data, now, self.rx_last)
 
     def open_mini(self, data: bytes, now: float) -> MiniFrame | None:
-        ciphers = self._receive_ciphers(now)
-        if not ciphers:
-            parsed = parse_datagram(data)
-            return parsed if isinstance(parsed, MiniFrame) else None
-        for cipher in ciphers:
-            try:
-                parsed = parse_datagram(cipher.decrypt_mini(data))
-            except MalformedFrame:
-                continue
-            if isinstance(parsed, MiniFrame):
-                return parsed
-        return None
+        return self.keys.open_mini(data, now, self.rx_last)
 
     # -- sending --------------------------------------------------------------------------
 
@@ -680,11 +642,7 @@ class Call:
             return
         if key is None or len(key) != 16:
             return
-        # Frames sent under the key being replaced may still be in flight: keep it a little
-        # longer. Keys an earlier RTKEY already retired keep their own deadline, so quick
-        # successive rotations cannot keep an old key alive indefinitely.
-        old = [(c, now + OLD_KEY_GRACE if exp is None else exp) for c, exp in self._rx_ciphers]
-        self._rx_ciphers = [(self._cipher(key), None), *old]
+        self.keys.peer_rotated(key, now)
 
     def _on_media(self, frame: FullFrame) -> None:
         if frame.frametype == FrameType.CONTROL and frame.subclass == ControlSubclass.ANSWER:
@@ -727,10 +685,3 @@ class Call:
         else:
             self._rx_voice_last = timestamp
         self.events.append(VoiceReceived(self.callno, codec, timestamp, payload, full))
-
-
-def _plausible(frame: FullFrame) -> bool:
-    """Decryption has no integrity check: reject results no peer would send (§10 row 6)."""
-    if frame.frametype == FrameType.IAX:
-        return frame.iax_subclass is not None
-    return True

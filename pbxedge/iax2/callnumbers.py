@@ -163,9 +163,6 @@ class CallNumberPool:
         self._held.append((now + self._hold_seconds, callno, allocation))
         return True
 
-    def is_allocated(self, callno: int) -> bool:
-        return callno in self._active
-
     def _expire(self, now: float) -> None:
         while self._held and self._held[0][0] <= now:
             _, callno, allocation = self._held.popleft()

@@ -26,8 +26,6 @@ _AF_INET6_BSD = (28, 30)  # FreeBSD, macOS
 _SOCKADDR_IN_LEN = 16
 _SOCKADDR_IN6_LEN = 28
 
-_U16 = struct.Struct("!H")
-_U32 = struct.Struct("!I")
 _U64_VERSIONED = struct.Struct("!BQ")
 
 

@@ -8,10 +8,11 @@ Asterisk's, kept as C-style ``%`` formats so they can be compared with chan_iax2
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pbxedge.channels.iax import IaxChannel
-from pbxedge.control.registry import CommandContext, CommandRegistry, UsageError
+from pbxedge.control.registry import CommandContext, CommandRegistry, Handler, UsageError
 from pbxedge.iax2.call import CallInfo
 from pbxedge.iax2.callstate import CallState
 from pbxedge.iax2.codecs import codec_name
@@ -172,31 +173,27 @@ def show_core_channels(svc: CallService) -> str:
     return "".join(out)
 
 
+def _listing(show: Callable[[CallService], str], svc: CallService) -> Handler:
+    """A command that takes no arguments and prints *show*'s layout."""
+
+    def handler(ctx: CommandContext, args: list[str]) -> str:
+        if args:
+            raise UsageError
+        return show(svc)
+
+    return handler
+
+
 def register_channel_commands(registry: CommandRegistry, svc: CallService) -> None:
-    def channels(ctx: CommandContext, args: list[str]) -> str:
-        if args:
-            raise UsageError
-        return show_channels(svc)
-
-    def netstats(ctx: CommandContext, args: list[str]) -> str:
-        if args:
-            raise UsageError
-        return show_netstats(svc)
-
-    def stats(ctx: CommandContext, args: list[str]) -> str:
-        if args:
-            raise UsageError
-        return show_stats(svc)
+    channels = _listing(show_channels, svc)
+    netstats = _listing(show_netstats, svc)
+    stats = _listing(show_stats, svc)
+    core_channels = _listing(show_core_channels, svc)
 
     def usage(ctx: CommandContext, args: list[str]) -> str:
         if len(args) > 1:
             raise UsageError
         return show_callnumber_usage(svc, args[0] if args else None)
-
-    def core_channels(ctx: CommandContext, args: list[str]) -> str:
-        if args:
-            raise UsageError
-        return show_core_channels(svc)
 
     def hangup(ctx: CommandContext, args: list[str]) -> str:
         if len(args) != 1:

@@ -29,7 +29,7 @@ from pbxedge.control.registry import CommandRegistry
 from pbxedge.iax2.callnumbers import CallNumberPool
 from pbxedge.iax2.calltoken import CallTokenIssuer
 from pbxedge.iax2.endpoint import Endpoint
-from pbxedge.iax2.enums import IaxSubclass
+from pbxedge.iax2.enums import IE, Cause, IaxSubclass
 from pbxedge.iax2.events import (
     CallDestroyed,
     CallTokenRejected,
@@ -37,6 +37,7 @@ from pbxedge.iax2.events import (
     LimitReached,
     NewCall,
 )
+from pbxedge.iax2.ies import IEList
 from pbxedge.iax2.tokenpolicy import TokenPolicyDecider
 from pbxedge.iaxservice.debug import FrameDebugger, TappedEndpoint
 from pbxedge.transport import UdpTransport
@@ -44,6 +45,9 @@ from pbxedge.transport import UdpTransport
 __all__ = ["CallHandler", "IaxService", "RequestHandler"]
 
 logger = logging.getLogger("pbxedge.iax2")
+
+UNSERVED_TEXT = "Request not served here"
+
 
 class CallHandler(Protocol):
     """Whoever owns a call number hears every event of that call."""
@@ -153,11 +157,23 @@ class IaxService:
         except Exception:
             logger.exception("error while handling %s", type(event).__name__)
 
+    def _refuse_unserved(self, callno: int, subclass: IaxSubclass) -> None:
+        """A final REJECT/REGREJ for a request nobody on this node serves.
+
+        Dropping the call instead would leave the peer resending its request, and each
+        resend would open (and hold for a minute) another call number.
+        """
+        reply = IaxSubclass.REJECT if subclass is IaxSubclass.NEW else IaxSubclass.REGREJ
+        ies = IEList().add_str(IE.CAUSE, UNSERVED_TEXT)
+        ies.add_u8(IE.CAUSECODE, Cause.FACILITY_REJECTED)
+        self.endpoint.send_iax(callno, reply, ies, self.now(), final=True)
+
     def _dispatch(self, event: Event) -> None:
         if isinstance(event, NewCall):
-            handler = self._requests.get(IaxSubclass(event.frame.subclass))
+            subclass = IaxSubclass(event.frame.subclass)
+            handler = self._requests.get(subclass)
             if handler is None:
-                self.endpoint.destroy(event.callno, self.now())
+                self._refuse_unserved(event.callno, subclass)
                 return
             handler(event)
             return

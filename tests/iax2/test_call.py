@@ -18,9 +18,10 @@ from pbxedge.iax2.call import (
     NotEncrypted,
     transition,
 )
+from pbxedge.iax2.crypto import AesTransform
 from pbxedge.iax2.enums import IE, ControlSubclass, FrameType, IaxSubclass
 from pbxedge.iax2.events import FrameReceived
-from pbxedge.iax2.frames import FullFrame, parse_datagram
+from pbxedge.iax2.frames import FullFrame, MiniFrame, parse_datagram
 from pbxedge.iax2.ies import IEList
 
 PEER = ("192.0.2.20", 4569)
@@ -190,6 +191,28 @@ def test_key_rotation_runs_on_the_call_timer_until_the_call_ends() -> None:
     call.hangup(16, now)
     call.destroy()
     assert call.next_deadline() is None
+
+
+def test_frames_under_either_key_decrypt_during_the_rtkey_grace() -> None:
+    old_key, new_key = bytes(range(16)), bytes(range(16, 32))
+    receiver = Call(77, PEER, 0.0, outbound=False, rng=random.Random(4), pingtime=21, lagrqtime=10)
+    receiver.peer_callno, receiver.state = 1234, CallState.UP
+    receiver.set_encryption(old_key, [old_key])
+    rtkey_ies = IEList().add(IE.CHALLENGE, new_key).encode()
+    rtkey = FullFrame(1234, 77, 20_000, 0, 0, FrameType.IAX, IaxSubclass.RTKEY, rtkey_ies)
+    receiver.receive(rtkey, 1.0)
+    audio = bytes(range(160))
+    for seed in range(40):  # many pads, so a lucky wrong key cannot pass the test
+        for key, ts in ((new_key, 20_040), (old_key, 19_980)):
+            mini = MiniFrame(1234, ts, audio).encode()
+            data = AesTransform(key, pad_source=random.Random(seed).randbytes).encrypt_mini(mini)
+            frame = receiver.open_mini(data, 2.0)
+            assert frame is not None and frame.payload == audio and frame.timestamp == ts
+        for key, ts in ((new_key, 20_100), (old_key, 19_990)):
+            text = FullFrame(1234, 77, ts, 1, 1, FrameType.TEXT, 0, b"late\0").encode()
+            data = AesTransform(key, pad_source=random.Random(seed).randbytes).encrypt_full(text)
+            full = receiver.open_full(data, 2.0)
+            assert full is not None and full.payload == b"late\0" and full.timestamp == ts
 
 
 def test_expect_encrypted_locks_the_key_that_decrypts() -> None:

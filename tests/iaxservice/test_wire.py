@@ -201,3 +201,24 @@ async def test_garbage_news_are_refused_and_the_node_keeps_serving(
         client.sock.close()
         healthy.sock.close()
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # nothing raised
+
+
+async def test_a_request_nobody_serves_is_refused_once_not_dropped(
+    autojump_clock: object,
+) -> None:
+    stack = _callee()  # calls only: no registration service on this node
+    async with running(stack):
+        client = await _client(stack, 1200)
+        regreq = IEList().add_str(IE.USERNAME, "someone").add_u16(IE.REFRESH, 60)
+        await client.send_iax(IaxSubclass.REGREQ, IEList(regreq).add_empty(IE.CALLTOKEN), 3)
+        (token_frame,) = await client.receive()
+        token = token_frame.ies().get(IE.CALLTOKEN)
+        assert token
+        client.restart()
+        await client.send_iax(IaxSubclass.REGREQ, IEList(regreq).add(IE.CALLTOKEN, token), 4)
+        replies = _non_acks(await client.receive(quiet=3.0))
+        client.sock.close()
+        assert [_sub(f) for f in replies] == [IaxSubclass.REGREJ]
+        assert replies[0].ies().get_u8(IE.CAUSECODE) == 29  # FACILITY_REJECTED
+        # The refusal is final: once ACKed, nothing of the call stays behind.
+        assert stack.iax.endpoint.calls() == []

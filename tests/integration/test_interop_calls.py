@@ -51,7 +51,9 @@ def test_tshark_decodes_live_calls_without_malformed_frames(tmp_path: Path) -> N
         # dumpcap reports "Capturing on" before its filter is attached; on a busy machine the
         # first packets after it can still be missed, so give it a moment.
         time.sleep(1.0)
-        for number in ("1607", "3607", "4607", "5604"):  # MD5, RSA, AES forced, busy
+        # The AES-forced call is left out: tshark cannot decrypt, and it reads ciphertext as
+        # random frame types, some of which it then calls malformed.
+        for number in ("1607", "3607", "5604"):  # MD5, RSA, busy
             client = WireClient(pair.b.port)
             client.new(number)
             end = client.until(IaxSubclass.HANGUP, IaxSubclass.REJECT)
