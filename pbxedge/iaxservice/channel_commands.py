@@ -162,10 +162,10 @@ def show_core_channels(svc: CallService) -> str:
     out = [_CORE_FORMAT % ("Channel", "Location", "State", "Application(Data)")]
     channels = [channel for channel, _ in svc.channels()]
     for channel in channels:
-        # Where the dialplan is inside the channel is not exposed by the engine yet.
-        out.append(_CORE_FORMAT % (channel.name, "(None)",
+        where = svc.engine.location(channel.name)
+        out.append(_CORE_FORMAT % (channel.name, where.location if where else "(None)",
                                    _STATE_NAMES.get(channel.state.value, channel.state.value),
-                                   "(None)"))
+                                   where.application if where else "(None)"))
     calls = svc.active_calls
     out.append(f"{len(channels)} active channel{_ess(len(channels))}\n")
     out.append(f"{calls} active call{_ess(calls)}\n")
