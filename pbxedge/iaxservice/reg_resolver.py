@@ -35,13 +35,17 @@ def ip_literal(host: str, port: int) -> Address | None:
     return str(ip), port
 
 
-async def resolve(host: str, port: int, *, srv: bool) -> list[Address]:
-    """Every address to try for *host*, best first; empty when nothing resolves."""
+async def resolve(host: str, port: int, *, srv: bool,
+                  resolver: dns.asyncresolver.Resolver | None = None) -> list[Address]:
+    """Every address to try for *host*, best first; empty when nothing resolves.
+
+    *resolver* defaults to the system's (``/etc/resolv.conf``); tests pass one of their own.
+    """
     literal = ip_literal(host, port)
     if literal is not None:
         return [literal]
     if srv:
-        targets = await _srv_targets(host)
+        targets = await _srv_targets(host, resolver or dns.asyncresolver.get_default_resolver())
         found: list[Address] = []
         for target, target_port in targets:
             for addr in await _addresses(target, target_port):
@@ -52,10 +56,10 @@ async def resolve(host: str, port: int, *, srv: bool) -> list[Address]:
     return await _addresses(host, port)
 
 
-async def _srv_targets(host: str) -> list[Address]:
+async def _srv_targets(host: str, resolver: dns.asyncresolver.Resolver) -> list[Address]:
     """(target, port) of ``_iax._udp.<host>`` by priority then weight; empty on any failure."""
     try:
-        answer = await dns.asyncresolver.resolve(
+        answer = await resolver.resolve(
             f"_iax._udp.{host}", "SRV", lifetime=_SRV_LIFETIME, raise_on_no_answer=False
         )
     except (dns.exception.DNSException, OSError):
