@@ -15,14 +15,15 @@ import logging
 import math
 import time
 from collections import deque
-from typing import Protocol
+from typing import Literal, Protocol
 
 import trio
 
-from dialplan.channel import ChannelState, Feature, Indication
+from dialplan.channel import Channel, ChannelState, Feature, Indication
 from pbxedge.iax2.callstate import CallStateError
 from pbxedge.iax2.endpoint import UnknownCall
 from pbxedge.iax2.enums import ControlSubclass
+from pbxedge.log import verbose
 
 __all__ = ["EndpointLink", "IaxChannel", "IaxLink", "MediaUnavailable"]
 
@@ -36,6 +37,7 @@ _INDICATIONS = {
     Indication.CONGESTION: ControlSubclass.CONGESTION,
 }
 _DIGITS_KEPT = 64  # digits nobody reads yet; more is a flood and is dropped
+_Relayed = tuple[Literal["dtmf", "text"], str]
 _sequence = itertools.count(1)
 
 
@@ -130,6 +132,8 @@ class IaxChannel:
         self._hungup = trio.Event()
         self._digits: deque[str] = deque()
         self._wakeup = trio.Event()
+        self._relay: trio.MemorySendChannel[_Relayed] | None = None
+        self._begun: str | None = None  # digit relayed at its DTMF_BEGIN, END still to come
 
     # -- identity and state ---------------------------------------------------------------
 
@@ -161,10 +165,68 @@ class IaxChannel:
         if self._state is not ChannelState.UP:
             self._state = ChannelState.RINGING
 
-    def remote_digit(self, digit: str) -> None:
+    def remote_digit(self, digit: str, *, begin: bool = False) -> None:
+        """A DTMF_END (or, with *begin*, a DTMF_BEGIN) from the peer.
+
+        Bridged, the digit goes to the other leg. Asterisk sends BEGIN then END for each
+        key press and the other leg only gets whole digits, so a press is relayed once: at
+        its BEGIN, or at its END when no BEGIN came. Unbridged, only ENDs feed
+        :meth:`wait_for_digit`, as they always have.
+        """
+        if self._relay is not None:
+            if begin:
+                self._begun = digit
+            elif self._begun == digit:
+                self._begun = None
+                return
+            else:
+                self._begun = None
+            self._relay_item(("dtmf", digit))
+            return
+        if begin:
+            return
+        self._begun = None
         if len(self._digits) < _DIGITS_KEPT:
             self._digits.append(digit)
         self._wake()
+
+    def remote_text(self, text: str) -> None:
+        """A TEXT frame: the other leg's, when bridged; nobody reads it otherwise."""
+        if self._relay is not None:
+            self._relay_item(("text", text))
+            return
+        # repr: the text is the peer's, and must not put control characters in the log.
+        verbose(3, f"{self._name}: TEXT {text!r} dropped: not bridged to another channel")
+
+    def _relay_item(self, item: _Relayed) -> None:
+        assert self._relay is not None
+        try:
+            self._relay.send_nowait(item)
+        except trio.WouldBlock:
+            # The other leg is not keeping up: a flood, dropped like unread digits.
+            logger.debug("%s: %s relay full, dropped", self._name, item[0])
+
+    async def relay_to(self, other: Channel, *, queued_digits: bool = False) -> None:
+        """Pass DTMF and TEXT from the peer to *other* until cancelled (the bridge ends).
+
+        *queued_digits*: first pass on the digits already waiting; for a called leg, whose
+        digits nobody else reads, these arrived between ANSWER and the start of the bridge.
+        """
+        send, receive = trio.open_memory_channel[_Relayed](_DIGITS_KEPT)
+        self._relay = send
+        self._begun = None
+        try:
+            if queued_digits:
+                while self._digits:
+                    await other.send_dtmf(self._digits.popleft())
+            async for kind, value in receive:
+                if kind == "dtmf":
+                    await other.send_dtmf(value)
+                else:
+                    await other.send_text(value)
+        finally:
+            self._relay = None
+            self._begun = None
 
     def remote_hangup(self, cause: int) -> None:
         """The peer ended the call (HANGUP/REJECT CAUSECODE, or the call was lost)."""

@@ -63,6 +63,7 @@ __all__ = [
     "DPREP_REFRESH",
     "InboundCall",
     "cause_of",
+    "deliver_to_channel",
 ]
 
 logger = logging.getLogger("pbxedge.iax2")
@@ -77,6 +78,22 @@ def cause_of(frame: FullFrame) -> int:
         return frame.ies().get_u8(IE.CAUSECODE) or 0
     except MalformedFrame:
         return 0
+
+
+def deliver_to_channel(channel: IaxChannel, frame: FullFrame) -> bool:
+    """DTMF and TEXT frames go to the channel (which relays them when bridged); False for
+    any other frame."""
+    if frame.frametype in (FrameType.DTMF_END, FrameType.DTMF_BEGIN):
+        if 0 < frame.subclass < 128:
+            channel.remote_digit(chr(frame.subclass),
+                                 begin=frame.frametype == FrameType.DTMF_BEGIN)
+        return True
+    if frame.frametype == FrameType.TEXT:
+        # Asterisk sends the terminating NUL and reads up to it (iax2.md §1.5).
+        text = frame.payload.split(b"\0", 1)[0]
+        channel.remote_text(text.decode("utf-8", errors="replace"))
+        return True
+    return False
 
 
 class InboundCall:
@@ -189,12 +206,20 @@ class InboundCall:
 
     def _decoy_challenge(self, request: CallRequest, reason: str) -> None:
         """Challenge like a real user would be challenged; every answer is refused."""
-        if self._svc.config.general.authdebug:
+        general = self._svc.config.general
+        if general.authdebug:
             logger.warning("authdebug: call %d: decoy challenge (%s)", self.callno, reason)
         self._methods = self._svc.memory.last
         self._challenge = make_challenge(self._svc.rng)
+        # A real user inherits the general encryption settings and then carries ENCRYPTION
+        # in its AUTHREQ; a decoy without it would tell known names from unknown ones.
+        encryption = 0
+        if self._methods & _AUTH_CHALLENGED:
+            ours = offered_encryption(general.encryption or general.forceencryption)
+            encryption = merge_encryption(ours, request.encryption).methods
         self._send(IaxSubclass.AUTHREQ,
-                   build_authreq(self._methods, self._challenge, request.username or ""))
+                   build_authreq(self._methods, self._challenge, request.username or "",
+                                 encryption))
 
     def _challenge_user(self, user: User) -> None:
         svc = self._svc
@@ -357,9 +382,7 @@ class InboundCall:
                 self.channel.remote_hangup(0)
 
     def _on_frame(self, frame: FullFrame) -> None:
-        if frame.frametype == FrameType.DTMF_END:
-            if self.channel is not None and 0 < frame.subclass < 128:
-                self.channel.remote_digit(chr(frame.subclass))
+        if self.channel is not None and deliver_to_channel(self.channel, frame):
             return
         if frame.frametype != FrameType.IAX:
             return

@@ -13,8 +13,8 @@ REJECT, unreachable    CHANUNAVAIL (cause 20 when the peer cannot be dialled)
 timeout                NOANSWER
 =====================  ===========================================
 
-After ANSWER the bridge is signalling only: a hangup on either leg hangs up the other with
-the same cause.
+After ANSWER the bridge carries signalling only: a hangup on either leg hangs up the other
+with the same cause, and DTMF and TEXT from either IAX2 leg reach the other leg.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import math
 import socket
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING
 
 import trio
@@ -64,7 +65,7 @@ from pbxedge.iax2.frames import FullFrame
 from pbxedge.iax2.ies import IEList
 from pbxedge.iax2.negotiate import accept_format_ok
 from pbxedge.iax2.newcall import build_new
-from pbxedge.iaxservice.inbound import cause_of
+from pbxedge.iaxservice.inbound import cause_of, deliver_to_channel
 
 if TYPE_CHECKING:
     from pbxedge.iaxservice.calls import CallService
@@ -213,9 +214,10 @@ class OutboundLeg:
         if frame.frametype == FrameType.CONTROL:
             self._on_control(frame.subclass)
             return
-        if frame.frametype == FrameType.DTMF_END:
-            if self.settled.is_set() and 0 < frame.subclass < 128:
-                self._svc.nursery.start_soon(self._caller.send_dtmf, chr(frame.subclass))
+        if frame.frametype in (FrameType.DTMF_END, FrameType.DTMF_BEGIN, FrameType.TEXT):
+            # Before the answer there is no bridge to pass them on to: dropped, as ever.
+            if self.settled.is_set() and self.channel is not None:
+                deliver_to_channel(self.channel, frame)
             return
         if frame.frametype != FrameType.IAX:
             return
@@ -435,7 +437,8 @@ class IaxDialer:
         return winner
 
     async def _bridge(self, channel: Channel, leg: OutboundLeg) -> DialResult:
-        """Signalling bridge: whichever side hangs up first ends the other with its cause."""
+        """Signalling bridge: whichever side hangs up first ends the other with its cause;
+        meanwhile DTMF and TEXT cross from each IAX2 leg to the other."""
         assert leg.channel is not None
         if channel.state is not ChannelState.UP and not channel.is_hungup:
             await channel.answer()
@@ -447,6 +450,10 @@ class IaxDialer:
 
             nursery.start_soon(side, channel)
             nursery.start_soon(side, callee)
+            # The called leg's digits since ANSWER were queued for nobody: pass them on too.
+            nursery.start_soon(partial(callee.relay_to, channel, queued_digits=True))
+            if isinstance(channel, IaxChannel):
+                nursery.start_soon(channel.relay_to, callee)
         if callee.is_hungup:
             cause = callee.hangup_cause or Cause.NORMAL_CLEARING
         else:

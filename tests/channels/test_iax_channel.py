@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 import trio
 
@@ -114,3 +116,30 @@ async def test_media_is_refused_clearly() -> None:
         await channel.play("tt-monkeys", "")
     with pytest.raises(MediaUnavailable):
         await channel.echo()
+
+
+async def test_bridged_channel_relays_dtmf_and_text_once_per_press(
+    autojump_clock: object,
+) -> None:
+    channel, _ = _channel()
+    other, other_link = _channel()
+    channel.remote_digit("3")  # a called leg's digit from before the bridge started
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(partial(channel.relay_to, other, queued_digits=True))
+        await trio.sleep(1)
+        channel.remote_digit("1", begin=True)  # Asterisk: BEGIN then END for each press
+        channel.remote_digit("1")
+        channel.remote_digit("2")  # END alone
+        channel.remote_digit("4", begin=True)  # BEGIN alone
+        channel.remote_text("hi")
+        await trio.sleep(1)
+        nursery.cancel_scope.cancel()
+    assert other_link.sent == [("dtmf", "3"), ("dtmf", "1"), ("dtmf", "2"), ("dtmf", "4"),
+                               ("text", "hi")]
+    # The bridge is over: digits feed the plan again, BEGINs and TEXT go nowhere.
+    channel.remote_digit("5", begin=True)
+    channel.remote_digit("5")
+    channel.remote_text("late")
+    assert await channel.wait_for_digit(1) == "5"
+    assert await channel.wait_for_digit(1) is None
+    assert len(other_link.sent) == 5

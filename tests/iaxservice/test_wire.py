@@ -35,9 +35,11 @@ def _callee(general: str = "", extra: str = "") -> Stack:
                        KeyStore([]))
 
 
-def _new(called: str, username: str | None, *, token: bytes | None = b"") -> bytes:
+def _new(called: str, username: str | None, *, token: bytes | None = b"",
+         encryption: int = 0) -> bytes:
     ies = build_new(called, prefs=[], capability=4, format=4,
-                    now_datetime=datetime(2026, 1, 1), username=username)
+                    now_datetime=datetime(2026, 1, 1), username=username,
+                    encryption=encryption)
     if token is not None:
         ies.add(IE.CALLTOKEN, token)
     return ies.encode()
@@ -57,14 +59,17 @@ def _non_acks(frames: list[FullFrame]) -> list[FullFrame]:
     return [f for f in frames if _sub(f) is not IaxSubclass.ACK]
 
 
-async def _open(client: RawClient, called: str, username: str | None) -> list[FullFrame]:
+async def _open(client: RawClient, called: str, username: str | None,
+                encryption: int = 0) -> list[FullFrame]:
     """NEW with the call-token exchange; returns the replies to the second NEW."""
-    await client.send(FrameType.IAX, IaxSubclass.NEW, _new(called, username), 3)
+    await client.send(FrameType.IAX, IaxSubclass.NEW,
+                      _new(called, username, encryption=encryption), 3)
     (token_frame,) = await client.receive()
     token = token_frame.ies().get(IE.CALLTOKEN)
     assert token
     client.restart()
-    await client.send(FrameType.IAX, IaxSubclass.NEW, _new(called, username, token=token), 4)
+    await client.send(FrameType.IAX, IaxSubclass.NEW,
+                      _new(called, username, token=token, encryption=encryption), 4)
     return await client.receive()
 
 
@@ -98,6 +103,24 @@ async def test_unknown_user_is_indistinguishable_from_a_wrong_password(
     for a, b in ((known[2], unknown[2]),):
         assert (a.oseqno, a.iseqno, a.frametype, a.subclass, a.payload) == (
             b.oseqno, b.iseqno, b.frametype, b.subclass, b.payload)
+
+
+async def test_decoy_offers_encryption_like_a_real_user(autojump_clock: object) -> None:
+    stack = _callee("encryption = yes")
+    async with running(stack):
+        authreqs = []
+        # Names of the same length: USERNAME echoes what the caller sent.
+        for scall, username in ((1100, "md5peer"), (1101, "unknown")):
+            client = await _client(stack, scall)
+            # AES128 | KEYROTATE, as a NEW from Asterisk with encryption=yes.
+            (authreq,) = _non_acks(await _open(client, "600", username, encryption=0x8001))
+            client.sock.close()
+            authreqs.append(authreq)
+    known, unknown = ([(ie, len(data)) for ie, data in frame.ies()] for frame in authreqs)
+    assert known == unknown
+    assert IE.ENCRYPTION in [ie for ie, _ in known]
+    assert authreqs[0].ies().get_u16(IE.ENCRYPTION) == authreqs[1].ies().get_u16(
+        IE.ENCRYPTION) == 0x0001
 
 
 async def test_tbd_call_answers_dpreq_then_enters_the_plan_on_dial(
