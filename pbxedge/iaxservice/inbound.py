@@ -259,7 +259,10 @@ class InboundCall:
         if forced is not None:
             self._auth_failed(forced)
             return
-        encrypted = svc.iax.endpoint.call_info(self.callno).encrypted
+        try:
+            encrypted = svc.iax.endpoint.call_info(self.callno).encrypted
+        except UnknownCall:
+            return  # a HANGUP in the same burst has ended the call already
         if self._agreement.encrypted and not encrypted:
             if user.forceencryption:
                 self._auth_failed(Rejection.no_authority(

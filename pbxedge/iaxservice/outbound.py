@@ -318,7 +318,12 @@ class OutboundLeg:
                 self._svc.remove_channel(self.channel)
                 self.channel.remote_hangup(Cause.BEARERCAPABILITY_NOTAVAIL)
             return
-        encrypted = endpoint.call_info(self.callno).encrypted
+        try:
+            encrypted = endpoint.call_info(self.callno).encrypted
+        except UnknownCall:
+            # The HANGUP that came in the same burst has ended the call already; its own
+            # event settles the dial.
+            return
         if target.force_encryption and not encrypted:
             self._fail(DialStatus.CHANUNAVAIL, Cause.BEARERCAPABILITY_NOTAVAIL,
                        "call accepted unencrypted while forceencryption is enabled")

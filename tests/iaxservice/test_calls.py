@@ -322,3 +322,20 @@ async def test_the_callee_rotates_keys_and_the_call_survives(
     assert len(rotations) == during_call
     assert len(rotations) >= 2
     assert result == DialResult(DialStatus.ANSWER, 21)
+
+
+async def test_accept_answer_and_hangup_in_one_burst_raise_nothing(
+    tmp_path: Path, autojump_clock: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A user without a secret is accepted at once; 607 answers and hangs up right away, so
+    # the ACCEPT is handled after the HANGUP in the same burst has ended the call.
+    callee, caller = _pair(tmp_path, callee_extra="[open]\ntype=user\ncontext=from-iax\n")
+    caller = build_stack(
+        caller_iax_conf(caller.port, callee.port,
+                        extra=f"[a-open]\ntype=peer\nhost=127.0.0.1\nport={callee.port}\n"
+                        "username=open\n"),
+        CALLER_EXTENSIONS, KeyStore([]))
+    async with running(callee, caller):
+        for _ in range(3):
+            assert await _dial(caller, "IAX2/a-open/607") == DialResult(DialStatus.ANSWER, 21)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -245,3 +245,21 @@ async def test_a_request_nobody_serves_is_refused_once_not_dropped(
         assert replies[0].ies().get_u8(IE.CAUSECODE) == 29  # FACILITY_REJECTED
         # The refusal is final: once ACKed, nothing of the call stays behind.
         assert stack.iax.endpoint.calls() == []
+
+
+async def test_authrep_and_hangup_in_one_burst_raise_nothing(
+    autojump_clock: object, caplog: pytest.LogCaptureFixture,
+) -> None:
+    stack = _callee()
+    async with running(stack):
+        client = await _client(stack, 1300)
+        (authreq,) = _non_acks(await _open(client, "600", "md5peer"))
+        challenge = authreq.ies().get_str(IE.CHALLENGE) or ""
+        answer = IEList().add_str(IE.MD5_RESULT, md5_response(challenge, "md5secret"))
+        # The caller gives up right after answering: both frames are handled together.
+        await client.send_iax(IaxSubclass.AUTHREP, answer, 10)
+        await client.send_iax(IaxSubclass.HANGUP, IEList().add_u8(IE.CAUSECODE, 16), 11)
+        await client.receive(quiet=3.0)
+        client.sock.close()
+        assert stack.iax.endpoint.calls() == []
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -24,7 +24,7 @@ from pbxedge.iax2.newcall import build_new
 from tests.iaxservice.stacks import CALLEE_EXTENSIONS, callee_iax_conf, caller_iax_conf
 from tests.integration.conftest import RunningNode, free_udp_port, start_node
 
-__all__ = ["B_ROUTES", "Nodes", "WireClient", "start_pair", "wait_for_log"]
+__all__ = ["B_ROUTES", "Nodes", "WireClient", "free_udp_port", "start_pair", "wait_for_log"]
 
 # Generous limits: reached only when something is broken, never a performance check.
 WAIT_LIMIT_S = 30.0
@@ -66,16 +66,23 @@ def write_node(folder: Path, iax_conf: str, extensions: str) -> Path:
 
 
 def start_pair(root: Path, *, a_general: str = "", b_general: str = "", a_extra: str = "",
-               b_extra: str = "", b_extensions: str = "") -> Nodes:
-    """A and B with a fresh ``pbxedge keygen`` key pair: B signs, A verifies."""
-    a_port, b_port = free_udp_port(), free_udp_port()
+               b_extra: str = "", b_extensions: str = "", a_extensions: str = "",
+               a_port: int | None = None, b_port: int | None = None) -> Nodes:
+    """A and B with a fresh ``pbxedge keygen`` key pair: B signs, A verifies.
+
+    *a_extensions* is appended to A's extensions.conf (it names its own contexts; a
+    context named again is merged). Pass *a_port*/*b_port* (from :func:`free_udp_port`)
+    when a config must name the other node's port.
+    """
+    a_port = a_port or free_udp_port()
+    b_port = b_port or free_udp_port()
     keygen(root / "b" / "keys", "iaxpeer")
     (root / "a" / "keys").mkdir(parents=True)
     (root / "a" / "keys" / "iaxpeer.pub").write_bytes((root / "b" / "keys" / "iaxpeer.pub")
                                                       .read_bytes())
     (root / "b" / "keys" / "iaxpeer.pub").unlink()
     a_conf = write_node(root / "a", callee_iax_conf(a_port, a_general, a_extra),
-                        CALLEE_EXTENSIONS)
+                        CALLEE_EXTENSIONS + a_extensions)
     b_users = "\n[guest]\ntype = user\ncontext = out\nrequirecalltoken = no\n"
     b_conf = write_node(root / "b", caller_iax_conf(b_port, a_port, b_general,
                                                     b_users + b_extra),
