@@ -148,20 +148,17 @@ def _continue_at(call: Call, context: str | None = None, exten: str | None = Non
     call.jump = (context or current[0], exten or current[1], priority or current[2])
 
 
-async def _set_context(session: AgiSession, argv: list[str]) -> CommandOutcome:
-    if len(argv) != 3:
-        return CommandOutcome.SHOWUSAGE
-    _continue_at(session.call, context=argv[2])
-    await session.reply("200 result=0")
-    return CommandOutcome.SUCCESS
+def _set_where(move: Callable[[Call, str], None]) -> Handler:
+    """SET CONTEXT / SET EXTENSION: the same reply, only the part that changes differs."""
 
+    async def handler(session: AgiSession, argv: list[str]) -> CommandOutcome:
+        if len(argv) != 3:
+            return CommandOutcome.SHOWUSAGE
+        move(session.call, argv[2])
+        await session.reply("200 result=0")
+        return CommandOutcome.SUCCESS
 
-async def _set_extension(session: AgiSession, argv: list[str]) -> CommandOutcome:
-    if len(argv) != 3:
-        return CommandOutcome.SHOWUSAGE
-    _continue_at(session.call, exten=argv[2])
-    await session.reply("200 result=0")
-    return CommandOutcome.SUCCESS
+    return handler
 
 
 async def _set_priority(session: AgiSession, argv: list[str]) -> CommandOutcome:
@@ -337,8 +334,8 @@ _COMMANDS = (
     _Command(("record", "file"), _record_file,
              "Usage: RECORD FILE <filename> <format> <escape digits> <timeout> [offset samples] [BEEP] [s=silence]", False),
     _Command(("say", "digits"), _say_digits, "Usage: SAY DIGITS <number> <escape digits>", False),
-    _Command(("set", "context"), _set_context, "Usage: SET CONTEXT <desired context>", False),
-    _Command(("set", "extension"), _set_extension, "Usage: SET EXTENSION <new extension>", False),
+    _Command(("set", "context"), _set_where(lambda call, name: _continue_at(call, context=name)), "Usage: SET CONTEXT <desired context>", False),
+    _Command(("set", "extension"), _set_where(lambda call, name: _continue_at(call, exten=name)), "Usage: SET EXTENSION <new extension>", False),
     _Command(("set", "priority"), _set_priority, "Usage: SET PRIORITY <priority>", False),
     _Command(("set", "variable"), _set_variable, "Usage: SET VARIABLE <variablename> <value>", True),
     _Command(("stream", "file"), _stream_file,

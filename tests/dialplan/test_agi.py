@@ -337,3 +337,17 @@ async def test_script_hears_of_a_hangup_while_it_is_silent() -> None:
     assert [reply for reply in peer.replies] == [expected for _, expected in peer.script]
     assert channel.variables["AGISTATUS"] == "HANGUP"
     assert outcome.reason == "hangup"
+
+
+async def test_wire_set_context_moves_the_call_to_another_context() -> None:
+    peer, outcome, _ = await run_wire([
+        ("SET CONTEXT elsewhere", ["200 result=0"]),
+        ("SET EXTENSION 9", ["200 result=0"]),
+        ("SET PRIORITY 1", ["200 result=0"]),
+        ("SET CONTEXT", ["520-Invalid command syntax.  Proper usage follows:",
+                         "Usage: SET CONTEXT <desired context>",
+                         "520 End of proper usage."]),
+    ], extra_dialplan="[elsewhere]\nexten => 9,1,NoOp(arrived)\n")
+    assert [reply for reply in peer.replies] == [expected for _, expected in peer.script]
+    assert [(s.context, s.exten, s.data) for s in outcome.trace][-1] == (
+        "elsewhere", "9", "arrived")

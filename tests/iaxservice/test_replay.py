@@ -168,7 +168,9 @@ async def test_tshark_reads_the_replayed_calls_without_malformed_frames(
     callee = _stack(tmp_path)
     datagrams: list[tuple[tuple[str, int], tuple[str, int], bytes]] = []
     async with running(callee):
-        for scenario in SCENARIOS:
+        # The AES-forced replay is left out: tshark cannot decrypt, and it reads ciphertext as
+        # random frame types, some of which it then calls malformed.
+        for scenario in (s for s in SCENARIOS if s.asterisk_challenge is None):
             client = await _replay(scenario, callee, tmp_path / scenario.name)
             datagrams.extend(client.datagrams)
     pcap = write_pcap(tmp_path / "replay.pcap", datagrams)
