@@ -192,11 +192,12 @@ class Call:
 
         self.tx_format: int | None = None
         self.rx_format: int | None = None
-        self._last_voice_ts: int | None = None
+        self.last_voice_ts: int | None = None
         self._last_vnak: float | None = None
         self._rx_voice_frames = 0
         self._rx_voice_ooo = 0
         self._rx_voice_last: int | None = None  # highest voice timestamp received
+        self.rx_origin_ms: float | None = None  # set by the first voice frame
         self.remote_rr = ReceptionReport()
 
         self.keys = CallKeys(rng.randbytes)
@@ -473,16 +474,31 @@ class Call:
             self._apply(In.SEND_ANSWER)
         self._send_full(FrameType.CONTROL, subclass, payload, self.tx.control(now), now)
 
-    def send_voice(self, codec: int, payload: bytes, now: float, samples: int) -> None:
+    def send_voice(self, codec: int, payload: bytes, now: float, samples: int,
+                   timestamp: int | None = None) -> None:
+        """Send audio: full and reliable for the first frame, a format change and each
+        time the low 16 bits of the timestamp wrap; mini frames otherwise.
+
+        *timestamp* is given for audio relayed from another leg (its delivery time on our
+        clock); without it the stamp follows Asterisk's voice prediction.
+
+        On the wrap pbxedge follows RFC 5456 §8.1.2 rather than Asterisk (which keeps
+        sending mini frames across it): a receiver that does not unwrap mini timestamps
+        then still never sees time run backwards, and Asterisk takes the full frame as any
+        other.
+        """
         if self.destroyed or self.state is S.HANGING_UP or self.peer_callno == 0:
             # Audio cannot wait for the peer's call number the way signalling does: by the
             # time it could be sent it would be stale, so it is dropped instead of held.
             return
-        ts = self.tx.voice(now, samples, _SAMPLE_RATES.get(codec, 8000))
-        last = self._last_voice_ts
-        same_block = last is not None and (ts >> 16) in (last >> 16, ((last + 0x10000) >> 16))
-        self._last_voice_ts = ts
-        if codec == self.tx_format and same_block:
+        rate = _SAMPLE_RATES.get(codec, 8000)
+        if timestamp is None:
+            ts = self.tx.voice(now, samples, rate)
+        else:
+            ts = self.tx.delivered(timestamp, samples, rate)
+        last = self.last_voice_ts
+        self.last_voice_ts = ts
+        if codec == self.tx_format and last is not None and ts >> 16 == last >> 16:
             mini = MiniFrame(self.callno, ts & 0xFFFF, payload).encode()
             cipher = self.tx_cipher
             self.outbox.append(cipher.encrypt_mini(mini) if cipher is not None else mini)
@@ -490,10 +506,12 @@ class Call:
         self.tx_format = codec
         self._send_full(FrameType.VOICE, codec, payload, ts, now)
 
-    def send_dtmf(self, digit: str, now: float) -> None:
+    def send_dtmf(self, digit: str, now: float, *, begin: bool = False) -> None:
+        """DTMF_BEGIN or DTMF_END (no payload, no duration: §5 of the media reference)."""
         if len(digit) != 1 or not digit.isascii():
             raise ValueError(f"DTMF digit must be one ASCII character, got {digit!r}")
-        self._send_full(FrameType.DTMF_END, ord(digit), b"", self.tx.control(now), now)
+        frametype = FrameType.DTMF_BEGIN if begin else FrameType.DTMF_END
+        self._send_full(frametype, ord(digit), b"", self.tx.control(now), now)
 
     def send_text(self, text: str, now: float) -> None:
         # Asterisk sends the terminating NUL too (chan_iax2 4437-4442).
@@ -570,7 +588,7 @@ class Call:
         if iax is not None:
             self._on_iax(iax, frame, now)
         else:
-            self._on_media(frame)
+            self._on_media(frame, now)
 
     def _on_calltoken(self, frame: FullFrame, now: float) -> None:
         """Resend the original request carrying the token (§3.1); the reply is not ACKed."""
@@ -644,7 +662,7 @@ class Call:
             return
         self.keys.peer_rotated(key, now)
 
-    def _on_media(self, frame: FullFrame) -> None:
+    def _on_media(self, frame: FullFrame, now: float) -> None:
         if frame.frametype == FrameType.CONTROL and frame.subclass == ControlSubclass.ANSWER:
             if (self.state, In.RECV_ANSWER) not in TRANSITIONS:
                 self.protocol_violations += 1
@@ -652,7 +670,7 @@ class Call:
             self._apply(In.RECV_ANSWER)
         if frame.frametype == FrameType.VOICE:
             self.rx_format = frame.subclass
-            self._voice(frame.subclass, frame.timestamp, frame.payload, full=True)
+            self._voice(frame.subclass, frame.timestamp, frame.payload, now, full=True)
             return
         self.events.append(FrameReceived(self.callno, frame))
 
@@ -667,17 +685,27 @@ class Call:
             return
         ts = unwrap_timestamp(self.rx_last, frame.timestamp)
         self.rx_last = max(self.rx_last, ts)
-        self._voice(self.rx_format, ts, frame.payload, full=False)
+        self._voice(self.rx_format, ts, frame.payload, now, full=False)
 
-    def receive_trunk(self, payload: bytes, timestamp: int) -> None:
+    def receive_trunk(self, payload: bytes, timestamp: int, now: float) -> None:
         """Audio for this call carried in a meta trunk frame (never creates state)."""
         if self.destroyed or self.rx_format is None:
             return
         self.rx_last = max(self.rx_last, timestamp)
-        self._voice(self.rx_format, timestamp, payload, full=False)
+        self._voice(self.rx_format, timestamp, payload, now, full=False)
 
-    def _voice(self, codec: int, timestamp: int, payload: bytes, *, full: bool) -> None:
+    def count_relayed_voice(self, timestamp: int) -> None:
+        """A mini frame the endpoint relayed without an event (the bridge fast path)."""
+        self._rx_voice_frames += 1
+        if timestamp > self.rx_last:
+            self.rx_last = timestamp
+
+    def _voice(self, codec: int, timestamp: int, payload: bytes, now: float, *,
+               full: bool) -> None:
         """Count one received voice frame for the RR statistics and report it upward."""
+        if self.rx_origin_ms is None:
+            # Asterisk's rxcore: the peer's timestamp 0 on our clock, on a 20 ms grid.
+            self.rx_origin_ms = (now * 1000.0 // 20) * 20 - timestamp
         self._rx_voice_frames += 1
         if self._rx_voice_last is not None and timestamp < self._rx_voice_last:
             # Older than audio already received: a jitter buffer would count it as OOO.

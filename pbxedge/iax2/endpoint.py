@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from pbxedge.iax2.call import STATELESS_CALLNO, Call, CallInfo
+from pbxedge.iax2.call import STATELESS_CALLNO, Call, CallInfo, CallState
 from pbxedge.iax2.callnumbers import CallNumberPool, LimitKind
 from pbxedge.iax2.calltoken import CallTokenIssuer
 from pbxedge.iax2.enums import IE, Cause, FrameType, IaxSubclass
@@ -53,6 +53,7 @@ TOKEN_REQUIRED_TEXT = "CallToken support required"
 LIMIT_TEXT = "Call number limit reached"
 
 _WORDS = struct.Struct("!HH")
+_U32 = 0xFFFFFFFF
 _FLAG_FULL = 0x8000
 _CALLNO_MASK = 0x7FFF
 _TYPE_OFFSET = 10
@@ -69,6 +70,18 @@ _SILENT_WHEN_UNKNOWN = frozenset(
         IaxSubclass.FWDOWNL,
     }
 )
+
+
+@dataclass(slots=True, eq=False)
+class _Relay:
+    """Where one call's audio goes while it is bridged to another call of this endpoint."""
+
+    dst: Call
+    delta: int | None  # ms added to the source's timestamps; None: no clock to map yet
+    codec: int = 0  # the format last forwarded
+    block: int = -1  # high 16 bits of the destination's last full voice timestamp
+    fast: bool = False  # mini frames may be relayed without an event
+    frames: int = 0  # relayed on the fast path
 
 
 class UnknownCall(KeyError):
@@ -126,6 +139,7 @@ class Endpoint:
         self._scheduled: dict[int, float] = {}
         self._out: list[tuple[bytes, Address]] = []
         self._events: deque[Event] = deque()
+        self._relays: dict[int, _Relay] = {}  # source call number -> where its audio goes
         self.stats = EndpointStats()
 
     # -- outputs --------------------------------------------------------------------------
@@ -174,6 +188,8 @@ class Endpoint:
             self._events.extend(call.events)
             call.events.clear()
         callno = call.callno
+        if self._relays and (call.destroyed or call.state is CallState.HANGING_UP):
+            self._unrelay(call)
         if call.destroyed:
             self._forget(call, now)
             return
@@ -241,13 +257,13 @@ class Endpoint:
             raise MalformedFrame("datagram shorter than any IAX2 header")
         first, second = _WORDS.unpack_from(data)
         if first == 0:
-            self._receive_meta(data, addr)
+            self._receive_meta(data, addr, now)
         elif first & _FLAG_FULL:
             self._receive_full(data, addr, first & _CALLNO_MASK, second & _CALLNO_MASK, now)
         else:
             self._receive_mini(data, addr, first, now)
 
-    def _receive_meta(self, data: bytes, addr: Address) -> None:
+    def _receive_meta(self, data: bytes, addr: Address, now: float) -> None:
         frame = parse_datagram(data)
         if not isinstance(frame, MetaTrunkFrame):
             return  # meta video: pbxedge carries audio only
@@ -260,7 +276,7 @@ class Endpoint:
                 timestamp = frame.timestamp
             else:
                 timestamp = unwrap_timestamp(call.rx_last, entry.timestamp)
-            call.receive_trunk(entry.payload, timestamp)
+            call.receive_trunk(entry.payload, timestamp, now)
             self._events.extend(call.events)
             call.events.clear()
 
@@ -269,6 +285,18 @@ class Endpoint:
         if call is None:
             self.stats.unknown_call += 1
             return
+        relay = self._relays.get(call.callno)
+        if relay is not None and relay.fast:
+            # The bridge fast path: a new 4-byte header, queued; no frame object, no event.
+            ts = unwrap_timestamp(call.rx_last, _WORDS.unpack_from(data)[1])
+            out = (ts + relay.delta) & _U32
+            if out >> 16 == relay.block:
+                call.count_relayed_voice(ts)
+                dst = relay.dst
+                self._out.append((_WORDS.pack(dst.callno, out & 0xFFFF) + data[4:], dst.addr))
+                relay.frames += 1
+                return
+            # A new 16-bit block: the ordinary path sends it as a full frame.
         frame = call.open_mini(data, now)
         if frame is None:
             self.stats.undecryptable += 1
@@ -303,6 +331,9 @@ class Endpoint:
             self.stats.undecryptable += 1
             return
         call.receive(frame, now)
+        relay = self._relays.get(call.callno)
+        if relay is not None and relay.codec != call.rx_format:
+            relay.fast = False  # the peer changed codec: the bridge decides again
         self._settle(call, now)
 
     def _receive_unknown(self, frame: FullFrame, addr: Address, now: float) -> None:
@@ -448,9 +479,56 @@ class Endpoint:
         call.send_voice(codec, payload, now, samples)
         self._settle(call, now)
 
-    def send_dtmf(self, callno: int, digit: str, now: float) -> None:
+    def forward_voice(self, src: int, dst: int, codec: int, payload: bytes, timestamp: int,
+                      samples: int, now: float) -> None:
+        """Send audio received on call *src* (stamped *timestamp* there) out on call *dst*.
+
+        The stamp keeps the audio's timing, as Asterisk's delivery time does: the source's
+        timestamp moved onto the destination's clock. While the formats agree on both legs
+        and neither is encrypted, later mini frames from *src* are relayed by
+        :meth:`receive_datagram` itself (the fast path) until :meth:`unbridge`.
+        """
+        source, target = self._calls.get(src), self._calls.get(dst)
+        if source is None or target is None:
+            return
+        relay = self._relays.get(src)
+        if relay is None or relay.dst is not target:
+            relay = self._bridge(source, target)
+        stamp = None if relay.delta is None else (timestamp + relay.delta) & _U32
+        target.send_voice(codec, payload, now, samples, stamp)
+        if relay.delta is not None and target.last_voice_ts is not None:
+            relay.block = target.last_voice_ts >> 16
+            relay.codec = codec
+            relay.fast = (codec == source.rx_format == target.tx_format
+                          and not source.keys.encrypted and not target.keys.encrypted)
+        self._settle(target, now)
+
+    def _bridge(self, source: Call, target: Call) -> _Relay:
+        delta = None
+        if source.rx_origin_ms is not None and target.tx.origin_ms is not None:
+            delta = round(source.rx_origin_ms - target.tx.origin_ms)
+        relay = _Relay(target, delta)
+        self._relays[source.callno] = relay
+        return relay
+
+    def unbridge(self, src: int) -> None:
+        """Stop relaying *src*'s audio (the bridge ended or the channel took the audio)."""
+        self._relays.pop(src, None)
+
+    def relayed_frames(self, src: int) -> int:
+        """Mini frames of *src* relayed on the fast path since the bridge started."""
+        relay = self._relays.get(src)
+        return relay.frames if relay is not None else 0
+
+    def _unrelay(self, call: Call) -> None:
+        self._relays.pop(call.callno, None)
+        for src, relay in list(self._relays.items()):
+            if relay.dst is call:
+                del self._relays[src]
+
+    def send_dtmf(self, callno: int, digit: str, now: float, *, begin: bool = False) -> None:
         call = self._call(callno)
-        call.send_dtmf(digit, now)
+        call.send_dtmf(digit, now, begin=begin)
         self._settle(call, now)
 
     def send_text(self, callno: int, text: str, now: float) -> None:
@@ -475,10 +553,14 @@ class Endpoint:
             self._settle(call, now)
 
     def set_encryption(self, callno: int, tx_key: bytes, rx_keys: Sequence[bytes]) -> None:
-        self._call(callno).set_encryption(tx_key, rx_keys)
+        call = self._call(callno)
+        call.set_encryption(tx_key, rx_keys)
+        self._unrelay(call)
 
     def expect_encrypted(self, callno: int, candidate_keys: Sequence[bytes]) -> None:
-        self._call(callno).expect_encrypted(candidate_keys)
+        call = self._call(callno)
+        call.expect_encrypted(candidate_keys)
+        self._unrelay(call)
 
     def rotate_key(self, callno: int, now: float) -> None:
         call = self._call(callno)
