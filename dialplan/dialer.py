@@ -26,6 +26,9 @@ class DialStatus(StrEnum):
 class DialResult:
     status: DialStatus
     hangup_cause: int = 16  # AST_CAUSE_NORMAL_CLEARING
+    dialed_seconds: float = 0.0  # ${DIALEDTIME}: from the start of Dial to its end
+    answered_seconds: float = 0.0  # ${ANSWEREDTIME}: from the answer to the end of the bridge
+    peer: str = ""  # the channel that answered (or was last tried): the CDR's dstchannel
 
 
 class Dialer(Protocol):

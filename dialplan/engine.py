@@ -10,6 +10,7 @@ through priorities without ever waiting on the caller is stopped with a log line
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 
 import trio
@@ -50,6 +51,7 @@ class CallOutcome:
     reason: str  # "hangup" (an app ended it), "fallthrough", "invalid", "timeout", "loop", "caller"
     hangup_cause: int
     trace: list[Step] = field(default_factory=list)
+    ended_at: float = 0.0  # unix time the call left the dialplan, before any ``h`` extension
 
     @property
     def path(self) -> list[tuple[str, str, int, str]]:
@@ -95,6 +97,7 @@ class Engine:
         self._running[name] = call
         try:
             outcome = await self._run(call)
+            outcome.ended_at = time.time()
             await self._run_h(call)
             if not channel.is_hungup:
                 await channel.hangup(outcome.hangup_cause)
@@ -201,9 +204,8 @@ class Engine:
                 await channel.wait(10)
                 return CallOutcome("fallthrough", channel.hangup_cause)
             return CallOutcome("fallthrough", CAUSE_NORMAL_CLEARING)
-        options = self.services.options
         started = trio.current_time()
-        digits = await collect_extension(call, options.response_timeout, options.digit_timeout)
+        digits = await collect_extension(call, call.response_timeout, call.digit_timeout)
         if trio.current_time() > started:
             call.steps_without_wait = 0
         if channel.is_hungup:

@@ -13,8 +13,10 @@ from pathlib import Path
 from dialplan.loader import load_dialplan
 from dialplan.plan import Dialplan
 from pbxedge.config.diagnostics import ConfigError, Diagnostic, Severity
+from pbxedge.channels.moh import MohClasses, load_moh
 from pbxedge.config.iax import IaxConfig, load_iax_config
 from pbxedge.keys import KeyStore
+from pbxedge.media.indications import Indications
 from pbxedge.paths import NodePaths
 
 __all__ = ["LoadedFiles", "Problem", "load_node_files"]
@@ -37,6 +39,8 @@ class LoadedFiles:
     config: IaxConfig | None
     keys: KeyStore = field(default_factory=lambda: KeyStore([]))
     dialplan: Dialplan | None = None
+    moh: MohClasses = field(default_factory=MohClasses)
+    indications: Indications = field(default_factory=Indications.builtin)
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -96,6 +100,16 @@ def _load_dialplan(paths: NodePaths, loaded: LoadedFiles) -> None:
     loaded.problems.extend(Problem.from_diagnostic(d) for d in plan.diagnostics)
 
 
+def _load_media(paths: NodePaths, loaded: LoadedFiles) -> None:
+    """musiconhold.conf and indications.conf beside iax.conf; both may be absent."""
+    loaded.moh, problems = load_moh(paths.config_dir / "musiconhold.conf")
+    loaded.problems.extend(Problem.from_diagnostic(d) for d in problems)
+    indications = paths.config_dir / "indications.conf"
+    if indications.is_file():
+        loaded.indications, problems = Indications.load(indications)
+        loaded.problems.extend(Problem.from_diagnostic(d) for d in problems)
+
+
 def load_node_files(paths: NodePaths) -> LoadedFiles:
     try:
         config, diagnostics = load_iax_config(paths.config)
@@ -105,4 +119,5 @@ def load_node_files(paths: NodePaths) -> LoadedFiles:
     _load_keys(paths, loaded)
     _check_key_references(config, loaded.keys, paths.keys, loaded)
     _load_dialplan(paths, loaded)
+    _load_media(paths, loaded)
     return loaded

@@ -16,6 +16,7 @@ import trio
 
 from dialplan.engine import Engine
 from pbxedge.channels.iax import IaxChannel
+from pbxedge.channels.media import MediaEnv
 from pbxedge.config.iax_models import IaxConfig
 from pbxedge.control.registry import CommandRegistry
 from pbxedge.iax2.auth import AuthMethodMemory, AuthRequestCounter, SecretResolver
@@ -42,8 +43,10 @@ class CallService:
     name = "calls"
 
     def __init__(self, iax: IaxService, *, config: IaxConfig, keys: KeyStore,
-                 store: Store | None, engine: Engine, peers: PeerDirectory) -> None:
+                 store: Store | None, engine: Engine, peers: PeerDirectory,
+                 media_env: MediaEnv | None = None) -> None:
         self.iax = iax
+        self.media_env = media_env or MediaEnv()
         self.config = config
         self.keys = keys
         self.engine = engine
@@ -93,7 +96,7 @@ class CallService:
 
     def channels(self) -> list[tuple[IaxChannel, int]]:
         """Live channels with their call numbers, oldest first."""
-        return sorted(self._channels.values(), key=lambda item: item[0].created)
+        return sorted(self._channels.values(), key=lambda item: item[0].created_at)
 
     def channel_named(self, name: str) -> IaxChannel | None:
         found = self._channels.get(name)
