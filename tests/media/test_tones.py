@@ -76,7 +76,9 @@ def test_milliwatt_first_bytes_level_and_frequency() -> None:
 
 def test_milliwatt_repeats_its_element_without_restarting_the_oscillator() -> None:
     """"1004/1000" wraps to its own element: no reload, so it equals an endless 1004 Hz."""
-    timed = np.concatenate(frames(milliwatt(), 120))
+    gen = milliwatt()
+    assert isinstance(gen, ToneGenerator)
+    timed = np.concatenate(frames(gen, 120))
     endless = np.concatenate(frames(ToneGenerator("1004", MILLIWATT_VOLUME), 120))
     assert np.array_equal(timed, endless)
 
