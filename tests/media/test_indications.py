@@ -10,6 +10,7 @@ from pbxedge.config.diagnostics import ConfigError, Severity
 from pbxedge.media.dsp import ToneDetector, frame_energy
 from pbxedge.media.indications import Indications
 from pbxedge.media.tones import ToneGenerator, parse_tone_list
+from tests.media.tonecheck import run_lengths_ms
 
 # The table of the reference (media.md §3.3), taken from Asterisk's sample file.
 US_CN = {
@@ -70,17 +71,7 @@ def test_us_busy_and_cn_busy_cadences_through_the_generator() -> None:
     def runs(country: str) -> list[tuple[bool, int]]:
         zone = ind.zone(country)
         assert zone is not None
-        gen = ToneGenerator(zone.tone("busy") or "")
-        out: list[tuple[bool, int]] = []
-        for _ in range(100):
-            frame = gen.read()
-            assert frame is not None
-            sounding = frame_energy(frame) > 0
-            if out and out[-1][0] == sounding:
-                out[-1] = (sounding, out[-1][1] + 20)
-            else:
-                out.append((sounding, 20))
-        return out
+        return run_lengths_ms(ToneGenerator(zone.tone("busy") or ""), 100)
 
     assert runs("us") == [(True, 500), (False, 500)] * 2
     assert runs("cn")[:4] == [(True, 360), (False, 360)] * 2

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import numpy.typing as npt
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -24,29 +23,7 @@ from pbxedge.media.tones import (
     parse_tone_part,
 )
 from tests.media.asterisk_ulaw import asterisk_ulaw_decode, asterisk_ulaw_encode
-
-
-def frames(gen: ToneGenerator, count: int, samples: int = 160) -> list[npt.NDArray[np.int16]]:
-    out = []
-    for _ in range(count):
-        frame = gen.read(samples)
-        assert frame is not None
-        out.append(frame)
-    return out
-
-
-def run_lengths_ms(gen: ToneGenerator, count: int, samples: int = 160) -> list[tuple[bool, int]]:
-    """(sounding, milliseconds) runs over *count* frames of *samples* each."""
-    step = samples // 8
-    runs: list[tuple[bool, int]] = []
-    for frame in frames(gen, count, samples):
-        sounding = frame_energy(frame) > 0
-        if runs and runs[-1][0] == sounding:
-            runs[-1] = (sounding, runs[-1][1] + step)
-        else:
-            runs.append((sounding, step))
-    return runs
-
+from tests.media.tonecheck import frames, run_lengths_ms
 
 # -- the ulaw stand-in itself, against the reference's facts ---------------------------------
 
