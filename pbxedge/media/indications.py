@@ -2,7 +2,8 @@
 
 Read as Asterisk's ``main/indications.c`` reads the file: every category but
 ``[general]`` is a zone named after its country code (matched case-insensitively); in a
-zone ``description`` is its name, ``ringcadence`` the bell's on/off milliseconds, and
+zone ``description`` is its name, ``ringcadence`` the bell's on/off milliseconds (a
+second ``ringcadence`` line adds to the first, as in Asterisk), and
 every other key a tone (``dial``, ``busy``, ``ring``, ``congestion``, ``callwaiting``,
 ``dialrecall``, ``record``, ``info``, ``stutter`` or any name ``Playtones()`` may ask for).
 A repeated key replaces the earlier tone; a repeated category adds to its zone.
@@ -173,7 +174,8 @@ def _build(config: ConfigFile) -> Indications:
             if key == "description":
                 zone.description = variable.value
             elif key == "ringcadence":
-                zone.ringcadence = _ringcadence(variable.value, variable.origin, warn)
+                # Asterisk appends: a second ringcadence line continues the first.
+                zone.ringcadence += _ringcadence(variable.value, variable.origin, warn)
             elif not variable.name or not variable.value:
                 warn(f"tone '{variable.name}' has no tone list; ignored", variable.origin)
             else:

@@ -102,13 +102,14 @@ def test_file_with_general_country_zones_and_redefinitions(tmp_path: Path) -> No
         "dial = 440\n"
         "[nl]\n"
         "congestion = 425/250,0/250\n"
+        "ringcadence = 500\n"
     )
     ind = Indications.load(path)
     assert ind.diagnostics == []
     assert ind.default_country == "nl"
     nl = ind.zone()
     assert nl is not None and nl.country == "nl" and nl.description == "Netherlands"
-    assert nl.ringcadence == (1000, 4000)
+    assert nl.ringcadence == (1000, 4000, 500)  # the second line adds, as Asterisk's does
     # The later busy replaces the earlier one and moves to the end; the second [nl] adds.
     assert nl.tones == {
         "dial": "425", "beep": "1000/100", "busy": "425/250,0/250", "congestion": "425/250,0/250",
