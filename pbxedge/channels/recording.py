@@ -45,7 +45,7 @@ class Recording:
         self._to_file = None if self._sound.format is native else Translator(
             native, self._sound.format)
         self._decode = decoder(native)
-        self._silence = SilenceDetector()
+        self._silence = SilenceDetector(rate=native.sample_rate)
         self._silence_limit_ms = (request.silence or 0) * 1000
         hold = DTMF_TRIM_MS
         if self._silence_limit_ms and not request.keep_silence:
@@ -74,8 +74,8 @@ class Recording:
             self._write(self._held.popleft())
         if not self._silence_limit_ms:
             return False
-        silent_ms = self._silence.feed(self._decode.decode(frame.payload), ms)
-        return silent_ms > self._silence_limit_ms
+        self._silence.feed(self._decode.decode(frame.payload))
+        return self._silence.total_silence_ms > self._silence_limit_ms
 
     def _write(self, chunk: _Chunk) -> None:
         self._held_ms -= chunk.ms

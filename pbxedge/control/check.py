@@ -106,8 +106,13 @@ def _load_media(paths: NodePaths, loaded: LoadedFiles) -> None:
     loaded.problems.extend(Problem.from_diagnostic(d) for d in problems)
     indications = paths.config_dir / "indications.conf"
     if indications.is_file():
-        loaded.indications, problems = Indications.load(indications)
-        loaded.problems.extend(Problem.from_diagnostic(d) for d in problems)
+        try:
+            loaded.indications = Indications.load(indications)
+        except ConfigError as exc:
+            loaded.problems.extend(Problem.from_diagnostic(d) for d in exc.diagnostics)
+            return
+        loaded.problems.extend(Problem.from_diagnostic(d)
+                               for d in loaded.indications.diagnostics)
 
 
 def load_node_files(paths: NodePaths) -> LoadedFiles:

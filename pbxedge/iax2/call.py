@@ -29,7 +29,7 @@ from pbxedge.iax2.callstate import (
     CallStateError,
     transition,
 )
-from pbxedge.iax2.codecs import Codec
+from pbxedge.iax2.codecs import Codec, frame_ms
 from pbxedge.iax2.crypto import AesTransform
 from pbxedge.iax2.enums import IE, ControlSubclass, FrameType, IaxSubclass
 from pbxedge.iax2.errors import MalformedFrame
@@ -46,6 +46,7 @@ from pbxedge.iax2.ies import IEList
 from pbxedge.iax2.reliable import Pending, RetransmitQueue, seq_distance
 from pbxedge.iax2.rr import ReceptionReport
 from pbxedge.iax2.timestamps import TxTimestamps, unwrap_timestamp
+from pbxedge.media.jitterbuffer import JbResult, JitterBuffer, JitterBufferSettings
 
 __all__ = [
     "TRANSITIONS",
@@ -68,6 +69,7 @@ HANGUP_SAFETY = 10.0  # destroy a hung-up call even if its HANGUP is never ACKed
 KEY_ROTATION_RANGE = (120.0, 300.0)  # seconds between our RTKEYs, drawn at random (§5.4)
 VNAK_MIN_INTERVAL = 1.0  # at most one VNAK per second for voice without a format (§10 row 13)
 STATELESS_CALLNO = 1  # source of Asterisk's stateless replies; never a real call
+JB_RESET_GAP_MS = 5000  # chan_iax2 TS_GAP_FOR_JB_RESYNC: a jump this large starts the buffer over
 
 
 class NotEncrypted(RuntimeError):
@@ -144,6 +146,14 @@ class CallInfo:
     remote_rr: ReceptionReport  # what the peer's last PONG reported (zeros until one)
 
 
+@dataclass(frozen=True, slots=True)
+class _Voice:
+    codec: int
+    timestamp: int
+    payload: bytes
+    full: bool
+
+
 @dataclass(slots=True)
 class _Held:
     """A non-IAX frame waiting for the peer's call number (Asterisk queue_signalling)."""
@@ -198,6 +208,8 @@ class Call:
         self._rx_voice_ooo = 0
         self._rx_voice_last: int | None = None  # highest voice timestamp received
         self.rx_origin_ms: float | None = None  # set by the first voice frame
+        self._jb: JitterBuffer[_Voice] | None = None
+        self._jb_last: _Voice | None = None
         self.remote_rr = ReceptionReport()
 
         self.keys = CallKeys(rng.randbytes)
@@ -256,8 +268,49 @@ class Call:
         )
 
     def reception_report(self) -> ReceptionReport:
-        """``construct_rr`` without a jitter buffer: no jitter, delay, loss or drops to report."""
-        return ReceptionReport(packets=self._rx_voice_frames, ooo=self._rx_voice_ooo)
+        """``construct_rr``: the jitter buffer's figures, or only packets and out-of-order
+        counts without one; the packet count is always the call's own."""
+        if self._jb is None:
+            return ReceptionReport(packets=self._rx_voice_frames, ooo=self._rx_voice_ooo)
+        fields = self._jb.stats().reception_report_fields()
+        fields["packets"] = self._rx_voice_frames
+        return ReceptionReport(**fields)
+
+    # -- jitter buffer --------------------------------------------------------------------
+
+    @property
+    def jitterbuffer(self) -> bool:
+        return self._jb is not None
+
+    def set_jitterbuffer(self, settings: JitterBufferSettings | None, now: float) -> None:
+        """Voice through an adaptive jitter buffer (*settings*), or delivered at once (None).
+
+        Frames still buffered when it is switched off are delivered at once, in order.
+        """
+        if settings is None:
+            if self._jb is not None:
+                for voice in self._jb.reset():
+                    self._report(voice)
+            self._jb = None
+            return
+        if self._jb is None:
+            self._jb = JitterBuffer(settings)
+
+    def _play_out(self, now: float) -> None:
+        jb = self._jb
+        assert jb is not None
+        now_ms = int(now * 1000)
+        while True:
+            out = jb.get(now_ms)
+            if out.kind is JbResult.EMPTY:
+                return
+            if out.kind is JbResult.OK and out.item is not None:
+                self._jb_last = out.item
+                self._report(out.item)
+            elif out.kind is JbResult.INTERP and self._jb_last is not None:
+                last = self._jb_last
+                self.events.append(VoiceReceived(self.callno, last.codec, last.timestamp,
+                                                 last.payload, False, True))
 
     # -- timers ---------------------------------------------------------------------------
 
@@ -269,9 +322,15 @@ class Call:
             self._destroy_at,
             self._rotate_at,
         ]
+        if self._jb is not None:
+            due = self._jb.next_deadline_ms()
+            if due is not None:
+                candidates.append(due / 1000.0)
         return min((d for d in candidates if d is not None), default=None)
 
     def handle_timer(self, now: float) -> None:
+        if self._jb is not None:
+            self._play_out(now)
         if self._destroy_at is not None and now >= self._destroy_at:
             self._destroy(In.DESTROY, "hangup not acknowledged")
             return
@@ -702,14 +761,28 @@ class Call:
 
     def _voice(self, codec: int, timestamp: int, payload: bytes, now: float, *,
                full: bool) -> None:
-        """Count one received voice frame for the RR statistics and report it upward."""
+        """Count one received voice frame for the RR statistics, then report it upward
+        (through the jitter buffer when the call has one)."""
         if self.rx_origin_ms is None:
             # Asterisk's rxcore: the peer's timestamp 0 on our clock, on a 20 ms grid.
             self.rx_origin_ms = (now * 1000.0 // 20) * 20 - timestamp
         self._rx_voice_frames += 1
-        if self._rx_voice_last is not None and timestamp < self._rx_voice_last:
+        previous = self._rx_voice_last
+        if previous is not None and timestamp < previous:
             # Older than audio already received: a jitter buffer would count it as OOO.
             self._rx_voice_ooo += 1
         else:
             self._rx_voice_last = timestamp
-        self.events.append(VoiceReceived(self.callno, codec, timestamp, payload, full))
+        voice = _Voice(codec, timestamp, payload, full)
+        jb = self._jb
+        if jb is None:
+            self._report(voice)
+            return
+        if previous is not None and abs(timestamp - previous) > JB_RESET_GAP_MS:
+            jb.reset()  # the peer's clock jumped: start over rather than wait it out
+        jb.put(voice, timestamp, int(now * 1000), frame_ms(codec, len(payload)))
+        self._play_out(now)
+
+    def _report(self, voice: _Voice) -> None:
+        self.events.append(VoiceReceived(self.callno, voice.codec, voice.timestamp,
+                                         voice.payload, voice.full))

@@ -36,6 +36,7 @@ from pbxedge.iax2.events import CallTokenRejected, Event, LimitReached, NewCall
 from pbxedge.iax2.frames import FullFrame, MetaTrunkFrame, parse_datagram
 from pbxedge.iax2.ies import IEList
 from pbxedge.iax2.timestamps import unwrap_timestamp
+from pbxedge.media.jitterbuffer import JitterBufferSettings
 
 __all__ = [
     "CallNumbersExhausted",
@@ -510,6 +511,14 @@ class Endpoint:
         relay = _Relay(target, delta)
         self._relays[source.callno] = relay
         return relay
+
+    def set_jitterbuffer(self, callno: int, settings: JitterBufferSettings | None,
+                         now: float) -> None:
+        """Voice of *callno* through a jitter buffer (where its audio ends here) or not."""
+        call = self._calls.get(callno)
+        if call is not None:
+            call.set_jitterbuffer(settings, now)
+            self._settle(call, now)
 
     def unbridge(self, src: int) -> None:
         """Stop relaying *src*'s audio (the bridge ended or the channel took the audio)."""
