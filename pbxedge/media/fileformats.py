@@ -288,6 +288,12 @@ def wav49_header(data_bytes: int) -> bytes:
     )  # fmt: skip
 
 
+def _without_sizes(header: bytes) -> bytes:
+    for start in _SIZE_FIELDS[len(header)]:
+        header = header[:start] + bytes(4) + header[start + 4 :]
+    return header
+
+
 class SoundWriter:
     """Writes a sound file as Asterisk's Record does, from wire-convention payloads.
 
@@ -336,10 +342,7 @@ class SoundWriter:
         """Appending needs the header this writer would have written, sizes aside."""
         self._file.seek(0)
         existing = self._file.read(header)
-        expected = self._header(0)
-        for start in _SIZE_FIELDS[header]:
-            existing = existing[:start] + bytes(4) + existing[start + 4 :]
-        if existing != expected:
+        if len(existing) < header or _without_sizes(existing) != _without_sizes(self._header(0)):
             raise SoundFileError(f"{self.path}: cannot append to a header Asterisk did not write")
         if (size - header) % 2:
             self._file.truncate(size - 1)  # the pad byte after an odd number of .WAV blocks
@@ -363,6 +366,7 @@ class SoundWriter:
         else:
             data = payload
         if data:
+            self._file.seek(0, os.SEEK_END)
             self._file.write(data)
             self._update_header()
 
