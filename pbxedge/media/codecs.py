@@ -21,6 +21,7 @@ Pcm = npt.NDArray[np.int16]
 
 _G722_BIT_RATE = 64000
 _EMPTY: Pcm = np.zeros(0, dtype=np.int16)
+_EMPTY.flags.writeable = False
 
 
 class Decoder(ABC):

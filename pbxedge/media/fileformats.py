@@ -186,16 +186,21 @@ class _Cursor:
         return value
 
 
-def _read_wav(data: bytes, rate: int) -> bytes:
-    """``format_wav.c:check_header``: RIFF/WAVE, then chunks until ``data``; ``fmt `` is checked
-    when met (PCM, mono, the rate of the extension, 2-byte blocks). Other chunks are skipped by
-    their length without RIFF's pad byte, as Asterisk does."""
+def _riff_wave(data: bytes) -> _Cursor:
     cur = _Cursor(data)
     if cur.take(4, "RIFF") != b"RIFF":
         raise SoundFileError("does not begin with RIFF")
     cur.take(4, "RIFF size")
     if cur.take(4, "WAVE") != b"WAVE":
         raise SoundFileError("does not contain WAVE")
+    return cur
+
+
+def _read_wav(data: bytes, rate: int) -> bytes:
+    """``format_wav.c:check_header``: RIFF/WAVE, then chunks until ``data``; ``fmt `` is checked
+    when met (PCM, mono, the rate of the extension, 2-byte blocks). Other chunks are skipped by
+    their length without RIFF's pad byte, as Asterisk does."""
+    cur = _riff_wave(data)
     while True:
         chunk = cur.take(4, "chunk id")
         length = cur.i32("chunk length")
@@ -241,12 +246,7 @@ def _asterisk_wav_audio_end(data_length: int, file_size: int) -> int:
 def _read_wav49(data: bytes) -> bytes:
     """``format_wav_gsm.c:check_header``: the fixed 60-byte header Asterisk writes; the data
     chunk's length is not used, every whole 65-byte block after the header is played."""
-    cur = _Cursor(data)
-    if cur.take(4, "RIFF") != b"RIFF":
-        raise SoundFileError("does not begin with RIFF")
-    cur.take(4, "RIFF size")
-    if cur.take(4, "WAVE") != b"WAVE":
-        raise SoundFileError("does not contain WAVE")
+    cur = _riff_wave(data)
     if cur.take(4, "fmt") != b"fmt ":
         raise SoundFileError("does not say fmt")
     if (size := cur.i32("fmt size")) != 20:

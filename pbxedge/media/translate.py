@@ -133,16 +133,19 @@ def best_choice(
     if best is not None:
         return best, best
     choice: tuple[Format, Format] | None = None
-    best_key: tuple[int, bool] | None = None
+    best_cost, best_multistep = 0, True
     for dst in dst_caps:
         for src in src_caps:
             found = ROUTES.get((src, dst))
             if found is None:
                 continue
-            key = (found.cost, found.multistep)
-            if choice is None or best_key is None or key[0] < best_key[0] or key[1] < best_key[1]:
-                choice, best_key = (src, dst), key
-            elif key == best_key and _better_tie(src, dst, *choice):
+            cost, multistep = found.cost, found.multistep
+            # Asterisk's test: cheaper *or* fewer steps replaces the best so far.
+            if choice is None or cost < best_cost or multistep < best_multistep:
+                choice, best_cost, best_multistep = (src, dst), cost, multistep
+            elif (cost, multistep) == (best_cost, best_multistep) and _better_tie(
+                src, dst, *choice
+            ):
                 choice = (src, dst)
     return choice
 
