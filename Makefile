@@ -4,8 +4,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PYTHON ?= python3
-# Debian packages: PortAudio for local phones; tshark, nmap and iaxmodem are test peers.
-APT_PACKAGES := libportaudio2 tshark nmap iaxmodem
+# Debian packages: PortAudio for local phones; libgsm for the GSM codec; tshark, nmap and
+# iaxmodem are test peers.
+APT_PACKAGES := libportaudio2 libgsm1 tshark nmap iaxmodem
 STAMP := $(VENV)/.installed
 
 .PHONY: run test lint bench deps apt keyperms clean

@@ -1,5 +1,8 @@
-"""Audio for calls that end at this node: codecs, tones, jitter buffering, level detection.
+"""Media: codecs, translation, framing, sound files, tones, the jitter buffer and level
+detection.
 
 Pure computation on samples and frames: no sockets, no clock, no trio, and nothing from
-``pbxedge.iax2``, so channels of any kind (IAX2 legs, local phones) can share it.
+``pbxedge.iax2`` (only sound files are read and written), so channels of any kind (IAX2
+legs, local phones) share it. The channel layer maps its codec bits onto
+:class:`pbxedge.media.formats.Format`.
 """
