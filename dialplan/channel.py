@@ -8,10 +8,12 @@ with a log line instead of pretending to work.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
+
+import numpy as np
+from numpy.typing import NDArray
 
 __all__ = [
     "Channel",
@@ -62,8 +64,8 @@ class SoundNotFound(LookupError):
 class PcmSource(Protocol):
     """Generated audio: 16-bit samples at 8000 Hz (what Asterisk's generators produce)."""
 
-    def read(self, samples: int) -> Sequence[int] | None:
-        """The next *samples* samples (a numpy int16 array), or None when finished."""
+    def read(self, samples: int) -> NDArray[np.int16] | None:
+        """The next *samples* samples, or None when finished."""
         ...
 
 

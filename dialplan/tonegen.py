@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+from numpy.typing import NDArray
 
 from dialplan.call import Call
 from dialplan.channel import PcmSource
@@ -39,7 +40,7 @@ class _Pattern:
     def __init__(self, cycle: tuple[int, ...]) -> None:
         self._samples = itertools.cycle(cycle)
 
-    def read(self, samples: int) -> np.ndarray:
+    def read(self, samples: int) -> NDArray[np.int16]:
         return np.fromiter(itertools.islice(self._samples, samples), dtype=np.int16, count=samples)
 
 

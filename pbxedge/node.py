@@ -21,6 +21,8 @@ from dialplan.engine import Engine
 from dialplan.hooks import load_entry_points, load_python_modules
 from dialplan.plan import Dialplan
 from pbxedge import __version__, log
+from pbxedge.cdr.csvlog import CsvCdrLog
+from pbxedge.cdr.recorder import CdrRecorder
 from pbxedge.channels.media import MediaEnv
 from pbxedge.config.iax_models import IaxConfig
 from pbxedge.control.check import LoadedFiles, load_node_files
@@ -152,8 +154,10 @@ def _iax_services(config: IaxConfig, paths: NodePaths, files: LoadedFiles, store
     iax = IaxService(config)
     registrations = RegistrationService(iax, config=config, keys=keys, store=store, engine=engine)
     media = MediaEnv(sound_dirs=paths.sound_dirs, moh=files.moh)
+    csv = CsvCdrLog(paths.state / "cdr-csv", files.cdr) if files.cdr.csv else None
     calls = CallService(iax, config=config, keys=keys, store=store, engine=engine,
-                        peers=registrations, media_env=media)
+                        peers=registrations, media_env=media,
+                        cdr=CdrRecorder(files.cdr, csv, (store,)))
     return [iax, registrations, calls]
 
 

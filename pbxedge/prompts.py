@@ -19,10 +19,9 @@ import wave
 from pathlib import Path
 
 import numpy as np
+import soxr
 
-from pbxedge.media.fileformats import write_sound
-from pbxedge.media.formats import Format
-from pbxedge.media.resample import resample
+from pbxedge.media.fileformats import SoundWriter
 from pbxedge.paths import PACKAGE_SOUNDS
 
 __all__ = ["PROMPTS", "generate"]
@@ -78,7 +77,8 @@ def _speak(text: str) -> np.ndarray:
     with wave.open(io.BytesIO(wav)) as reader:
         rate = reader.getframerate()
         pcm = np.frombuffer(reader.readframes(reader.getnframes()), dtype="<i2")
-    return resample(pcm, rate, 8000)
+    out: np.ndarray = soxr.resample(pcm.astype(np.float32), rate, 8000)
+    return np.clip(np.round(out), -32768, 32767).astype(np.int16)
 
 
 def _beep() -> np.ndarray:
@@ -95,7 +95,9 @@ def generate(folder: Path, language: str = "en") -> int:
     for name, text in {**PROMPTS, "beep": ""}.items():
         path = base / f"{name}.wav"
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_sound(path, Format.SLIN, _beep() if name == "beep" else _speak(text))
+        pcm = _beep() if name == "beep" else _speak(text)
+        with SoundWriter(path) as sound:
+            sound.write(pcm.astype(">i2").tobytes())  # wire convention: slin big-endian
         count += 1
     return count
 

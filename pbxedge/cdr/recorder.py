@@ -27,8 +27,11 @@ logger = logging.getLogger("pbxedge.cdr")
 class CdrChannel(Protocol):
     """What a record needs of a channel."""
 
-    name: str
-    uniqueid: str
+    @property
+    def name(self) -> str: ...
+    @property
+    def uniqueid(self) -> str: ...
+
     caller_num: str | None
     caller_name: str | None
     accountcode: str

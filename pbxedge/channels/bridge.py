@@ -37,6 +37,7 @@ def _hold_for(listener: MediaChannel, holder: MediaChannel,
 def _join(src: MediaChannel, dst: MediaChannel, nursery: trio.Nursery) -> None:
     """Route what *src* receives to *dst*."""
     relayed = src.relay_voice_to(dst)
+    src.use_jitterbuffer(not relayed)
     src.take_audio(
         None if relayed else dst.write,
         lambda digit, begin: dst.send_digit(digit, begin=begin),
@@ -65,6 +66,7 @@ async def bridge(caller: MediaChannel, callee: MediaChannel) -> None:
     finally:
         for side in (caller, callee):
             side.relay_voice_to(None)
+            side.use_jitterbuffer(True)
             side.take_audio(None)
             with trio.CancelScope(shield=True):
                 await side.stop_moh()

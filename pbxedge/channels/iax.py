@@ -26,6 +26,7 @@ from pbxedge.channels.media import MediaChannel, MediaEnv, VoiceFrame
 from pbxedge.iax2.callstate import CallStateError
 from pbxedge.iax2.endpoint import UnknownCall
 from pbxedge.iax2.enums import ControlSubclass
+from pbxedge.media.jitterbuffer import JitterBufferSettings
 from pbxedge.media.translate import Translator
 
 __all__ = ["EndpointLink", "IaxChannel", "IaxLink"]
@@ -55,6 +56,7 @@ class IaxLink(Protocol):
     def forward_voice(self, dst: int, codec: int, payload: bytes, timestamp: int,
                       samples: int) -> None: ...
     def unbridge(self) -> None: ...
+    def set_jitterbuffer(self, settings: JitterBufferSettings | None) -> None: ...
     def hangup(self, cause: int) -> None: ...
 
 
@@ -74,6 +76,8 @@ class _Commands(Protocol):
     def forward_voice(self, src: int, dst: int, codec: int, payload: bytes, timestamp: int,
                       samples: int, now: float) -> None: ...
     def unbridge(self, src: int) -> None: ...
+    def set_jitterbuffer(self, callno: int, settings: JitterBufferSettings | None,
+                         now: float) -> None: ...
     def hangup(self, callno: int, cause: int, now: float) -> None: ...
 
 
@@ -121,6 +125,9 @@ class EndpointLink:
     def unbridge(self) -> None:
         self._service.endpoint.unbridge(self.callno)
 
+    def set_jitterbuffer(self, settings: JitterBufferSettings | None) -> None:
+        self._run("set_jitterbuffer", settings)
+
     def hangup(self, cause: int) -> None:
         self._run("hangup", cause)
 
@@ -162,6 +169,7 @@ class IaxChannel(MediaChannel):
         self.rx_codec = 0  # the format of the last voice received
         self._peer: IaxChannel | None = None  # the IAX2 leg our voice is relayed to
         self._to_peer: Translator | None = None
+        self.jitterbuffer: JitterBufferSettings | None = None  # from the user/peer's config
 
     # -- identity and state ---------------------------------------------------------------
 
@@ -256,6 +264,12 @@ class IaxChannel(MediaChannel):
         self._peer = peer if isinstance(peer, IaxChannel) else None
         self._to_peer = None
         return self._peer is not None
+
+    def use_jitterbuffer(self, on: bool) -> None:
+        """Only where the audio ends here, and only with ``jitterbuffer=yes``: never on an
+        IAX2-to-IAX2 bridge, where the far end buffers for itself."""
+        if self.jitterbuffer is not None:
+            self._link.set_jitterbuffer(self.jitterbuffer if on else None)
 
     # -- what MediaChannel needs ----------------------------------------------------------
 

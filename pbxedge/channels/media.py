@@ -23,7 +23,7 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,9 +42,9 @@ from dialplan.channel import (
 from pbxedge.channels.moh import MohClasses
 from pbxedge.channels.recording import Recording
 from pbxedge.log import verbose
-from pbxedge.media.fileformats import open_sound
-from pbxedge.media.formats import Format
-from pbxedge.media.sounds import find_sound
+from pbxedge.media.fileformats import SoundFileError, read_sound
+from pbxedge.media.formats import Format, PayloadError
+from pbxedge.media.sounds import FoundSound, find_sound
 from pbxedge.media.translate import Translator
 
 __all__ = ["AudioSink", "MediaChannel", "MediaEnv", "VoiceFrame"]
@@ -67,7 +67,7 @@ class VoiceFrame:
 
 AudioSink = Callable[[VoiceFrame], None]
 DigitSink = Callable[[str, bool], None]  # (digit, is_begin)
-TextSink = Callable[[str], None]
+TextSink = Callable[[str], object]
 HoldSink = Callable[[bool], None]
 
 
@@ -205,6 +205,10 @@ class MediaChannel:
         self._text_sink = text
         self._hold_sink = hold
 
+    def use_jitterbuffer(self, on: bool) -> None:
+        """Buffer the leg's incoming audio (when configured) or deliver it at once; legs
+        without a network in between have nothing to buffer."""
+
     def relay_voice_to(self, peer: MediaChannel | None) -> bool:
         """Send what this leg receives to *peer* without passing through :meth:`write`;
         True when this kind of leg can do so for that peer (IAX2 to IAX2 can)."""
@@ -227,7 +231,10 @@ class MediaChannel:
             translator = self._to_native.get(frame.fmt)
             if translator is None:
                 translator = self._to_native[frame.fmt] = Translator(frame.fmt, native)
-            payload = translator.convert(frame.payload)
+            try:
+                payload = translator.convert(frame.payload)
+            except PayloadError:
+                return  # not whole units of its format: a broken frame is dropped
             if not payload:
                 return
             frame = VoiceFrame(native, payload, native.samples_in(len(payload)), frame.timestamp)
@@ -301,7 +308,7 @@ class MediaChannel:
 
     # -- playing files --------------------------------------------------------------------
 
-    def _find(self, filename: str) -> tuple[Path, Format] | None:
+    def _find(self, filename: str) -> FoundSound | None:
         return find_sound(filename, self.language, self.env.sound_dirs,
                           self.native or Format.SLIN)
 
@@ -313,10 +320,10 @@ class MediaChannel:
         if found is None:
             logger.warning("File %s does not exist in any format", filename)
             raise SoundNotFound(filename)
-        path, fmt = found
         self._stop_background()  # a stream replaces any generator (file.c ast_streamfile)
-        verbose(3, f"<{self._media_name}> Playing '{path.name}' (language '{self.language}')")
-        frames = _file_frames(path, offset)
+        verbose(3, f"<{self._media_name}> Playing '{found.path.stem}.{found.format.value}' "
+                   f"(language '{self.language}')")
+        frames = _file_frames(found.path, offset)
         played = offset
         next_at = trio.current_time()
         try:
@@ -330,7 +337,7 @@ class MediaChannel:
                     self._digits.clear()
                 self.write(frame)
                 played += frame.samples
-                next_at += frame.samples / fmt.rate
+                next_at += frame.samples / frame.fmt.sample_rate
                 await trio.sleep_until(next_at)
         finally:
             frames.close()
@@ -358,7 +365,7 @@ class MediaChannel:
                     if frame is None or self.is_hungup:
                         break
                     self.write(frame)
-                    next_at += frame.samples / frame.fmt.rate
+                    next_at += frame.samples / frame.fmt.sample_rate
                     await trio.sleep_until(next_at)
             if self._background is scope:
                 self._background = None
@@ -396,7 +403,7 @@ class MediaChannel:
                     found = self._find(name)
                     if found is None:
                         continue
-                    for frame in _file_frames(found[0], 0):
+                    for frame in _file_frames(found.path, 0):
                         played_any = True
                         yield frame
                 if not played_any:
@@ -495,13 +502,18 @@ class MediaChannel:
         return RecordResult(status, pressed, samples)
 
 
-def _file_frames(path: Path, offset: int) -> Iterator[VoiceFrame]:
-    """The frames of a sound file as Asterisk reads them, from sample *offset*."""
-    with open_sound(path) as sound:
-        skipped = 0
-        for payload in sound.frames():
-            samples = sound.format.samples_in(len(payload))
-            if skipped + samples <= offset:
-                skipped += samples
-                continue
-            yield VoiceFrame(sound.format, payload, samples)
+def _file_frames(path: Path, offset: int) -> Generator[VoiceFrame, None, None]:
+    """The frames of a sound file as Asterisk reads them, from sample *offset*; a file
+    that cannot be read is logged and plays as nothing."""
+    try:
+        sound = read_sound(path)
+    except (OSError, SoundFileError) as exc:
+        logger.warning("Unable to read sound file %s: %s", path, exc)
+        return
+    skipped = 0
+    for payload in sound.frames():
+        samples = sound.format.samples_in(len(payload))
+        if skipped + samples <= offset:
+            skipped += samples
+            continue
+        yield VoiceFrame(sound.format, payload, samples)

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dialplan.channel import RecordRequest, RecordStatus
-from pbxedge.media.codecs import decoder
+from pbxedge.media.codecs import make_decoder
 from pbxedge.media.dsp import SilenceDetector
-from pbxedge.media.fileformats import create_sound
+from pbxedge.media.fileformats import FileFormat, SoundFileError, SoundWriter
 from pbxedge.media.formats import Format
 from pbxedge.media.translate import Translator
 
@@ -40,11 +40,14 @@ class Recording:
     def __init__(self, request: RecordRequest, native: Format, path: Path) -> None:
         self._request = request
         self._native = native
-        self._sound = create_sound(path, request.fmt, append=request.append)
+        file_format = FileFormat.from_extension(request.fmt)
+        if file_format is None:
+            raise SoundFileError(f"unknown format '{request.fmt}'")
+        self._sound = SoundWriter(path, file_format, append=request.append)
         self._path = path
         self._to_file = None if self._sound.format is native else Translator(
             native, self._sound.format)
-        self._decode = decoder(native)
+        self._decode = make_decoder(native)
         self._silence = SilenceDetector(rate=native.sample_rate)
         self._silence_limit_ms = (request.silence or 0) * 1000
         hold = DTMF_TRIM_MS
@@ -65,7 +68,7 @@ class Recording:
         """Take one received frame; True when the silence limit has been reached."""
         if frame.fmt is not self._native or not frame.payload:
             return False
-        ms = frame.samples * 1000 / self._native.rate
+        ms = frame.samples * 1000 / self._native.sample_rate
         payload = frame.payload if self._to_file is None else self._to_file.convert(frame.payload)
         samples = self._sound.format.samples_in(len(payload))
         self._held.append(_Chunk(payload, samples, ms))

@@ -13,6 +13,7 @@ from pathlib import Path
 from dialplan.loader import load_dialplan
 from dialplan.plan import Dialplan
 from pbxedge.config.diagnostics import ConfigError, Diagnostic, Severity
+from pbxedge.cdr.config import CdrConfig, load_cdr_config
 from pbxedge.channels.moh import MohClasses, load_moh
 from pbxedge.config.iax import IaxConfig, load_iax_config
 from pbxedge.keys import KeyStore
@@ -41,6 +42,7 @@ class LoadedFiles:
     dialplan: Dialplan | None = None
     moh: MohClasses = field(default_factory=MohClasses)
     indications: Indications = field(default_factory=Indications.builtin)
+    cdr: CdrConfig = field(default_factory=CdrConfig)
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -101,8 +103,10 @@ def _load_dialplan(paths: NodePaths, loaded: LoadedFiles) -> None:
 
 
 def _load_media(paths: NodePaths, loaded: LoadedFiles) -> None:
-    """musiconhold.conf and indications.conf beside iax.conf; both may be absent."""
+    """musiconhold.conf, cdr.conf and indications.conf beside iax.conf; all may be absent."""
     loaded.moh, problems = load_moh(paths.config_dir / "musiconhold.conf")
+    loaded.problems.extend(Problem.from_diagnostic(d) for d in problems)
+    loaded.cdr, problems = load_cdr_config(paths.config_dir / "cdr.conf")
     loaded.problems.extend(Problem.from_diagnostic(d) for d in problems)
     indications = paths.config_dir / "indications.conf"
     if indications.is_file():

@@ -216,12 +216,12 @@ def codec_prefs_decode(text: str) -> list[Codec]:
 
 
 # Payload bytes per millisecond of audio, for codecs whose frames IAX2 sizes by bytes.
-_BYTES_PER_MS = {Codec.ULAW: 8, Codec.ALAW: 8, Codec.SLIN: 16, Codec.SLIN16: 32, Codec.G722: 8}
+_BYTES_PER_MS: dict[int, int] = {Codec.ULAW: 8, Codec.ALAW: 8, Codec.SLIN: 16, Codec.SLIN16: 32, Codec.G722: 8}
 
 
 def frame_ms(codec: int, nbytes: int) -> int:
     """How much audio a voice payload carries (20 ms when the codec does not say)."""
-    per_ms = _BYTES_PER_MS.get(codec)  # type: ignore[call-overload]
+    per_ms = _BYTES_PER_MS.get(codec)
     if per_ms is not None:
         return max(1, nbytes // per_ms)
     if codec == Codec.GSM and nbytes % 33 == 0 and nbytes:

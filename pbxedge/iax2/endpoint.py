@@ -287,7 +287,7 @@ class Endpoint:
             self.stats.unknown_call += 1
             return
         relay = self._relays.get(call.callno)
-        if relay is not None and relay.fast:
+        if relay is not None and relay.fast and relay.delta is not None:
             # The bridge fast path: a new 4-byte header, queued; no frame object, no event.
             ts = unwrap_timestamp(call.rx_last, _WORDS.unpack_from(data)[1])
             out = (ts + relay.delta) & _U32

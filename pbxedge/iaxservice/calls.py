@@ -16,6 +16,7 @@ import trio
 
 from dialplan.engine import Engine
 from pbxedge.channels.iax import IaxChannel
+from pbxedge.cdr.recorder import CdrRecorder
 from pbxedge.channels.media import MediaEnv
 from pbxedge.config.iax_models import IaxConfig
 from pbxedge.control.registry import CommandRegistry
@@ -30,6 +31,7 @@ from pbxedge.iaxservice.outbound import IaxDialer
 from pbxedge.iaxservice.peers import PeerDirectory
 from pbxedge.iaxservice.service import IaxService
 from pbxedge.keys import KeyStore
+from pbxedge.media.jitterbuffer import JitterBufferSettings
 from pbxedge.store import Store
 
 __all__ = ["CallService"]
@@ -44,9 +46,10 @@ class CallService:
 
     def __init__(self, iax: IaxService, *, config: IaxConfig, keys: KeyStore,
                  store: Store | None, engine: Engine, peers: PeerDirectory,
-                 media_env: MediaEnv | None = None) -> None:
+                 media_env: MediaEnv | None = None, cdr: CdrRecorder | None = None) -> None:
         self.iax = iax
         self.media_env = media_env or MediaEnv()
+        self.cdr = cdr
         self.config = config
         self.keys = keys
         self.engine = engine
@@ -70,6 +73,16 @@ class CallService:
         return self._nursery
 
     # -- channels -------------------------------------------------------------------------
+
+    def jitter_settings(self, enabled: bool) -> JitterBufferSettings | None:
+        """The ``[general]`` jitter-buffer figures for a user or peer with ``jitterbuffer=yes``."""
+        if not enabled:
+            return None
+        general = self.config.general
+        return JitterBufferSettings(maxjitterbuffer=general.maxjitterbuffer,
+                                    resyncthreshold=general.resyncthreshold,
+                                    maxjitterinterps=general.maxjitterinterps,
+                                    jittertargetextra=general.jittertargetextra)
 
     def _on_new(self, event: NewCall) -> None:
         call = InboundCall(self, event)

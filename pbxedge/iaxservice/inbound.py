@@ -324,8 +324,9 @@ class InboundCall:
             language=user.language or request.language or general.language or "en",
             accountcode=user.accountcode or general.accountcode or "",
         )
-        channel.mohinterpret = user.mohinterpret or general.mohinterpret or "default"
-        channel.mohsuggest = user.mohsuggest or general.mohsuggest or ""
+        channel.mohinterpret = user.mohinterpret or "default"
+        channel.mohsuggest = user.mohsuggest or ""
+        channel.jitterbuffer = svc.jitter_settings(user.jitterbuffer)
         channel.caller_ani = request.ani or callerid[0]
         channel.dnid = request.dnid
         channel.rdnis = request.rdnis
@@ -334,6 +335,7 @@ class InboundCall:
         channel.variables.update(dict(user.setvars))
         self.channel = channel
         svc.add_channel(channel, self.callno, call=True)
+        channel.use_jitterbuffer(True)
         if self._agreement.key_rotation and svc.iax.endpoint.call_info(self.callno).encrypted:
             # Only the side that answers rotates: the AUTHREQ offered no KEYROTATE bit (§5.2).
             svc.iax.endpoint.enable_key_rotation(self.callno, self._now())
@@ -347,13 +349,16 @@ class InboundCall:
         self._svc.nursery.start_soon(self._run_dialplan, self.channel, self._context, exten)
 
     async def _run_dialplan(self, channel: IaxChannel, context: str, exten: str) -> None:
+        outcome = None
         try:
-            await self._svc.engine.start(channel, context, exten)
+            outcome = await self._svc.engine.start(channel, context, exten)
         except Exception:
             logger.exception("dialplan failed on %s", channel.name)
             await channel.hangup(16)
         finally:
             self._svc.remove_channel(channel)
+            if outcome is not None and self._svc.cdr is not None:
+                self._svc.cdr.call_ended(channel, outcome)
 
     # -- TBD calls: DPREQ and DIAL --------------------------------------------------------
 

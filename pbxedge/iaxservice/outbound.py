@@ -160,9 +160,12 @@ class OutboundLeg:
                                   caller_name=self._caller.caller_name)
         general = svc.config.general
         peer = svc.config.peers.get(target.peer_name) if target.peer_name else None
-        self.channel.mohinterpret = ((peer.mohinterpret if peer else None)
-                                     or general.mohinterpret or "default")
-        self.channel.mohsuggest = (peer.mohsuggest if peer else None) or general.mohsuggest or ""
+        self.channel.mohinterpret = ((peer.mohinterpret if peer else general.mohinterpret)
+                                     or "default")
+        self.channel.mohsuggest = (peer.mohsuggest if peer else general.mohsuggest) or ""
+        self.channel.jitterbuffer = svc.jitter_settings(
+            peer.jitterbuffer if peer else general.jitterbuffer)
+        self.channel.use_jitterbuffer(True)
         svc.add_channel(self.channel, self.callno)
         svc.iax.kick()
         kill_ms = target.qualify_maxms or svc.config.general.autokill_ms
@@ -483,15 +486,16 @@ class IaxDialer:
         DTMF, TEXT and hold cross (:func:`pbxedge.channels.bridge.bridge`)."""
         callee = leg.channel
         assert callee is not None
-        if not isinstance(channel, MediaChannel):
-            raise TypeError(f"{channel.name} cannot be bridged: it carries no media")
         if channel.state is not ChannelState.UP and not channel.is_hungup:
             if isinstance(channel, IaxChannel):
                 channel.answer_now()
             else:
                 await channel.answer()
         answered = trio.current_time()
-        await bridge(channel, callee)
+        if isinstance(channel, MediaChannel):
+            await bridge(channel, callee)
+        else:
+            await _signalling_bridge(channel, callee)
         if callee.is_hungup:
             cause = callee.hangup_cause or Cause.NORMAL_CLEARING
         else:
@@ -499,6 +503,31 @@ class IaxDialer:
             leg.hangup(cause)
         return DialResult(DialStatus.ANSWER, cause,
                           answered_seconds=trio.current_time() - answered, peer=callee.name)
+
+
+async def _signalling_bridge(caller: Channel, callee: MediaChannel) -> None:
+    """A caller that carries no media (a plan-only channel, a test double) hears the
+    callee's digits and text, and either hangup ends the call."""
+    async with trio.open_nursery() as nursery:
+        def digit(value: str, begin: bool) -> None:
+            if not begin:
+                nursery.start_soon(caller.send_dtmf, value)
+
+        def text(value: str) -> None:
+            nursery.start_soon(caller.send_text, value)
+
+        async def ends(side: Channel) -> None:
+            await side.wait(None)
+            nursery.cancel_scope.cancel()
+
+        callee.take_audio(None, digit, text)
+        try:
+            nursery.start_soon(ends, caller)
+            nursery.start_soon(ends, callee)
+        except BaseException:
+            callee.take_audio(None)
+            raise
+    callee.take_audio(None)
 
 
 def _combine(results: list[DialResult]) -> DialResult:

@@ -115,6 +115,9 @@ async def test_live_call_in_every_listing_then_hung_up_from_the_console(
 
         core = (await callee.cli("core show channels")).splitlines()
         assert core[1].startswith(f"{inbound.name:<20.20} ")
+        # Answer() waits up to 500 ms for the caller's audio (none comes), then Wait(30).
+        await trio.sleep(0.6)
+        core = (await callee.cli("core show channels")).splitlines()
         assert core[1].startswith(f"{inbound.name:<20.20} {'600@from-iax:2':<20} Up      Wait(30)")
         assert core[-3:] == ["1 active channel", "1 active call", "1 call processed"]
 

@@ -22,7 +22,8 @@ from pbxedge.media.tones import (
     parse_tone_list,
     parse_tone_part,
 )
-from tests.media.asterisk_ulaw import asterisk_ulaw_decode, asterisk_ulaw_encode
+from pbxedge.media.g711 import ulaw_decode as asterisk_ulaw_decode
+from pbxedge.media.g711 import ulaw_encode as asterisk_ulaw_encode
 from tests.media.tonecheck import frames, run_lengths_ms
 
 # -- the ulaw stand-in itself, against the reference's facts ---------------------------------
