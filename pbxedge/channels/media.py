@@ -55,6 +55,7 @@ FRAME_SECONDS = 0.020
 ANSWER_MEDIA_WAIT = 0.5  # __ast_answer: wait this long for the caller's first media frame
 _DIGITS_KEPT = 64  # digits nobody reads yet; more is a flood and is dropped
 _GENERATOR_SAMPLES = 160  # 20 ms at 8 kHz: Asterisk's generators always write slin
+_UNREAD_KEPT = 25  # voice frames kept for the next reader (500 ms: an answer's wait)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +97,10 @@ class MediaChannel:
         self.mohinterpret = "default"  # what this side hears when the other holds
         self.mohsuggest = ""  # the class this side suggests to whoever it holds
         self._digits: deque[str] = deque()
+        # Audio that arrived while nobody held the channel's audio: the next holder gets it,
+        # as Asterisk keeps unread frames on the channel (and puts back the ones its
+        # answer() read while waiting for media); anything that waits drops it.
+        self._unread: deque[VoiceFrame] = deque(maxlen=_UNREAD_KEPT)
         self._wakeup = trio.Event()
         self._first_voice = trio.Event()
         self._hungup_event = trio.Event()
@@ -149,13 +154,22 @@ class MediaChannel:
         self._wakeup = trio.Event()
 
     async def wait(self, seconds: float | None) -> bool:
+        """Wait, reading (and dropping) the audio meanwhile, as ``ast_safe_sleep`` does."""
+        self._unread.clear()
+        try:
+            return await self._wait(seconds)
+        finally:
+            self._unread.clear()
+
+    async def _wait(self, seconds: float | None) -> bool:
         with trio.move_on_after(math.inf if seconds is None else max(0.0, seconds)):
             await self._hungup_event.wait()
             return False
         return True
 
     async def wait_for_first_voice(self, seconds: float = ANSWER_MEDIA_WAIT) -> None:
-        """``__ast_answer``: after answering, give the caller's audio this long to start."""
+        """``__ast_answer``: after answering, give the caller's audio this long to start
+        (what arrives meanwhile stays for the next reader)."""
         with trio.move_on_after(seconds):
             await self._first_voice.wait()
 
@@ -168,6 +182,8 @@ class MediaChannel:
         sink = self._audio_sink
         if sink is not None:
             sink(frame)
+        else:
+            self._unread.append(frame)
 
     def receive_digit(self, digit: str, *, begin: bool = False) -> None:
         """A DTMF BEGIN or END from the leg."""
@@ -204,6 +220,11 @@ class MediaChannel:
         self._digit_sink = digits
         self._text_sink = text
         self._hold_sink = hold
+        if audio is not None:
+            unread = list(self._unread)
+            self._unread.clear()
+            for frame in unread:
+                audio(frame)
 
     def use_jitterbuffer(self, on: bool) -> None:
         """Buffer the leg's incoming audio (when configured) or deliver it at once; legs
@@ -268,26 +289,27 @@ class MediaChannel:
         duration, END, the gap; ``w`` waits 0.5 s and ``W`` 1 s."""
         duration = max(100, duration_ms) / 1000
         gap = max(0, gap_ms) / 1000
-        if not await self.wait(0.1):
+        if not await self._wait(0.1):
             return
         for char in digits:
             if char in "wW":
-                if not await self.wait(0.5 if char == "w" else 1.0):
+                if not await self._wait(0.5 if char == "w" else 1.0):
                     return
                 continue
             digit = char.upper()
             if digit not in "0123456789*#ABCD":
                 continue
             self.send_digit(digit, begin=True)
-            if not await self.wait(duration):
+            if not await self._wait(duration):
                 return
             self.send_digit(digit, begin=False)
-            if not await self.wait(gap):
+            if not await self._wait(gap):
                 return
 
     # -- digits for the dialplan ----------------------------------------------------------
 
     async def wait_for_digit(self, timeout: float | None) -> str | None:
+        self._unread.clear()
         with trio.move_on_after(math.inf if timeout is None else max(0.0, timeout)):
             while True:
                 if self._digits:
@@ -321,6 +343,7 @@ class MediaChannel:
             logger.warning("File %s does not exist in any format", filename)
             raise SoundNotFound(filename)
         self._stop_background()  # a stream replaces any generator (file.c ast_streamfile)
+        self._unread.clear()
         verbose(3, f"<{self._media_name}> Playing '{found.path.stem}.{found.format.value}' "
                    f"(language '{self.language}')")
         frames = _file_frames(found.path, offset)

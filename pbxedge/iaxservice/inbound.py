@@ -356,9 +356,10 @@ class InboundCall:
             logger.exception("dialplan failed on %s", channel.name)
             await channel.hangup(16)
         finally:
-            self._svc.remove_channel(channel)
+            # The record is on disk before the hangup is logged (and the call forgotten).
             if outcome is not None and self._svc.cdr is not None:
                 self._svc.cdr.call_ended(channel, outcome)
+            self._svc.remove_channel(channel)
 
     # -- TBD calls: DPREQ and DIAL --------------------------------------------------------
 
