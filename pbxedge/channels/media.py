@@ -478,7 +478,7 @@ class MediaChannel:
         if self.native is None:
             return RecordResult(RecordStatus.ERROR)
         try:
-            recording = Recording.open(request, self.native)
+            recording = Recording.open(request)
         except (OSError, ValueError) as exc:
             logger.warning("Record: cannot write %s.%s: %s", request.path, request.fmt, exc)
             return RecordResult(RecordStatus.ERROR)

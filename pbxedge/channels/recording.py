@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dialplan.channel import RecordRequest, RecordStatus
-from pbxedge.media.codecs import make_decoder
+from pbxedge.media.codecs import Decoder, make_decoder
 from pbxedge.media.dsp import SilenceDetector
 from pbxedge.media.fileformats import FileFormat, SoundFileError, SoundWriter
-from pbxedge.media.formats import Format
+from pbxedge.media.formats import Format, PayloadError
 from pbxedge.media.translate import Translator
 
 if TYPE_CHECKING:
@@ -37,18 +37,16 @@ class _Chunk:
 
 
 class Recording:
-    def __init__(self, request: RecordRequest, native: Format, path: Path) -> None:
+    def __init__(self, request: RecordRequest, path: Path) -> None:
         self._request = request
-        self._native = native
         file_format = FileFormat.from_extension(request.fmt)
         if file_format is None:
             raise SoundFileError(f"unknown format '{request.fmt}'")
         self._sound = SoundWriter(path, file_format, append=request.append)
         self._path = path
-        self._to_file = None if self._sound.format is native else Translator(
-            native, self._sound.format)
-        self._decode = make_decoder(native)
-        self._silence = SilenceDetector(rate=native.sample_rate)
+        self._to_file: dict[Format, Translator] = {}
+        self._decoders: dict[Format, Decoder] = {}
+        self._silence = SilenceDetector(rate=8000)
         self._silence_limit_ms = (request.silence or 0) * 1000
         hold = DTMF_TRIM_MS
         if self._silence_limit_ms and not request.keep_silence:
@@ -59,17 +57,22 @@ class Recording:
         self.samples = 0
 
     @classmethod
-    def open(cls, request: RecordRequest, native: Format) -> Recording:
+    def open(cls, request: RecordRequest) -> Recording:
         path = Path(request.path + "." + request.fmt)
         path.parent.mkdir(parents=True, exist_ok=True)
-        return cls(request, native, path)
+        return cls(request, path)
 
     def add(self, frame: VoiceFrame) -> bool:
-        """Take one received frame; True when the silence limit has been reached."""
-        if frame.fmt is not self._native or not frame.payload:
+        """Take one received frame (in whatever format the peer sends now); True when the
+        silence limit has been reached."""
+        if not frame.payload:
             return False
-        ms = frame.samples * 1000 / self._native.sample_rate
-        payload = frame.payload if self._to_file is None else self._to_file.convert(frame.payload)
+        fmt = frame.fmt
+        ms = frame.samples * 1000 / fmt.sample_rate
+        try:
+            payload = self._in_file_format(frame)
+        except PayloadError:
+            return False  # a broken frame is not recorded
         samples = self._sound.format.samples_in(len(payload))
         self._held.append(_Chunk(payload, samples, ms))
         self._held_ms += ms
@@ -77,8 +80,20 @@ class Recording:
             self._write(self._held.popleft())
         if not self._silence_limit_ms:
             return False
-        self._silence.feed(self._decode.decode(frame.payload))
+        decoder = self._decoders.get(fmt)
+        if decoder is None:
+            decoder = self._decoders[fmt] = make_decoder(fmt, 8000 if fmt is Format.G722 else None)
+        pcm = decoder.decode(frame.payload)
+        self._silence.feed(pcm[::2] if decoder.rate == 16000 else pcm)  # the level at 8 kHz
         return self._silence.total_silence_ms > self._silence_limit_ms
+
+    def _in_file_format(self, frame: VoiceFrame) -> bytes:
+        if frame.fmt is self._sound.format:
+            return frame.payload
+        translator = self._to_file.get(frame.fmt)
+        if translator is None:
+            translator = self._to_file[frame.fmt] = Translator(frame.fmt, self._sound.format)
+        return translator.convert(frame.payload)
 
     def _write(self, chunk: _Chunk) -> None:
         self._held_ms -= chunk.ms

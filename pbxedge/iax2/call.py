@@ -115,6 +115,12 @@ _SAMPLE_RATES: dict[int, int] = {
 }
 
 
+def _ms(now: float) -> int:
+    """Whole milliseconds of *now*; the epsilon keeps a deadline of 1.04 s (stored as
+    1039.999… ms) from reading as 1039 and never falling due."""
+    return int(now * 1000.0 + 1e-6)
+
+
 def frame_name(frame: FullFrame) -> str:
     """Short label like ``NEW`` or ``CONTROL`` for ``iax2 show channels``-style output."""
     if frame.frametype == FrameType.IAX:
@@ -299,7 +305,7 @@ class Call:
     def _play_out(self, now: float) -> None:
         jb = self._jb
         assert jb is not None
-        now_ms = int(now * 1000)
+        now_ms = _ms(now)
         while True:
             out = jb.get(now_ms)
             if out.kind is JbResult.EMPTY:
@@ -780,7 +786,7 @@ class Call:
             return
         if previous is not None and abs(timestamp - previous) > JB_RESET_GAP_MS:
             jb.reset()  # the peer's clock jumped: start over rather than wait it out
-        jb.put(voice, timestamp, int(now * 1000), frame_ms(codec, len(payload)))
+        jb.put(voice, timestamp, _ms(now), frame_ms(codec, len(payload)))
         self._play_out(now)
 
     def _report(self, voice: _Voice) -> None:

@@ -19,7 +19,7 @@ from pbxedge.load.agent import AgentCall, CallAgent
 from pbxedge.media.codecs import make_decoder
 from pbxedge.media.dsp import dominant_frequency
 from pbxedge.media.fileformats import SoundWriter, read_sound
-from pbxedge.media.g711 import alaw_encode, ulaw_decode, ulaw_encode
+from pbxedge.media.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
 from tests.integration.conftest import RunningNode, free_udp_port, start_node
 from tests.integration.nodes import stop, wait_for_log, write_node
 
@@ -194,13 +194,19 @@ def _snr(reference: np.ndarray, heard: np.ndarray, lag: int) -> float:
     return 10 * float(np.log10(float(np.sum(ref ** 2)) / noise))
 
 
-async def test_record_writes_what_was_sent(media_node: RunningNode, agent: CallAgent) -> None:
+async def test_record_writes_what_was_sent_across_a_codec_change(
+        media_node: RunningNode, agent: CallAgent) -> None:
     call = await _answered(agent, media_node, "703")
     tone = np.round(np.sin(2 * np.pi * 440 * np.arange(24000) / 8000.0) * 12000).astype(np.int16)
-    sent = [ulaw_encode(tone[i * 160:(i + 1) * 160]) for i in range(150)]
-    for payload in sent:
+    chunks = [tone[i * 160:(i + 1) * 160] for i in range(150)]
+    expected: list[np.ndarray] = []
+    for index, chunk in enumerate(chunks):
         if call.ended.is_set():
             break
+        if index == 50:
+            call.codec = Codec.ALAW  # the caller switches codec mid-call: a new full frame
+        payload = (alaw_encode if call.codec == Codec.ALAW else ulaw_encode)(chunk)
+        expected.append((alaw_decode if call.codec == Codec.ALAW else ulaw_decode)(payload))
         agent.send_voice(call, payload, 160)
         agent.flush()
         await trio.sleep(0.02)
@@ -208,9 +214,8 @@ async def test_record_writes_what_was_sent(media_node: RunningNode, agent: CallA
     assert "RECORD_STATUS TIMEOUT" in line
     recorded = read_sound(Path(line.split()[-1] + ".wav"))
     samples = np.frombuffer(recorded.payload, dtype=">i2")
-    expected = ulaw_decode(b"".join(sent))
     assert 15000 <= len(samples) <= 16800  # 2 s of the call, within a frame or two
-    assert np.array_equal(samples, expected[:len(samples)])
+    assert np.array_equal(samples, np.concatenate(expected)[:len(samples)])
 
 
 async def test_read_collects_dtmf(media_node: RunningNode, agent: CallAgent) -> None:
