@@ -6,6 +6,7 @@ from dialplan.agi import register_agi_app
 from dialplan.apps_basic import register_basic_apps
 from dialplan.apps_flow import register_flow_apps
 from dialplan.apps_media import register_media_apps
+from dialplan.func_math import register_math_function
 from dialplan.functions import register_builtin_functions
 from dialplan.registry import Registry
 
@@ -19,4 +20,5 @@ def default_registry() -> Registry:
     register_media_apps(registry)
     register_agi_app(registry)
     register_builtin_functions(registry)
+    register_math_function(registry)
     return registry

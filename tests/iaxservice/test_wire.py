@@ -153,6 +153,43 @@ async def test_tbd_call_answers_dpreq_then_enters_the_plan_on_dial(
         other.sock.close()
 
 
+ENDINGS = """
+[from-iax]
+exten => 600,1,Answer()
+ same => n,NoOp(runs off the end)
+exten => 601,1,Answer()
+ same => n,Goto(nowhere,1)
+exten => 602,1,Goto(nowhere,1)
+exten => 603,1,Answer()
+ same => n,Hangup()
+exten => 604,1,Answer()
+ same => n,Goto(math,${MATH(3*4,i)},1)
+[math]
+exten => 12,1,Hangup(21)
+exten => _X.,1,Hangup(1)
+"""
+
+
+@pytest.mark.parametrize(
+    ("called", "cause"),
+    [("600", 0), ("601", 0), ("602", 0), ("603", 16), ("604", 21)],
+)
+async def test_the_hangup_carries_the_cause_the_dialplan_left(
+    autojump_clock: object, called: str, cause: int,
+) -> None:
+    """Fall-through and a Goto to a missing extension (no ``i``) set no cause: CAUSECODE 0,
+    as Asterisk sends; Hangup() without one is 16.  Only CAUSECODE, never CAUSE text."""
+    stack = build_stack(callee_iax_conf(free_udp_port()), ENDINGS, KeyStore([]))
+    async with running(stack):
+        client = await _client(stack, 2100)
+        frames = _non_acks(await _open(client, called, None))
+        client.sock.close()
+    assert _sub(frames[0]) is IaxSubclass.ACCEPT
+    hangup = frames[-1]
+    assert _sub(hangup) is IaxSubclass.HANGUP
+    assert list(hangup.ies()) == [(IE.CAUSECODE, bytes([cause]))]
+
+
 async def test_requirecalltoken_auto_learns_after_a_validated_call(
     autojump_clock: object,
 ) -> None:
