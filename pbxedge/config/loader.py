@@ -12,7 +12,7 @@ Shared by ``iax.conf`` and ``extensions.conf``. Follows Asterisk's ``main/config
 An include can name any file, so reading is bounded (see :mod:`pbxedge.config.textfile`):
 only regular text files are read, all the files of one load together hold at most
 ``PBXEDGE_CONFIG_MAX_BYTES`` (16 MiB), at most :data:`MAX_INCLUDED_FILES` inclusions are
-made (two includes of the same file per file double at each level) and they nest at most
+made (files that each include the next one twice would make 2**n) and they nest at most
 :data:`MAX_INCLUDE_DEPTH` deep. Messages quote only short excerpts of names and values,
 never a line of a file, whose content may be anyone's secret.
 
