@@ -25,6 +25,9 @@ file locations (all derived from -c unless given):
   extensions.conf  <confdir>/extensions.conf
   RSA keys         <confdir>/keys, or <confdir>/../keys when only that exists
   state            <confdir>/var (SQLite file and the control socket pbxedge.ctl)
+
+environment:
+  PBXEDGE_CONFIG_MAX_BYTES   most bytes a config file with its includes may hold (16 MiB)
 """
 
 

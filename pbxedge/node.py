@@ -34,6 +34,7 @@ from pbxedge.iaxservice.calls import CallService
 from pbxedge.iaxservice.registrations import RegistrationService
 from pbxedge.iaxservice.service import IaxService
 from pbxedge.paths import NodePaths
+from pbxedge.private_state import make_state_private
 from pbxedge.store import Store
 
 __all__ = ["NodeOptions", "Service", "run_node"]
@@ -99,6 +100,8 @@ async def run_node(options: NodeOptions) -> int:
     if files.has_errors or files.config is None:
         log.error(f"{options.paths.config}: not starting because of the errors above")
         return 1
+    if not _make_state_private(options.paths):
+        return 1
     config = files.config
     stop = trio.Event()
 
@@ -152,6 +155,18 @@ def _iax_services(config: IaxConfig, paths: NodePaths, files: LoadedFiles, store
     calls = CallService(iax, config=config, keys=keys, store=store, engine=engine,
                         peers=registrations)
     return [iax, registrations, calls]
+
+
+def _make_state_private(paths: NodePaths) -> bool:
+    """Create or tighten the state folder and database (see pbxedge.private_state)."""
+    try:
+        changes = make_state_private(paths.state, paths.database)
+    except OSError as exc:
+        log.error(f"cannot create the state folder {paths.state}: {exc.strerror or exc}")
+        return False
+    for change in changes:
+        (log.notice if change.changed else log.warning)(str(change))
+    return True
 
 
 def _open_store(paths: NodePaths) -> Store:
