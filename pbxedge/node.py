@@ -3,7 +3,9 @@
 Each layer that needs a task (control console now; UDP transport, registrations,
 qualify later) is a :class:`Service` in the list :func:`run_node` starts.  The node
 starts them in order, prints the banner, waits for SIGTERM/SIGINT or
-``core stop now``, then cancels the nursery so every service unwinds.
+``core stop now``, then stops them in reverse order: first each one's :meth:`Service.stop`
+(the calls are hung up and their ACKs awaited), within :data:`STOP_GRACE_SECONDS` for all
+of them together, then the cancellation of its task.
 """
 
 from __future__ import annotations
@@ -36,7 +38,11 @@ from pbxedge.iaxservice.service import IaxService
 from pbxedge.paths import NodePaths
 from pbxedge.store import Store
 
-__all__ = ["NodeOptions", "Service", "run_node"]
+__all__ = ["STOP_GRACE_SECONDS", "NodeOptions", "Service", "run_node"]
+
+# What a peer gets to acknowledge its HANGUP at shutdown: on a working network the ACK is
+# back in milliseconds, and a node that is told to stop must not linger for a silent one.
+STOP_GRACE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,10 @@ class Service(Protocol):
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Run until cancelled; call ``task_status.started()`` once ready to serve."""
+
+    async def stop(self) -> None:
+        """Finish what must not be cut off before the task is cancelled; the node cancels
+        this too once the shutdown grace is over."""
 
 
 def _report_problems(files: LoadedFiles) -> None:
@@ -175,6 +185,9 @@ async def _serve(
         log.notice("pbxedge shutting down")
         # Last started, first stopped: the call service still has a transport to send its
         # HANGUPs through, and the console answers until the end.
+        with trio.move_on_after(STOP_GRACE_SECONDS):
+            for service in reversed(services):
+                await service.stop()
         for scope, finished in reversed(running):
             scope.cancel()
             await finished.wait()

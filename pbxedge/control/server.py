@@ -92,6 +92,9 @@ class ControlServer:
     def register_commands(self, registry: CommandRegistry) -> None:
         """The console's own commands are the core ones, registered by the node."""
 
+    async def stop(self) -> None:
+        """Nothing to finish: the console answers until its task is cancelled, last."""
+
     def bind(self) -> trio.socket.SocketType:
         """Create, bind and listen (once); raises ControlSocketError with a clear reason.
 
