@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import signal
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -30,6 +30,7 @@ from pbxedge.control.database_commands import register_database_commands
 from pbxedge.control.dialplan_commands import register_dialplan_commands
 from pbxedge.control.iax2_commands import register_iax2_commands
 from pbxedge.control.keys_commands import register_keys_commands
+from pbxedge.control.limits import ConsoleLimits
 from pbxedge.control.registry import CommandRegistry
 from pbxedge.control.server import ControlServer, ControlSocketError
 from pbxedge.iaxservice.calls import CallService
@@ -51,6 +52,7 @@ class NodeOptions:
     verbosity: int = 0
     debug: int = 0
     log_file: Path | None = None
+    console: ConsoleLimits = field(default_factory=ConsoleLimits)
 
 
 class Service(Protocol):
@@ -115,7 +117,7 @@ async def run_node(options: NodeOptions) -> int:
     registry = CommandRegistry()
     register_core_commands(registry, CoreInfo(options.paths))
     register_iax2_commands(registry, lambda: config)
-    control = ControlServer(options.paths.control_socket, registry, stop.set)
+    control = ControlServer(options.paths.control_socket, registry, stop.set, options.console)
 
     # Signals are caught from before the control socket exists: a supervisor that
     # sees the socket may send SIGTERM at once and must get a clean exit.
