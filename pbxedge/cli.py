@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import TypeVar
 
 from pbxedge import __version__
-from pbxedge.control.client import ControlClient, NotRunningError
+from pbxedge.control.client import ConsoleBusy, ControlClient, NotRunningError
 from pbxedge.control.completion import command_names_from_help, completions
 from pbxedge.control.limits import ConsoleLimits
-from pbxedge.control.protocol import ConsoleBusy, ProtocolError
+from pbxedge.control.protocol import ProtocolError
 from pbxedge.paths import DEFAULT_CONFIG, NodePaths, resolve_paths
 
 __all__ = ["main"]

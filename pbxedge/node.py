@@ -39,7 +39,7 @@ from pbxedge.iaxservice.service import IaxService
 from pbxedge.paths import NodePaths
 from pbxedge.store import Store
 
-__all__ = ["STOP_GRACE_SECONDS", "NodeOptions", "Service", "run_node"]
+__all__ = ["NodeOptions", "Service", "run_node"]
 
 # What a peer gets to acknowledge its HANGUP at shutdown: on a working network the ACK is
 # back in milliseconds, and a node that is told to stop must not linger for a silent one.
@@ -185,8 +185,9 @@ async def _serve(
         log.notice("pbxedge Ready.")
         await stop.wait()
         log.notice("pbxedge shutting down")
-        # Last started, first stopped: the call service still has a transport to send its
-        # HANGUPs through, and the console answers until the end.
+        # Last started, first stopped: the call service sends its HANGUPs while the transport
+        # runs, the IAX2 service then waits for their ACKs, and the console answers until
+        # the end.
         with trio.move_on_after(STOP_GRACE_SECONDS):
             for service in reversed(services):
                 await service.stop()

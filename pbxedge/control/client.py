@@ -109,7 +109,9 @@ class ControlClient:
         """Whether the node has closed the connection since the last reply (it does so
         with idle ones); only then may the command go over a new one without risk of
         running twice."""
-        if not select.select([self._sock], [], [], 0)[0]:
+        poller = select.poll()  # not select(): it fails on descriptors above 1023
+        poller.register(self._sock, select.POLLIN)
+        if not poller.poll(0):
             return False
         try:
             return not self._sock.recv(1, socket.MSG_PEEK)

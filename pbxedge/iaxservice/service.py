@@ -158,9 +158,9 @@ class IaxService:
     async def stop(self) -> None:
         """Wait for the ACKs of the final frames in flight (the HANGUPs the call service
         has just sent); the node bounds the wait, and whatever is left then is reported."""
-        ending = self.endpoint.ending_calls()
+        ending = set(self.endpoint.ending_calls())
         try:
-            while any(callno in ending for callno in self.endpoint.ending_calls()):
+            while ending.intersection(self.endpoint.ending_calls()):
                 await self._call_destroyed.wait()
         finally:
             left = set(ending).intersection(self.endpoint.ending_calls())

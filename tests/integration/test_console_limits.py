@@ -66,6 +66,16 @@ def _idle_connections(node: RunningNode, count: int) -> Iterator[list[socket.soc
             sock.close()
 
 
+def _answers_again(node: RunningNode) -> str:
+    """The output of ``-rx "core show version"`` once the node serves the console again:
+    closed clients leave when the node reads the end of their streams."""
+    deadline = time.monotonic() + 10.0
+    while (result := node.pbxedge("-rx", "core show version")).returncode != 0:
+        assert time.monotonic() < deadline, result.stderr
+        time.sleep(0.1)
+    return result.stdout
+
+
 def test_running_out_of_file_descriptors_is_survived(node_dir: Path) -> None:
     # No cap below the descriptor limit: accept() itself must fail, and be survived.
     with _node(node_dir, "--console-max-clients", "1000", limit_files=True) as node:
@@ -75,11 +85,10 @@ def test_running_out_of_file_descriptors_is_survived(node_dir: Path) -> None:
             assert "EMFILE" in warning
             time.sleep(1.0)  # several failed accepts
             assert node.process.poll() is None
-        result = node.pbxedge("-rx", "core show version")
-        assert result.returncode == 0, result.stderr
-        assert result.stdout.startswith("pbxedge ")
-        # Rate-limited: one line for the burst, not one per failed accept.
-        assert node.stderr().count("cannot accept a console connection") == 1
+        assert _answers_again(node).startswith("pbxedge ")
+        # Rate-limited: the pauses (0.1, 0.2, 0.4… s) make at least four failures in that
+        # second, and one line per 10 s reports them.
+        assert node.stderr().count("cannot accept a console connection") <= 2
 
 
 def test_clients_over_the_cap_are_told_the_console_is_busy(node_dir: Path) -> None:
@@ -91,12 +100,7 @@ def test_clients_over_the_cap_are_told_the_console_is_busy(node_dir: Path) -> No
             assert refused.stdout == ""
             assert refused.stderr.startswith("pbxedge console busy: 64 clients connected")
             assert "refused a console client: 64 clients connected" in node.stderr()
-        # Closed clients free their places (the node notices the end of each stream).
-        deadline = time.monotonic() + 10.0
-        while (result := node.pbxedge("-rx", "core show version")).returncode != 0:
-            assert time.monotonic() < deadline, result.stderr
-            time.sleep(0.1)
-        assert result.stdout.startswith("pbxedge ")
+        assert _answers_again(node).startswith("pbxedge ")
 
 
 def test_idle_connections_are_closed_and_clients_reconnect(node_dir: Path) -> None:

@@ -133,10 +133,6 @@ def _call(node: RunningNode, exten: str, scall: int, wait_for: ControlSubclass) 
     return client
 
 
-def _active_calls(node: RunningNode) -> str:
-    return node.pbxedge("-rx", "core show channels").stdout
-
-
 def _hangup_of(client: WireClient) -> FullFrame:
     hangup = client.until(IaxSubclass.HANGUP)  # ACKed by the client as it arrives
     assert hangup.dest_call == client.scall
@@ -148,7 +144,7 @@ def test_sigterm_hangs_up_answered_and_ringing_calls(node: RunningNode) -> None:
     ringing = _call(node, "200", 2000, ControlSubclass.RINGING)
     clients = [*answered, ringing]
     try:
-        assert "6 active calls" in _active_calls(node)
+        assert "6 active calls" in node.pbxedge("-rx", "core show channels").stdout
         node.process.send_signal(signal.SIGTERM)
         for client in clients:
             assert _hangup_of(client).ies().get_u8(IE.CAUSECODE) == 16
@@ -171,21 +167,22 @@ def test_core_stop_now_hangs_up_both_legs_of_a_bridged_call(
         _until_control(client, ControlSubclass.ANSWER)
         assert node.pbxedge("-rx", "core stop now").returncode == 0
         assert _hangup_of(client).ies().get_u8(IE.CAUSECODE) == 16
-        while True:
-            frame = callee.receive()
-            if frame.frametype == FrameType.IAX and frame.iax_subclass is IaxSubclass.HANGUP:
-                break
+        while (frame := callee.receive()).iax_subclass is not IaxSubclass.HANGUP:
+            pass
+        assert frame.ies().get_u8(IE.CAUSECODE) == 16
         assert node.wait_exit() == 0
     finally:
         client.close()
-    assert "not acknowledged" not in node.stderr()
+    log = node.stderr()
+    assert "Hung up 2 calls at shutdown" in log
+    assert "not acknowledged" not in log
 
 
 def _read_hangup_without_ack(client: WireClient) -> None:
     while True:
         frame = parse_datagram(client.sock.recv(65535))
         if isinstance(frame, FullFrame) and frame.iax_subclass is IaxSubclass.HANGUP:
-            return
+            return  # and no ACK
 
 
 def test_a_caller_that_never_acks_does_not_hold_the_node(node: RunningNode) -> None:
