@@ -3,14 +3,16 @@
 Each layer that needs a task (control console now; UDP transport, registrations,
 qualify later) is a :class:`Service` in the list :func:`run_node` starts.  The node
 starts them in order, prints the banner, waits for SIGTERM/SIGINT or
-``core stop now``, then cancels the nursery so every service unwinds.
+``core stop now``, then stops them in reverse order: first each one's :meth:`Service.stop`
+(the calls are hung up and their ACKs awaited), within :data:`STOP_GRACE_SECONDS` for all
+of them together, then the cancellation of its task.
 """
 
 from __future__ import annotations
 
 import signal
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -28,6 +30,7 @@ from pbxedge.control.database_commands import register_database_commands
 from pbxedge.control.dialplan_commands import register_dialplan_commands
 from pbxedge.control.iax2_commands import register_iax2_commands
 from pbxedge.control.keys_commands import register_keys_commands
+from pbxedge.control.limits import ConsoleLimits
 from pbxedge.control.registry import CommandRegistry
 from pbxedge.control.server import ControlServer, ControlSocketError
 from pbxedge.iaxservice.calls import CallService
@@ -39,6 +42,10 @@ from pbxedge.store import Store
 
 __all__ = ["NodeOptions", "Service", "run_node"]
 
+# What a peer gets to acknowledge its HANGUP at shutdown: on a working network the ACK is
+# back in milliseconds, and a node that is told to stop must not linger for a silent one.
+STOP_GRACE_SECONDS = 1.0
+
 
 @dataclass(frozen=True)
 class NodeOptions:
@@ -46,6 +53,7 @@ class NodeOptions:
     verbosity: int = 0
     debug: int = 0
     log_file: Path | None = None
+    console: ConsoleLimits = field(default_factory=ConsoleLimits)
 
 
 class Service(Protocol):
@@ -58,6 +66,10 @@ class Service(Protocol):
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Run until cancelled; call ``task_status.started()`` once ready to serve."""
+
+    async def stop(self) -> None:
+        """Finish what must not be cut off before the task is cancelled; the node cancels
+        this too once the shutdown grace is over."""
 
 
 def _report_problems(files: LoadedFiles) -> None:
@@ -108,7 +120,7 @@ async def run_node(options: NodeOptions) -> int:
     registry = CommandRegistry()
     register_core_commands(registry, CoreInfo(options.paths))
     register_iax2_commands(registry, lambda: config)
-    control = ControlServer(options.paths.control_socket, registry, stop.set)
+    control = ControlServer(options.paths.control_socket, registry, stop.set, options.console)
 
     # Signals are caught from before the control socket exists: a supervisor that
     # sees the socket may send SIGTERM at once and must get a clean exit.
@@ -188,8 +200,12 @@ async def _serve(
         log.notice("pbxedge Ready.")
         await stop.wait()
         log.notice("pbxedge shutting down")
-        # Last started, first stopped: the call service still has a transport to send its
-        # HANGUPs through, and the console answers until the end.
+        # Last started, first stopped: the call service sends its HANGUPs while the transport
+        # runs, the IAX2 service then waits for their ACKs, and the console answers until
+        # the end.
+        with trio.move_on_after(STOP_GRACE_SECONDS):
+            for service in reversed(services):
+                await service.stop()
         for scope, finished in reversed(running):
             scope.cancel()
             await finished.wait()

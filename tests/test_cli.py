@@ -97,6 +97,19 @@ def test_x_needs_r(confdir: Path) -> None:
     assert exited.value.code == 2
 
 
+@pytest.mark.parametrize(("option", "value"), [
+    ("--console-max-clients", "0"), ("--console-max-clients", "1.5"),
+    ("--console-idle-timeout", "-1"), ("--console-idle-timeout", "nan"),
+])
+def test_console_limits_must_be_positive_numbers(
+    confdir: Path, option: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["-c", str(confdir / "iax.conf"), option, value])
+    assert exited.value.code == 2
+    assert f"argument {option}: " in capsys.readouterr().err
+
+
 def test_decode_subcommand_is_dispatched(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["decode", str(tmp_path / "missing.pcap")]) != 0
     assert "pbxedge decode:" in capsys.readouterr().err

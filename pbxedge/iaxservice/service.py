@@ -108,6 +108,7 @@ class IaxService:
         self._owners: dict[int, CallHandler] = {}
         self._requests: dict[IaxSubclass, RequestHandler] = {}
         self._nursery: trio.Nursery | None = None
+        self._call_destroyed = trio.Event()  # set and replaced at each CallDestroyed
         self.local_addresses: list[tuple[str, int]] = []
 
     # -- wiring ---------------------------------------------------------------------------
@@ -121,6 +122,10 @@ class IaxService:
     def on_request(self, subclass: IaxSubclass, handler: RequestHandler) -> None:
         """Route calls opened by the peer with *subclass* (NEW, REGREQ, REGREL) to *handler*."""
         self._requests[subclass] = handler
+
+    def withdraw(self, subclass: IaxSubclass) -> None:
+        """Serve *subclass* no more: later requests get the final REJECT of an unserved one."""
+        self._requests.pop(subclass, None)
 
     def own(self, callno: int, handler: CallHandler) -> None:
         self._owners[callno] = handler
@@ -149,6 +154,19 @@ class IaxService:
             self.local_addresses = await nursery.start(self.transport.run)
             task_status.started()
             await trio.sleep_forever()
+
+    async def stop(self) -> None:
+        """Wait for the ACKs of the final frames in flight (the HANGUPs the call service
+        has just sent); the node bounds the wait, and whatever is left then is reported."""
+        ending = set(self.endpoint.ending_calls())
+        try:
+            while ending.intersection(self.endpoint.ending_calls()):
+                await self._call_destroyed.wait()
+        finally:
+            left = set(ending).intersection(self.endpoint.ending_calls())
+            if left:
+                logger.warning("%d of %d ending calls not acknowledged by their peer; "
+                               "exiting without waiting longer", len(left), len(ending))
 
     def dispatch(self, event: Event) -> None:
         """Hand one endpoint event to whoever should hear it; never raises."""
@@ -187,5 +205,7 @@ class IaxService:
         owner = self._owners.get(event.callno)
         if isinstance(event, CallDestroyed):
             self._owners.pop(event.callno, None)
+            self._call_destroyed.set()
+            self._call_destroyed = trio.Event()
         if owner is not None:
             owner.on_event(event)

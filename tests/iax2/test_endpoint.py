@@ -847,3 +847,21 @@ def test_call_info_names_first_and_last_messages() -> None:
     assert info.peer_callno == b and info.addr == SERVER
     assert server.call_info(b).first_message == "Rx:NEW"
     assert server.call_info(b).last_message == "Rx:ACK"
+
+
+def test_a_hung_up_call_is_ending_until_its_hangup_is_acked() -> None:
+    ep = make_endpoint(policy=never_required)
+    ep.receive_datagram(FullFrame(300, 0, 1, 0, 0, FrameType.IAX, IaxSubclass.NEW,
+                                  new_ies().encode()).encode(), CLIENT, 0.0)
+    [new] = [e for e in drain(ep) if isinstance(e, NewCall)]
+    ep.send_iax(new.callno, IaxSubclass.ACCEPT, IEList().add_u32(IE.FORMAT, Codec.ULAW), 0.0)
+    assert ep.ending_calls() == []
+    ep.hangup(new.callno, Cause.NORMAL_CLEARING, 0.01)
+    hangup = full(datagrams(ep, 0.01)[-1])
+    assert hangup.iax_subclass is IaxSubclass.HANGUP
+    assert ep.ending_calls() == [new.callno]
+    ack = FullFrame(300, new.callno, hangup.timestamp, 1, hangup.oseqno + 1, FrameType.IAX,
+                    IaxSubclass.ACK)
+    ep.receive_datagram(ack.encode(), CLIENT, 0.02)
+    assert ep.ending_calls() == []
+    assert any(isinstance(e, CallDestroyed) for e in drain(ep))
