@@ -4,6 +4,11 @@ Every layer logs through the module functions here (``notice``, ``warning``, ``e
 ``debug``, ``verbose``) so one place decides the line layout and what is shown.
 VERBOSE messages carry a level and are shown only when the node's verbosity
 (``-v`` count, or ``core set verbose N``) reaches it, like Asterisk's ``ast_verb``.
+
+Text that came from the network goes into a message through :func:`printable`, which
+escapes and shortens it.  The formatter escapes whatever is still unprintable in a message
+as a safety net, so one record is always exactly one line of text: no message can forge a
+line, move the terminal, or fail to encode.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ __all__ = [
     "debug_level",
     "error",
     "notice",
+    "printable",
     "set_debug_level",
     "set_verbosity",
     "verbose",
@@ -54,6 +60,58 @@ _LOGGERS = (_LOGGER, logging.getLogger("dialplan"))
 # stacklevel so that the "file.py" of a line is the caller of notice()/warning()/...,
 # not this module.
 _CALLER = 2
+
+
+# How much of one string from the network a line shows, escapes included: names and
+# numbers as long as Asterisk's (AST_MAX_EXTENSION, 80) fit; 255 bytes of garbage do not.
+WIRE_TEXT_LIMIT = 80
+_CUT = "..."
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    if 0xDC80 <= code <= 0xDCFF:
+        # A byte that was not UTF-8, kept by the "surrogateescape" decoding of IE strings.
+        return f"\\x{code - 0xDC00:02x}"
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def printable(text: str | bytes, limit: int | None = WIRE_TEXT_LIMIT) -> str:
+    """*text* from the network, as a log line may show it.
+
+    Control and other unprintable characters (``\\n``, ``\\r``, ESC, ...) and bytes that
+    are not UTF-8 become ``\\xNN`` (``\\uNNNN`` above U+00FF); a backslash is doubled, so
+    an escape in the line always stands for one character.  A result longer than *limit*
+    is cut, between escapes, and ends in ``...``.
+    """
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "surrogateescape")
+    if text.isprintable() and "\\" not in text:
+        if limit is None or len(text) <= limit:
+            return text
+        return text[: limit - len(_CUT)] + _CUT
+    pieces = ["\\\\" if ch == "\\" else ch if ch.isprintable() else _escape(ch) for ch in text]
+    if limit is None or sum(map(len, pieces)) <= limit:
+        return "".join(pieces)
+    kept: list[str] = []
+    room = limit - len(_CUT)
+    for piece in pieces:
+        room -= len(piece)
+        if room < 0:
+            break
+        kept.append(piece)
+    return "".join(kept) + _CUT
+
+
+def _one_line(message: str) -> str:
+    """Escape what is still unprintable in a whole message (a newline included)."""
+    if message.isprintable():
+        return message
+    return "".join(ch if ch.isprintable() else _escape(ch) for ch in message)
 
 
 class _Gate:
@@ -94,13 +152,13 @@ class _CurrentStderrHandler(logging.StreamHandler[TextIO]):
 
 
 class AsteriskFormatter(logging.Formatter):
-    """``[2026-11-27 05:18:23] NOTICE[1234] node.py: message``."""
+    """``[2026-11-27 05:18:23] NOTICE[1234] node.py: message``, always one line."""
 
     def format(self, record: logging.LogRecord) -> str:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.created))
         return (
             f"[{stamp}] {record.levelname}[{record.process}] "
-            f"{record.filename}: {record.getMessage()}"
+            f"{record.filename}: {_one_line(record.getMessage())}"
         )
 
 

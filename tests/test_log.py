@@ -11,11 +11,7 @@ from pathlib import Path
 import pytest
 
 from pbxedge import log
-
-LINE = re.compile(
-    r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] (?P<level>[A-Z]+)\[(?P<pid>\d+)\] "
-    r"(?P<file>[\w.]+): (?P<message>.*)$"
-)
+from tests.logcheck import FORGED, LINE, NOT_UTF8, checked_lines, nothing_on_stderr
 
 
 @pytest.fixture
@@ -104,3 +100,45 @@ def test_rate_limiter_memory_is_bounded() -> None:
     # The oldest keys were forgotten, so they are allowed again at once.
     assert limiter.allow("key0") == (True, 0)
     assert limiter.allow("key9") == (False, 0)
+
+
+# -- text from the network -------------------------------------------------------------------
+
+
+def test_printable_escapes_bytes_that_are_not_utf8() -> None:
+    assert log.printable(b"ok\xff\xfe".decode("utf-8", "surrogateescape")) == "ok\\xff\\xfe"
+    assert log.printable(b"ok\xff\xfe") == "ok\\xff\\xfe"
+
+
+def test_printable_escapes_control_characters_and_doubles_backslashes() -> None:
+    assert log.printable("a\nb\rc\x1b[2J\x00\x7f\x85") == "a\\x0ab\\x0dc\\x1b[2J\\x00\\x7f\\x85"
+    assert log.printable("\u2028\u202e\U000e0001") == "\\u2028\\u202e\\U000e0001"
+    assert log.printable("C:\\x0a") == "C:\\\\x0a"  # cannot pass for an escaped newline
+    assert log.printable("Zoë 1001 <x@y>") == "Zoë 1001 <x@y>"
+
+
+def test_printable_bounds_the_length_between_escapes() -> None:
+    assert log.printable("x" * 80) == "x" * 80
+    assert log.printable("x" * 81) == "x" * 77 + "..."
+    assert log.printable(NOT_UTF8) == "\\xff" * 19 + "..."
+    assert log.printable("ab\ncd", limit=6) == "ab..."
+    assert log.printable(NOT_UTF8, limit=None) == "\\xff" * 255
+
+
+def test_no_message_can_break_a_line_or_the_encoding(tmp_path: Path) -> None:
+    """The formatter is the safety net for text that reached a message unescaped."""
+    out = io.StringIO()
+    path = tmp_path / "pbxedge.log"
+    log.configure(log_file=path, stream=out)
+    try:
+        with nothing_on_stderr():  # no "--- Logging error ---" traceback
+            log.warning("user " + FORGED)
+            log.notice("user " + NOT_UTF8)
+    finally:
+        log.configure()
+    lines = checked_lines(path.read_bytes())
+    assert path.read_text() == out.getvalue()
+    assert len(lines) == 2
+    assert lines[0].endswith("user \\x0a[2026-12-02 09:00:00] NOTICE[1] reg_server.py: "
+                             "Registration from 'admin' accepted\\x1b[2J")
+    assert lines[1].endswith("user " + "\\xff" * 255)

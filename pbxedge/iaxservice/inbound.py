@@ -55,6 +55,7 @@ from pbxedge.iax2.frames import FullFrame
 from pbxedge.iax2.ies import IEList
 from pbxedge.iax2.negotiate import CodecOffer, NoCommonCodec, negotiate_codec, priority_flags
 from pbxedge.iax2.newcall import CallRequest, parse_new, shrink_phone_number
+from pbxedge.log import printable
 
 if TYPE_CHECKING:
     from pbxedge.iaxservice.calls import CallService
@@ -139,7 +140,7 @@ class InboundCall:
         """``auth_fail``: REJECT, a second later with ``delayreject=yes``."""
         general = self._svc.config.general
         who = self._request.username if self._request and self._request.username else "guest"
-        logger.warning("Host %s failed to authenticate as %s", self.addr[0], who)
+        logger.warning("Host %s failed to authenticate as %s", self.addr[0], printable(who))
         if general.authdebug:
             logger.warning("authdebug: call %d from %s:%d refused: %s",
                            self.callno, self.addr[0], self.addr[1], rejection.reason)

@@ -219,7 +219,7 @@ class InboundRegistrations:
             self._sink.registered(grant, now)
 
     def _refuse(self, exchange: _Exchange, subclass: IaxSubclass, now: float) -> None:
-        who = f"'{exchange.username}'" if exchange.username else "(no username)"
+        who = f"'{log.printable(exchange.username)}'" if exchange.username else "(no username)"
         log.notice(
             f"Registration ({subclass.name}) of {who} from {format_addr(*exchange.addr)} "
             f"refused: {exchange.reason}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 import trio
@@ -28,6 +29,7 @@ from tests.iaxservice.stacks import (
     free_udp_port,
     running,
 )
+from tests.logcheck import FORGED, NOT_UTF8, checked_lines, node_log
 
 
 def _callee(general: str = "", extra: str = "") -> Stack:
@@ -45,9 +47,9 @@ def _new(called: str, username: str | None, *, token: bytes | None = b"",
     return ies.encode()
 
 
-async def _client(stack: Stack, scall: int) -> RawClient:
+async def _client(stack: Stack, scall: int, host: str = "127.0.0.1") -> RawClient:
     sock = trio.socket.socket(type=trio.socket.SOCK_DGRAM)
-    await sock.bind(("127.0.0.1", 0))
+    await sock.bind((host, 0))
     return RawClient(sock, ("127.0.0.1", stack.port), scall)
 
 
@@ -73,8 +75,9 @@ async def _open(client: RawClient, called: str, username: str | None,
     return await client.receive()
 
 
-async def _wrong_password(stack: Stack, username: str, scall: int) -> list[FullFrame]:
-    client = await _client(stack, scall)
+async def _wrong_password(stack: Stack, username: str, scall: int,
+                          host: str = "127.0.0.1") -> list[FullFrame]:
+    client = await _client(stack, scall, host)
     replies = _non_acks(await _open(client, "600", username))
     (authreq,) = replies
     challenge = authreq.ies().get_str(IE.CHALLENGE) or ""
@@ -300,3 +303,35 @@ async def test_authrep_and_hangup_in_one_burst_raise_nothing(
         client.sock.close()
         assert stack.iax.endpoint.calls() == []
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_hostile_usernames_reach_the_log_escaped_one_line_each(
+    autojump_clock: object, tmp_path: Path,
+) -> None:
+    stack = _callee()
+    with node_log(tmp_path / "pbxedge.log") as path:
+        async with running(stack):
+            assert await stack.cli("iax2 set debug on") == "IAX2 Debugging Enabled\n"
+            # One source per payload: repeats from one address would be summarised.
+            for scall, (host, username) in enumerate(
+                    (("127.0.0.2", NOT_UTF8), ("127.0.0.3", FORGED)), 5000):
+                client = await _client(stack, scall, host)
+                await client.send(FrameType.IAX, IaxSubclass.NEW,
+                                  _new("600", username, token=None), 1)
+                await client.receive()
+                client.sock.close()
+                # A decoy challenge (authdebug says so), then the refused AUTHREP.
+                await _wrong_password(stack, username, scall + 10, host)
+        text = "\n".join(checked_lines(path.read_bytes()))
+    for host, shown in (
+        ("127.0.0.2", "\\xff" * 19 + "..."),
+        ("127.0.0.3", "\\x0a[2026-12-02 09:00:00] NOTICE[1] reg_server.py: Registration from "
+                      "'admin' ..."),
+    ):
+        assert f"setting user {shown} requirecalltoken=no" in text
+        assert f"decoy challenge (no user named '{shown}')" in text
+        assert f"Host {host} failed to authenticate as {shown}\n" in text
+    # The frame dump shows all of a string IE, escaped.
+    assert "   USERNAME        : " + "\\xff" * 255 + "\n" in text
+    assert ("   USERNAME        : \\x0a[2026-12-02 09:00:00] NOTICE[1] reg_server.py: "
+            "Registration from 'admin' accepted\\x1b[2J\n") in text
