@@ -142,3 +142,66 @@ def test_no_message_can_break_a_line_or_the_encoding(tmp_path: Path) -> None:
     assert lines[0].endswith("user \\x0a[2026-12-02 09:00:00] NOTICE[1] reg_server.py: "
                              "Registration from 'admin' accepted\\x1b[2J")
     assert lines[1].endswith("user " + "\\xff" * 255)
+
+
+# -- summarised repeats --------------------------------------------------------------------
+
+
+def test_repeats_are_summarised_when_the_interval_ends(stream: io.StringIO) -> None:
+    clock = Clock()
+    limiter = log.RateLimiter(interval=10.0, clock=clock)
+    assert limiter.next_summary() is None
+    assert limiter.admit("Token-less NEW", "10.0.0.1")
+    for _ in range(1999):
+        clock.now += 0.001
+        assert not limiter.admit("Token-less NEW", "10.0.0.1")
+    assert limiter.admit("Token-less NEW", "10.0.0.2")  # another source has its own count
+    assert limiter.next_summary() == 110.0
+    clock.now = 109.9
+    limiter.flush()
+    assert _lines(stream) == []
+    clock.now = 110.0  # the flood has stopped: the count is written all the same
+    limiter.flush()
+    (line,) = _lines(stream)
+    assert line["message"] == "Token-less NEW from 10.0.0.1 repeated 1999 times in the last 10 s"
+    assert (line["level"], line["file"]) == ("WARNING", "test_log.py")
+    assert limiter.next_summary() is None  # 10.0.0.2 came once: nothing to summarise
+    clock.now = 200.0
+    limiter.flush()
+    assert len(_lines(stream)) == 1
+    assert limiter.admit("Token-less NEW", "10.0.0.1")  # a new burst starts with a full line
+
+
+def test_a_late_repeat_writes_the_summary_before_its_own_line(stream: io.StringIO) -> None:
+    clock = Clock()
+    limiter = log.RateLimiter(interval=10.0, clock=clock)
+    for _ in range(3):
+        if limiter.admit("Refused REGREQ", "10.0.0.1", log.NOTICE):
+            log.notice("refused")
+    clock.now += 30.0
+    if limiter.admit("Refused REGREQ", "10.0.0.1", log.NOTICE):
+        log.notice("refused again")
+    assert [(m["level"], m["message"]) for m in _lines(stream)] == [
+        ("NOTICE", "refused"),
+        ("NOTICE", "Refused REGREQ from 10.0.0.1 repeated 2 times in the last 30 s"),
+        ("NOTICE", "refused again"),
+    ]
+
+
+def test_pending_summaries_are_written_on_flush_everything_and_on_eviction(
+    stream: io.StringIO,
+) -> None:
+    clock = Clock()
+    limiter = log.RateLimiter(interval=10.0, clock=clock, max_keys=2)
+    for source in ("10.0.0.1", "10.0.0.1", "10.0.0.2", "10.0.0.2"):
+        limiter.admit("Failed authentication", source)
+    clock.now += 2.0
+    limiter.admit("Failed authentication", "10.0.0.3")  # 10.0.0.1 is given up, not lost
+    limiter.admit("Failed authentication", "10.0.0.3")
+    limiter.flush(everything=True)
+    assert [m["message"] for m in _lines(stream)] == [
+        "Failed authentication from 10.0.0.1 repeated 1 time in the last 2 s",
+        "Failed authentication from 10.0.0.2 repeated 1 time in the last 2 s",
+        "Failed authentication from 10.0.0.3 repeated 1 time in the last 1 s",
+    ]
+    assert limiter.next_summary() is None

@@ -204,6 +204,24 @@ async def test_hostile_usernames_are_logged_escaped(
                          f"refused: no such peer '{shown}'")
 
 
+async def test_wrong_secret_floods_are_summarised(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock, log_lines: list[str],
+) -> None:
+    config = load_config(tmp_path, "a", _conf(free_udp_port()))
+    async with running_node(config) as node, RawPeer.open(("127.0.0.1", node.port)) as peer:
+        for _ in range(30):
+            challenge = await peer.request(IaxSubclass.REGREQ, _regreq("md5peer"))
+            answer = _regreq("md5peer").add_str(IE.MD5_RESULT, _md5(challenge, "wrong"))
+            _assert_refused(await peer.answer(challenge, IaxSubclass.REGREQ, answer))
+            peer.scall += 1
+        await trio.sleep(11)  # the guessing has stopped; its count still reaches the log
+        assert log_lines == [
+            f"Registration (REGREQ) of 'md5peer' from 127.0.0.1:{peer.port} refused: "
+            "bad secret (MD5 response matches none of 1 secret(s))",
+            "Refused REGREQ from 127.0.0.1 repeated 29 times in the last 10 s",
+        ]
+
+
 async def test_plaintext_registration(
     tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:

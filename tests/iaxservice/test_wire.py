@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 from datetime import datetime
 from pathlib import Path
 
@@ -335,3 +336,55 @@ async def test_hostile_usernames_reach_the_log_escaped_one_line_each(
     assert "   USERNAME        : " + "\\xff" * 255 + "\n" in text
     assert ("   USERNAME        : \\x0a[2026-12-02 09:00:00] NOTICE[1] reg_server.py: "
             "Registration from 'admin' accepted\\x1b[2J\n") in text
+
+
+async def test_a_flood_of_tokenless_news_is_summarised_in_the_log(
+    autojump_clock: object, tmp_path: Path,
+) -> None:
+    stack = _callee()
+    with node_log(tmp_path / "pbxedge.log") as path:
+        async with running(stack):
+            client = await _client(stack, 6000)
+            started = trio.current_time()
+            payload = _new("600", "flooder", token=None)
+            for index in range(2000):
+                frame = FullFrame(2 + index, 0, index, 0, 0, FrameType.IAX, IaxSubclass.NEW,
+                                  payload)
+                await client.sock.sendto(frame.encode(), client.server)
+            # The flood has stopped; its count is written when the 10 s interval ends.
+            await trio.sleep(11)
+            lines = checked_lines(path.read_bytes())
+            elapsed = trio.current_time() - started
+            client.sock.close()
+    refused = stack.iax.endpoint.stats.stateless_replies
+    assert refused == 2000
+    full = [line for line in lines if "CallToken Support required" in line]
+    assert f"placing address 127.0.0.1:{client.local[1]} in the calltokenoptional" in full[0]
+    counts = [int(match["n"]) for line in lines if (match := re.search(
+        r"Token-less NEW from 127\.0\.0\.1 repeated (?P<n>\d+) times? in the last 1\d s$", line))]
+    assert counts
+    assert len(full) + sum(counts) == refused  # every refused NEW is accounted for
+    # A full line and a summary per 10 s at most, instead of a line per datagram.
+    assert len(lines) == len(full) + len(counts) <= 2 * (elapsed // 10 + 1)
+
+
+async def test_failed_authentications_from_one_address_are_summarised(
+    autojump_clock: object, caplog: pytest.LogCaptureFixture,
+) -> None:
+    stack = _callee()  # authdebug = yes: two lines per failure
+    async with running(stack):
+        for scall in range(7000, 7005):
+            client = await _client(stack, scall)
+            assert [_sub(f) for f in _non_acks(await _open(client, "600", "md5peer"))] == [
+                IaxSubclass.AUTHREQ]
+            await client.send_iax(IaxSubclass.AUTHREP,
+                                  IEList().add_str(IE.MD5_RESULT, md5_response("x", "wrong")), 10)
+            assert IaxSubclass.REJECT in [_sub(f) for f in await client.receive()]
+            client.sock.close()
+        await trio.sleep(10)
+    assert [r.getMessage() for r in caplog.records if "authenticat" in r.getMessage()] == [
+        "Host 127.0.0.1 failed to authenticate as md5peer",
+        "Failed authentication from 127.0.0.1 repeated 4 times in the last 10 s",
+    ]
+    authdebug = [r for r in caplog.records if "refused: MD5 response" in r.getMessage()]
+    assert len(authdebug) == 1
