@@ -7,7 +7,8 @@ Client side: answering an AUTHREQ/REGAUTH (``authenticate_reply``, ``authenticat
 Also the AES-128 agreement (``merge_encryption``). See iax2.md §4 and §5.1-§5.5.
 
 Everything here is a pure function of config models, IEs and an injected ``random.Random``.
-Failure reasons are meant for ``authdebug`` log lines and never contain a secret.
+Failure reasons are meant for ``authdebug`` log lines and never contain a secret; names
+that came in a frame are shown through :func:`pbxedge.log.printable`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pbxedge.iax2.crypto import aes_key, md5_response, rsa_sign, rsa_verify
 from pbxedge.iax2.enums import IE, AuthMethod, Cause, EncryptionMethod
 from pbxedge.iax2.ies import IEList
 from pbxedge.keys import KeyStore
+from pbxedge.log import printable
 
 __all__ = [
     "DEFAULT_MAXAUTHREQ",
@@ -263,13 +265,15 @@ def match_user(
     """
     if username:
         user = users.get(username)
+        shown = printable(username)
         if user is None:
-            return MatchResult(None, True, f"no user named '{username}'")
+            return MatchResult(None, True, f"no user named '{shown}'")
         if not user.acl.permits(ip):
-            return MatchResult(None, True, f"user '{username}' does not permit {ip}")
+            return MatchResult(None, True, f"user '{shown}' does not permit {ip}")
         if not _context_allowed(user, context):
-            return MatchResult(None, True, f"user '{username}' may not use context '{context}'")
-        return MatchResult(user, False, f"user '{username}' named in the NEW")
+            return MatchResult(None, True,
+                               f"user '{shown}' may not use context '{printable(context or '')}'")
+        return MatchResult(user, False, f"user '{shown}' named in the NEW")
 
     best: User | None = None
     best_score = 0
@@ -280,7 +284,7 @@ def match_user(
         if score > best_score:  # strict: the earlier user keeps a tie
             best, best_score = user, score
     if best is None:
-        where = f" for context '{context}'" if context else ""
+        where = f" for context '{printable(context)}'" if context else ""
         return MatchResult(None, False, f"no user without a name permits {ip}{where}")
     return MatchResult(best, False, f"user '{best.name}' chosen by score {best_score}")
 
@@ -449,13 +453,14 @@ def match_registrant(peers: Mapping[str, Peer], username: str, ip: str) -> Regis
     and then ``REGREJ "Registration Refused"`` (cause 29), whatever the reason, so that
     names cannot be enumerated."""
     peer = peers.get(username)
+    shown = printable(username)
     if peer is None:
-        return RegistrantMatch(None, f"no such peer '{username}'")
+        return RegistrantMatch(None, f"no such peer '{shown}'")
     if not peer.dynamic:
-        return RegistrantMatch(None, f"peer '{username}' is not dynamic")
+        return RegistrantMatch(None, f"peer '{shown}' is not dynamic")
     if not peer.acl.permits(ip):
-        return RegistrantMatch(None, f"peer '{username}' does not permit {ip}")
-    return RegistrantMatch(peer, f"peer '{username}'")
+        return RegistrantMatch(None, f"peer '{shown}' does not permit {ip}")
+    return RegistrantMatch(peer, f"peer '{shown}'")
 
 
 def verify_regreq(
@@ -534,7 +539,8 @@ def answer_challenge(
     md5(challenge + our secret).
     """
     if offered == AuthMethod.RSA and not creds.outkey:
-        return AuthFailure(f"RSA authentication requires an outkey (user '{username}')")
+        return AuthFailure(
+            f"RSA authentication requires an outkey (user '{printable(username)}')")
     agreement = (
         merge_encryption(our_encryption, offered_encryption)
         if offered & AuthMethod.MD5
@@ -556,7 +562,8 @@ def answer_challenge(
         elif offered & AuthMethod.PLAINTEXT:
             ies.add_str(IE.PASSWORD, creds.secret)
     if not len(ies):
-        return AuthFailure(_no_answer_reason(offered, challenge, username, creds, keystore))
+        return AuthFailure(
+            _no_answer_reason(offered, challenge, printable(username), creds, keystore))
     key = (
         aes_key(challenge, creds.secret)
         if agreement.encrypted and challenge and creds.secret
@@ -568,17 +575,17 @@ def answer_challenge(
 def _no_answer_reason(
     offered: AuthMethod,
     challenge: str | None,
-    username: str,
+    shown_name: str,
     creds: Credentials,
     keystore: KeyStore,
 ) -> str:
     if creds.outkey and offered & AuthMethod.RSA and keystore.private(creds.outkey) is None:
-        return f"private key '{creds.outkey}' is not loaded (user '{username}')"
+        return f"private key '{creds.outkey}' is not loaded (user '{shown_name}')"
     if _needs_challenge(offered) and not challenge and not offered & AuthMethod.PLAINTEXT:
-        return f"challenge for '{username}' carries no CHALLENGE IE"
+        return f"challenge for '{shown_name}' carries no CHALLENGE IE"
     if not creds.secret and not creds.outkey:
-        return f"no secret or outkey to authenticate '{username}'"
-    return f"no way to answer methods {int(offered)} for '{username}' with our credentials"
+        return f"no secret or outkey to authenticate '{shown_name}'"
+    return f"no way to answer methods {int(offered)} for '{shown_name}' with our credentials"
 
 
 def choose_credentials(

@@ -20,6 +20,7 @@ import ipaddress
 from pbxedge.config.iax_models import IaxConfig, RequireCallToken
 from pbxedge.iax2.enums import IaxSubclass
 from pbxedge.iax2.showframe import format_addr
+from pbxedge.log import printable
 
 __all__ = ["TokenPolicyDecider"]
 
@@ -61,7 +62,7 @@ class TokenPolicyDecider:
         return (
             "Call rejected, CallToken Support required. If unexpected, resolve by placing "
             f"address {format_addr(*addr)} in the calltokenoptional list or setting "
-            f"{kind} {username or _GUEST} requirecalltoken=no"
+            f"{kind} {printable(username or _GUEST)} requirecalltoken=no"
         )
 
     def _setting(self, subclass: IaxSubclass, username: str | None) -> RequireCallToken:

@@ -55,6 +55,7 @@ from pbxedge.iax2.frames import FullFrame
 from pbxedge.iax2.ies import IEList
 from pbxedge.iax2.negotiate import CodecOffer, NoCommonCodec, negotiate_codec, priority_flags
 from pbxedge.iax2.newcall import CallRequest, parse_new, shrink_phone_number
+from pbxedge.log import printable
 
 if TYPE_CHECKING:
     from pbxedge.iaxservice.calls import CallService
@@ -135,14 +136,19 @@ class InboundCall:
             return
         self._svc.iax.kick()
 
+    def _admit_log(self, what: str) -> bool:
+        """Whether to log this event now: a caller repeating it is summarised instead."""
+        return self._svc.iax.log_limiter.admit(what, self.addr[0])
+
     def _auth_failed(self, rejection: Rejection) -> None:
         """``auth_fail``: REJECT, a second later with ``delayreject=yes``."""
         general = self._svc.config.general
-        who = self._request.username if self._request and self._request.username else "guest"
-        logger.warning("Host %s failed to authenticate as %s", self.addr[0], who)
-        if general.authdebug:
-            logger.warning("authdebug: call %d from %s:%d refused: %s",
-                           self.callno, self.addr[0], self.addr[1], rejection.reason)
+        if self._admit_log("Failed authentication"):
+            who = self._request.username if self._request and self._request.username else "guest"
+            logger.warning("Host %s failed to authenticate as %s", self.addr[0], printable(who))
+            if general.authdebug:
+                logger.warning("authdebug: call %d from %s:%d refused: %s",
+                               self.callno, self.addr[0], self.addr[1], rejection.reason)
         if general.delayreject:
             self._finish()
             self._svc.nursery.start_soon(self._reject_later, rejection)
@@ -207,7 +213,7 @@ class InboundCall:
     def _decoy_challenge(self, request: CallRequest, reason: str) -> None:
         """Challenge like a real user would be challenged; every answer is refused."""
         general = self._svc.config.general
-        if general.authdebug:
+        if general.authdebug and self._admit_log("Decoy challenge"):
             logger.warning("authdebug: call %d: decoy challenge (%s)", self.callno, reason)
         self._methods = self._svc.memory.last
         self._challenge = make_challenge(self._svc.rng)
@@ -225,7 +231,7 @@ class InboundCall:
         svc = self._svc
         refused = svc.authreqs.acquire(user.name, user.maxauthreq)
         if refused is not None:
-            if svc.config.general.authdebug:
+            if svc.config.general.authdebug and self._admit_log("maxauthreq refusal"):
                 logger.warning("authdebug: call %d: %s", self.callno, refused.reason)
             self._reject_now(refused)
             return
@@ -297,7 +303,9 @@ class InboundCall:
                                 capability=user.capability,
                                 flags=priority_flags(general.codecpriority, user.codecpriority))
         if isinstance(codec, NoCommonCodec):
-            logger.warning("call %d: unable to negotiate codec: %s", self.callno, codec.reason)
+            if self._admit_log("Codec negotiation failure"):
+                logger.warning("call %d: unable to negotiate codec: %s", self.callno,
+                               codec.reason)
             self._reject_now(codec)
             return
         ies = IEList().add_u32(IE.FORMAT, int(codec) & 0xFFFFFFFF)

@@ -66,6 +66,7 @@ from pbxedge.iax2.ies import IEList
 from pbxedge.iax2.negotiate import accept_format_ok
 from pbxedge.iax2.newcall import build_new
 from pbxedge.iaxservice.inbound import cause_of, deliver_to_channel
+from pbxedge.log import printable
 
 if TYPE_CHECKING:
     from pbxedge.iaxservice.calls import CallService
@@ -282,7 +283,7 @@ class OutboundLeg:
                 peer_address=lambda peer: _ip_of(svc.peers.address_of(peer.name)),
                 secret_resolver=svc.secret_resolver)
         answer: ChallengeAnswer | AuthFailure = AuthFailure(
-            f"no secret or outkey to authenticate '{username}'")
+            f"no secret or outkey to authenticate '{printable(username)}'")
         for creds in candidates:
             answer = answer_challenge(methods, challenge, username, creds, svc.keys,
                                       our_encryption=target.encryption,

@@ -12,7 +12,8 @@ reaches :meth:`InboundRegistrations.on_request`. From there, per call:
   removes the registration and is answered with a REGACK too.
 
 Every refusal is a REGREJ carrying CAUSE and CAUSECODE 29, delayed 1 s with ``delayreject``
-(the endpoint ACKs the request meanwhile), and one log line that says why.
+(the endpoint ACKs the request meanwhile), and one log line that says why (refusals repeated
+from one address are summarised).
 """
 
 from __future__ import annotations
@@ -219,11 +220,12 @@ class InboundRegistrations:
             self._sink.registered(grant, now)
 
     def _refuse(self, exchange: _Exchange, subclass: IaxSubclass, now: float) -> None:
-        who = f"'{exchange.username}'" if exchange.username else "(no username)"
-        log.notice(
-            f"Registration ({subclass.name}) of {who} from {format_addr(*exchange.addr)} "
-            f"refused: {exchange.reason}"
-        )
+        if self._iax.log_limiter.admit(f"Refused {subclass.name}", exchange.addr[0], log.NOTICE):
+            who = f"'{log.printable(exchange.username)}'" if exchange.username else "(no username)"
+            log.notice(
+                f"Registration ({subclass.name}) of {who} from {format_addr(*exchange.addr)} "
+                f"refused: {exchange.reason}"
+            )
         exchange.finished = True
         if self._config.general.delayreject:
             # The endpoint ACKs the request at once; the REGREJ follows after a pause that

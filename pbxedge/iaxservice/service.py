@@ -12,6 +12,10 @@ Handlers run synchronously, inside the transport's flush, before it sends what t
 queued; whatever must wait (a dialplan, a 1 s ``delayreject``) is started in
 :attr:`IaxService.nursery`.  The transport sends the replies and re-arms the endpoint's
 timer once the events are handled.
+
+What a peer can make happen with each datagram (a refused request, a failed
+authentication) is logged through :attr:`IaxService.log_limiter`: the first line of a
+burst from one address, then one "repeated N times" line when the interval ends.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from pbxedge.iax2.events import (
 from pbxedge.iax2.ies import IEList
 from pbxedge.iax2.tokenpolicy import TokenPolicyDecider
 from pbxedge.iaxservice.debug import FrameDebugger, TappedEndpoint
+from pbxedge.log import RateLimiter
 from pbxedge.transport import UdpTransport
 
 __all__ = ["CallHandler", "IaxService", "RequestHandler"]
@@ -105,6 +110,7 @@ class IaxService:
             _InlineEvents(self),
             tos=general.tos or None,
         )
+        self.log_limiter = RateLimiter(clock=trio.current_time)
         self._owners: dict[int, CallHandler] = {}
         self._requests: dict[IaxSubclass, RequestHandler] = {}
         self._nursery: trio.Nursery | None = None
@@ -152,6 +158,7 @@ class IaxService:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             self.local_addresses = await nursery.start(self.transport.run)
+            nursery.start_soon(self._summarise_repeats)
             task_status.started()
             await trio.sleep_forever()
 
@@ -167,6 +174,19 @@ class IaxService:
             if left:
                 logger.warning("%d of %d ending calls not acknowledged by their peer; "
                                "exiting without waiting longer", len(left), len(ending))
+
+    async def _summarise_repeats(self) -> None:
+        """Each "repeated N times" line when its interval ends, even after the flood has
+        stopped; at shutdown, those still pending."""
+        limiter = self.log_limiter
+        try:
+            while True:
+                due = limiter.next_summary()
+                await trio.sleep_until(trio.current_time() + limiter.interval
+                                       if due is None else due)
+                limiter.flush()
+        finally:
+            limiter.flush(everything=True)
 
     def dispatch(self, event: Event) -> None:
         """Hand one endpoint event to whoever should hear it; never raises."""
@@ -196,11 +216,14 @@ class IaxService:
             handler(event)
             return
         if isinstance(event, CallTokenRejected):
-            logger.warning(self.token_policy.explain(event.subclass, event.username, event.addr))
+            if self.log_limiter.admit(f"Token-less {event.subclass.name}", event.addr[0]):
+                logger.warning(self.token_policy.explain(event.subclass, event.username,
+                                                         event.addr))
             return
         if isinstance(event, LimitReached):
-            logger.warning("maxcallnumber limit for %s:%d has been reached (%s)",
-                           event.addr[0], event.addr[1], event.kind.value)
+            if self.log_limiter.admit("Request over the maxcallnumber limit", event.addr[0]):
+                logger.warning("maxcallnumber limit for %s:%d has been reached (%s)",
+                               event.addr[0], event.addr[1], event.kind.value)
             return
         owner = self._owners.get(event.callno)
         if isinstance(event, CallDestroyed):

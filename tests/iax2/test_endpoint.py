@@ -30,6 +30,7 @@ from pbxedge.iax2.frames import FullFrame, MetaTrunkFrame, MiniFrame, TrunkEntry
 from pbxedge.iax2.ies import IEList
 from pbxedge.iax2.rr import ReceptionReport
 from tests.iax2.link import LossyNetwork, transfer
+from tests.logcheck import nothing_on_stderr
 
 CLIENT = ("192.0.2.10", 4569)
 SERVER = ("192.0.2.20", 4569)
@@ -516,9 +517,10 @@ def test_unknown_call_gets_inval_but_ack_and_inval_do_not() -> None:
 @given(st.binary(max_size=80))
 def test_garbage_never_raises(data: bytes) -> None:
     ep = make_endpoint(policy=never_required)
-    ep.receive_datagram(data, CLIENT, 0.0)
-    ep.datagrams_to_send(0.0)
-    ep.handle_timer(100.0)
+    with nothing_on_stderr():
+        ep.receive_datagram(data, CLIENT, 0.0)
+        ep.datagrams_to_send(0.0)
+        ep.handle_timer(100.0)
 
 
 frames_for_live_call = st.builds(
@@ -540,16 +542,17 @@ frames_for_live_call = st.builds(
 def test_hostile_frames_on_a_live_call_never_raise(frames: list[FullFrame], aimed: bool) -> None:
     _client, server, a, b = linked_pair()
     now = 1.0
-    for frame in frames:
-        if aimed:  # route it into the live call
-            frame = dataclasses.replace(frame, source_call=a, dest_call=b)
-        server.receive_datagram(frame.encode(), CLIENT, now)
-        drain(server)
-        server.datagrams_to_send(now)
-        now += 0.5
-    while (deadline := server.get_timer()) is not None and deadline < 1000:
-        server.handle_timer(deadline)
-        server.datagrams_to_send(deadline)
+    with nothing_on_stderr():
+        for frame in frames:
+            if aimed:  # route it into the live call
+                frame = dataclasses.replace(frame, source_call=a, dest_call=b)
+            server.receive_datagram(frame.encode(), CLIENT, now)
+            drain(server)
+            server.datagrams_to_send(now)
+            now += 0.5
+        while (deadline := server.get_timer()) is not None and deadline < 1000:
+            server.handle_timer(deadline)
+            server.datagrams_to_send(deadline)
 
 
 def test_commands_on_unknown_calls_raise_typed_error() -> None:
