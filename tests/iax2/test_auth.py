@@ -1,6 +1,6 @@
 """Authentication: user matching, challenges, verification (server) and answers (client).
 
-Golden values come from the Asterisk 22 captures (vectors/asterisk/README.md §5.1-§5.3).
+Golden values come from the Asterisk 22 captures (tests/data/asterisk/README.md §5.1-§5.3).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from pbxedge.iax2.crypto import AesTransform, md5_response
 from pbxedge.iax2.enums import IE, AuthMethod, Cause
 from pbxedge.iax2.ies import IEList
 from pbxedge.keys import KeyKind, KeyStore, LoadedKey
-from tests.vectors import asterisk_vectors
+from tests.vectors import VECTORS
 
 ORIGIN = Origin("iax.conf", 1)
 MD5, RSA, PLAIN = AuthMethod.MD5, AuthMethod.RSA, AuthMethod.PLAINTEXT
@@ -83,7 +83,7 @@ def _load_key(path: Path, kind: KeyKind) -> LoadedKey:
 
 @pytest.fixture(scope="module")
 def keystore() -> KeyStore:
-    keys = asterisk_vectors() / "keys"
+    keys = VECTORS / "keys"
     return KeyStore(
         [
             _load_key(keys / f"{name}.{suffix}", kind)
