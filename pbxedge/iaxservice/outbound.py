@@ -65,6 +65,7 @@ from pbxedge.iax2.frames import FullFrame
 from pbxedge.iax2.ies import IEList
 from pbxedge.iax2.negotiate import accept_format_ok
 from pbxedge.iax2.newcall import build_new
+from pbxedge.iaxservice.accounts import dial_defaults, peer_accounts
 from pbxedge.iaxservice.inbound import cause_of, deliver_to_channel
 
 if TYPE_CHECKING:
@@ -278,7 +279,8 @@ class OutboundLeg:
             candidates = [Credentials(target.secret, target.outkey)]
         else:
             candidates = choose_credentials(
-                svc.config.peers, target.peer_name, ies.get_str(IE.USERNAME), self._addr[0],
+                peer_accounts(svc.config), target.peer_name, ies.get_str(IE.USERNAME),
+                self._addr[0],
                 peer_address=lambda peer: _ip_of(svc.peers.address_of(peer.name)),
                 secret_resolver=svc.secret_resolver)
         answer: ChallengeAnswer | AuthFailure = AuthFailure(
@@ -397,7 +399,8 @@ class IaxDialer:
         except DialStringError as exc:
             logger.warning("Dial: %s", exc)
             return DialResult(DialStatus.CHANUNAVAIL, Cause.SUBSCRIBER_ABSENT)
-        target = resolve_dial_target(parsed, svc.config.peers, svc.config.general,
+        target = resolve_dial_target(parsed, peer_accounts(svc.config),
+                                     dial_defaults(svc.config.general),
                                      runtime=svc.peers.runtime,
                                      secret_resolver=svc.secret_resolver)
         if isinstance(target, DialUnavailable):
