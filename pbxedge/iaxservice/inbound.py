@@ -16,7 +16,6 @@ succeed, so probing cannot tell unknown names from wrong passwords.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 import trio
 
@@ -57,9 +56,7 @@ from pbxedge.iax2.ies import IEList
 from pbxedge.iax2.negotiate import CodecOffer, NoCommonCodec, negotiate_codec, priority_flags
 from pbxedge.iax2.newcall import CallRequest, parse_new, shrink_phone_number
 from pbxedge.iaxservice.accounts import user_accounts
-
-if TYPE_CHECKING:
-    from pbxedge.iaxservice.calls import CallService
+from pbxedge.iaxservice.call_host import CallHost
 
 __all__ = [
     "DPREP_REFRESH",
@@ -101,7 +98,7 @@ def deliver_to_channel(channel: IaxChannel, frame: FullFrame) -> bool:
 class InboundCall:
     """The life of one call opened by the peer's NEW."""
 
-    def __init__(self, service: CallService, event: NewCall) -> None:
+    def __init__(self, service: CallHost, event: NewCall) -> None:
         self._svc = service
         self.callno = event.callno
         self.addr = event.addr

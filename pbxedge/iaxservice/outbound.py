@@ -25,7 +25,6 @@ import socket
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING
 
 import trio
 
@@ -66,10 +65,8 @@ from pbxedge.iax2.ies import IEList
 from pbxedge.iax2.negotiate import accept_format_ok
 from pbxedge.iax2.newcall import build_new
 from pbxedge.iaxservice.accounts import dial_defaults, peer_accounts
+from pbxedge.iaxservice.call_host import CallHost
 from pbxedge.iaxservice.inbound import cause_of, deliver_to_channel
-
-if TYPE_CHECKING:
-    from pbxedge.iaxservice.calls import CallService
 
 __all__ = ["IaxDialer", "OutboundLeg", "status_for_cause"]
 
@@ -100,7 +97,7 @@ class _Placed:
 class OutboundLeg:
     """One outgoing call: owns its call number from NEW to the end of the call."""
 
-    def __init__(self, service: CallService, caller: Channel, placed: _Placed) -> None:
+    def __init__(self, service: CallHost, caller: Channel, placed: _Placed) -> None:
         self._svc = service
         self._caller = caller
         self._target = placed.target
@@ -352,7 +349,7 @@ def _originating_codec(caller: Channel, target: DialTarget) -> Codec:
 class IaxDialer:
     """``Dial()`` for IAX2 targets, in parallel; the first to answer wins."""
 
-    def __init__(self, service: CallService) -> None:
+    def __init__(self, service: CallHost) -> None:
         self._svc = service
 
     async def dial(self, channel: Channel, targets: list[str], timeout: float | None,
