@@ -163,7 +163,7 @@ async def _system(call: Call, data: str) -> AppResult | None:
     return None
 
 
-def register_basic_apps(registry: Registry) -> None:
+def register_basic_apps(registry: Registry[Call]) -> None:
     for app in (
         Application("Answer", _answer, "Answer a channel if ringing."),
         Application("Hangup", _hangup, "Hang up the calling channel."),

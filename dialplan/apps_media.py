@@ -22,7 +22,7 @@ log = logging.getLogger("dialplan")
 _ALL_DIGITS = "0123456789*#"
 
 
-def _requires(app_name: str, handler: AppHandler, *features: Feature) -> AppHandler:
+def _requires(app_name: str, handler: AppHandler[Call], *features: Feature) -> AppHandler[Call]:
     """Wrap *handler* so a channel lacking a feature fails the call clearly."""
 
     async def checked(call: Call, data: str) -> AppResult | None:
@@ -36,7 +36,8 @@ def _requires(app_name: str, handler: AppHandler, *features: Feature) -> AppHand
     return checked
 
 
-def _media_app(name: str, handler: AppHandler, synopsis: str, *features: Feature) -> Application:
+def _media_app(name: str, handler: AppHandler[Call], synopsis: str,
+               *features: Feature) -> Application[Call]:
     return Application(name, _requires(name, handler, *features), synopsis, waits=True)
 
 
@@ -180,7 +181,7 @@ async def _dial(call: Call, data: str) -> AppResult | None:
     return AppResult.HANGUP if call.channel.is_hungup else None
 
 
-def register_media_apps(registry: Registry) -> None:
+def register_media_apps(registry: Registry[Call]) -> None:
     for app in (
         _media_app("Playback", _playback, "Play a file.", Feature.PLAY),
         _media_app("Background", _background, "Play an audio file while waiting for digits of an "

@@ -41,7 +41,7 @@ class EngineOptions:
 
 @dataclass
 class Services:
-    registry: Registry
+    registry: Registry[Call]
     dialer: Dialer | None = None
     store: KeyValueStore | None = None
     options: EngineOptions = field(default_factory=EngineOptions)

@@ -70,7 +70,7 @@ class _LoopDetected(Exception):
 class Engine:
     """The dialplan runtime shared by every call of a node."""
 
-    def __init__(self, plan: Dialplan, *, registry: Registry | None = None,
+    def __init__(self, plan: Dialplan, *, registry: Registry[Call] | None = None,
                  dialer: Dialer | None = None, store: KeyValueStore | None = None,
                  options: EngineOptions | None = None) -> None:
         self.plan = plan
@@ -81,7 +81,7 @@ class Engine:
         plan.apply_globals()
 
     @property
-    def registry(self) -> Registry:
+    def registry(self) -> Registry[Call]:
         return self.services.registry
 
     def reload(self, plan: Dialplan) -> None:

@@ -189,6 +189,6 @@ def _math(call: Call, args: str) -> str:
     return _format(_ARITHMETIC[op](first, second), result_type)
 
 
-def register_math_function(registry: Registry) -> None:
+def register_math_function(registry: Registry[Call]) -> None:
     registry.add_function(DialplanFunction(
         "MATH", _math, None, "Performs Mathematical Functions.", "MATH(expression[,type])"))

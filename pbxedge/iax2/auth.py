@@ -6,7 +6,8 @@ challenge (``authenticate_request``, ``registry_authrequest``), verifying the an
 Client side: answering an AUTHREQ/REGAUTH (``authenticate_reply``, ``authenticate``).
 Also the AES-128 agreement (``merge_encryption``). See iax2.md §4 and §5.1-§5.5.
 
-Everything here is a pure function of config models, IEs and an injected ``random.Random``.
+Everything here is a pure function of accounts (:mod:`pbxedge.iax2.accounts`), IEs, loaded
+keys and an injected ``random.Random``.
 Failure reasons are meant for ``authdebug`` log lines and never contain a secret; names
 that came in a frame are shown through :func:`pbxedge.log.printable`.
 """
@@ -17,12 +18,14 @@ import ipaddress
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from pbxedge.config.iax_models import Peer, User
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
+
+from pbxedge.iax2.accounts import Account, PeerAccount, UserAccount
 from pbxedge.iax2.crypto import aes_key, md5_response, rsa_sign, rsa_verify
 from pbxedge.iax2.enums import IE, AuthMethod, Cause, EncryptionMethod
 from pbxedge.iax2.ies import IEList
-from pbxedge.keys import KeyStore
 from pbxedge.log import printable
 
 __all__ = [
@@ -38,6 +41,7 @@ __all__ = [
     "MatchResult",
     "RegistrantMatch",
     "Rejection",
+    "RsaKeys",
     "SecretResolver",
     "answer_challenge",
     "build_authreq",
@@ -58,6 +62,15 @@ __all__ = [
 
 # (family, key) -> the astdb value, or None when absent. The node passes its store.
 SecretResolver = Callable[[str, str], str | None]
+
+
+class RsaKeys(Protocol):
+    """The RSA keys loaded by name (the node passes its key store)."""
+
+    def public(self, name: str) -> RSAPublicKey | None: ...
+
+    def private(self, name: str) -> RSAPrivateKey | None: ...
+
 
 DEFAULT_MAXAUTHREQ = 3  # chan_iax2.c line 368
 # With delayreject=yes a failed authentication (REJECT) or registration (REGREJ) is answered
@@ -121,21 +134,13 @@ def resolve_secrets(
     return tuple(s for s in value.split(";") if s)
 
 
-def needs_authentication(user: User | Peer) -> bool:
+def needs_authentication(account: Account) -> bool:
     """Whether a NEW (or REGREQ) must be challenged: any secret, dbsecret or inkeys.
 
     A ``dbsecret`` counts even before it is read, so a missing astdb entry cannot turn an
     account into an open one (the fail-closed rule of :func:`resolve_secrets`).
     """
-    return bool(_secrets_of(user) or user.dbsecret or user.inkeys)
-
-
-def _secrets_of(account: User | Peer) -> list[str]:
-    return list(account.secrets) if isinstance(account, User) else _peer_secrets(account)
-
-
-def _peer_secrets(peer: Peer) -> list[str]:
-    return [peer.secret] if peer.secret else []
+    return bool(account.secrets or account.dbsecret or account.inkeys)
 
 
 # -- challenge and AUTHREQ / REGAUTH ----------------------------------------------------
@@ -233,7 +238,7 @@ class MatchResult:
     * neither: REJECT "No authority found".
     """
 
-    user: User | None
+    user: UserAccount | None
     decoy: bool
     reason: str
 
@@ -242,19 +247,19 @@ class MatchResult:
         return self.user is None and not self.decoy
 
 
-def _user_score(user: User) -> int:
+def _user_score(user: UserAccount) -> int:
     has_acl = user.acl.is_set
     if not (user.secrets or user.dbsecret or user.inkeys):
         return 4 if has_acl else 3
     return 2 if has_acl else 1
 
 
-def _context_allowed(user: User, context: str | None) -> bool:
+def _context_allowed(user: UserAccount, context: str | None) -> bool:
     return not context or "*" in user.contexts or context in user.contexts
 
 
 def match_user(
-    users: Mapping[str, User], *, username: str | None, context: str | None, ip: str
+    users: Mapping[str, UserAccount], *, username: str | None, context: str | None, ip: str
 ) -> MatchResult:
     """Pick the ``[user]`` for a NEW from *ip* the way ``check_access`` does (7940-8171).
 
@@ -275,7 +280,7 @@ def match_user(
                                f"user '{shown}' may not use context '{printable(context or '')}'")
         return MatchResult(user, False, f"user '{shown}' named in the NEW")
 
-    best: User | None = None
+    best: UserAccount | None = None
     best_score = 0
     for user in users.values():
         if not user.acl.permits(ip) or not _context_allowed(user, context):
@@ -361,7 +366,7 @@ def _fail(reason: str) -> AuthOutcome:
 
 
 def _verify_rsa(
-    inkeys: Sequence[str], challenge: str, result: str, keystore: KeyStore
+    inkeys: Sequence[str], challenge: str, result: str, keystore: RsaKeys
 ) -> AuthOutcome:
     missing: list[str] = []
     for name in inkeys:
@@ -395,11 +400,11 @@ def _verify_plaintext(secrets: Sequence[str], password: str | None) -> AuthOutco
 
 
 def verify_authrep(
-    user: User | None,
+    user: UserAccount | None,
     methods: AuthMethod,
     challenge: str,
     ies: IEList,
-    keystore: KeyStore,
+    keystore: RsaKeys,
     secret_resolver: SecretResolver | None,
 ) -> AuthOutcome:
     """Check an AUTHREP exactly like ``authenticate_verify`` (8261-8354): ONE branch,
@@ -434,7 +439,7 @@ def verify_authrep(
 class RegistrantMatch:
     """The peer a REGREQ's USERNAME names, or a decoy (``peer`` None) with the reason."""
 
-    peer: Peer | None
+    peer: PeerAccount | None
     reason: str
 
     @property
@@ -447,7 +452,7 @@ class RegistrantMatch:
         return self.peer is None or needs_authentication(self.peer)
 
 
-def match_registrant(peers: Mapping[str, Peer], username: str, ip: str) -> RegistrantMatch:
+def match_registrant(peers: Mapping[str, PeerAccount], username: str, ip: str) -> RegistrantMatch:
     """``register_verify`` (8356-8516): USERNAME is a peer's *section name*; the peer must
     be ``host=dynamic`` and its ACL must permit *ip*. Anything else gets a decoy REGAUTH
     and then ``REGREJ "Registration Refused"`` (cause 29), whatever the reason, so that
@@ -464,11 +469,11 @@ def match_registrant(peers: Mapping[str, Peer], username: str, ip: str) -> Regis
 
 
 def verify_regreq(
-    peer: Peer | None,
+    peer: PeerAccount | None,
     methods: AuthMethod,
     challenge: str | None,
     ies: IEList,
-    keystore: KeyStore,
+    keystore: RsaKeys,
     secret_resolver: SecretResolver | None,
 ) -> AuthOutcome:
     """Check the REGREQ that answers a REGAUTH. Unlike calls, the branch follows which
@@ -476,7 +481,7 @@ def verify_regreq(
     no usable result is refused."""
     if peer is None:
         return _fail("answer to a decoy REGAUTH (unknown, non-dynamic or refused peer)")
-    secrets = resolve_secrets(_peer_secrets(peer), peer.dbsecret, secret_resolver)
+    secrets = resolve_secrets(peer.secrets, peer.dbsecret, secret_resolver)
     rsa_result = ies.get_str(IE.RSA_RESULT)
     md5_result = ies.get_str(IE.MD5_RESULT)
     password = ies.get_str(IE.PASSWORD)
@@ -525,7 +530,7 @@ def answer_challenge(
     challenge: str | None,
     username: str,
     creds: Credentials,
-    keystore: KeyStore,
+    keystore: RsaKeys,
     *,
     our_encryption: int = 0,
     offered_encryption: int = 0,
@@ -577,7 +582,7 @@ def _no_answer_reason(
     challenge: str | None,
     shown_name: str,
     creds: Credentials,
-    keystore: KeyStore,
+    keystore: RsaKeys,
 ) -> str:
     if creds.outkey and offered & AuthMethod.RSA and keystore.private(creds.outkey) is None:
         return f"private key '{creds.outkey}' is not loaded (user '{shown_name}')"
@@ -589,12 +594,12 @@ def _no_answer_reason(
 
 
 def choose_credentials(
-    peers: Mapping[str, Peer],
+    peers: Mapping[str, PeerAccount],
     peer_name: str | None,
     authreq_username: str | None,
     ip: str,
     *,
-    peer_address: Callable[[Peer], str | None],
+    peer_address: Callable[[PeerAccount], str | None],
     secret_resolver: SecretResolver | None = None,
 ) -> list[Credentials]:
     """Candidate credentials for an AUTHREQ on a call that has none of its own, in file
@@ -603,16 +608,18 @@ def choose_credentials(
     address (*peer_address*: current, registered or configured IP; None if unknown)
     matches *ip* under the peer's mask. The first candidate that yields an answer wins.
     """
+    candidates: Iterable[PeerAccount] = peers.values()
+    if peer_name:  # by name: a dialled peer costs one lookup, however many peers there are
+        named = peers.get(peer_name)
+        candidates = [named] if named is not None else []
     out: list[Credentials] = []
-    for peer in peers.values():
-        if peer_name and peer.name != peer_name:
-            continue
+    for peer in candidates:
         if peer.username and peer.username != (authreq_username or ""):
             continue
         address = peer_address(peer)
         if address is not None and not _same_masked(address, ip, peer.mask):
             continue
-        secrets = resolve_secrets(_peer_secrets(peer), peer.dbsecret, secret_resolver)
+        secrets = resolve_secrets(peer.secrets, peer.dbsecret, secret_resolver)
         secret = secrets[0] if secrets else None
         if secret or peer.outkey:
             out.append(Credentials(secret, peer.outkey or None))

@@ -16,7 +16,6 @@ succeed, so probing cannot tell unknown names from wrong passwords.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 import trio
 
@@ -24,6 +23,7 @@ from dialplan.engine import entry_extension
 from pbxedge.channelname import channel_name, host_label
 from pbxedge.channels.iax import EndpointLink, IaxChannel
 from pbxedge.config.iax_models import User
+from pbxedge.iax2.accounts import UserAccount
 from pbxedge.iax2.auth import (
     DELAYREJECT_SECONDS,
     AuthOutcome,
@@ -55,10 +55,9 @@ from pbxedge.iax2.frames import FullFrame
 from pbxedge.iax2.ies import IEList
 from pbxedge.iax2.negotiate import CodecOffer, NoCommonCodec, negotiate_codec, priority_flags
 from pbxedge.iax2.newcall import CallRequest, parse_new, shrink_phone_number
+from pbxedge.iaxservice.accounts import user_accounts
+from pbxedge.iaxservice.call_host import CallHost
 from pbxedge.log import printable
-
-if TYPE_CHECKING:
-    from pbxedge.iaxservice.calls import CallService
 
 __all__ = [
     "DPREP_REFRESH",
@@ -100,7 +99,7 @@ def deliver_to_channel(channel: IaxChannel, frame: FullFrame) -> bool:
 class InboundCall:
     """The life of one call opened by the peer's NEW."""
 
-    def __init__(self, service: CallService, event: NewCall) -> None:
+    def __init__(self, service: CallHost, event: NewCall) -> None:
         self._svc = service
         self.callno = event.callno
         self.addr = event.addr
@@ -108,6 +107,7 @@ class InboundCall:
         self._frame = event.frame
         self._request: CallRequest | None = None
         self._user: User | None = None
+        self._account: UserAccount | None = None  # what authentication knows of _user
         self._secrets: tuple[str, ...] | None = None
         self._methods = AuthMethod(0)
         self._challenge = ""
@@ -184,7 +184,7 @@ class InboundCall:
         if not request.version_supported:
             self._auth_failed(Rejection.no_authority(f"protocol version {request.version}"))
             return
-        match = match_user(svc.config.users, username=request.username,
+        match = match_user(user_accounts(svc.config), username=request.username,
                            context=request.called_context, ip=self.addr[0])
         if match.rejected:
             self._auth_failed(Rejection.no_authority(match.reason))
@@ -192,8 +192,9 @@ class InboundCall:
         if match.user is None:
             self._decoy_challenge(request, match.reason)
             return
-        user = self._user = match.user
-        self._secrets = resolve_secrets(user.secrets, user.dbsecret, svc.secret_resolver)
+        account = self._account = match.user
+        user = self._user = svc.config.users[account.name]
+        self._secrets = resolve_secrets(account.secrets, account.dbsecret, svc.secret_resolver)
         if user.auth & _AUTH_CHALLENGED:
             self._agreement = merge_encryption(offered_encryption(user.encryption),
                                                request.encryption)
@@ -203,7 +204,7 @@ class InboundCall:
             self._auth_failed(Rejection.no_authority(
                 "encryption is forced but the user has no secret"))
             return
-        if not needs_authentication(user):
+        if not needs_authentication(account):
             logger.info("Accepting UNAUTHENTICATED call from %s:%d (user '%s')",
                         self.addr[0], self.addr[1], user.name)
             self._accept(user, authenticated=False)
@@ -253,7 +254,7 @@ class InboundCall:
     def _on_authrep(self, ies: IEList) -> None:
         self._release_authreq()
         svc = self._svc
-        outcome: AuthOutcome = verify_authrep(self._user, self._methods, self._challenge, ies,
+        outcome: AuthOutcome = verify_authrep(self._account, self._methods, self._challenge, ies,
                                               svc.keys, svc.secret_resolver)
         if not outcome.ok:
             self._auth_failed(Rejection.no_authority(outcome.reason))

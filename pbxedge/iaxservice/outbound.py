@@ -25,7 +25,6 @@ import socket
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING
 
 import trio
 
@@ -65,11 +64,10 @@ from pbxedge.iax2.frames import FullFrame
 from pbxedge.iax2.ies import IEList
 from pbxedge.iax2.negotiate import accept_format_ok
 from pbxedge.iax2.newcall import build_new
+from pbxedge.iaxservice.accounts import dial_defaults, peer_accounts
+from pbxedge.iaxservice.call_host import CallHost
 from pbxedge.iaxservice.inbound import cause_of, deliver_to_channel
 from pbxedge.log import printable
-
-if TYPE_CHECKING:
-    from pbxedge.iaxservice.calls import CallService
 
 __all__ = ["IaxDialer", "OutboundLeg", "status_for_cause"]
 
@@ -100,7 +98,7 @@ class _Placed:
 class OutboundLeg:
     """One outgoing call: owns its call number from NEW to the end of the call."""
 
-    def __init__(self, service: CallService, caller: Channel, placed: _Placed) -> None:
+    def __init__(self, service: CallHost, caller: Channel, placed: _Placed) -> None:
         self._svc = service
         self._caller = caller
         self._target = placed.target
@@ -279,7 +277,8 @@ class OutboundLeg:
             candidates = [Credentials(target.secret, target.outkey)]
         else:
             candidates = choose_credentials(
-                svc.config.peers, target.peer_name, ies.get_str(IE.USERNAME), self._addr[0],
+                peer_accounts(svc.config), target.peer_name, ies.get_str(IE.USERNAME),
+                self._addr[0],
                 peer_address=lambda peer: _ip_of(svc.peers.address_of(peer.name)),
                 secret_resolver=svc.secret_resolver)
         answer: ChallengeAnswer | AuthFailure = AuthFailure(
@@ -351,7 +350,7 @@ def _originating_codec(caller: Channel, target: DialTarget) -> Codec:
 class IaxDialer:
     """``Dial()`` for IAX2 targets, in parallel; the first to answer wins."""
 
-    def __init__(self, service: CallService) -> None:
+    def __init__(self, service: CallHost) -> None:
         self._svc = service
 
     async def dial(self, channel: Channel, targets: list[str], timeout: float | None,
@@ -398,7 +397,8 @@ class IaxDialer:
         except DialStringError as exc:
             logger.warning("Dial: %s", exc)
             return DialResult(DialStatus.CHANUNAVAIL, Cause.SUBSCRIBER_ABSENT)
-        target = resolve_dial_target(parsed, svc.config.peers, svc.config.general,
+        target = resolve_dial_target(parsed, peer_accounts(svc.config),
+                                     dial_defaults(svc.config.general),
                                      runtime=svc.peers.runtime,
                                      secret_resolver=svc.secret_resolver)
         if isinstance(target, DialUnavailable):

@@ -42,7 +42,7 @@ from pbxedge.iax2.events import (
     NewCall,
 )
 from pbxedge.iax2.ies import IEList
-from pbxedge.iax2.tokenpolicy import TokenPolicyDecider
+from pbxedge.iaxservice.accounts import token_policy
 from pbxedge.iaxservice.debug import FrameDebugger, TappedEndpoint
 from pbxedge.log import RateLimiter
 from pbxedge.transport import UdpTransport
@@ -94,7 +94,7 @@ class IaxService:
             rng=self.rng,
         )
         self.tokens = CallTokenIssuer(os.urandom(32), float(general.calltokenexpiration))
-        self.token_policy = TokenPolicyDecider(config)
+        self.token_policy = token_policy(config)
         self.endpoint = Endpoint(
             pool=self.pool,
             tokens=self.tokens,

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 from dialplan.loader import check, load_dialplan, parse_dialplan_text
 from dialplan.plan import Dialplan
+from tests.vectors import VECTORS
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "dialplan"
-INSTANCE_A = Path("/work/shared/vectors/asterisk/instance-a-extensions.conf")
 
 
 def priorities(plan: Dialplan, context: str, exten: str) -> list[tuple[int, str, str, str | None]]:
@@ -160,7 +160,7 @@ def test_discouraged_patterns_warn() -> None:
 
 
 def test_the_real_asterisk_dialplan_parses() -> None:
-    plan = load_dialplan(INSTANCE_A)
+    plan = load_dialplan(VECTORS / "instance-a-extensions.conf")
     assert plan.diagnostics == []
     assert plan.exists("default", "9100")
     assert priorities(plan, "from-iax", "603")[1][1] == "Record"
