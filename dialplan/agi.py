@@ -223,5 +223,5 @@ async def _agi(call: Call, data: str) -> AppResult | None:
     return None
 
 
-def register_agi_app(registry: Registry) -> None:
+def register_agi_app(registry: Registry[Call]) -> None:
     registry.add_app(Application("AGI", _agi, "Executes an AGI compliant application.", waits=True))

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -376,10 +377,8 @@ async def _record_file(session: AgiSession, argv: list[str]) -> CommandOutcome:
     silence = next((int(a[2:]) for a in options if a.startswith("s=") and a[2:].isdigit()), 0)
     channel = session.call.channel
     if any(a.lower() == "beep" for a in options):
-        try:
+        with contextlib.suppress(SoundNotFound):
             await channel.play("beep", "")
-        except SoundNotFound:
-            pass
     request = RecordRequest(path=argv[2], fmt=argv[3], silence=silence or None,
                             max_duration=_milliseconds(argv[5]), terminators=argv[4],
                             keep_silence=True)

@@ -58,9 +58,10 @@ async def _hangup(call: Call, data: str) -> AppResult | None:
     return AppResult.HANGUP
 
 
-async def _indicate_and_wait(call: Call, data: str, indication: Indication, cause: int) -> AppResult:
-    """Busy/Congestion: tell the caller, keep the line up for *timeout* (or until they
-    hang up), then end the call."""
+async def indicate_and_wait(call: Call, data: str, indication: Indication, cause: int) -> AppResult:
+    """Busy/Congestion (and fall-through after a failed Dial): tell the caller, keep the
+    line up for *timeout* (or until they hang up), then end the call.  The cause is only
+    set on a call not yet answered."""
     await call.channel.indicate(indication)
     if call.channel.state is not ChannelState.UP:
         call.channel.hangup_cause = cause
@@ -69,11 +70,11 @@ async def _indicate_and_wait(call: Call, data: str, indication: Indication, caus
 
 
 async def _busy(call: Call, data: str) -> AppResult | None:
-    return await _indicate_and_wait(call, data, Indication.BUSY, CAUSE_USER_BUSY)
+    return await indicate_and_wait(call, data, Indication.BUSY, CAUSE_USER_BUSY)
 
 
 async def _congestion(call: Call, data: str) -> AppResult | None:
-    return await _indicate_and_wait(call, data, Indication.CONGESTION, CAUSE_CONGESTION)
+    return await indicate_and_wait(call, data, Indication.CONGESTION, CAUSE_CONGESTION)
 
 
 async def _ringing(call: Call, data: str) -> AppResult | None:
@@ -162,7 +163,7 @@ async def _system(call: Call, data: str) -> AppResult | None:
     return None
 
 
-def register_basic_apps(registry: Registry) -> None:
+def register_basic_apps(registry: Registry[Call]) -> None:
     for app in (
         Application("Answer", _answer, "Answer a channel if ringing."),
         Application("Hangup", _hangup, "Hang up the calling channel."),

@@ -168,7 +168,7 @@ async def _execif(call: Call, data: str) -> AppResult | None:
     return await run_app(call, name, app_data)
 
 
-def register_flow_apps(registry: Registry) -> None:
+def register_flow_apps(registry: Registry[Call]) -> None:
     for app in (
         Application("Goto", _goto, "Jump to a particular priority, extension, or context."),
         Application("GotoIf", _gotoif, "Conditional goto."),

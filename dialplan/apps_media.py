@@ -33,7 +33,7 @@ ALL_DIGITS = "0123456789*#"
 MILLIWATT_VOLUME = 23255  # app_milliwatt: 0 dBm0 at 1004 Hz
 
 
-def _requires(app_name: str, handler: AppHandler, *features: Feature) -> AppHandler:
+def _requires(app_name: str, handler: AppHandler[Call], *features: Feature) -> AppHandler[Call]:
     """Wrap *handler* so a channel lacking a feature fails the call clearly."""
 
     async def checked(call: Call, data: str) -> AppResult | None:
@@ -47,7 +47,8 @@ def _requires(app_name: str, handler: AppHandler, *features: Feature) -> AppHand
     return checked
 
 
-def _media_app(name: str, handler: AppHandler, synopsis: str, *features: Feature) -> Application:
+def _media_app(name: str, handler: AppHandler[Call], synopsis: str,
+               *features: Feature) -> Application[Call]:
     return Application(name, _requires(name, handler, *features), synopsis, waits=True)
 
 
@@ -358,7 +359,7 @@ async def _dial(call: Call, data: str) -> AppResult | None:
     return AppResult.HANGUP if call.channel.is_hungup else None
 
 
-def register_media_apps(registry: Registry) -> None:
+def register_media_apps(registry: Registry[Call]) -> None:
     play, dtmf_in = Feature.PLAY, Feature.DTMF_IN
     for app in (
         _media_app("Playback", _playback, "Play a file.", play),

@@ -54,7 +54,7 @@ class ToneZone(Protocol):
 
 @dataclass
 class Services:
-    registry: Registry
+    registry: Registry[Call]
     dialer: Dialer | None = None
     store: KeyValueStore | None = None
     options: EngineOptions = field(default_factory=EngineOptions)

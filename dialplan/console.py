@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from dialplan.call import Call
 from dialplan.context import Context, Extension, Priority
 from dialplan.patterns import ExtensionPattern
 from dialplan.plan import Dialplan
@@ -121,7 +122,7 @@ def show_dialplan(plan: Dialplan, arg: str | None = None) -> str:
     return "\n".join([*out, footer]) + "\n"
 
 
-def show_applications(registry: Registry) -> str:
+def show_applications(registry: Registry[Call]) -> str:
     """``core show applications``."""
     lines = ["    -= Registered Asterisk Applications =-"]
     apps = registry.apps()
@@ -130,7 +131,7 @@ def show_applications(registry: Registry) -> str:
     return "\n".join(lines) + "\n"
 
 
-def show_functions(registry: Registry) -> str:
+def show_functions(registry: Registry[Call]) -> str:
     """``core show functions``."""
     lines = ["Installed Custom Functions:", "-" * 80]
     functions = registry.functions()

@@ -15,7 +15,12 @@ from dataclasses import dataclass, field
 
 import trio
 
-from dialplan.apps_basic import CAUSE_CONGESTION, CAUSE_NORMAL_CLEARING, CAUSE_USER_BUSY
+from dialplan.apps_basic import (
+    CAUSE_CONGESTION,
+    CAUSE_NORMAL_CLEARING,
+    CAUSE_USER_BUSY,
+    indicate_and_wait,
+)
 from dialplan.builtins import default_registry
 from dialplan.call import Call, CallLocation, EngineOptions, Services, Step
 from dialplan.channel import Channel, Indication
@@ -49,6 +54,8 @@ class CallOutcome:
     """How a call left the dialplan."""
 
     reason: str  # "hangup" (an app ended it), "fallthrough", "invalid", "timeout", "loop", "caller"
+    # The cause the call is hung up with.  A plan that runs out (fall-through, an unknown
+    # extension without ``i``, no digits) sets none: 0, as Asterisk sends it.
     hangup_cause: int
     trace: list[Step] = field(default_factory=list)
     ended_at: float = 0.0  # unix time the call left the dialplan, before any ``h`` extension
@@ -65,7 +72,7 @@ class _LoopDetected(Exception):
 class Engine:
     """The dialplan runtime shared by every call of a node."""
 
-    def __init__(self, plan: Dialplan, *, registry: Registry | None = None,
+    def __init__(self, plan: Dialplan, *, registry: Registry[Call] | None = None,
                  dialer: Dialer | None = None, store: KeyValueStore | None = None,
                  options: EngineOptions | None = None) -> None:
         self.plan = plan
@@ -76,7 +83,7 @@ class Engine:
         plan.apply_globals()
 
     @property
-    def registry(self) -> Registry:
+    def registry(self) -> Registry[Call]:
         return self.services.registry
 
     def reload(self, plan: Dialplan) -> None:
@@ -132,7 +139,7 @@ class Engine:
                     continue
                 if not plan.exists(call.context, call.exten, 1, channel.caller_num):
                     if not self._to_invalid(call):
-                        return CallOutcome("invalid", CAUSE_NORMAL_CLEARING)
+                        return CallOutcome("invalid", channel.hangup_cause)
                     continue
                 outcome = await self._priorities_ran_out(call)
                 if outcome is not None:
@@ -197,13 +204,11 @@ class Engine:
             status = call.lookup_variable("DIALSTATUS") or "UNKNOWN"
             log.info("Auto fallthrough, channel '%s' status is '%s'", channel.name, status)
             upper = status.upper()
-            if upper in ("CONGESTION", "CHANUNAVAIL", "BUSY"):
-                busy = upper == "BUSY"
-                await channel.indicate(Indication.BUSY if busy else Indication.CONGESTION)
-                channel.hangup_cause = CAUSE_USER_BUSY if busy else CAUSE_CONGESTION
-                await channel.wait(10)
-                return CallOutcome("fallthrough", channel.hangup_cause)
-            return CallOutcome("fallthrough", CAUSE_NORMAL_CLEARING)
+            if upper == "BUSY":
+                await indicate_and_wait(call, "10", Indication.BUSY, CAUSE_USER_BUSY)
+            elif upper in ("CONGESTION", "CHANUNAVAIL"):
+                await indicate_and_wait(call, "10", Indication.CONGESTION, CAUSE_CONGESTION)
+            return CallOutcome("fallthrough", channel.hangup_cause)
         started = trio.current_time()
         digits = await collect_extension(call, call.response_timeout, call.digit_timeout)
         if trio.current_time() > started:
@@ -211,7 +216,7 @@ class Engine:
         if channel.is_hungup:
             return CallOutcome("caller", channel.hangup_cause)
         if not goto_collected(call, digits):
-            return CallOutcome("timeout" if not digits else "invalid", CAUSE_NORMAL_CLEARING)
+            return CallOutcome("timeout" if not digits else "invalid", channel.hangup_cause)
         assert call.jump is not None
         call.context, call.exten, call.priority = call.jump
         call.jump = None

@@ -70,7 +70,7 @@ def _channel_write(call: Call, args: str, value: str) -> None:
         log.warning("CHANNEL(%s) cannot be set on this node", item)
 
 
-def register_channel_functions(registry: Registry) -> None:
+def register_channel_functions(registry: Registry[Call]) -> None:
     registry.add_function(DialplanFunction(
         "TIMEOUT", _timeout_read, _timeout_write,
         "Gets or sets timeouts on the channel. Timeout values are in seconds.",

@@ -291,6 +291,6 @@ _BUILTINS = (
 )
 
 
-def register_builtin_functions(registry: Registry) -> None:
+def register_builtin_functions(registry: Registry[Call]) -> None:
     for name, read, write, syntax, synopsis in _BUILTINS:
         registry.add_function(DialplanFunction(name, read, write, synopsis, syntax))

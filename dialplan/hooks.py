@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from types import ModuleType
 from typing import Any, TypeVar
 
+from dialplan.call import Call
 from dialplan.registry import (
     AppHandler,
     Application,
@@ -58,7 +59,7 @@ def dialplan_app(name: str, synopsis: str = "", *, waits: bool = False) -> Calla
 
 
 def dialplan_function(name: str, synopsis: str = "", syntax: str = "",
-                      write: FunctionWriter | None = None) -> Callable[[F], F]:
+                      write: FunctionWriter[Call] | None = None) -> Callable[[F], F]:
     """Mark ``def read(call, args) -> str`` as the dialplan function *name*."""
 
     def mark(reader: F) -> F:
@@ -68,7 +69,7 @@ def dialplan_function(name: str, synopsis: str = "", syntax: str = "",
     return mark
 
 
-def _register(registry: Registry, item: object) -> bool:
+def _register(registry: Registry[Call], item: object) -> bool:
     if isinstance(item, Application):
         registry.add_app(item)
         return True
@@ -78,7 +79,7 @@ def _register(registry: Registry, item: object) -> bool:
     return False
 
 
-def _register_module(registry: Registry, module: ModuleType) -> int:
+def _register_module(registry: Registry[Call], module: ModuleType) -> int:
     count = 0
     for value in list(vars(module).values()):
         if _register(registry, getattr(value, _MARK, None)):
@@ -90,7 +91,7 @@ def _register_module(registry: Registry, module: ModuleType) -> int:
     return count
 
 
-def load_python_modules(registry: Registry, names: Iterable[str], search_path: Iterable[str] = ()) -> list[str]:
+def load_python_modules(registry: Registry[Call], names: Iterable[str], search_path: Iterable[str] = ()) -> list[str]:
     """Import each module and register what it marks; returns one message per problem."""
     problems: list[str] = []
     extra = [p for p in search_path if p not in sys.path]
@@ -113,7 +114,8 @@ def load_python_modules(registry: Registry, names: Iterable[str], search_path: I
     return problems
 
 
-def _from_entry_point(name: str, value: object, group: str) -> Application | DialplanFunction | None:
+def _from_entry_point(name: str, value: object,
+                      group: str) -> Application[Call] | DialplanFunction[Call] | None:
     marked = getattr(value, _MARK, None)
     if isinstance(marked, Application | DialplanFunction):
         return marked
@@ -121,14 +123,14 @@ def _from_entry_point(name: str, value: object, group: str) -> Application | Dia
         return value
     if callable(value):
         if group == APP_ENTRY_POINTS:
-            handler: AppHandler = value
+            handler: AppHandler[Call] = value
             return Application(name, handler)
-        reader: FunctionReader = value
+        reader: FunctionReader[Call] = value
         return DialplanFunction(name, reader, syntax=f"{name}()")
     return None
 
 
-def load_entry_points(registry: Registry) -> list[str]:
+def load_entry_points(registry: Registry[Call]) -> list[str]:
     """Register everything installed under the two entry-point groups."""
     problems: list[str] = []
     for group in (APP_ENTRY_POINTS, FUNCTION_ENTRY_POINTS):

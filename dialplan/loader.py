@@ -27,7 +27,7 @@ from dialplan.context import (
 from dialplan.plan import Dialplan, DialplanOptions, RuntimeState
 from dialplan.substitution import substitute
 from dialplan.timing import TimeSpec
-from pbxedge.config.diagnostics import ConfigError, Diagnostic, Origin, Severity
+from pbxedge.config.diagnostics import ConfigError, Diagnostic, Origin, Severity, excerpt
 from pbxedge.config.loader import Category, ConfigFile, Variable, load_config, parse_config_text
 from pbxedge.config.values import ValueFormError, parse_bool
 
@@ -92,7 +92,7 @@ class _DialplanBuilder:
         try:
             return parse_bool(variable.value)
         except ValueFormError:
-            self.warning(f"'{variable.name}' expects yes or no, got '{variable.value}'", variable.origin)
+            self.warning(f"'{variable.name}' expects yes or no, got '{excerpt(variable.value)}'", variable.origin)
             return False
 
     def read_general(self, category: Category) -> None:
@@ -113,7 +113,7 @@ class _DialplanBuilder:
             elif name == "priorityjumping":
                 self.warning("priorityjumping is obsolete and ignored", variable.origin)
             else:
-                self.warning(f"unknown option '{variable.name}' in [general]", variable.origin)
+                self.warning(f"unknown option '{excerpt(variable.name)}' in [general]", variable.origin)
 
     def read_globals(self, category: Category) -> None:
         scope = _GlobalsScope(self.file_globals)
@@ -136,10 +136,10 @@ class _DialplanBuilder:
                 context.ignorepats.append(variable.value.strip())
             elif kind in ("switch", "lswitch", "eswitch"):
                 context.switches.append(Switch(variable.name, variable.value.strip(), variable.origin))
-                self.warning(f"'{variable.name} => {variable.value.strip()}' is not supported on this "
+                self.warning(f"'{variable.name} => {excerpt(variable.value.strip())}' is not supported on this "
                              "node (no remote dialplan switches); ignored", variable.origin)
             else:
-                self.warning(f"Unknown directive '{variable.name}' in context '{category.name}', ignored",
+                self.warning(f"Unknown directive '{excerpt(variable.name)}' in context '{excerpt(category.name)}', ignored",
                              variable.origin)
 
     def read_include(self, context: Context, variable: Variable) -> None:
@@ -152,7 +152,7 @@ class _DialplanBuilder:
         if len(fields) > 1:
             timing = TimeSpec.parse(fields[1:])
             for warning in timing.warnings:
-                self.warning(f"include => {fields[0]}: {warning}", variable.origin)
+                self.warning(f"include => {excerpt(fields[0])}: {warning}", variable.origin)
         context.includes.append(Include(fields[0], timing, variable.origin))
 
     def read_exten(self, context: Context, variable: Variable, position: _Position, *, same: bool) -> None:
@@ -161,7 +161,7 @@ class _DialplanBuilder:
         if same:
             if position.extension is None:
                 self.error(f"No previous pattern in the first entry of context '{context.name}' "
-                           f"to match 'same' ({value.strip()})", origin)
+                           f"to match 'same' ({excerpt(value.strip())})", origin)
                 return
             full_name = position.extension
         else:
@@ -174,7 +174,7 @@ class _DialplanBuilder:
                 return
         priority_text, comma, app_text = value.partition(",")
         if not priority_text.strip():
-            self.error(f"exten => {full_name}: missing priority", origin)
+            self.error(f"exten => {excerpt(full_name)}: missing priority", origin)
             return
         name, _, cid = full_name.partition("/")
         cidmatch = shrink_phone_number(cid) if cid else None
@@ -183,7 +183,7 @@ class _DialplanBuilder:
             return
         position.priority = number
         if not comma or not app_text.strip():
-            self.error(f"exten => {full_name},{priority_text.strip()}: missing application", origin)
+            self.error(f"exten => {excerpt(full_name)},{excerpt(priority_text.strip())}: missing application", origin)
             return
         app, data = _split_application(app_text, origin, self)
         if name in ("_.", "_!"):
@@ -194,14 +194,14 @@ class _DialplanBuilder:
             extension.add(Priority(number, app, data, label, origin))
         except PriorityInUseError:
             shown = "hint" if number == HINT_PRIORITY else str(number)
-            self.error(f"Unable to register extension '{full_name}' priority {shown} in "
+            self.error(f"Unable to register extension '{excerpt(full_name)}' priority {shown} in "
                        f"'{context.name}', already in use", origin)
 
     def resolve_priority(self, context: Context, name: str, cidmatch: str | None, text: str,
                          position: _Position, origin: Origin) -> tuple[int | None, str | None]:
         found = _PRIORITY.match(text)
         if not found:
-            self.error(f"Invalid priority/label '{text.strip()}'", origin)
+            self.error(f"Invalid priority/label '{excerpt(text.strip())}'", origin)
             return None, None
         base, plus, label = found.group(1), found.group(2), found.group(3)
         if label is not None and not text.rstrip().endswith(")"):
@@ -220,12 +220,12 @@ class _DialplanBuilder:
             existing = context.find_existing(name, cidmatch)
             labelled = existing.labels.get(base) if existing is not None else None
             if labelled is None:
-                self.error(f"Invalid priority/label '{base}'", origin)
+                self.error(f"Invalid priority/label '{excerpt(base)}'", origin)
                 return None, None
             number = labelled
         number += int(plus) if plus else 0
         if number < 1:
-            self.error(f"Invalid priority '{text.strip()}' (priorities start at 1)", origin)
+            self.error(f"Invalid priority '{excerpt(text.strip())}' (priorities start at 1)", origin)
             return None, None
         return number, label or None
 
@@ -260,7 +260,7 @@ def _split_application(text: str, origin: Origin, builder: _DialplanBuilder) -> 
     if "${" in name or "$[" in name:  # a hint such as IAX2/${GLOBAL(x)}: no application
         return text, ""
     if ")" not in text[len(name):]:
-        builder.warning(f"No closing parenthesis found? '{text}'", origin)
+        builder.warning(f"No closing parenthesis found? '{excerpt(text)}'", origin)
     return split_app_call(text)
 
 

@@ -29,7 +29,7 @@ def number_files(number: int) -> list[str]:
         number = -number
     for scale, word in ((1_000_000_000, "billion"), (1_000_000, "million"), (1000, "thousand")):
         if number >= scale:
-            files += number_files(number // scale) + [f"digits/{word}"]
+            files += [*number_files(number // scale), f"digits/{word}"]
             number %= scale
     if number >= 100:
         files += [f"digits/{number // 100}", "digits/hundred"]

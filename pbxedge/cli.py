@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from pbxedge import __version__
-from pbxedge.control.client import ControlClient, NotRunningError
+from pbxedge.control.client import ConsoleBusy, ControlClient, NotRunningError
 from pbxedge.control.completion import command_names_from_help, completions
+from pbxedge.control.limits import ConsoleLimits
 from pbxedge.control.protocol import ProtocolError
 from pbxedge.paths import DEFAULT_CONFIG, NodePaths, resolve_paths
 
 __all__ = ["main"]
 
 PROMPT = "pbxedge*CLI> "
+_Number = TypeVar("_Number", int, float)
 
 _EPILOG = """\
 subcommands:
@@ -25,6 +29,9 @@ file locations (all derived from -c unless given):
   extensions.conf  <confdir>/extensions.conf
   RSA keys         <confdir>/keys, or <confdir>/../keys when only that exists
   state            <confdir>/var (SQLite file and the control socket pbxedge.ctl)
+
+environment:
+  PBXEDGE_CONFIG_MAX_BYTES   most bytes a config file with its includes may hold (16 MiB)
 """
 
 
@@ -51,6 +58,15 @@ def _parser() -> argparse.ArgumentParser:
                         help="debug messages (repeat for more)")
     parser.add_argument("--log", type=Path, metavar="FILE",
                         help="also append log lines to FILE")
+    defaults = ConsoleLimits()
+    parser.add_argument("--console-max-clients", type=_positive(int), metavar="N",
+                        default=defaults.max_clients,
+                        help="console connections served at once; more are told the console "
+                             f"is busy (default: {defaults.max_clients})")
+    parser.add_argument("--console-idle-timeout", type=_positive(float), metavar="SECONDS",
+                        default=defaults.idle_timeout,
+                        help="close console connections idle this long; pbxedge -r reopens "
+                             f"its own unnoticed (default: {defaults.idle_timeout:g})")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--check", action="store_true",
                       help="validate iax.conf, extensions.conf and keys, then exit")
@@ -60,6 +76,19 @@ def _parser() -> argparse.ArgumentParser:
                         help="with -r (as in -rx): run one console command and print its output")
     parser.add_argument("-V", "--version", action="version", version=f"pbxedge {__version__}")
     return parser
+
+
+def _positive(kind: Callable[[str], _Number]) -> Callable[[str], _Number]:
+    def parse(text: str) -> _Number:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid value: {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
+        return value
+
+    return parse
 
 
 def _paths(args: argparse.Namespace) -> NodePaths:
@@ -80,7 +109,7 @@ def _remote_execute(paths: NodePaths, command: str) -> int:
     try:
         with ControlClient(paths.control_socket) as client:
             sys.stdout.write(client.execute(command))
-    except NotRunningError as exc:
+    except (NotRunningError, ConsoleBusy) as exc:
         print(exc, file=sys.stderr)
         return 1
     except (OSError, ProtocolError) as exc:
@@ -110,7 +139,7 @@ def _remote_console(paths: NodePaths) -> int:
     try:
         with ControlClient(paths.control_socket, timeout=None) as client:
             return _console_loop(client)
-    except NotRunningError as exc:
+    except (NotRunningError, ConsoleBusy) as exc:
         print(exc, file=sys.stderr)
         return 1
     except (OSError, ProtocolError):
@@ -134,8 +163,13 @@ def _console_loop(client: ControlClient) -> int:
             continue
         if line.lower() in ("exit", "quit"):
             return 0
-        if line:
+        if not line:
+            continue
+        try:
             sys.stdout.write(client.execute(line))
+        except ConsoleBusy as exc:
+            # Only after the node closed this idle console and had no room for it again.
+            print(exc, file=sys.stderr)
 
 
 def _run(paths: NodePaths, args: argparse.Namespace) -> int:
@@ -143,7 +177,9 @@ def _run(paths: NodePaths, args: argparse.Namespace) -> int:
 
     from pbxedge.node import NodeOptions, run_node
 
-    options = NodeOptions(paths, verbosity=args.verbose, debug=args.debug, log_file=args.log)
+    options = NodeOptions(paths, verbosity=args.verbose, debug=args.debug, log_file=args.log,
+                          console=ConsoleLimits(args.console_max_clients,
+                                                args.console_idle_timeout))
     return trio.run(run_node, options)
 
 

@@ -4,6 +4,12 @@ Every layer logs through the module functions here (``notice``, ``warning``, ``e
 ``debug``, ``verbose``) so one place decides the line layout and what is shown.
 VERBOSE messages carry a level and are shown only when the node's verbosity
 (``-v`` count, or ``core set verbose N``) reaches it, like Asterisk's ``ast_verb``.
+
+Text that came from the network goes into a message through :func:`printable`, which
+escapes and shortens it.  The formatter escapes whatever is still unprintable in a message
+as a safety net, so one record is always exactly one line of text: no message can forge a
+line, move the terminal, or fail to encode.  Events a peer can repeat at will are logged
+through a :class:`RateLimiter`.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -28,6 +35,7 @@ __all__ = [
     "debug_level",
     "error",
     "notice",
+    "printable",
     "set_debug_level",
     "set_verbosity",
     "verbose",
@@ -54,6 +62,58 @@ _LOGGERS = (_LOGGER, logging.getLogger("dialplan"))
 # stacklevel so that the "file.py" of a line is the caller of notice()/warning()/...,
 # not this module.
 _CALLER = 2
+
+
+# How much of one string from the network a line shows, escapes included: names and
+# numbers as long as Asterisk's (AST_MAX_EXTENSION, 80) fit; 255 bytes of garbage do not.
+WIRE_TEXT_LIMIT = 80
+_CUT = "..."
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    if 0xDC80 <= code <= 0xDCFF:
+        # A byte that was not UTF-8, kept by the "surrogateescape" decoding of IE strings.
+        return f"\\x{code - 0xDC00:02x}"
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def printable(text: str | bytes, limit: int | None = WIRE_TEXT_LIMIT) -> str:
+    """*text* from the network, as a log line may show it.
+
+    Control and other unprintable characters (``\\n``, ``\\r``, ESC, ...) and bytes that
+    are not UTF-8 become ``\\xNN`` (``\\uNNNN`` above U+00FF); a backslash is doubled, so
+    an escape in the line always stands for one character.  A result longer than *limit*
+    is cut, between escapes, and ends in ``...``.
+    """
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "surrogateescape")
+    if text.isprintable() and "\\" not in text:
+        if limit is None or len(text) <= limit:
+            return text
+        return text[: limit - len(_CUT)] + _CUT
+    pieces = ["\\\\" if ch == "\\" else ch if ch.isprintable() else _escape(ch) for ch in text]
+    if limit is None or sum(map(len, pieces)) <= limit:
+        return "".join(pieces)
+    kept: list[str] = []
+    room = limit - len(_CUT)
+    for piece in pieces:
+        room -= len(piece)
+        if room < 0:
+            break
+        kept.append(piece)
+    return "".join(kept) + _CUT
+
+
+def _one_line(message: str) -> str:
+    """Escape what is still unprintable in a whole message (a newline included)."""
+    if message.isprintable():
+        return message
+    return "".join(ch if ch.isprintable() else _escape(ch) for ch in message)
 
 
 class _Gate:
@@ -94,13 +154,13 @@ class _CurrentStderrHandler(logging.StreamHandler[TextIO]):
 
 
 class AsteriskFormatter(logging.Formatter):
-    """``[2026-11-27 05:18:23] NOTICE[1234] node.py: message``."""
+    """``[2026-11-27 05:18:23] NOTICE[1234] node.py: message``, always one line."""
 
     def format(self, record: logging.LogRecord) -> str:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.created))
         return (
             f"[{stamp}] {record.levelname}[{record.process}] "
-            f"{record.filename}: {record.getMessage()}"
+            f"{record.filename}: {_one_line(record.getMessage())}"
         )
 
 
@@ -168,13 +228,31 @@ def debug(message: str, level: int = 1) -> None:
     _LOGGER.log(DEBUG, message, extra={"debug_level": level}, stacklevel=_CALLER)
 
 
+@dataclass(slots=True)
+class _Window:
+    """One key's interval: when it opened and how many messages it held back."""
+
+    start: float
+    repeats: int = 0
+    # Set by RateLimiter.admit: the level and file of the summary line flush() writes.
+    level: int | None = None
+    origin: str = ""
+
+
 class RateLimiter:
     """Lets a noisy message through at most once per *interval* seconds per key.
 
-    A flood of malformed datagrams must not flood the log: the first message of a
-    burst is logged, the rest are counted, and the next message logged after the
-    interval says how many were suppressed.  Keys are chosen by the caller (for
-    example the source address), so one noisy peer does not hide another.
+    A flood of datagrams must not flood the log: the first message of a burst is logged,
+    the rest are counted.  Keys are chosen by the caller (for example the kind of event and
+    the source address), so one noisy peer does not hide another; at most *max_keys* are
+    remembered, the oldest given up first.  The count reaches the log one of two ways:
+
+    * :meth:`admit` (events a peer can repeat at will): when the interval ends, one line
+      says ``<what> from <source> repeated N times in the last 10 s``, even when the flood
+      has stopped, provided :meth:`flush` runs at :meth:`next_summary`; ``flush(everything=
+      True)`` writes the lines still pending when the node stops.
+    * :meth:`allow`, :meth:`warning`, :meth:`notice`: the next message let through says how
+      many similar ones were suppressed (the transport's own warnings).
     """
 
     def __init__(
@@ -183,29 +261,74 @@ class RateLimiter:
         clock: Callable[[], float] = time.monotonic,
         max_keys: int = 1024,
     ) -> None:
-        self._interval = interval
+        self.interval = interval
         self._clock = clock
         self._max_keys = max_keys
-        self._last: dict[str, float] = {}
-        self._suppressed: dict[str, int] = {}
+        self._windows: dict[str, _Window] = {}  # oldest first
 
     def allow(self, key: str) -> tuple[bool, int]:
         """Whether a message for *key* may be logged now, and how many were held back."""
         now = self._clock()
-        last = self._last.get(key)
-        if last is not None and now - last < self._interval:
-            self._suppressed[key] = self._suppressed.get(key, 0) + 1
+        window = self._windows.get(key)
+        if window is not None and now - window.start < self.interval:
+            window.repeats += 1
             return False, 0
-        if last is None and len(self._last) >= self._max_keys:
-            # Bounded memory even when every datagram comes from a new address.
-            self._forget_oldest()
-        self._last[key] = now
-        return True, self._suppressed.pop(key, 0)
+        self._open(key, _Window(now), now)
+        return True, window.repeats if window is not None else 0
 
-    def _forget_oldest(self) -> None:
-        oldest = min(self._last, key=self._last.__getitem__)
-        del self._last[oldest]
-        self._suppressed.pop(oldest, None)
+    def admit(self, what: str, source: str, level: int = WARNING) -> bool:
+        """Whether to log an event of kind *what* from *source* now.
+
+        The caller logs the event's line(s) itself when admitted.  Repeats within the
+        interval are counted and summarised at *level*, as from the caller's file.
+        """
+        key = f"{what} from {source}"
+        now = self._clock()
+        window = self._windows.get(key)
+        if window is not None:
+            if now - window.start < self.interval:
+                window.repeats += 1
+                return False
+            self._close(key, now)  # the summary of the last burst comes before the new line
+        # The summary names the file of the first line, which the caller logs next.
+        origin = sys._getframe(1).f_code.co_filename
+        self._open(key, _Window(now, level=level, origin=origin), now)
+        return True
+
+    def next_summary(self) -> float | None:
+        """When :meth:`flush` has a summary line to write next (None: nothing held back)."""
+        return min(
+            (w.start + self.interval for w in self._windows.values()
+             if w.repeats and w.level is not None),
+            default=None,
+        )
+
+    def flush(self, *, everything: bool = False) -> None:
+        """End the :meth:`admit` intervals that are over (all, with *everything*), writing
+        the summary of each that held messages back."""
+        now = self._clock()
+        for key, window in list(self._windows.items()):
+            if not everything and now - window.start < self.interval:
+                break  # the rest opened later
+            if window.level is not None:
+                self._close(key, now)
+
+    def _open(self, key: str, window: _Window, now: float) -> None:
+        self._windows.pop(key, None)
+        if len(self._windows) >= self._max_keys:
+            # Bounded memory even when every datagram comes from a new address.
+            self._close(next(iter(self._windows)), now)
+        self._windows[key] = window
+
+    def _close(self, key: str, now: float) -> None:
+        window = self._windows.pop(key)
+        if not window.repeats or window.level is None or not _LOGGER.isEnabledFor(window.level):
+            return
+        times = "1 time" if window.repeats == 1 else f"{window.repeats} times"
+        seconds = max(1, round(now - window.start))
+        message = f"{key} repeated {times} in the last {seconds} s"
+        _LOGGER.handle(_LOGGER.makeRecord(_LOGGER.name, window.level, window.origin, 0,
+                                          message, (), None))
 
     def warning(self, key: str, message: str) -> None:
         self._emit(WARNING, key, message)

@@ -3,14 +3,16 @@
 Each layer that needs a task (control console now; UDP transport, registrations,
 qualify later) is a :class:`Service` in the list :func:`run_node` starts.  The node
 starts them in order, prints the banner, waits for SIGTERM/SIGINT or
-``core stop now``, then cancels the nursery so every service unwinds.
+``core stop now``, then stops them in reverse order: first each one's :meth:`Service.stop`
+(the calls are hung up and their ACKs awaited), within :data:`STOP_GRACE_SECONDS` for all
+of them together, then the cancellation of its task.
 """
 
 from __future__ import annotations
 
 import signal
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -31,15 +33,21 @@ from pbxedge.control.database_commands import register_database_commands
 from pbxedge.control.dialplan_commands import register_dialplan_commands
 from pbxedge.control.iax2_commands import register_iax2_commands
 from pbxedge.control.keys_commands import register_keys_commands
+from pbxedge.control.limits import ConsoleLimits
 from pbxedge.control.registry import CommandRegistry
 from pbxedge.control.server import ControlServer, ControlSocketError
 from pbxedge.iaxservice.calls import CallService
 from pbxedge.iaxservice.registrations import RegistrationService
 from pbxedge.iaxservice.service import IaxService
 from pbxedge.paths import NodePaths
+from pbxedge.private_state import make_state_private
 from pbxedge.store import Store
 
 __all__ = ["NodeOptions", "Service", "run_node"]
+
+# What a peer gets to acknowledge its HANGUP at shutdown: on a working network the ACK is
+# back in milliseconds, and a node that is told to stop must not linger for a silent one.
+STOP_GRACE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,7 @@ class NodeOptions:
     verbosity: int = 0
     debug: int = 0
     log_file: Path | None = None
+    console: ConsoleLimits = field(default_factory=ConsoleLimits)
 
 
 class Service(Protocol):
@@ -60,6 +69,10 @@ class Service(Protocol):
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Run until cancelled; call ``task_status.started()`` once ready to serve."""
+
+    async def stop(self) -> None:
+        """Finish what must not be cut off before the task is cancelled; the node cancels
+        this too once the shutdown grace is over."""
 
 
 def _report_problems(files: LoadedFiles) -> None:
@@ -102,13 +115,15 @@ async def run_node(options: NodeOptions) -> int:
     if files.has_errors or files.config is None:
         log.error(f"{options.paths.config}: not starting because of the errors above")
         return 1
+    if not _make_state_private(options.paths):
+        return 1
     config = files.config
     stop = trio.Event()
 
     registry = CommandRegistry()
     register_core_commands(registry, CoreInfo(options.paths))
     register_iax2_commands(registry, lambda: config)
-    control = ControlServer(options.paths.control_socket, registry, stop.set)
+    control = ControlServer(options.paths.control_socket, registry, stop.set, options.console)
 
     # Signals are caught from before the control socket exists: a supervisor that
     # sees the socket may send SIGTERM at once and must get a clean exit.
@@ -161,6 +176,18 @@ def _iax_services(config: IaxConfig, paths: NodePaths, files: LoadedFiles, store
     return [iax, registrations, calls]
 
 
+def _make_state_private(paths: NodePaths) -> bool:
+    """Create or tighten the state folder and database (see pbxedge.private_state)."""
+    try:
+        changes = make_state_private(paths.state, paths.database)
+    except OSError as exc:
+        log.error(f"cannot create the state folder {paths.state}: {exc.strerror or exc}")
+        return False
+    for change in changes:
+        (log.notice if change.changed else log.warning)(str(change))
+    return True
+
+
 def _open_store(paths: NodePaths) -> Store:
     """The state database; a bad or unwritable file never stops the node (see Store.open)."""
     store, problems = Store.open(paths.database)
@@ -180,8 +207,12 @@ async def _serve(
         log.notice("pbxedge Ready.")
         await stop.wait()
         log.notice("pbxedge shutting down")
-        # Last started, first stopped: the call service still has a transport to send its
-        # HANGUPs through, and the console answers until the end.
+        # Last started, first stopped: the call service sends its HANGUPs while the transport
+        # runs, the IAX2 service then waits for their ACKs, and the console answers until
+        # the end.
+        with trio.move_on_after(STOP_GRACE_SECONDS):
+            for service in reversed(services):
+                await service.stop()
         for scope, finished in reversed(running):
             scope.cancel()
             await finished.wait()

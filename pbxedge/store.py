@@ -21,6 +21,9 @@ them, with the value ``host:port:remaining``:
 That family is a view: ``db_put`` refuses it (:class:`ReservedFamilyError`), while ``db_del`` and
 ``db_deltree`` delete the registrations it shows.  Expired registrations are not shown.
 
+Privacy: a missing file is created with mode 0600 (its folder 0700), and SQLite gives the ``-wal``
+and ``-shm`` files the mode of the database; :mod:`pbxedge.private_state` tightens older ones.
+
 Robustness (the node must start whatever the file holds): a missing file is created; a file that
 is not a database, is malformed, or has another schema is renamed aside to
 ``<name>.corrupt-<UTC timestamp>`` (with its ``-wal``/``-shm``/``-journal`` companions) and a fresh
@@ -37,6 +40,7 @@ deleted underneath us) are raised as :class:`StoreError`.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sqlite3
@@ -50,6 +54,7 @@ from pbxedge.cdr.record import CdrRecord
 from pbxedge.iax2.showframe import format_addr
 
 __all__ = [
+    "COMPANION_SUFFIXES",
     "DEFAULT_FILENAME",
     "REGISTRY_FAMILY",
     "SCHEMA_VERSION",
@@ -109,7 +114,7 @@ _EXPECTED_COLUMNS: dict[str, tuple[str, ...]] = {
     "cdr": _CDR_COLUMNS,
 }
 # Files SQLite keeps beside the database; they belong to it and move aside with it.
-_COMPANION_SUFFIXES = ("-wal", "-shm", "-journal")
+COMPANION_SUFFIXES = ("-wal", "-shm", "-journal")
 
 _REGISTRY_PREFIX = f"/{REGISTRY_FAMILY}"
 
@@ -418,7 +423,8 @@ def _open_checked(path: Path) -> sqlite3.Connection:
     :raises _Unusable: the file is corrupt or holds something else.
     :raises OSError, sqlite3.Error: the file cannot be reached at all.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _create_private(path)
     # isolation_level=None: no implicit transactions; Store._write issues them explicitly.
     connection = sqlite3.connect(path, timeout=_BUSY_TIMEOUT_SECONDS, isolation_level=None)
     try:
@@ -438,6 +444,13 @@ def _open_checked(path: Path) -> sqlite3.Connection:
         connection.close()
         raise
     return connection
+
+
+def _create_private(path: Path) -> None:
+    """Create *path* empty (a new database to SQLite) and readable by its owner only; SQLite
+    gives its -wal and -shm files the mode of the database."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
 
 
 def _check_integrity(connection: sqlite3.Connection) -> None:
@@ -512,7 +525,7 @@ def _move_aside(path: Path, now: float) -> Path:
         attempt += 1
         aside = path.with_name(f"{path.name}.corrupt-{stamp}-{attempt}")
     path.rename(aside)
-    for suffix in _COMPANION_SUFFIXES:
+    for suffix in COMPANION_SUFFIXES:
         companion = path.with_name(path.name + suffix)
         if companion.exists():
             # A stale WAL beside a fresh database would be replayed into it: move it too.

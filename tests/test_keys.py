@@ -1,5 +1,4 @@
 import os
-import shutil
 import stat
 from pathlib import Path
 
@@ -9,22 +8,12 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from pbxedge.iax2.crypto import rsa_sign, rsa_verify
 from pbxedge.keys import KeyStore, keygen_main
-from tests.vectors import asterisk_vectors
+from tests.vectors import cli_output, copy_keys
 
 
 @pytest.fixture
 def vector_keys(tmp_path: Path) -> Path:
-    folder = tmp_path / "keys"
-    shutil.copytree(asterisk_vectors() / "keys", folder)
-    for path in folder.iterdir():
-        path.chmod(0o600 if path.suffix == ".key" else 0o644)
-    return folder
-
-
-def _keys_show_from_cli_outputs() -> list[str]:
-    text = (asterisk_vectors() / "asterisk-cli-outputs.txt").read_text()
-    block = text.split("### A: keys show\n", 1)[1].split("### ", 1)[0]
-    return block.splitlines(keepends=True)
+    return copy_keys(tmp_path / "keys")
 
 
 def test_loads_the_asterisk_keys_and_shows_them_like_asterisk(vector_keys: Path) -> None:
@@ -32,7 +21,7 @@ def test_loads_the_asterisk_keys_and_shows_them_like_asterisk(vector_keys: Path)
     assert problems == []
     assert store.names() == ["iaxpeer", "iaxtest"]
     ours = store.show_text().splitlines(keepends=True)
-    theirs = _keys_show_from_cli_outputs()
+    theirs = cli_output("A: keys show").splitlines(keepends=True)
     # Same header, rows (Asterisk lists them in directory order) and footer.
     assert ours[:2] == theirs[:2]
     assert sorted(ours[2:6]) == sorted(theirs[2:6])

@@ -11,11 +11,7 @@ from pathlib import Path
 import pytest
 
 from pbxedge import log
-
-LINE = re.compile(
-    r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] (?P<level>[A-Z]+)\[(?P<pid>\d+)\] "
-    r"(?P<file>[\w.]+): (?P<message>.*)$"
-)
+from tests.logcheck import FORGED, LINE, NOT_UTF8, checked_lines, nothing_on_stderr
 
 
 @pytest.fixture
@@ -104,3 +100,108 @@ def test_rate_limiter_memory_is_bounded() -> None:
     # The oldest keys were forgotten, so they are allowed again at once.
     assert limiter.allow("key0") == (True, 0)
     assert limiter.allow("key9") == (False, 0)
+
+
+# -- text from the network -------------------------------------------------------------------
+
+
+def test_printable_escapes_bytes_that_are_not_utf8() -> None:
+    assert log.printable(b"ok\xff\xfe".decode("utf-8", "surrogateescape")) == "ok\\xff\\xfe"
+    assert log.printable(b"ok\xff\xfe") == "ok\\xff\\xfe"
+
+
+def test_printable_escapes_control_characters_and_doubles_backslashes() -> None:
+    assert log.printable("a\nb\rc\x1b[2J\x00\x7f\x85") == "a\\x0ab\\x0dc\\x1b[2J\\x00\\x7f\\x85"
+    assert log.printable("\u2028\u202e\U000e0001") == "\\u2028\\u202e\\U000e0001"
+    assert log.printable("C:\\x0a") == "C:\\\\x0a"  # cannot pass for an escaped newline
+    assert log.printable("Zoë 1001 <x@y>") == "Zoë 1001 <x@y>"
+
+
+def test_printable_bounds_the_length_between_escapes() -> None:
+    assert log.printable("x" * 80) == "x" * 80
+    assert log.printable("x" * 81) == "x" * 77 + "..."
+    assert log.printable(NOT_UTF8) == "\\xff" * 19 + "..."
+    assert log.printable("ab\ncd", limit=6) == "ab..."
+    assert log.printable(NOT_UTF8, limit=None) == "\\xff" * 255
+
+
+def test_no_message_can_break_a_line_or_the_encoding(tmp_path: Path) -> None:
+    """The formatter is the safety net for text that reached a message unescaped."""
+    out = io.StringIO()
+    path = tmp_path / "pbxedge.log"
+    log.configure(log_file=path, stream=out)
+    try:
+        with nothing_on_stderr():  # no "--- Logging error ---" traceback
+            log.warning("user " + FORGED)
+            log.notice("user " + NOT_UTF8)
+    finally:
+        log.configure()
+    lines = checked_lines(path.read_bytes())
+    assert path.read_text() == out.getvalue()
+    assert len(lines) == 2
+    assert lines[0].endswith("user \\x0a[2026-12-02 09:00:00] NOTICE[1] reg_server.py: "
+                             "Registration from 'admin' accepted\\x1b[2J")
+    assert lines[1].endswith("user " + "\\xff" * 255)
+
+
+# -- summarised repeats --------------------------------------------------------------------
+
+
+def test_repeats_are_summarised_when_the_interval_ends(stream: io.StringIO) -> None:
+    clock = Clock()
+    limiter = log.RateLimiter(interval=10.0, clock=clock)
+    assert limiter.next_summary() is None
+    assert limiter.admit("Token-less NEW", "10.0.0.1")
+    for _ in range(1999):
+        clock.now += 0.001
+        assert not limiter.admit("Token-less NEW", "10.0.0.1")
+    assert limiter.admit("Token-less NEW", "10.0.0.2")  # another source has its own count
+    assert limiter.next_summary() == 110.0
+    clock.now = 109.9
+    limiter.flush()
+    assert _lines(stream) == []
+    clock.now = 110.0  # the flood has stopped: the count is written all the same
+    limiter.flush()
+    (line,) = _lines(stream)
+    assert line["message"] == "Token-less NEW from 10.0.0.1 repeated 1999 times in the last 10 s"
+    assert (line["level"], line["file"]) == ("WARNING", "test_log.py")
+    assert limiter.next_summary() is None  # 10.0.0.2 came once: nothing to summarise
+    clock.now = 200.0
+    limiter.flush()
+    assert len(_lines(stream)) == 1
+    assert limiter.admit("Token-less NEW", "10.0.0.1")  # a new burst starts with a full line
+
+
+def test_a_late_repeat_writes_the_summary_before_its_own_line(stream: io.StringIO) -> None:
+    clock = Clock()
+    limiter = log.RateLimiter(interval=10.0, clock=clock)
+    for _ in range(3):
+        if limiter.admit("Refused REGREQ", "10.0.0.1", log.NOTICE):
+            log.notice("refused")
+    clock.now += 30.0
+    if limiter.admit("Refused REGREQ", "10.0.0.1", log.NOTICE):
+        log.notice("refused again")
+    assert [(m["level"], m["message"]) for m in _lines(stream)] == [
+        ("NOTICE", "refused"),
+        ("NOTICE", "Refused REGREQ from 10.0.0.1 repeated 2 times in the last 30 s"),
+        ("NOTICE", "refused again"),
+    ]
+
+
+def test_pending_summaries_are_written_on_flush_everything_and_on_eviction(
+    stream: io.StringIO,
+) -> None:
+    clock = Clock()
+    limiter = log.RateLimiter(interval=10.0, clock=clock, max_keys=2)
+    for source in ("10.0.0.1", "10.0.0.1", "10.0.0.2", "10.0.0.2"):
+        limiter.admit("Failed authentication", source)
+    clock.now += 2.0
+    limiter.admit("Failed authentication", "10.0.0.3")  # 10.0.0.1 is given up, not lost
+    limiter.admit("Failed authentication", "10.0.0.3")
+    limiter.flush(everything=True)
+    assert [m["message"] for m in _lines(stream)] == [
+        "Failed authentication from 10.0.0.1 repeated 1 time in the last 2 s",
+        "Failed authentication from 10.0.0.2 repeated 1 time in the last 2 s",
+        "Failed authentication from 10.0.0.3 repeated 1 time in the last 1 s",
+    ]
+    assert limiter.next_summary() is None

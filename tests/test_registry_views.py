@@ -20,19 +20,11 @@ from pbxedge.registry_views import (
     show_peers,
     show_registry,
 )
-from tests.vectors import asterisk_vectors
+from tests.vectors import cli_output
 
 B = ("127.0.0.1", 4571)
 MODEM = ("127.0.0.1", 4590)
 A_CODECS = [Codec.ULAW, Codec.ALAW, Codec.GSM, Codec.SLIN, Codec.G722, Codec.G726, Codec.ADPCM]
-
-
-def cli_block(title: str) -> str:
-    """The output recorded under ``### <title>`` in asterisk-cli-outputs.txt."""
-    text = (asterisk_vectors() / "asterisk-cli-outputs.txt").read_text()
-    parts = re.split(r"^### (.*)\n", text, flags=re.MULTILINE)
-    blocks = dict(zip(parts[1::2], parts[2::2], strict=True))
-    return blocks[title]
 
 
 def qualified(name: str, addr: tuple[str, int] | None, rtt: int | None) -> PeerStatus:
@@ -58,7 +50,7 @@ def test_show_peers_matches_instance_a() -> None:
         PeerRow(name, addr, True, qualified(name, addr, rtt), encryption=encrypted)
         for name, addr, rtt, encrypted in seen
     ]
-    assert show_peers(rows) == cli_block("A: iax2 show peers")
+    assert show_peers(rows) == cli_output("A: iax2 show peers")
 
 
 def test_show_peers_registered_only_filters_and_counts() -> None:
@@ -125,11 +117,11 @@ def registered_client(username: str) -> RegistrationClient:
 
 def test_show_registry_matches_instance_b() -> None:
     clients = [registered_client(u) for u in ("plainpeer", "encpeer", "rsapeer", "md5peer")]
-    assert show_registry(c.registry_row() for c in clients) == cli_block("B: iax2 show registry")
+    assert show_registry(c.registry_row() for c in clients) == cli_output("B: iax2 show registry")
 
 
 def test_show_registry_empty_matches_instance_a() -> None:
-    assert show_registry([]) == cli_block("A: iax2 show registry")
+    assert show_registry([]) == cli_output("A: iax2 show registry")
 
 
 def test_show_registry_unregistered_and_named_host() -> None:
@@ -160,7 +152,7 @@ def without_expire(text: str) -> list[str]:
 
 
 def test_show_peer_matches_md5peer_except_expire() -> None:
-    expected = cli_block("A: iax2 show peer md5peer")
+    expected = cli_output("A: iax2 show peer md5peer")
     ours = show_peer(md5peer_detail(37))
     assert without_expire(ours) == without_expire(expected)
     # Asterisk printed a scheduler id there; pbxedge prints the seconds left.
@@ -183,7 +175,7 @@ def test_show_peer_matches_iaxmodem_except_expire() -> None:
         codecs=sum(modem_codecs),
         codec_order=modem_codecs,
     )
-    expected = cli_block("A: iax2 show peer iaxmodem")
+    expected = cli_output("A: iax2 show peer iaxmodem")
     assert without_expire(show_peer(detail)) == without_expire(expected)
 
 

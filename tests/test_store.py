@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import stat
 import threading
 from pathlib import Path
 
@@ -53,6 +54,15 @@ def test_missing_file_and_directory_are_created(db_path: Path) -> None:
         pass
     assert db_path.is_file()
     assert corrupt_files(db_path) == []
+
+
+def test_a_new_database_and_its_folder_are_private(db_path: Path) -> None:
+    with open_clean(db_path) as store:
+        store.save_registration("peer", "127.0.0.1", 4569, T0 + 60, 60)
+        # SQLite creates the WAL files with the database's mode.
+        files = [db_path, *(db_path.with_name(db_path.name + s) for s in ("-wal", "-shm"))]
+        assert [stat.S_IMODE(f.stat().st_mode) for f in files] == [0o600] * 3
+    assert stat.S_IMODE(db_path.parent.stat().st_mode) == 0o700
 
 
 def test_schema_version_is_recorded(db_path: Path) -> None:

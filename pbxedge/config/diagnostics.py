@@ -9,7 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["ConfigError", "Diagnostic", "Origin", "Severity"]
+__all__ = ["EXCERPT_CHARS", "ConfigError", "Diagnostic", "Origin", "Severity", "excerpt"]
+
+# How much of a name or value a message may quote. An included file can be anything
+# (even a file of secrets), so messages quote short pieces, never whole lines.
+EXCERPT_CHARS = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +43,16 @@ class Diagnostic:
     def __str__(self) -> str:
         where = f"{self.origin}: " if self.origin is not None else ""
         return f"{where}{self.severity.value}: {self.message}"
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """*text* fit for quoting in a message: at most *limit* characters (then "…"), and
+    control characters written as escapes so they cannot move the cursor or fake a line."""
+    shown = "".join(
+        ch if ch.isprintable() else f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}"
+        for ch in text[:limit]
+    )
+    return shown + "…" if len(text) > limit else shown
 
 
 class ConfigError(Exception):

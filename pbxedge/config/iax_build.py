@@ -17,7 +17,7 @@ from typing import Any
 
 from pbxedge.acl import Acl, AclSyntaxError, parse_network
 from pbxedge.config.codec_lists import CodecSelection, apply_codec_list
-from pbxedge.config.diagnostics import Diagnostic, Origin, Severity
+from pbxedge.config.diagnostics import Diagnostic, Origin, Severity, excerpt
 from pbxedge.config.iax_models import (
     AUTOKILL_YES_MS,
     IAX_DEFAULT_PORT,
@@ -497,23 +497,23 @@ class _Builder:
             places = " or ".join("[general]" if k == "general" else f"type={k} sections" for k in homes)
             self.warn(f"option '{var.name}' has no effect in {where}; it belongs in {places}", var.origin)
         else:
-            self.warn(f"unknown option '{var.name}' in {where} (ignored)", var.origin)
+            self.warn(f"unknown option '{excerpt(var.name)}' in {where} (ignored)", var.origin)
 
     # -- users, peers, friends ---------------------------------------------------------
 
     def build_entry(self, section: Category, general: General, config: IaxConfig) -> None:
         type_var = section.get("type")
         if type_var is None:
-            self.warn(f"Section '{section.name}' lacks type", section.origin)
+            self.warn(f"Section '{excerpt(section.name)}' lacks type", section.origin)
             return
         try:
             kind = parse_choice(type_var.value, ("user", "peer", "friend"))
         except ValueFormError as exc:
-            self.error(f"type: {exc}; section '{section.name}' skipped", type_var.origin)
+            self.error(f"type: {exc}; section '{excerpt(section.name)}' skipped", type_var.origin)
             return
         kinds = _KINDS[kind]
         targets = [self.entry_defaults(k, general) for k in kinds]
-        where = f"a type={kind} section ([{section.name}])"
+        where = f"a type={kind} section ([{excerpt(section.name)}])"
         for var in section.variables:
             if var.name.lower() != "type":
                 self.apply(var, kinds, targets, where)

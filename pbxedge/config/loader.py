@@ -9,6 +9,13 @@ Shared by ``iax.conf`` and ``extensions.conf``. Follows Asterisk's ``main/config
   folder, where Asterisk looks), globs allowed, loops reported; ``#exec`` refused unless
   the caller explicitly allows it.
 
+An include can name any file, so reading is bounded (see :mod:`pbxedge.config.textfile`):
+only regular text files are read, all the files of one load together hold at most
+``PBXEDGE_CONFIG_MAX_BYTES`` (16 MiB), at most :data:`MAX_INCLUDED_FILES` inclusions are
+made (files that each include the next one twice would make 2**n) and they nest at most
+:data:`MAX_INCLUDE_DEPTH` deep. Messages quote only short excerpts of names and values,
+never a line of a file, whose content may be anyone's secret.
+
 Keys repeat and order matters (``allow=``, ``secret=``, ``register =>``), so a category is
 an ordered list of variables, each remembering its ``file:line``. Content problems become
 diagnostics; only an unreadable top-level file raises :class:`ConfigError`.
@@ -22,7 +29,7 @@ import shlex
 import subprocess
 from dataclasses import dataclass, field
 
-from pbxedge.config.diagnostics import ConfigError, Diagnostic, Origin, Severity
+from pbxedge.config.diagnostics import ConfigError, Diagnostic, Origin, Severity, excerpt
 from pbxedge.config.grammar import (
     Assignment,
     AssignOp,
@@ -32,8 +39,17 @@ from pbxedge.config.grammar import (
     parse_line,
 )
 from pbxedge.config.lexer import MAX_NESTED_COMMENTS, CommentStripper, split_physical_lines
+from pbxedge.config.textfile import (
+    MAX_CONFIG_BYTES_ENV,
+    NotReadable,
+    TooLarge,
+    max_config_bytes,
+    read_config_text,
+)
 
 __all__ = [
+    "MAX_INCLUDED_FILES",
+    "MAX_INCLUDE_DEPTH",
     "Category",
     "ConfigFile",
     "Variable",
@@ -43,6 +59,14 @@ __all__ = [
 
 # A #exec'd command that hangs must not hang the load.
 _EXEC_TIMEOUT_S = 10.0
+
+# Room for a file per account in a big setup, yet files that each include the next one
+# twice (2**n inclusions) stop after about two seconds.
+MAX_INCLUDED_FILES = 10_000
+# Each level costs a few stack frames; this stays far below Python's recursion limit.
+MAX_INCLUDE_DEPTH = 64
+# Paths in messages: long enough for any real one, bounded for a made-up one.
+_PATH_CHARS = 200
 
 
 @dataclass(slots=True)
@@ -86,41 +110,69 @@ class ConfigFile:
         return [c for c in self.categories if not c.is_template]
 
 
-def load_config(path: str | os.PathLike[str], *, allow_exec: bool = False) -> ConfigFile:
-    """Read *path* and everything it includes.
+def load_config(
+    path: str | os.PathLike[str], *, allow_exec: bool = False, max_bytes: int | None = None
+) -> ConfigFile:
+    """Read *path* and everything it includes, at most *max_bytes* in all (default:
+    :func:`~pbxedge.config.textfile.max_config_bytes`).
 
     Raises :class:`ConfigError` only when *path* itself cannot be read.
     """
     name = os.fspath(path)
+    limit = _limit(max_bytes, name)
     try:
-        text = _read_text(name)
+        text, size = read_config_text(name, limit)
     except OSError as exc:
+        raise ConfigError([Diagnostic(
+            Severity.ERROR, f"cannot read config file {_path(name)}: {exc.strerror or exc}")]) from exc
+    except NotReadable as exc:
         raise ConfigError(
-            [Diagnostic(Severity.ERROR, f"cannot read config file {name}: {exc.strerror or exc}")]
+            [Diagnostic(Severity.ERROR, f"config file {_path(name)} {_refusal(exc, limit, 0)}")]
         ) from exc
-    loader = _Loader(ConfigFile(name), allow_exec=allow_exec)
+    loader = _Loader(ConfigFile(name), allow_exec=allow_exec, limit=limit, bytes_read=size)
     loader.load_text(text, name, os.path.dirname(name) or ".", real_path=os.path.realpath(name))
     return loader.config
 
 
-def parse_config_text(text: str, filename: str = "<string>") -> ConfigFile:
-    """Parse *text* as if read from *filename*; includes resolve against the cwd."""
-    loader = _Loader(ConfigFile(filename), allow_exec=False)
+def parse_config_text(text: str, filename: str = "<string>", *, max_bytes: int | None = None) -> ConfigFile:
+    """Parse *text* as if read from *filename*; includes resolve against the cwd and may
+    read *max_bytes* in all (as for :func:`load_config`)."""
+    loader = _Loader(ConfigFile(filename), allow_exec=False, limit=_limit(max_bytes, filename))
     loader.load_text(text, filename, os.getcwd(), real_path=None)
     return loader.config
 
 
-def _read_text(path: str) -> str:
-    with open(path, "rb") as handle:
-        data = handle.read()
-    # Undecodable bytes must not stop a load; they can only sit in comments or values.
-    return data.decode("utf-8", errors="replace")
+def _limit(max_bytes: int | None, name: str) -> int:
+    if max_bytes is not None:
+        return max_bytes
+    try:
+        return max_config_bytes()
+    except ValueError as exc:
+        raise ConfigError([Diagnostic(Severity.ERROR, f"cannot read config file {_path(name)}: {exc}")]) from exc
+
+
+def _path(path: str) -> str:
+    return excerpt(path, _PATH_CHARS)
+
+
+def _refusal(exc: NotReadable, limit: int, already_read: int) -> str:
+    """Why a file is refused, as the end of a sentence that starts with its name."""
+    if not isinstance(exc, TooLarge):
+        return str(exc)
+    read = f" ({already_read} bytes were read before it)" if already_read else ""
+    return (f"is too large: {exc.size} bytes, and a config with its includes may hold "
+            f"{limit} bytes{read}; {MAX_CONFIG_BYTES_ENV} sets the limit")
 
 
 class _Loader:
-    def __init__(self, config: ConfigFile, *, allow_exec: bool) -> None:
+    def __init__(self, config: ConfigFile, *, allow_exec: bool, limit: int, bytes_read: int = 0) -> None:
         self.config = config
         self.allow_exec = allow_exec
+        self.limit = limit
+        self.bytes_read = bytes_read
+        self.files_included = 0
+        # Set once MAX_INCLUDED_FILES was reported: later includes are skipped silently.
+        self.includes_exhausted = False
         self.current: Category | None = None
         # First category of each name: Asterisk's lookup for (+) and inheritance.
         self.first_by_name: dict[str, Category] = {}
@@ -146,7 +198,9 @@ class _Loader:
                 # A header error changes which section the next lines belong to, so it is an
                 # error; a stray line is only noise, as in Asterisk.
                 severity = Severity.ERROR if line.text.startswith("[") else Severity.WARNING
-                self.report(severity, f"{exc}: {line.text[:60]!r}", origin)
+                # The line is not quoted: file:line finds it, and a file included by
+                # mistake (/etc/shadow) must not be printed line by line.
+                self.report(severity, str(exc), origin)
                 continue
             if isinstance(parsed, Assignment):
                 self.assign(parsed, origin)
@@ -178,7 +232,7 @@ class _Loader:
                 return
             self.report(
                 Severity.ERROR,
-                f"Category addition requested, but category '{header.name}' does not exist",
+                f"Category addition requested, but category '{excerpt(header.name)}' does not exist",
                 origin,
             )
         category = Category(header.name, origin)
@@ -188,13 +242,13 @@ class _Loader:
             elif option == "+":
                 continue
             elif not option:
-                self.report(Severity.WARNING, f"empty option in header of [{header.name}]", origin)
+                self.report(Severity.WARNING, f"empty option in header of [{excerpt(header.name)}]", origin)
             else:
                 base = self.first_by_name.get(option)
                 if base is None:
                     self.report(
                         Severity.ERROR,
-                        f"Inheritance requested, but category '{option}' does not exist",
+                        f"Inheritance requested, but category '{excerpt(option)}' does not exist",
                         origin,
                     )
                     continue
@@ -208,10 +262,10 @@ class _Loader:
 
     def assign(self, assignment: Assignment, origin: Origin) -> None:
         if self.current is None:
+            # As in Asterisk the option is not named: a file included by mistake must not
+            # have its lines printed, and file:line finds it.
             self.report(
-                Severity.ERROR,
-                f"parse error: No category context for '{assignment.name}' (add a [section] above it)",
-                origin,
+                Severity.ERROR, "parse error: No category context (add a [section] above this line)", origin
             )
             return
         if not assignment.name:
@@ -236,7 +290,7 @@ class _Loader:
         elif directive.name == "exec":
             self.exec_include(directive, origin, base_dir)
         else:
-            self.report(Severity.WARNING, f"Unknown directive '#{directive.name}'", origin)
+            self.report(Severity.WARNING, f"Unknown directive '#{excerpt(directive.name)}'", origin)
 
     def include(self, directive: Directive, origin: Origin, base_dir: str, *, optional: bool) -> None:
         if not directive.argument:
@@ -245,7 +299,7 @@ class _Loader:
         argument = os.path.expanduser(directive.argument)
         paths = self.include_paths(argument, base_dir)
         if glob.has_magic(argument) and not paths and not optional:
-            self.report(Severity.WARNING, f"#include: no file matches '{directive.argument}'", origin)
+            self.report(Severity.WARNING, f"#include: no file matches '{excerpt(directive.argument)}'", origin)
         for path in paths:
             self.include_file(path, origin, optional=optional)
 
@@ -269,23 +323,41 @@ class _Loader:
     def include_file(self, path: str, origin: Origin, *, optional: bool) -> None:
         real = os.path.realpath(path)
         if real in self.include_stack:
-            chain = " -> ".join(os.path.basename(p) for p in [*self.include_stack, real])
+            chain = " -> ".join(_path(os.path.basename(p)) for p in [*self.include_stack, real])
             self.report(Severity.ERROR, f"include loop: {chain}; not included again", origin)
             return
+        if len(self.include_stack) > MAX_INCLUDE_DEPTH:
+            self.report(Severity.ERROR, f"includes nested more than {MAX_INCLUDE_DEPTH} deep; "
+                        f"{_path(path)} not included", origin)
+            return
+        if self.files_included >= MAX_INCLUDED_FILES:
+            if not self.includes_exhausted:
+                self.includes_exhausted = True
+                self.report(Severity.ERROR, f"more than {MAX_INCLUDED_FILES} files included in one "
+                            f"load (does a file include another several times?); {_path(path)} "
+                            "and every later include are skipped", origin)
+            return
+        self.files_included += 1
         try:
-            text = _read_text(path)
+            text, size = read_config_text(path, self.limit - self.bytes_read)
         except OSError as exc:
             if not optional:
                 reason = exc.strerror or str(exc)
-                self.report(Severity.ERROR, f"cannot read included file {path}: {reason}", origin)
+                self.report(Severity.ERROR, f"cannot read included file {_path(path)}: {reason}", origin)
             return
+        except NotReadable as exc:
+            # Even #tryinclude reports this: the file is there, but cannot be what was meant.
+            self.report(Severity.ERROR, f"included file {_path(path)} "
+                        f"{_refusal(exc, self.limit, self.bytes_read)}; not included", origin)
+            return
+        self.bytes_read += size
         self.load_text(text, os.path.normpath(path), os.path.dirname(path), real_path=real)
 
     def exec_include(self, directive: Directive, origin: Origin, base_dir: str) -> None:
         if not self.allow_exec:
             self.report(
                 Severity.ERROR,
-                f"#exec '{directive.argument}' refused: config files may not run commands "
+                f"#exec '{excerpt(directive.argument)}' refused: config files may not run commands "
                 "(Asterisk needs execincludes=yes for this, and pbxedge does not allow it)",
                 origin,
             )
@@ -296,12 +368,12 @@ class _Loader:
                 argv, cwd=base_dir, capture_output=True, timeout=_EXEC_TIMEOUT_S, check=False
             )
         except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
-            self.report(Severity.ERROR, f"#exec '{directive.argument}' failed: {exc}", origin)
+            self.report(Severity.ERROR, f"#exec '{excerpt(directive.argument)}' failed: {exc}", origin)
             return
         if result.returncode != 0:
             self.report(
                 Severity.WARNING,
-                f"#exec '{directive.argument}' exited with status {result.returncode}",
+                f"#exec '{excerpt(directive.argument)}' exited with status {result.returncode}",
                 origin,
             )
         output = result.stdout.decode("utf-8", errors="replace")

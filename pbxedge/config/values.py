@@ -11,6 +11,8 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
+from pbxedge.config.diagnostics import excerpt
+
 __all__ = [
     "BOOL_FORMS",
     "ParsedRegister",
@@ -35,7 +37,7 @@ class ValueFormError(ValueError):
     """A value that does not have any of the accepted forms."""
 
     def __init__(self, value: str, accepted: str) -> None:
-        super().__init__(f"'{value}' is not valid; accepted: {accepted}")
+        super().__init__(f"'{excerpt(value)}' is not valid; accepted: {accepted}")
         self.value = value
         self.accepted = accepted
 

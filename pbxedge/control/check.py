@@ -12,9 +12,9 @@ from pathlib import Path
 
 from dialplan.loader import load_dialplan
 from dialplan.plan import Dialplan
-from pbxedge.config.diagnostics import ConfigError, Diagnostic, Severity
 from pbxedge.cdr.config import CdrConfig, load_cdr_config
 from pbxedge.channels.moh import MohClasses, load_moh
+from pbxedge.config.diagnostics import ConfigError, Diagnostic, Severity
 from pbxedge.config.iax import IaxConfig, load_iax_config
 from pbxedge.keys import KeyStore
 from pbxedge.media.indications import Indications

@@ -1,7 +1,7 @@
 """Text of ``iax2 show users``, column for column as chan_iax2 prints it.
 
 Formats come from chan_iax2.c (reference iax2.md §9, §15.10) and were checked
-against the real outputs in ``vectors/asterisk/asterisk-cli-outputs.txt``.
+against the real outputs in ``tests/data/asterisk/asterisk-cli-outputs.txt``.
 One deliberate difference: secrets are never printed (``<Set>`` instead).
 """
 

@@ -2,28 +2,50 @@
 
 It runs as a task in the node's nursery.  Each client gets its own task; a
 client that sends garbage, too long a line, or disconnects mid-way only ends
-its own connection.
+its own connection.  The console never takes the node down with it: it serves at most
+:attr:`ConsoleLimits.max_clients` clients at once (more are told the console is busy),
+closes connections that wait longer than :attr:`ConsoleLimits.idle_timeout` for a
+request or for the reading of a reply, and meets a failing ``accept()`` (out of file
+descriptors, of memory) with a logged, growing pause instead of an exception.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import socket as stdlib_socket
 import stat
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 import trio
 
 from pbxedge import log
-from pbxedge.control.protocol import MAX_REQUEST_BYTES, decode_request, encode_response
+from pbxedge.control.limits import ConsoleLimits
+from pbxedge.control.protocol import (
+    MAX_REQUEST_BYTES,
+    decode_request,
+    encode_refusal,
+    encode_response,
+)
 from pbxedge.control.registry import CommandContext, CommandRegistry
 
 __all__ = ["ControlServer", "ControlSocketError"]
 
 # Linux sun_path is 108 bytes including the terminating NUL.
 _MAX_SOCKET_PATH = 107
+# Room for a burst of clients: beyond the cap they are accepted and told the console is
+# busy, which a client can report, instead of failing to connect.
+_LISTEN_BACKLOG = 128
+# A failing accept() is retried after a pause that doubles from the first to the last.
+_ACCEPT_RETRY_FIRST = 0.1
+_ACCEPT_RETRY_LAST = 1.0
+# At most one log line per interval about each kind of console trouble.
+_LOG_INTERVAL = 10.0
+# A refused client gets its reason only if it can take it at once.
+_REFUSAL_SEND_LIMIT = 1.0
 
 
 class ControlSocketError(Exception):
@@ -83,14 +105,21 @@ class ControlServer:
         socket_path: Path,
         registry: CommandRegistry,
         request_stop: Callable[[], None],
+        limits: ConsoleLimits | None = None,
     ) -> None:
         self.socket_path = socket_path
         self._registry = registry
         self._request_stop = request_stop
+        self._limits = limits or ConsoleLimits()
         self._socket: trio.socket.SocketType | None = None
+        self._clients = 0
+        self._log_limiter = log.RateLimiter(_LOG_INTERVAL, clock=trio.current_time)
 
     def register_commands(self, registry: CommandRegistry) -> None:
         """The console's own commands are the core ones, registered by the node."""
+
+    async def stop(self) -> None:
+        """Nothing to finish: the console answers until its task is cancelled, last."""
 
     def bind(self) -> trio.socket.SocketType:
         """Create, bind and listen (once); raises ControlSocketError with a clear reason.
@@ -112,7 +141,7 @@ class ControlServer:
         raw = stdlib_socket.socket(stdlib_socket.AF_UNIX, stdlib_socket.SOCK_STREAM)
         try:
             _bind_private(raw, self.socket_path)
-            raw.listen(16)
+            raw.listen(_LISTEN_BACKLOG)
         except OSError as exc:
             raw.close()
             if exc.errno == errno.EADDRINUSE:
@@ -127,26 +156,59 @@ class ControlServer:
         try:
             async with listener, trio.open_nursery() as nursery:
                 task_status.started()
-                while True:
-                    stream = await listener.accept()
-                    nursery.start_soon(self._serve_client, stream)
+                await self._accept_forever(listener, nursery)
         finally:
             self.socket_path.unlink(missing_ok=True)
 
-    async def _serve_client(self, stream: trio.SocketStream) -> None:
-        async with stream:
+    async def _accept_forever(self, listener: trio.SocketListener,
+                              nursery: trio.Nursery) -> NoReturn:
+        pause = _ACCEPT_RETRY_FIRST
+        while True:
             try:
+                stream = await listener.accept()
+            except OSError as exc:
+                # EMFILE, ENFILE, ENOBUFS, ENOMEM (trio itself retries ECONNABORTED and its
+                # kin): the client waits in the backlog until descriptors or memory are back.
+                name = errno.errorcode.get(exc.errno or 0, "error")
+                self._log_limiter.warning(
+                    f"accept {name}", f"cannot accept a console connection: {name} "
+                    f"({exc.strerror or exc}); retrying in {pause:g} s")
+                await trio.sleep(pause)
+                pause = min(2 * pause, _ACCEPT_RETRY_LAST)
+                continue
+            pause = _ACCEPT_RETRY_FIRST
+            if self._clients >= self._limits.max_clients:
+                await self._refuse(stream)
+            else:
+                self._clients += 1
+                nursery.start_soon(self._serve_client, stream)
+
+    async def _refuse(self, stream: trio.SocketStream) -> None:
+        reason = f"{self._clients} clients connected, the most --console-max-clients allows"
+        self._log_limiter.warning("busy", f"refused a console client: {reason}")
+        async with stream:
+            with trio.move_on_after(_REFUSAL_SEND_LIMIT):
+                with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                    await stream.send_all(
+                        encode_refusal(f"pbxedge console busy: {reason}; try again later"))
+
+    async def _serve_client(self, stream: trio.SocketStream) -> None:
+        try:
+            async with stream:
                 await self._converse(stream)
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                # The client went away mid-request or mid-reply: its loss only.
-                return
-            except Exception as exc:
-                # The boundary of one client: whatever went wrong ends this
-                # connection, never the node's nursery.
-                log.error(f"control client dropped after an internal error: {exc!r}")
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            # The client went away mid-request or mid-reply: its loss only.
+            pass
+        except Exception as exc:
+            # The boundary of one client: whatever went wrong ends this
+            # connection, never the node's nursery.
+            log.error(f"control client dropped after an internal error: {exc!r}")
+        finally:
+            self._clients -= 1
 
     async def _converse(self, stream: trio.SocketStream) -> None:
-        """Answer requests in order until the client closes (or asks the node to stop)."""
+        """Answer requests in order until the client closes, stays idle too long, or asks
+        the node to stop."""
         stop_after_reply = False
 
         def stop_after_this_reply() -> None:
@@ -156,19 +218,36 @@ class ControlServer:
 
         ctx = CommandContext(registry=self._registry, request_stop=stop_after_this_reply)
         reader = _LineReader(stream)
+        idle = self._limits.idle_timeout
         while True:
-            try:
-                line = await reader.next_line()
-            except _LineTooLong:
-                await stream.send_all(encode_response("Command line too long\n"))
+            line: bytes | None = None
+            with trio.move_on_after(idle) as waiting:
+                try:
+                    line = await reader.next_line()
+                except _LineTooLong:
+                    await self._reply(stream, "Command line too long\n")
+                    return
+            if waiting.cancelled_caught:
+                log.debug(f"console client sent no command for {idle:g} s; closed")
                 return
             if line is None:
                 return
             output = await self._registry.execute(ctx, decode_request(line))
-            await stream.send_all(encode_response(output))
+            replied = await self._reply(stream, output)
             if stop_after_reply:
                 self._request_stop()
                 return
+            if not replied:
+                return
+
+    async def _reply(self, stream: trio.SocketStream, output: str) -> bool:
+        """Send *output*; False when the client left it unread for the idle timeout."""
+        with trio.move_on_after(self._limits.idle_timeout):
+            await stream.send_all(encode_response(output))
+            return True
+        log.debug(f"console client left its reply unread for {self._limits.idle_timeout:g} s; "
+                  "closed")
+        return False
 
 
 class _LineTooLong(Exception):

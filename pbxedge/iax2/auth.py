@@ -6,8 +6,10 @@ challenge (``authenticate_request``, ``registry_authrequest``), verifying the an
 Client side: answering an AUTHREQ/REGAUTH (``authenticate_reply``, ``authenticate``).
 Also the AES-128 agreement (``merge_encryption``). See iax2.md §4 and §5.1-§5.5.
 
-Everything here is a pure function of config models, IEs and an injected ``random.Random``.
-Failure reasons are meant for ``authdebug`` log lines and never contain a secret.
+Everything here is a pure function of accounts (:mod:`pbxedge.iax2.accounts`), IEs, loaded
+keys and an injected ``random.Random``.
+Failure reasons are meant for ``authdebug`` log lines and never contain a secret; names
+that came in a frame are shown through :func:`pbxedge.log.printable`.
 """
 
 from __future__ import annotations
@@ -16,12 +18,15 @@ import ipaddress
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from pbxedge.config.iax_models import Peer, User
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
+
+from pbxedge.iax2.accounts import Account, PeerAccount, UserAccount
 from pbxedge.iax2.crypto import aes_key, md5_response, rsa_sign, rsa_verify
 from pbxedge.iax2.enums import IE, AuthMethod, Cause, EncryptionMethod
 from pbxedge.iax2.ies import IEList
-from pbxedge.keys import KeyStore
+from pbxedge.log import printable
 
 __all__ = [
     "DEFAULT_MAXAUTHREQ",
@@ -36,6 +41,7 @@ __all__ = [
     "MatchResult",
     "RegistrantMatch",
     "Rejection",
+    "RsaKeys",
     "SecretResolver",
     "answer_challenge",
     "build_authreq",
@@ -56,6 +62,15 @@ __all__ = [
 
 # (family, key) -> the astdb value, or None when absent. The node passes its store.
 SecretResolver = Callable[[str, str], str | None]
+
+
+class RsaKeys(Protocol):
+    """The RSA keys loaded by name (the node passes its key store)."""
+
+    def public(self, name: str) -> RSAPublicKey | None: ...
+
+    def private(self, name: str) -> RSAPrivateKey | None: ...
+
 
 DEFAULT_MAXAUTHREQ = 3  # chan_iax2.c line 368
 # With delayreject=yes a failed authentication (REJECT) or registration (REGREJ) is answered
@@ -119,21 +134,13 @@ def resolve_secrets(
     return tuple(s for s in value.split(";") if s)
 
 
-def needs_authentication(user: User | Peer) -> bool:
+def needs_authentication(account: Account) -> bool:
     """Whether a NEW (or REGREQ) must be challenged: any secret, dbsecret or inkeys.
 
     A ``dbsecret`` counts even before it is read, so a missing astdb entry cannot turn an
     account into an open one (the fail-closed rule of :func:`resolve_secrets`).
     """
-    return bool(_secrets_of(user) or user.dbsecret or user.inkeys)
-
-
-def _secrets_of(account: User | Peer) -> list[str]:
-    return list(account.secrets) if isinstance(account, User) else _peer_secrets(account)
-
-
-def _peer_secrets(peer: Peer) -> list[str]:
-    return [peer.secret] if peer.secret else []
+    return bool(account.secrets or account.dbsecret or account.inkeys)
 
 
 # -- challenge and AUTHREQ / REGAUTH ----------------------------------------------------
@@ -231,7 +238,7 @@ class MatchResult:
     * neither: REJECT "No authority found".
     """
 
-    user: User | None
+    user: UserAccount | None
     decoy: bool
     reason: str
 
@@ -240,19 +247,19 @@ class MatchResult:
         return self.user is None and not self.decoy
 
 
-def _user_score(user: User) -> int:
+def _user_score(user: UserAccount) -> int:
     has_acl = user.acl.is_set
     if not (user.secrets or user.dbsecret or user.inkeys):
         return 4 if has_acl else 3
     return 2 if has_acl else 1
 
 
-def _context_allowed(user: User, context: str | None) -> bool:
+def _context_allowed(user: UserAccount, context: str | None) -> bool:
     return not context or "*" in user.contexts or context in user.contexts
 
 
 def match_user(
-    users: Mapping[str, User], *, username: str | None, context: str | None, ip: str
+    users: Mapping[str, UserAccount], *, username: str | None, context: str | None, ip: str
 ) -> MatchResult:
     """Pick the ``[user]`` for a NEW from *ip* the way ``check_access`` does (7940-8171).
 
@@ -263,15 +270,17 @@ def match_user(
     """
     if username:
         user = users.get(username)
+        shown = printable(username)
         if user is None:
-            return MatchResult(None, True, f"no user named '{username}'")
+            return MatchResult(None, True, f"no user named '{shown}'")
         if not user.acl.permits(ip):
-            return MatchResult(None, True, f"user '{username}' does not permit {ip}")
+            return MatchResult(None, True, f"user '{shown}' does not permit {ip}")
         if not _context_allowed(user, context):
-            return MatchResult(None, True, f"user '{username}' may not use context '{context}'")
-        return MatchResult(user, False, f"user '{username}' named in the NEW")
+            return MatchResult(None, True,
+                               f"user '{shown}' may not use context '{printable(context or '')}'")
+        return MatchResult(user, False, f"user '{shown}' named in the NEW")
 
-    best: User | None = None
+    best: UserAccount | None = None
     best_score = 0
     for user in users.values():
         if not user.acl.permits(ip) or not _context_allowed(user, context):
@@ -280,7 +289,7 @@ def match_user(
         if score > best_score:  # strict: the earlier user keeps a tie
             best, best_score = user, score
     if best is None:
-        where = f" for context '{context}'" if context else ""
+        where = f" for context '{printable(context)}'" if context else ""
         return MatchResult(None, False, f"no user without a name permits {ip}{where}")
     return MatchResult(best, False, f"user '{best.name}' chosen by score {best_score}")
 
@@ -357,7 +366,7 @@ def _fail(reason: str) -> AuthOutcome:
 
 
 def _verify_rsa(
-    inkeys: Sequence[str], challenge: str, result: str, keystore: KeyStore
+    inkeys: Sequence[str], challenge: str, result: str, keystore: RsaKeys
 ) -> AuthOutcome:
     missing: list[str] = []
     for name in inkeys:
@@ -391,11 +400,11 @@ def _verify_plaintext(secrets: Sequence[str], password: str | None) -> AuthOutco
 
 
 def verify_authrep(
-    user: User | None,
+    user: UserAccount | None,
     methods: AuthMethod,
     challenge: str,
     ies: IEList,
-    keystore: KeyStore,
+    keystore: RsaKeys,
     secret_resolver: SecretResolver | None,
 ) -> AuthOutcome:
     """Check an AUTHREP exactly like ``authenticate_verify`` (8261-8354): ONE branch,
@@ -430,7 +439,7 @@ def verify_authrep(
 class RegistrantMatch:
     """The peer a REGREQ's USERNAME names, or a decoy (``peer`` None) with the reason."""
 
-    peer: Peer | None
+    peer: PeerAccount | None
     reason: str
 
     @property
@@ -443,27 +452,28 @@ class RegistrantMatch:
         return self.peer is None or needs_authentication(self.peer)
 
 
-def match_registrant(peers: Mapping[str, Peer], username: str, ip: str) -> RegistrantMatch:
+def match_registrant(peers: Mapping[str, PeerAccount], username: str, ip: str) -> RegistrantMatch:
     """``register_verify`` (8356-8516): USERNAME is a peer's *section name*; the peer must
     be ``host=dynamic`` and its ACL must permit *ip*. Anything else gets a decoy REGAUTH
     and then ``REGREJ "Registration Refused"`` (cause 29), whatever the reason, so that
     names cannot be enumerated."""
     peer = peers.get(username)
+    shown = printable(username)
     if peer is None:
-        return RegistrantMatch(None, f"no such peer '{username}'")
+        return RegistrantMatch(None, f"no such peer '{shown}'")
     if not peer.dynamic:
-        return RegistrantMatch(None, f"peer '{username}' is not dynamic")
+        return RegistrantMatch(None, f"peer '{shown}' is not dynamic")
     if not peer.acl.permits(ip):
-        return RegistrantMatch(None, f"peer '{username}' does not permit {ip}")
-    return RegistrantMatch(peer, f"peer '{username}'")
+        return RegistrantMatch(None, f"peer '{shown}' does not permit {ip}")
+    return RegistrantMatch(peer, f"peer '{shown}'")
 
 
 def verify_regreq(
-    peer: Peer | None,
+    peer: PeerAccount | None,
     methods: AuthMethod,
     challenge: str | None,
     ies: IEList,
-    keystore: KeyStore,
+    keystore: RsaKeys,
     secret_resolver: SecretResolver | None,
 ) -> AuthOutcome:
     """Check the REGREQ that answers a REGAUTH. Unlike calls, the branch follows which
@@ -471,7 +481,7 @@ def verify_regreq(
     no usable result is refused."""
     if peer is None:
         return _fail("answer to a decoy REGAUTH (unknown, non-dynamic or refused peer)")
-    secrets = resolve_secrets(_peer_secrets(peer), peer.dbsecret, secret_resolver)
+    secrets = resolve_secrets(peer.secrets, peer.dbsecret, secret_resolver)
     rsa_result = ies.get_str(IE.RSA_RESULT)
     md5_result = ies.get_str(IE.MD5_RESULT)
     password = ies.get_str(IE.PASSWORD)
@@ -520,7 +530,7 @@ def answer_challenge(
     challenge: str | None,
     username: str,
     creds: Credentials,
-    keystore: KeyStore,
+    keystore: RsaKeys,
     *,
     our_encryption: int = 0,
     offered_encryption: int = 0,
@@ -534,7 +544,8 @@ def answer_challenge(
     md5(challenge + our secret).
     """
     if offered == AuthMethod.RSA and not creds.outkey:
-        return AuthFailure(f"RSA authentication requires an outkey (user '{username}')")
+        return AuthFailure(
+            f"RSA authentication requires an outkey (user '{printable(username)}')")
     agreement = (
         merge_encryption(our_encryption, offered_encryption)
         if offered & AuthMethod.MD5
@@ -556,7 +567,8 @@ def answer_challenge(
         elif offered & AuthMethod.PLAINTEXT:
             ies.add_str(IE.PASSWORD, creds.secret)
     if not len(ies):
-        return AuthFailure(_no_answer_reason(offered, challenge, username, creds, keystore))
+        return AuthFailure(
+            _no_answer_reason(offered, challenge, printable(username), creds, keystore))
     key = (
         aes_key(challenge, creds.secret)
         if agreement.encrypted and challenge and creds.secret
@@ -568,26 +580,26 @@ def answer_challenge(
 def _no_answer_reason(
     offered: AuthMethod,
     challenge: str | None,
-    username: str,
+    shown_name: str,
     creds: Credentials,
-    keystore: KeyStore,
+    keystore: RsaKeys,
 ) -> str:
     if creds.outkey and offered & AuthMethod.RSA and keystore.private(creds.outkey) is None:
-        return f"private key '{creds.outkey}' is not loaded (user '{username}')"
+        return f"private key '{creds.outkey}' is not loaded (user '{shown_name}')"
     if _needs_challenge(offered) and not challenge and not offered & AuthMethod.PLAINTEXT:
-        return f"challenge for '{username}' carries no CHALLENGE IE"
+        return f"challenge for '{shown_name}' carries no CHALLENGE IE"
     if not creds.secret and not creds.outkey:
-        return f"no secret or outkey to authenticate '{username}'"
-    return f"no way to answer methods {int(offered)} for '{username}' with our credentials"
+        return f"no secret or outkey to authenticate '{shown_name}'"
+    return f"no way to answer methods {int(offered)} for '{shown_name}' with our credentials"
 
 
 def choose_credentials(
-    peers: Mapping[str, Peer],
+    peers: Mapping[str, PeerAccount],
     peer_name: str | None,
     authreq_username: str | None,
     ip: str,
     *,
-    peer_address: Callable[[Peer], str | None],
+    peer_address: Callable[[PeerAccount], str | None],
     secret_resolver: SecretResolver | None = None,
 ) -> list[Credentials]:
     """Candidate credentials for an AUTHREQ on a call that has none of its own, in file
@@ -596,16 +608,18 @@ def choose_credentials(
     address (*peer_address*: current, registered or configured IP; None if unknown)
     matches *ip* under the peer's mask. The first candidate that yields an answer wins.
     """
+    candidates: Iterable[PeerAccount] = peers.values()
+    if peer_name:  # by name: a dialled peer costs one lookup, however many peers there are
+        named = peers.get(peer_name)
+        candidates = [named] if named is not None else []
     out: list[Credentials] = []
-    for peer in peers.values():
-        if peer_name and peer.name != peer_name:
-            continue
+    for peer in candidates:
         if peer.username and peer.username != (authreq_username or ""):
             continue
         address = peer_address(peer)
         if address is not None and not _same_masked(address, ip, peer.mask):
             continue
-        secrets = resolve_secrets(_peer_secrets(peer), peer.dbsecret, secret_resolver)
+        secrets = resolve_secrets(peer.secrets, peer.dbsecret, secret_resolver)
         secret = secrets[0] if secrets else None
         if secret or peer.outkey:
             out.append(Credentials(secret, peer.outkey or None))

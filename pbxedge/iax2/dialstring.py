@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from pbxedge.config.iax_models import General, Peer
+from pbxedge.iax2.accounts import DEFAULT_PORT, PeerAccount
 from pbxedge.iax2.auth import SecretResolver, offered_encryption, resolve_secrets
 from pbxedge.iax2.codecs import Codec
 from pbxedge.iax2.enums import Cause
@@ -17,6 +17,7 @@ from pbxedge.iax2.enums import Cause
 __all__ = [
     "DEFAULT_PORT",
     "Address",
+    "DialDefaults",
     "DialString",
     "DialStringError",
     "DialTarget",
@@ -28,7 +29,6 @@ __all__ = [
 
 Address = tuple[str, int]
 
-DEFAULT_PORT = 4569
 _TECH_PREFIX = "iax2/"
 
 
@@ -128,6 +128,16 @@ class PeerRuntime:
 
 
 @dataclass(frozen=True)
+class DialDefaults:
+    """``[general]`` settings for a dial string that names a host rather than a peer."""
+
+    encryption: bool
+    force_encryption: bool
+    capability: Codec
+    prefs: tuple[Codec, ...]
+
+
+@dataclass(frozen=True)
 class DialTarget:
     """Everything needed to place the call: destination, credentials, media and flags."""
 
@@ -166,8 +176,8 @@ class DialUnavailable:
 
 def resolve_dial_target(
     parsed: DialString,
-    peers: Mapping[str, Peer],
-    general: General,
+    peers: Mapping[str, PeerAccount],
+    defaults: DialDefaults,
     *,
     runtime: Callable[[str], PeerRuntime],
     secret_resolver: SecretResolver | None = None,
@@ -189,12 +199,12 @@ def resolve_dial_target(
             secret=parsed.secret,
             outkey=parsed.outkey,
             peer_name=None,
-            encryption=offered_encryption(general.encryption or general.forceencryption),
-            force_encryption=general.forceencryption,
+            encryption=offered_encryption(defaults.encryption or defaults.force_encryption),
+            force_encryption=defaults.force_encryption,
             trunk=False,
             sendani=False,
-            capability=general.capability,
-            prefs=tuple(general.prefs),
+            capability=defaults.capability,
+            prefs=defaults.prefs,
             autoanswer=parsed.autoanswer,
         )
 
@@ -207,9 +217,7 @@ def resolve_dial_target(
     host, port = address
     secret = parsed.secret
     if secret is None:
-        secrets = resolve_secrets(
-            [peer.secret] if peer.secret else [], peer.dbsecret, secret_resolver
-        )
+        secrets = resolve_secrets(peer.secrets, peer.dbsecret, secret_resolver)
         secret = secrets[0] if secrets else None
     return DialTarget(
         host=host,
@@ -220,19 +228,19 @@ def resolve_dial_target(
         secret=secret,
         outkey=parsed.outkey or peer.outkey,
         peer_name=peer.name,
-        encryption=offered_encryption(peer.encryption or peer.forceencryption),
-        force_encryption=peer.forceencryption,
+        encryption=offered_encryption(peer.encryption or peer.force_encryption),
+        force_encryption=peer.force_encryption,
         trunk=peer.trunk,
         sendani=peer.sendani,
         capability=peer.capability,
-        prefs=tuple(peer.prefs),
+        prefs=peer.prefs,
         autoanswer=parsed.autoanswer,
         qualify_maxms=peer.qualify_ms,
         lastms=state.lastms,
     )
 
 
-def _peer_address(peer: Peer, state: PeerRuntime) -> Address | None:
+def _peer_address(peer: PeerAccount, state: PeerRuntime) -> Address | None:
     if state.address is not None:
         return state.address
     if peer.host and not peer.dynamic:

@@ -27,8 +27,9 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from pbxedge.iax2.call import STATELESS_CALLNO, Call, CallInfo, CallState
+from pbxedge.iax2.call import STATELESS_CALLNO, Call, CallInfo
 from pbxedge.iax2.callnumbers import CallNumberPool, LimitKind
+from pbxedge.iax2.callstate import CallState
 from pbxedge.iax2.calltoken import CallTokenIssuer
 from pbxedge.iax2.enums import IE, Cause, FrameType, IaxSubclass
 from pbxedge.iax2.errors import MalformedFrame
@@ -589,6 +590,10 @@ class Endpoint:
 
     def calls(self) -> list[int]:
         return sorted(self._calls)
+
+    def ending_calls(self) -> list[int]:
+        """Calls whose final frame (HANGUP, REJECT, REGACK, REGREJ) still awaits its ACK."""
+        return sorted(no for no, call in self._calls.items() if call.state is CallState.HANGING_UP)
 
     def pending_retransmits(self) -> int:
         return sum(len(call.queue) for call in self._calls.values())

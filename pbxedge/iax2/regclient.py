@@ -348,7 +348,8 @@ class RegistrationClient:
         if self._accepts(_I.REGREJ):
             self._log(
                 log.NOTICE,
-                f"Registration of '{self.username}' rejected: '{cause or '<unknown>'}' "
+                f"Registration of '{self.username}' rejected: "
+                f"'{log.printable(cause) if cause else '<unknown>'}' "
                 f"from: '{self._server()}'",
             )
             self._step(_I.REGREJ, now)

@@ -3,6 +3,9 @@
 Operators paste this layout into bug reports and compare it with Asterisk's, so names, widths
 and per-IE value formats copy Asterisk's, quirks included (e.g. CHALLENGE as hex escapes,
 two spaces in DATE TIME, MUSICONHOLD shown as an unknown IE because Asterisk's table lacks it).
+One difference: Asterisk prints string IEs byte for byte, so a peer can put a newline or a
+terminal escape into the dump; here unprintable characters and bytes that are not UTF-8
+are shown as ``\\xNN`` (:func:`pbxedge.log.printable`).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from pbxedge.iax2.codecs import codec_name, codec_prefs_decode
 from pbxedge.iax2.enums import IE, FrameType, IaxSubclass
 from pbxedge.iax2.frames import Frame, FullFrame, compress_subclass
 from pbxedge.iax2.ies import decode_sockaddr
+from pbxedge.log import printable
 
 __all__ = ["format_addr", "show_frame", "show_ies"]
 
@@ -74,9 +78,13 @@ _IAX_NAMES: dict[int, str] = {
 
 
 # -- per-IE value formatters (parser.c dump_*) ----------------------------------------------
-def _dump_string(data: bytes) -> str:
+def _c_string(data: bytes) -> bytes:
     # strncpy semantics: a NUL ends the string.
-    return data.split(b"\0", 1)[0].decode("utf-8", "replace")
+    return data.split(b"\0", 1)[0]
+
+
+def _dump_string(data: bytes) -> str:
+    return printable(_c_string(data), limit=None)
 
 
 def _dump_string_hex(data: bytes) -> str:
@@ -137,7 +145,7 @@ def _dump_versioned_codec(data: bytes) -> str:
 
 def _dump_prefs(data: bytes) -> str:
     names: list[str] = []
-    for ch in _dump_string(data):
+    for ch in _c_string(data).decode("utf-8", "replace"):
         # Asterisk stops at the first letter that maps to no codec.
         decoded = codec_prefs_decode(ch)
         if not decoded:

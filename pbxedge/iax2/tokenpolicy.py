@@ -16,41 +16,63 @@ section it consulted.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping, Sequence
+from enum import StrEnum
 
-from pbxedge.config.iax_models import IaxConfig, RequireCallToken
+from pbxedge.acl import IPNetwork
 from pbxedge.iax2.enums import IaxSubclass
 from pbxedge.iax2.showframe import format_addr
+from pbxedge.log import printable
 
-__all__ = ["TokenPolicyDecider"]
+__all__ = ["CallTokenRule", "TokenPolicyDecider"]
 
 Address = tuple[str, int]
 _GUEST = "guest"  # the user looked up when a NEW has no USERNAME
 
 
-class TokenPolicyDecider:
-    """Call-token policy over one loaded config, plus the ``auto`` → ``yes`` learning.
+class CallTokenRule(StrEnum):
+    """A section's ``requirecalltoken=``."""
 
-    The learning lives here, not in the config models, so a reload starts from the
-    configured values again, as it does in Asterisk.
+    DEFAULT = "default"  # required, unless the address is in a calltokenoptional range
+    YES = "yes"
+    NO = "no"
+    AUTO = "auto"  # not required until a request from the account carried a valid token
+
+
+class TokenPolicyDecider:
+    """Call-token policy over the rules of one loaded config, plus the ``auto`` → ``yes``
+    learning.
+
+    *users* and *peers* map section names to their rule; *optional* are the
+    ``calltokenoptional`` ranges. The learning lives here, not in the configuration, so a
+    reload starts from the configured values again, as it does in Asterisk.
     """
 
-    __slots__ = ("_config", "_learned")
+    __slots__ = ("_learned", "_optional", "_peers", "_users")
 
-    def __init__(self, config: IaxConfig) -> None:
-        self._config = config
+    def __init__(
+        self,
+        *,
+        users: Mapping[str, CallTokenRule],
+        peers: Mapping[str, CallTokenRule],
+        optional: Sequence[IPNetwork] = (),
+    ) -> None:
+        self._users = users
+        self._peers = peers
+        self._optional = optional
         self._learned: set[tuple[bool, str]] = set()
 
     def required(self, subclass: IaxSubclass, username: str | None, addr: Address) -> bool:
         setting = self._setting(subclass, username)
-        if setting in ("no", "auto"):
+        if setting in (CallTokenRule.NO, CallTokenRule.AUTO):
             return False
-        return not (setting == "default" and self._optional_address(addr[0]))
+        return not (setting is CallTokenRule.DEFAULT and self._optional_address(addr[0]))
 
     def mark_validated(self, subclass: IaxSubclass, username: str | None) -> None:
         """A request from *username* carried a valid token: ``auto`` now means ``yes``
         (``requirecalltoken_mark_auto`` 5003-5025; a request with no USERNAME teaches
         nothing, as there)."""
-        if username and self._configured(subclass, username) == "auto":
+        if username and self._configured(subclass, username) is CallTokenRule.AUTO:
             self._learned.add((subclass == IaxSubclass.NEW, username))
 
     def explain(self, subclass: IaxSubclass, username: str | None, addr: Address) -> str:
@@ -61,27 +83,23 @@ class TokenPolicyDecider:
         return (
             "Call rejected, CallToken Support required. If unexpected, resolve by placing "
             f"address {format_addr(*addr)} in the calltokenoptional list or setting "
-            f"{kind} {username or _GUEST} requirecalltoken=no"
+            f"{kind} {printable(username or _GUEST)} requirecalltoken=no"
         )
 
-    def _setting(self, subclass: IaxSubclass, username: str | None) -> RequireCallToken:
+    def _setting(self, subclass: IaxSubclass, username: str | None) -> CallTokenRule:
         name = username or _GUEST
         if (subclass == IaxSubclass.NEW, name) in self._learned:
-            return "yes"
+            return CallTokenRule.YES
         return self._configured(subclass, name)
 
-    def _configured(self, subclass: IaxSubclass, name: str) -> RequireCallToken:
-        section = (
-            self._config.users.get(name)
-            if subclass == IaxSubclass.NEW
-            else self._config.peers.get(name)
-        )
+    def _configured(self, subclass: IaxSubclass, name: str) -> CallTokenRule:
+        rules = self._users if subclass == IaxSubclass.NEW else self._peers
         # An unknown name behaves like a section left at the default.
-        return section.requirecalltoken if section is not None else "default"
+        return rules.get(name, CallTokenRule.DEFAULT)
 
     def _optional_address(self, host: str) -> bool:
         try:
             ip = ipaddress.ip_address(host)
         except ValueError:
             return False
-        return any(ip in network for network in self._config.general.calltokenoptional)
+        return any(ip in network for network in self._optional)

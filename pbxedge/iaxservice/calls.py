@@ -3,8 +3,8 @@
 Wires the pieces together: NEWs from :class:`~pbxedge.iaxservice.service.IaxService` become
 :class:`~pbxedge.iaxservice.inbound.InboundCall` s, the dialplan's ``Dial`` reaches
 :class:`~pbxedge.iaxservice.outbound.IaxDialer`, and the console sees every channel.
-Dialplan runs, delayed REJECTs and key rotations are tasks in this service's nursery, so
-stopping the node cancels them and hangs the calls up cleanly.
+Dialplan runs, delayed REJECTs and key rotations are tasks in this service's nursery; when
+the node stops, :meth:`CallService.stop` hangs every call up before they are cancelled.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ import random
 import trio
 
 from dialplan.engine import Engine
-from pbxedge.channels.iax import IaxChannel
+from pbxedge import log
 from pbxedge.cdr.recorder import CdrRecorder
+from pbxedge.channels.iax import IaxChannel
 from pbxedge.channels.media import MediaEnv
 from pbxedge.config.iax_models import IaxConfig
 from pbxedge.control.registry import CommandRegistry
@@ -134,17 +135,24 @@ class CallService:
                 await trio.sleep_forever()
         finally:
             self._nursery = None
-            self._hang_up_all()
 
-    def _hang_up_all(self) -> None:
-        """On shutdown every live call gets a HANGUP (cause 16) before the socket closes."""
+    async def stop(self) -> None:
+        """Refuse new calls and send every live call a HANGUP (cause 16).
+
+        Synchronous in effect: the HANGUPs are on the wire when this returns, and the IAX2
+        service, stopped after this one, waits for their ACKs.
+        """
+        self.iax.withdraw(IaxSubclass.NEW)
         endpoint = self.iax.endpoint
+        hung_up = 0
         for channel, callno in list(self._channels.values()):
+            # Marked first, so the dialplan sees a hung-up channel and sends nothing more.
             channel.remote_hangup(Cause.NORMAL_CLEARING)
             try:
                 endpoint.hangup(callno, Cause.NORMAL_CLEARING, self.iax.now())
             except (UnknownCall, CallStateError):
                 continue
-        self._channels.clear()
-        self._calls.clear()
+            hung_up += 1
         self.iax.kick()
+        if hung_up:
+            log.notice(f"Hung up {hung_up} call{'s' if hung_up != 1 else ''} at shutdown")

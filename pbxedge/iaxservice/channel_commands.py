@@ -9,7 +9,6 @@ Asterisk's, kept as C-style ``%`` formats so they can be compared with chan_iax2
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from pbxedge.channels.iax import IaxChannel
 from pbxedge.control.registry import CommandContext, CommandRegistry, Handler, UsageError
@@ -18,9 +17,7 @@ from pbxedge.iax2.callstate import CallState
 from pbxedge.iax2.codecs import codec_name
 from pbxedge.iax2.enums import Cause
 from pbxedge.iax2.showframe import format_addr
-
-if TYPE_CHECKING:
-    from pbxedge.iaxservice.calls import CallService
+from pbxedge.iaxservice.call_host import CallHost
 
 __all__ = [
     "register_channel_commands",
@@ -71,7 +68,7 @@ def _format_name(info: CallInfo) -> str:
     return codec_name(codec) if codec else "(nothing)"
 
 
-def _rows(svc: CallService) -> list[tuple[CallInfo, IaxChannel | None]]:
+def _rows(svc: CallHost) -> list[tuple[CallInfo, IaxChannel | None]]:
     endpoint = svc.iax.endpoint
     rows: list[tuple[CallInfo, IaxChannel | None]] = []
     for callno in endpoint.calls():
@@ -82,7 +79,7 @@ def _rows(svc: CallService) -> list[tuple[CallInfo, IaxChannel | None]]:
     return rows
 
 
-def show_channels(svc: CallService) -> str:
+def show_channels(svc: CallHost) -> str:
     out = [_CHANNELS_HEADER % ("Channel", "Peer", "Username", "ID (Lo/Rem)", "Seq (Tx/Rx)",
                                "Lag", "Jitter", "JitBuf", "Format", "FirstMsg", "LastMsg")]
     rows = _rows(svc)
@@ -101,7 +98,7 @@ def show_channels(svc: CallService) -> str:
     return "".join(out)
 
 
-def show_netstats(svc: CallService) -> str:
+def show_netstats(svc: CallHost) -> str:
     out = [_NETSTATS_HEADER]
     rows = _rows(svc)
     for info, channel in rows:
@@ -123,7 +120,7 @@ def show_netstats(svc: CallService) -> str:
     return "".join(out)
 
 
-def show_stats(svc: CallService) -> str:
+def show_stats(svc: CallHost) -> str:
     endpoint = svc.iax.endpoint
     egress = endpoint.pending_retransmits()
     final = 0
@@ -140,7 +137,7 @@ def show_stats(svc: CallService) -> str:
     )
 
 
-def show_callnumber_usage(svc: CallService, ip: str | None) -> str:
+def show_callnumber_usage(svc: CallHost, ip: str | None) -> str:
     usage = svc.iax.pool.usage(ip, svc.iax.now())
     out = [_USAGE_HEADER % ("Address", "Callno Usage", "Callno Limit")]
     for row in usage.addresses:
@@ -158,7 +155,7 @@ def show_callnumber_usage(svc: CallService, ip: str | None) -> str:
     return "".join(out)
 
 
-def show_core_channels(svc: CallService) -> str:
+def show_core_channels(svc: CallHost) -> str:
     out = [_CORE_FORMAT % ("Channel", "Location", "State", "Application(Data)")]
     channels = [channel for channel, _ in svc.channels()]
     for channel in channels:
@@ -173,7 +170,7 @@ def show_core_channels(svc: CallService) -> str:
     return "".join(out)
 
 
-def _listing(show: Callable[[CallService], str], svc: CallService) -> Handler:
+def _listing(show: Callable[[CallHost], str], svc: CallHost) -> Handler:
     """A command that takes no arguments and prints *show*'s layout."""
 
     def handler(ctx: CommandContext, args: list[str]) -> str:
@@ -184,7 +181,7 @@ def _listing(show: Callable[[CallService], str], svc: CallService) -> Handler:
     return handler
 
 
-def register_channel_commands(registry: CommandRegistry, svc: CallService) -> None:
+def register_channel_commands(registry: CommandRegistry, svc: CallHost) -> None:
     channels = _listing(show_channels, svc)
     netstats = _listing(show_netstats, svc)
     stats = _listing(show_stats, svc)

@@ -46,7 +46,9 @@ class FrameDebugger:
             logger.warning("%s-Frame malformed (%s) %s", direction, exc.reason, format_addr(*addr))
             return
         if isinstance(frame, FullFrame):
-            logger.warning("%s", show_frame(frame, direction, addr).rstrip("\n"))
+            # One record per line: a log record never spans lines.
+            for line in show_frame(frame, direction, addr).rstrip("\n").split("\n"):
+                logger.warning("%s", line)
 
 
 class TappedEndpoint:

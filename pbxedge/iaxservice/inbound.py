@@ -16,7 +16,6 @@ succeed, so probing cannot tell unknown names from wrong passwords.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 import trio
 
@@ -24,6 +23,7 @@ from dialplan.engine import entry_extension
 from pbxedge.channelname import channel_name, host_label
 from pbxedge.channels.iax import EndpointLink, IaxChannel
 from pbxedge.config.iax_models import User
+from pbxedge.iax2.accounts import UserAccount
 from pbxedge.iax2.auth import (
     DELAYREJECT_SECONDS,
     AuthOutcome,
@@ -56,9 +56,9 @@ from pbxedge.iax2.frames import FullFrame
 from pbxedge.iax2.ies import IEList
 from pbxedge.iax2.negotiate import CodecOffer, NoCommonCodec, negotiate_codec, priority_flags
 from pbxedge.iax2.newcall import CallRequest, parse_new, shrink_phone_number
-
-if TYPE_CHECKING:
-    from pbxedge.iaxservice.calls import CallService
+from pbxedge.iaxservice.accounts import user_accounts
+from pbxedge.iaxservice.call_host import CallHost
+from pbxedge.log import printable
 
 __all__ = [
     "DPREP_REFRESH",
@@ -104,7 +104,7 @@ def deliver_to_channel(channel: IaxChannel, frame: FullFrame) -> bool:
 class InboundCall:
     """The life of one call opened by the peer's NEW."""
 
-    def __init__(self, service: CallService, event: NewCall) -> None:
+    def __init__(self, service: CallHost, event: NewCall) -> None:
         self._svc = service
         self.callno = event.callno
         self.addr = event.addr
@@ -112,6 +112,7 @@ class InboundCall:
         self._frame = event.frame
         self._request: CallRequest | None = None
         self._user: User | None = None
+        self._account: UserAccount | None = None  # what authentication knows of _user
         self._secrets: tuple[str, ...] | None = None
         self._methods = AuthMethod(0)
         self._challenge = ""
@@ -140,14 +141,19 @@ class InboundCall:
             return
         self._svc.iax.kick()
 
+    def _admit_log(self, what: str) -> bool:
+        """Whether to log this event now: a caller repeating it is summarised instead."""
+        return self._svc.iax.log_limiter.admit(what, self.addr[0])
+
     def _auth_failed(self, rejection: Rejection) -> None:
         """``auth_fail``: REJECT, a second later with ``delayreject=yes``."""
         general = self._svc.config.general
-        who = self._request.username if self._request and self._request.username else "guest"
-        logger.warning("Host %s failed to authenticate as %s", self.addr[0], who)
-        if general.authdebug:
-            logger.warning("authdebug: call %d from %s:%d refused: %s",
-                           self.callno, self.addr[0], self.addr[1], rejection.reason)
+        if self._admit_log("Failed authentication"):
+            who = self._request.username if self._request and self._request.username else "guest"
+            logger.warning("Host %s failed to authenticate as %s", self.addr[0], printable(who))
+            if general.authdebug:
+                logger.warning("authdebug: call %d from %s:%d refused: %s",
+                               self.callno, self.addr[0], self.addr[1], rejection.reason)
         if general.delayreject:
             self._finish()
             self._svc.nursery.start_soon(self._reject_later, rejection)
@@ -183,7 +189,7 @@ class InboundCall:
         if not request.version_supported:
             self._auth_failed(Rejection.no_authority(f"protocol version {request.version}"))
             return
-        match = match_user(svc.config.users, username=request.username,
+        match = match_user(user_accounts(svc.config), username=request.username,
                            context=request.called_context, ip=self.addr[0])
         if match.rejected:
             self._auth_failed(Rejection.no_authority(match.reason))
@@ -191,8 +197,9 @@ class InboundCall:
         if match.user is None:
             self._decoy_challenge(request, match.reason)
             return
-        user = self._user = match.user
-        self._secrets = resolve_secrets(user.secrets, user.dbsecret, svc.secret_resolver)
+        account = self._account = match.user
+        user = self._user = svc.config.users[account.name]
+        self._secrets = resolve_secrets(account.secrets, account.dbsecret, svc.secret_resolver)
         if user.auth & _AUTH_CHALLENGED:
             self._agreement = merge_encryption(offered_encryption(user.encryption),
                                                request.encryption)
@@ -202,7 +209,7 @@ class InboundCall:
             self._auth_failed(Rejection.no_authority(
                 "encryption is forced but the user has no secret"))
             return
-        if not needs_authentication(user):
+        if not needs_authentication(account):
             logger.info("Accepting UNAUTHENTICATED call from %s:%d (user '%s')",
                         self.addr[0], self.addr[1], user.name)
             self._accept(user, authenticated=False)
@@ -212,7 +219,7 @@ class InboundCall:
     def _decoy_challenge(self, request: CallRequest, reason: str) -> None:
         """Challenge like a real user would be challenged; every answer is refused."""
         general = self._svc.config.general
-        if general.authdebug:
+        if general.authdebug and self._admit_log("Decoy challenge"):
             logger.warning("authdebug: call %d: decoy challenge (%s)", self.callno, reason)
         self._methods = self._svc.memory.last
         self._challenge = make_challenge(self._svc.rng)
@@ -230,7 +237,7 @@ class InboundCall:
         svc = self._svc
         refused = svc.authreqs.acquire(user.name, user.maxauthreq)
         if refused is not None:
-            if svc.config.general.authdebug:
+            if svc.config.general.authdebug and self._admit_log("maxauthreq refusal"):
                 logger.warning("authdebug: call %d: %s", self.callno, refused.reason)
             self._reject_now(refused)
             return
@@ -252,7 +259,7 @@ class InboundCall:
     def _on_authrep(self, ies: IEList) -> None:
         self._release_authreq()
         svc = self._svc
-        outcome: AuthOutcome = verify_authrep(self._user, self._methods, self._challenge, ies,
+        outcome: AuthOutcome = verify_authrep(self._account, self._methods, self._challenge, ies,
                                               svc.keys, svc.secret_resolver)
         if not outcome.ok:
             self._auth_failed(Rejection.no_authority(outcome.reason))
@@ -302,7 +309,9 @@ class InboundCall:
                                 capability=user.capability,
                                 flags=priority_flags(general.codecpriority, user.codecpriority))
         if isinstance(codec, NoCommonCodec):
-            logger.warning("call %d: unable to negotiate codec: %s", self.callno, codec.reason)
+            if self._admit_log("Codec negotiation failure"):
+                logger.warning("call %d: unable to negotiate codec: %s", self.callno,
+                               codec.reason)
             self._reject_now(codec)
             return
         ies = IEList().add_u32(IE.FORMAT, int(codec) & 0xFFFFFFFF)

@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import logging
 import math
-import socket
 import re
+import socket
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 import trio
 
@@ -73,10 +72,10 @@ from pbxedge.iax2.frames import FullFrame
 from pbxedge.iax2.ies import IEList
 from pbxedge.iax2.negotiate import accept_format_ok
 from pbxedge.iax2.newcall import build_new
+from pbxedge.iaxservice.accounts import dial_defaults, peer_accounts
+from pbxedge.iaxservice.call_host import CallHost
 from pbxedge.iaxservice.inbound import cause_of, deliver_to_channel
-
-if TYPE_CHECKING:
-    from pbxedge.iaxservice.calls import CallService
+from pbxedge.log import printable
 
 __all__ = ["IaxDialer", "OutboundLeg", "status_for_cause"]
 
@@ -107,7 +106,7 @@ class _Placed:
 class OutboundLeg:
     """One outgoing call: owns its call number from NEW to the end of the call."""
 
-    def __init__(self, service: CallService, caller: Channel, placed: _Placed) -> None:
+    def __init__(self, service: CallHost, caller: Channel, placed: _Placed) -> None:
         self._svc = service
         self._caller = caller
         self._target = placed.target
@@ -298,11 +297,12 @@ class OutboundLeg:
             candidates = [Credentials(target.secret, target.outkey)]
         else:
             candidates = choose_credentials(
-                svc.config.peers, target.peer_name, ies.get_str(IE.USERNAME), self._addr[0],
+                peer_accounts(svc.config), target.peer_name, ies.get_str(IE.USERNAME),
+                self._addr[0],
                 peer_address=lambda peer: _ip_of(svc.peers.address_of(peer.name)),
                 secret_resolver=svc.secret_resolver)
         answer: ChallengeAnswer | AuthFailure = AuthFailure(
-            f"no secret or outkey to authenticate '{username}'")
+            f"no secret or outkey to authenticate '{printable(username)}'")
         for creds in candidates:
             answer = answer_challenge(methods, challenge, username, creds, svc.keys,
                                       our_encryption=target.encryption,
@@ -375,7 +375,7 @@ class IaxDialer:
     have no keys to act on; ``g`` is the dialplan's (continue after the bridge).
     """
 
-    def __init__(self, service: CallService) -> None:
+    def __init__(self, service: CallHost) -> None:
         self._svc = service
 
     async def dial(self, channel: Channel, targets: list[str], timeout: float | None,
@@ -437,7 +437,8 @@ class IaxDialer:
         except DialStringError as exc:
             logger.warning("Dial: %s", exc)
             return DialResult(DialStatus.CHANUNAVAIL, Cause.SUBSCRIBER_ABSENT)
-        target = resolve_dial_target(parsed, svc.config.peers, svc.config.general,
+        target = resolve_dial_target(parsed, peer_accounts(svc.config),
+                                     dial_defaults(svc.config.general),
                                      runtime=svc.peers.runtime,
                                      secret_resolver=svc.secret_resolver)
         if isinstance(target, DialUnavailable):
@@ -516,7 +517,7 @@ async def _signalling_bridge(caller: Channel, callee: MediaChannel) -> None:
         def text(value: str) -> None:
             nursery.start_soon(caller.send_text, value)
 
-        async def ends(side: Channel) -> None:
+        async def ends(side: Channel | MediaChannel) -> None:
             await side.wait(None)
             nursery.cancel_scope.cancel()
 

@@ -12,7 +12,8 @@ reaches :meth:`InboundRegistrations.on_request`. From there, per call:
   removes the registration and is answered with a REGACK too.
 
 Every refusal is a REGREJ carrying CAUSE and CAUSECODE 29, delayed 1 s with ``delayreject``
-(the endpoint ACKs the request meanwhile), and one log line that says why.
+(the endpoint ACKs the request meanwhile), and one log line that says why (refusals repeated
+from one address are summarised).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from typing import Protocol
 import trio
 
 from pbxedge import log
-from pbxedge.config.iax_models import IaxConfig, Peer
+from pbxedge.config.iax_models import IaxConfig
+from pbxedge.iax2.accounts import PeerAccount
 from pbxedge.iax2.auth import (
     DELAYREJECT_SECONDS,
     AuthMethodMemory,
@@ -50,6 +52,7 @@ from pbxedge.iax2.registrar import (
     regrej_ies,
 )
 from pbxedge.iax2.showframe import format_addr
+from pbxedge.iaxservice.accounts import peer_accounts
 from pbxedge.iaxservice.service import IaxService
 from pbxedge.keys import KeyStore
 
@@ -76,7 +79,7 @@ class _Exchange:
     callno: int
     addr: Address
     username: str
-    peer: Peer | None  # None: a decoy exchange that can only end in REGREJ
+    peer: PeerAccount | None  # None: a decoy exchange that can only end in REGREJ
     reason: str  # why the peer is (not) acceptable, for the log
     token_validated: bool
     methods: AuthMethod = _NO_METHODS
@@ -132,7 +135,7 @@ class InboundRegistrations:
             exchange = _Exchange(event.callno, event.addr, "", None, "no USERNAME IE", False)
             self._refuse(exchange, IaxSubclass(event.frame.subclass), now)
             return
-        match = match_registrant(self._config.peers, username, event.addr[0])
+        match = match_registrant(peer_accounts(self._config), username, event.addr[0])
         exchange = _Exchange(
             event.callno, event.addr, username, match.peer, match.reason, event.token_validated
         )
@@ -189,8 +192,8 @@ class InboundRegistrations:
         *,
         authenticated: bool,
     ) -> None:
-        peer = exchange.peer
-        assert peer is not None  # only real peers get this far
+        assert exchange.peer is not None  # only real peers get this far
+        peer = self._config.peers[exchange.peer.name]
         if exchange.token_validated:
             self._iax.token_policy.mark_validated(subclass, exchange.username)
         grant: RegistrationGrant | None = None
@@ -219,11 +222,12 @@ class InboundRegistrations:
             self._sink.registered(grant, now)
 
     def _refuse(self, exchange: _Exchange, subclass: IaxSubclass, now: float) -> None:
-        who = f"'{exchange.username}'" if exchange.username else "(no username)"
-        log.notice(
-            f"Registration ({subclass.name}) of {who} from {format_addr(*exchange.addr)} "
-            f"refused: {exchange.reason}"
-        )
+        if self._iax.log_limiter.admit(f"Refused {subclass.name}", exchange.addr[0], log.NOTICE):
+            who = f"'{log.printable(exchange.username)}'" if exchange.username else "(no username)"
+            log.notice(
+                f"Registration ({subclass.name}) of {who} from {format_addr(*exchange.addr)} "
+                f"refused: {exchange.reason}"
+            )
         exchange.finished = True
         if self._config.general.delayreject:
             # The endpoint ACKs the request at once; the REGREJ follows after a pause that

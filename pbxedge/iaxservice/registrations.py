@@ -120,6 +120,9 @@ class RegistrationService:
     def register_commands(self, registry: CommandRegistry) -> None:
         register_registration_commands(registry, self)
 
+    async def stop(self) -> None:
+        """Nothing to finish: registrations are stored as they change."""
+
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Restore stored registrations, locate static peers, then run the timers."""
         now = self._iax.now()

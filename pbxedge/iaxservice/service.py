@@ -12,6 +12,10 @@ Handlers run synchronously, inside the transport's flush, before it sends what t
 queued; whatever must wait (a dialplan, a 1 s ``delayreject``) is started in
 :attr:`IaxService.nursery`.  The transport sends the replies and re-arms the endpoint's
 timer once the events are handled.
+
+What a peer can make happen with each datagram (a refused request, a failed
+authentication) is logged through :attr:`IaxService.log_limiter`: the first line of a
+burst from one address, then one "repeated N times" line when the interval ends.
 """
 
 from __future__ import annotations
@@ -38,8 +42,9 @@ from pbxedge.iax2.events import (
     NewCall,
 )
 from pbxedge.iax2.ies import IEList
-from pbxedge.iax2.tokenpolicy import TokenPolicyDecider
+from pbxedge.iaxservice.accounts import token_policy
 from pbxedge.iaxservice.debug import FrameDebugger, TappedEndpoint
+from pbxedge.log import RateLimiter
 from pbxedge.transport import UdpTransport
 
 __all__ = ["CallHandler", "IaxService", "RequestHandler"]
@@ -89,7 +94,7 @@ class IaxService:
             rng=self.rng,
         )
         self.tokens = CallTokenIssuer(os.urandom(32), float(general.calltokenexpiration))
-        self.token_policy = TokenPolicyDecider(config)
+        self.token_policy = token_policy(config)
         self.endpoint = Endpoint(
             pool=self.pool,
             tokens=self.tokens,
@@ -105,9 +110,11 @@ class IaxService:
             _InlineEvents(self),
             tos=general.tos or None,
         )
+        self.log_limiter = RateLimiter(clock=trio.current_time)
         self._owners: dict[int, CallHandler] = {}
         self._requests: dict[IaxSubclass, RequestHandler] = {}
         self._nursery: trio.Nursery | None = None
+        self._call_destroyed = trio.Event()  # set and replaced at each CallDestroyed
         self.local_addresses: list[tuple[str, int]] = []
 
     # -- wiring ---------------------------------------------------------------------------
@@ -121,6 +128,10 @@ class IaxService:
     def on_request(self, subclass: IaxSubclass, handler: RequestHandler) -> None:
         """Route calls opened by the peer with *subclass* (NEW, REGREQ, REGREL) to *handler*."""
         self._requests[subclass] = handler
+
+    def withdraw(self, subclass: IaxSubclass) -> None:
+        """Serve *subclass* no more: later requests get the final REJECT of an unserved one."""
+        self._requests.pop(subclass, None)
 
     def own(self, callno: int, handler: CallHandler) -> None:
         self._owners[callno] = handler
@@ -147,8 +158,35 @@ class IaxService:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             self.local_addresses = await nursery.start(self.transport.run)
+            nursery.start_soon(self._summarise_repeats)
             task_status.started()
             await trio.sleep_forever()
+
+    async def stop(self) -> None:
+        """Wait for the ACKs of the final frames in flight (the HANGUPs the call service
+        has just sent); the node bounds the wait, and whatever is left then is reported."""
+        ending = set(self.endpoint.ending_calls())
+        try:
+            while ending.intersection(self.endpoint.ending_calls()):
+                await self._call_destroyed.wait()
+        finally:
+            left = set(ending).intersection(self.endpoint.ending_calls())
+            if left:
+                logger.warning("%d of %d ending calls not acknowledged by their peer; "
+                               "exiting without waiting longer", len(left), len(ending))
+
+    async def _summarise_repeats(self) -> None:
+        """Each "repeated N times" line when its interval ends, even after the flood has
+        stopped; at shutdown, those still pending."""
+        limiter = self.log_limiter
+        try:
+            while True:
+                due = limiter.next_summary()
+                await trio.sleep_until(trio.current_time() + limiter.interval
+                                       if due is None else due)
+                limiter.flush()
+        finally:
+            limiter.flush(everything=True)
 
     def dispatch(self, event: Event) -> None:
         """Hand one endpoint event to whoever should hear it; never raises."""
@@ -178,14 +216,19 @@ class IaxService:
             handler(event)
             return
         if isinstance(event, CallTokenRejected):
-            logger.warning(self.token_policy.explain(event.subclass, event.username, event.addr))
+            if self.log_limiter.admit(f"Token-less {event.subclass.name}", event.addr[0]):
+                logger.warning(self.token_policy.explain(event.subclass, event.username,
+                                                         event.addr))
             return
         if isinstance(event, LimitReached):
-            logger.warning("maxcallnumber limit for %s:%d has been reached (%s)",
-                           event.addr[0], event.addr[1], event.kind.value)
+            if self.log_limiter.admit("Request over the maxcallnumber limit", event.addr[0]):
+                logger.warning("maxcallnumber limit for %s:%d has been reached (%s)",
+                               event.addr[0], event.addr[1], event.kind.value)
             return
         owner = self._owners.get(event.callno)
         if isinstance(event, CallDestroyed):
             self._owners.pop(event.callno, None)
+            self._call_destroyed.set()
+            self._call_destroyed = trio.Event()
         if owner is not None:
             owner.on_event(event)

@@ -21,8 +21,7 @@ GMT = CdrConfig(usegmtime=True)
 
 
 def _utc(text: str) -> float:
-    return float(calendar.timegm(tuple(int(x) for x in text.replace("-", " ").replace(":", " ").split())
-                                 + (0, 0, 0)))  # type: ignore[arg-type]
+    return float(calendar.timegm((*tuple(int(x) for x in text.replace("-", " ").replace(":", " ").split()), 0, 0, 0)))  # type: ignore[arg-type]
 
 
 def _echo_record(**changes: object) -> CdrRecord:

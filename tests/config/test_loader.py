@@ -9,7 +9,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pbxedge.config.diagnostics import ConfigError, Origin, Severity
-from pbxedge.config.loader import Category, ConfigFile, load_config, parse_config_text
+from pbxedge.config.loader import (
+    MAX_INCLUDE_DEPTH,
+    MAX_INCLUDED_FILES,
+    Category,
+    ConfigFile,
+    load_config,
+    parse_config_text,
+)
+from tests.hang_guard import fails_instead_of_hanging
 
 
 def values(category: Category) -> list[tuple[str, str]]:
@@ -268,3 +276,126 @@ def test_missing_nested_include_names_the_including_files_folder(tmp_path: Path)
     cfg = load_config(write(tmp_path / "iax.conf", "#include sub/inner.conf\n"))
     assert [d.message.split(":")[0] for d in cfg.diagnostics] == [
         f"cannot read included file {tmp_path / 'sub' / 'gone.conf'}"]
+
+
+# ------------------------------------------------- includes of files that are no config ---
+
+MARKER = "MARKER-7f3a9c"
+# Lines of files an include may name by mistake: a shadow file, a private key, secrets.
+SECRET_TEXT = (
+    f"root:$6${MARKER}salt${MARKER}hash{MARKER}hash:19700:0:99999:7:::\n"
+    f"daemon:$6$rounds=5000${MARKER}:19700:0:99999:7:::\n"
+    "-----BEGIN PRIVATE KEY-----\n"
+    f"{MARKER}b64{MARKER}b64{MARKER}b64{MARKER}b64\n"
+    "-----END PRIVATE KEY-----\n"
+    f"API_TOKEN={MARKER}\n"
+    f"[{MARKER}\n"
+    f"#{MARKER}\n"
+)
+
+
+def test_an_included_secret_file_is_never_quoted(tmp_path: Path) -> None:
+    secret = write(tmp_path / "secret", SECRET_TEXT)
+    top = write(tmp_path / "iax.conf", f"#include {secret}\n[general]\n#include {secret}\n")
+    cfg = load_config(top)
+    shown = "\n".join(messages(cfg))
+    assert MARKER not in shown
+    # Each problem still names its file and line.
+    assert {d.origin.file for d in cfg.diagnostics if d.origin} == {str(secret)}
+    assert {d.origin.line for d in cfg.diagnostics if d.origin} == set(range(1, 9))
+
+
+def test_names_and_values_are_quoted_only_as_short_escaped_excerpts() -> None:
+    cfg = parse_config_text(f"[{'n' * 5000}](+)\n[p](\x1b[2J{'b' * 5000})\n", "x.conf")
+    for message in messages(cfg):
+        assert len(message) < 200 and "\x1b" not in message, message
+    assert "'\\x1b[2J" in messages(cfg)[1] and messages(cfg)[1].count("…") == 1
+
+
+def test_devices_fifos_and_folders_are_refused_at_the_include_line(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.conf"
+    os.mkfifo(fifo)
+    (tmp_path / "folder.conf").mkdir()
+    top = write(tmp_path / "iax.conf",
+                "[a]\n#include /dev/zero\n#tryinclude pipe.conf\n#include folder.conf\nx=1\n")
+    with fails_instead_of_hanging(10):
+        cfg = load_config(top, max_bytes=1 << 20)
+    assert [(d.severity, d.origin) for d in cfg.diagnostics] == [
+        (Severity.ERROR, Origin(str(top), line)) for line in (2, 3, 4)]
+    assert messages(cfg)[0].endswith(
+        "error: included file /dev/zero is not a regular file (it is a character device); not included")
+    assert "pipe.conf is not a regular file (it is a named pipe)" in messages(cfg)[1]
+    assert "is not a regular file (it is a directory)" in messages(cfg)[2]
+    # The rest of the file still loads.
+    assert values(only(cfg, "a")) == [("x", "1")]
+
+
+def test_a_binary_include_is_reported_as_not_text_without_its_content(tmp_path: Path) -> None:
+    write(tmp_path / "blob.conf", "")
+    (tmp_path / "blob.conf").write_bytes(f"[{MARKER}]\n".encode() + b"\0\x89PNG")
+    top = write(tmp_path / "iax.conf", "[a]\n#include blob.conf\n")
+    cfg = load_config(top)
+    assert messages(cfg) == [f"{top}:2: error: included file {tmp_path / 'blob.conf'} is not a text "
+                             "file (it contains NUL bytes); not included"]
+    assert [c.name for c in cfg.categories] == ["a"]
+
+
+def test_files_over_the_size_limit_are_refused_and_the_limit_covers_all_includes(tmp_path: Path) -> None:
+    write(tmp_path / "big.conf", "[big]\n" + "x=1\n" * 30)  # 126 bytes
+    write(tmp_path / "small.conf", "[small]\ny=2\n")  # 12 bytes
+    top = write(tmp_path / "iax.conf", "#include big.conf\n#include small.conf\n#include small.conf\n")  # 58
+    cfg = load_config(top, max_bytes=80)
+    assert [(d.severity, d.origin) for d in cfg.diagnostics] == [
+        (Severity.ERROR, Origin(str(top), 1)), (Severity.ERROR, Origin(str(top), 3))]
+    assert messages(cfg)[0] == (
+        f"{top}:1: error: included file {tmp_path / 'big.conf'} is too large: 126 bytes, and a "
+        "config with its includes may hold 80 bytes (58 bytes were read before it); "
+        "PBXEDGE_CONFIG_MAX_BYTES sets the limit; not included")
+    # 58 + 12 fits, 58 + 12 + 12 does not.
+    assert "small.conf is too large: 12 bytes" in messages(cfg)[1]
+    assert [c.name for c in cfg.categories] == ["small"]
+
+
+def test_a_top_level_file_over_the_limit_is_a_config_error(tmp_path: Path) -> None:
+    top = write(tmp_path / "iax.conf", "[a]\nx=1\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(top, max_bytes=4)
+    assert str(info.value) == (f"error: config file {top} is too large: 8 bytes, and a config with "
+                               "its includes may hold 4 bytes; PBXEDGE_CONFIG_MAX_BYTES sets the limit")
+
+
+def test_the_size_limit_is_read_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    top = write(tmp_path / "iax.conf", "[a]\nx=1\n")
+    monkeypatch.setenv("PBXEDGE_CONFIG_MAX_BYTES", "4")
+    with pytest.raises(ConfigError, match="may hold 4 bytes"):
+        load_config(top)
+    monkeypatch.setenv("PBXEDGE_CONFIG_MAX_BYTES", "four")
+    with pytest.raises(ConfigError, match="PBXEDGE_CONFIG_MAX_BYTES must be a positive number"):
+        load_config(top)
+
+
+def test_files_that_each_include_the_next_twice_stop_at_the_inclusion_limit(tmp_path: Path) -> None:
+    # 2**25 inclusions if nothing stops them.
+    for n in range(1, 26):
+        write(tmp_path / f"f{n}.conf", f"[s{n}]\n#include f{n + 1}.conf\n#include f{n + 1}.conf\n")
+    write(tmp_path / "f26.conf", "[leaf]\n")
+    with fails_instead_of_hanging(120):
+        cfg = load_config(tmp_path / "f1.conf")
+    assert len(cfg.diagnostics) == 1
+    diag = cfg.diagnostics[0]
+    assert diag.severity is Severity.ERROR and diag.origin is not None
+    assert diag.message.startswith(f"more than {MAX_INCLUDED_FILES} files included in one load")
+    assert diag.message.endswith("and every later include are skipped")
+    assert diag.origin.file.startswith(str(tmp_path / "f"))
+    assert len(cfg.categories) == MAX_INCLUDED_FILES + 1
+
+
+def test_includes_nest_at_most_the_depth_limit(tmp_path: Path) -> None:
+    depth = MAX_INCLUDE_DEPTH + 5
+    for n in range(depth):
+        write(tmp_path / f"d{n}.conf", f"[d{n}]\n#include d{n + 1}.conf\n")
+    write(tmp_path / f"d{depth}.conf", "[deepest]\n")
+    cfg = load_config(tmp_path / "d0.conf")
+    assert [d.message.split(";")[0] for d in cfg.diagnostics] == [
+        f"includes nested more than {MAX_INCLUDE_DEPTH} deep"]
+    assert len(cfg.categories) == MAX_INCLUDE_DEPTH + 1

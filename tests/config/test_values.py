@@ -133,3 +133,10 @@ def test_setvar() -> None:
     assert parse_setvar("A=b=c") == ("A", "b=c")
     with pytest.raises(ValueFormError, match="NAME=value"):
         parse_setvar("novalue")
+
+
+def test_a_bad_value_is_quoted_only_as_a_short_escaped_excerpt() -> None:
+    with pytest.raises(ValueFormError) as info:
+        parse_bool("\x1b[2J" + "y" * 5000)
+    assert str(info.value).startswith("'\\x1b[2J" + "y" * 56 + "…' is not valid; accepted: ")
+    assert info.value.value.endswith("y" * 5000)

@@ -14,21 +14,9 @@ from pbxedge.control.registry import CommandContext, CommandRegistry
 from pbxedge.iaxservice.registrations import RegistrationService
 from pbxedge.iaxservice.service import IaxService
 from pbxedge.keys import KeyStore
+from tests.vectors import VECTORS, cli_output
 
 DATA = Path(__file__).parent / "data"
-
-
-def _asterisk_outputs() -> dict[str, str]:
-    """Sections of the captured CLI transcript, keyed by ``A: iax2 show peers`` etc."""
-    sections: dict[str, str] = {}
-    key = None
-    for line in (DATA / "asterisk-cli-outputs.txt").read_text().splitlines(keepends=True):
-        if line.startswith("### "):
-            key = line[4:].strip()
-            sections[key] = ""
-        elif key is not None:
-            sections[key] += line
-    return sections
 
 
 SECRETS = ["modemsecret", "md5secret", "plainsecret", "encsecret", "notokensecret",
@@ -37,7 +25,7 @@ SECRETS = ["modemsecret", "md5secret", "plainsecret", "encsecret", "notokensecre
 
 @pytest.fixture(scope="module")
 def asterisk_a() -> IaxConfig:
-    config, _ = load_iax_config(DATA / "asterisk-instance-a-iax.conf")
+    config, _ = load_iax_config(VECTORS / "instance-a-iax.conf")
     return config
 
 
@@ -48,7 +36,7 @@ def fixture_config() -> IaxConfig:
 
 
 def test_users_match_asterisk_except_masked_secrets(asterisk_a: IaxConfig) -> None:
-    expected = _asterisk_outputs()["A: iax2 show users"]
+    expected = cli_output("A: iax2 show users")
     # Asterisk prints secrets; pbxedge deliberately prints <Set> in the same column.
     for secret in SECRETS:
         expected = expected.replace(f" {secret} ", f" {'<Set>':<{len(secret)}} ")
@@ -82,10 +70,10 @@ PEERS_HEADER = (
 )
 
 
-@pytest.mark.parametrize("config_name", ["iax.conf", "asterisk-instance-a-iax.conf"])
-async def test_no_secret_in_any_output(config_name: str) -> None:
+@pytest.mark.parametrize("config_path", [DATA / "iax.conf", VECTORS / "instance-a-iax.conf"])
+async def test_no_secret_in_any_output(config_path: Path) -> None:
     """Every console command that shows users or peers, on the live node's registry."""
-    config, _ = load_iax_config(DATA / config_name)
+    config, _ = load_iax_config(config_path)
     registry = CommandRegistry()
     register_iax2_commands(registry, lambda: config)
     iax = IaxService(config)

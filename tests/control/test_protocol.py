@@ -6,8 +6,10 @@ import pytest
 
 from pbxedge.control.protocol import (
     MAX_REQUEST_BYTES,
+    ConsoleBusy,
     ProtocolError,
     decode_request,
+    encode_refusal,
     encode_request,
     encode_response,
     parse_response_header,
@@ -37,3 +39,11 @@ def test_header_parsing_rejects_garbage() -> None:
 
 def test_bad_utf8_request_is_replaced_not_raised() -> None:
     assert decode_request(b"core \xff show\r") == "core \ufffd show"
+
+
+def test_a_refusal_stands_in_for_the_header_and_carries_its_reason() -> None:
+    line = encode_refusal("console busy: 64 clients connected")
+    assert line == b"!console busy: 64 clients connected\n"
+    with pytest.raises(ConsoleBusy) as busy:
+        parse_response_header(line.rstrip(b"\n"))
+    assert str(busy.value) == "console busy: 64 clients connected"

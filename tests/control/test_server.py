@@ -18,7 +18,8 @@ from pbxedge.config.iax import load_iax_config
 from pbxedge.control.client import ControlClient, NotRunningError
 from pbxedge.control.core_commands import CoreInfo, register_core_commands
 from pbxedge.control.iax2_commands import register_iax2_commands
-from pbxedge.control.protocol import MAX_REQUEST_BYTES
+from pbxedge.control.limits import ConsoleLimits
+from pbxedge.control.protocol import MAX_REQUEST_BYTES, encode_response
 from pbxedge.control.registry import CommandContext, CommandRegistry
 from pbxedge.control.server import ControlServer, ControlSocketError
 from pbxedge.paths import resolve_paths
@@ -35,14 +36,14 @@ def state_dir() -> Iterator[Path]:
 
 
 class Node:
-    def __init__(self, state: Path) -> None:
+    def __init__(self, state: Path, limits: ConsoleLimits | None = None) -> None:
         self.paths = resolve_paths(DATA / "iax.conf", state=state)
         self.stop_requests = 0
         config, _ = load_iax_config(self.paths.config)
         self.registry = CommandRegistry()
         register_core_commands(self.registry, CoreInfo(self.paths))
         register_iax2_commands(self.registry, lambda: config)
-        self.server = ControlServer(self.paths.control_socket, self.registry, self._stop)
+        self.server = ControlServer(self.paths.control_socket, self.registry, self._stop, limits)
 
     def _stop(self) -> None:
         self.stop_requests += 1
@@ -56,8 +57,8 @@ class Node:
 
 
 @asynccontextmanager
-async def running(state: Path) -> AsyncIterator[Node]:
-    node = Node(state)
+async def running(state: Path, limits: ConsoleLimits | None = None) -> AsyncIterator[Node]:
+    node = Node(state, limits)
     async with trio.open_nursery() as nursery:
         await nursery.start(node.server.run)
         yield node
@@ -127,6 +128,25 @@ async def test_garbage_and_broken_clients_do_not_harm_the_node(state_dir: Path) 
             stream = await trio.open_unix_socket(path)
             await stream.send_all(data)
             await stream.aclose()
+        assert (await node.execute("core show version")).startswith("pbxedge")
+
+
+async def test_a_client_that_reads_no_replies_is_dropped(state_dir: Path) -> None:
+    async with running(state_dir, ConsoleLimits(idle_timeout=0.3)) as node:
+        reply = len(encode_response(await node.execute("help")))
+        stream = await trio.open_unix_socket(str(node.paths.control_socket))
+        requests = 2000  # far more output than the socket buffers hold
+        await stream.send_all(b"help\n" * requests)
+        await trio.sleep(1.0)
+        received = 0
+        with trio.fail_after(10):
+            try:
+                while chunk := await stream.receive_some(65536):
+                    received += len(chunk)
+            except trio.BrokenResourceError:
+                pass  # reset: the node closed with requests still unread
+        await stream.aclose()
+        assert 0 < received < requests * reply
         assert (await node.execute("core show version")).startswith("pbxedge")
 
 

@@ -180,6 +180,49 @@ async def test_fallthrough_after_busy_dial_indicates_busy(autojump_clock: object
     assert outcome.hangup_cause == 17
 
 
+H_SHOWS_CAUSE = "exten => h,1,NoOp(${HANGUPCAUSE})\n"
+NO_FALLTHROUGH = "[general]\nautofallthrough=no\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "exten", "digits", "reason"),
+    [
+        ("[c]\nexten => s,1,Answer()\n same => n,NoOp()\n", "s", "", "fallthrough"),
+        ("[c]\nexten => s,1,Answer()\n same => n,Goto(nowhere,1)\n", "s", "", "invalid"),
+        ("[c]\nexten => s,1,Goto(other,nowhere,1)\n[other]\nexten => 1,1,NoOp()\n", "s", "", "invalid"),
+        ("[c]\nexten => 1,1,NoOp()\n", "555", "", "invalid"),
+        (NO_FALLTHROUGH + "[c]\nexten => s,1,Answer()\n", "s", "", "timeout"),
+        (NO_FALLTHROUGH + "[c]\nexten => s,1,Answer()\n", "s", "9", "invalid"),
+    ],
+    ids=["fallthrough", "goto-missing", "goto-other-context", "unknown-entry", "no-digits",
+         "unknown-digits"],
+)
+async def test_a_plan_that_runs_out_hangs_up_with_no_cause(
+    text: str, exten: str, digits: str, reason: str, autojump_clock: object,
+) -> None:
+    """Nothing set a cause, so the HANGUP carries 0 (Asterisk's CAUSECODE 0), and h sees 0."""
+    outcome, channel = await run(text + H_SHOWS_CAUSE, exten, channel=FakeChannel(digits=digits))
+    assert (outcome.reason, outcome.hangup_cause) == (reason, 0)
+    assert apps(outcome)[-1] == "NoOp(0)"
+    assert channel.events[-1] == ("hangup", "0")
+
+
+async def test_a_plan_that_runs_out_keeps_a_cause_set_earlier(autojump_clock: object) -> None:
+    channel = FakeChannel()
+    channel.hangup_cause = 31
+    outcome, _ = await run("[c]\nexten => s,1,NoOp()\n", channel=channel)
+    assert (outcome.reason, outcome.hangup_cause) == ("fallthrough", 31)
+
+
+async def test_fallthrough_after_busy_dial_on_an_answered_call_sets_no_cause(
+    autojump_clock: object,
+) -> None:
+    outcome, channel = await run("[c]\nexten => s,1,Answer()\n same => n,Dial(IAX2/x)\n",
+                                 dialer=FakeDialer(results={"IAX2/x": DialStatus.BUSY}))
+    assert ("indicate", "busy") in channel.events
+    assert (outcome.reason, outcome.hangup_cause) == ("fallthrough", 0)
+
+
 async def test_autofallthrough_no_waits_for_digits(autojump_clock: object) -> None:
     text = """
 [general]

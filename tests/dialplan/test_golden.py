@@ -154,7 +154,7 @@ HAND_CASES = [
     c("from-internal", "2001", "101", None, f"NoOp Congestion {H}", "hangup/34"),
     c("from-internal", "#", "101", None, f"NoOp Congestion {H}", "hangup/34"),
     c("from-internal", "i", "101", "from-internal:i", f"NoOp Congestion {H}", "hangup/34"),
-    c("from-internal", "h", "101", "from-internal:h", f"{H} {H}", "fallthrough/16"),
+    c("from-internal", "h", "101", "from-internal:h", f"{H} {H}", "fallthrough/0"),
     # --- calls from the carrier ----------------------------------------------------------
     c("from-trunk", "5551200", "8005551212", "from-trunk:555-1200", f"Goto {OPEN}", "hangup/16", "IAX2/100", "IAX2/101"),
     c("from-trunk", "555-1200", "8005551212", "from-trunk:555-1200", f"Goto {OPEN}", "hangup/16", "IAX2/100", "IAX2/101"),
@@ -186,7 +186,7 @@ HAND_CASES = [
     c("public", "s", "8005551212", "public-closed:s", "NoOp GotoIfTime Playback", "hangup/16", when=WEDNESDAY_10.replace(hour=23)),
     c("public", "s", "8005551212", "public-open:s", "NoOp ExecIf NoOp GotoIfTime Playback Hangup", "hangup/16",
       features=PLAY, played=("office-closed-tonight",), globals_=(("NIGHTMODE", "1"),)),
-    c("public", "100", "8005551212", None, "", "invalid/16"),
+    c("public", "100", "8005551212", None, "", "invalid/0"),
     c("public", "s", "8005551212", "public-open:s", f"{OPEN}", "hangup/16", "IAX2/100", "IAX2/101", when=FRIDAY.replace(hour=9)),
     # --- the lift phone --------------------------------------------------------------------
     c("hotline", "s", None, "hotline:s", f"Answer Gosub {RING_DIAL} GotoIf Dial Hangup", "hangup/16", "IAX2/100", "IAX2/trunk-b/5550100"),
@@ -195,7 +195,7 @@ HAND_CASES = [
     c("hotline", "s", None, "hotline:s", f"Answer Gosub {RING_DIAL} GotoIf Dial", "hangup/16", "IAX2/100", "IAX2/trunk-b/5550100",
       results={"IAX2/trunk-b/5550100": DialStatus.ANSWER}),
     c("hotline", "s", "5551000", "hotline:s", f"Answer Gosub {RING_DIAL} GotoIf Dial Hangup", "hangup/16", "IAX2/100", "IAX2/trunk-b/5550100"),
-    c("hotline", "5", None, None, "", "invalid/16"),
+    c("hotline", "5", None, None, "", "invalid/0"),
     # --- guests ----------------------------------------------------------------------------
     c("default", "s", None, "default:s", f"Goto {OPEN}", "hangup/16", "IAX2/100", "IAX2/101"),
     c("default", "100", None, "default:100", f"Goto {OPEN}", "hangup/16", "IAX2/100", "IAX2/101"),
@@ -203,9 +203,9 @@ HAND_CASES = [
     c("default", "95551234", "2001", None, "Hangup", "hangup/1"),
     c("default", "*43", None, None, "Hangup", "hangup/1"),
     # --- contexts that do not exist, and the registration table itself ----------------------
-    c("no-such-context", "100", None, None, "", "invalid/16"),
-    c("iaxregistrations", "101", None, "iaxregistrations:101", "NoOp", "fallthrough/16"),
-    c("iaxregistrations", "103", None, None, "", "invalid/16"),
+    c("no-such-context", "100", None, None, "", "invalid/0"),
+    c("iaxregistrations", "101", None, "iaxregistrations:101", "NoOp", "fallthrough/0"),
+    c("iaxregistrations", "103", None, None, "", "invalid/0"),
 ]
 
 # Every office number that is not special: unregistered, the caller hears congestion.

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 from dialplan.loader import check, load_dialplan, parse_dialplan_text
 from dialplan.plan import Dialplan
+from tests.vectors import VECTORS
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "dialplan"
-INSTANCE_A = Path("/work/shared/vectors/asterisk/instance-a-extensions.conf")
 
 
 def priorities(plan: Dialplan, context: str, exten: str) -> list[tuple[int, str, str, str | None]]:
@@ -125,6 +125,17 @@ def test_broken_file_reports_every_problem_with_file_and_line() -> None:
     ]
 
 
+def test_messages_quote_only_short_escaped_excerpts_of_the_file() -> None:
+    long = "x" * 5000
+    text = f"[general]\nstatic=\x1b[2J{long}\n[ctx]\nexten => 1,1,NoOp({long}\nexten => 2,{long},NoOp\n"
+    shown = [str(d) for d in parse_dialplan_text(text).diagnostics]
+    assert shown == [
+        "extensions.conf:2: warning: 'static' expects yes or no, got '\\x1b[2J" + "x" * 56 + "…'",
+        "extensions.conf:4: warning: No closing parenthesis found? 'NoOp(" + "x" * 55 + "…'",
+        "extensions.conf:5: error: Invalid priority/label '" + "x" * 60 + "…'",
+    ]
+
+
 def test_includes_templates_and_python_modules() -> None:
     plan = load_dialplan(DATA / "main.conf")
     assert plan.diagnostics == []
@@ -149,7 +160,7 @@ def test_discouraged_patterns_warn() -> None:
 
 
 def test_the_real_asterisk_dialplan_parses() -> None:
-    plan = load_dialplan(INSTANCE_A)
+    plan = load_dialplan(VECTORS / "instance-a-extensions.conf")
     assert plan.diagnostics == []
     assert plan.exists("default", "9100")
     assert priorities(plan, "from-iax", "603")[1][1] == "Record"

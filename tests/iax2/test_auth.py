@@ -1,6 +1,6 @@
 """Authentication: user matching, challenges, verification (server) and answers (client).
 
-Golden values come from the Asterisk 22 captures (vectors/asterisk/README.md §5.1-§5.3).
+Golden values come from the Asterisk 22 captures (tests/data/asterisk/README.md §5.1-§5.3).
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from pbxedge.acl import Acl
-from pbxedge.config.diagnostics import Origin
-from pbxedge.config.iax_models import Peer, User
+from pbxedge.iax2.accounts import PeerAccount, UserAccount
 from pbxedge.iax2.auth import (
     AuthFailure,
     AuthMethodMemory,
@@ -45,19 +44,18 @@ from pbxedge.iax2.crypto import AesTransform, md5_response
 from pbxedge.iax2.enums import IE, AuthMethod, Cause
 from pbxedge.iax2.ies import IEList
 from pbxedge.keys import KeyKind, KeyStore, LoadedKey
-from tests.vectors import asterisk_vectors
+from tests.vectors import VECTORS
 
-ORIGIN = Origin("iax.conf", 1)
 MD5, RSA, PLAIN = AuthMethod.MD5, AuthMethod.RSA, AuthMethod.PLAINTEXT
 LOCAL = "127.0.0.1"
 
 
-def make_user(name: str, **fields: Any) -> User:
-    return User(name=name, origin=ORIGIN, **fields)
+def make_user(name: str, **fields: Any) -> UserAccount:
+    return UserAccount(name=name, **fields)
 
 
-def make_peer(name: str, **fields: Any) -> Peer:
-    return Peer(name=name, origin=ORIGIN, **fields)
+def make_peer(name: str, **fields: Any) -> PeerAccount:
+    return PeerAccount(name=name, **fields)
 
 
 def permit(*networks: str) -> Acl:
@@ -83,7 +81,7 @@ def _load_key(path: Path, kind: KeyKind) -> LoadedKey:
 
 @pytest.fixture(scope="module")
 def keystore() -> KeyStore:
-    keys = asterisk_vectors() / "keys"
+    keys = VECTORS / "keys"
     return KeyStore(
         [
             _load_key(keys / f"{name}.{suffix}", kind)
@@ -101,12 +99,12 @@ EMPTY_KEYS = KeyStore([])
 USERS = {
     u.name: u
     for u in [
-        make_user("md5peer", secrets=["md5secret"], contexts=["from-iax"]),
-        make_user("lanphone", contexts=["lan"], acl=permit("10.0.0.0/8")),
-        make_user("guest", contexts=["from-iax"]),
-        make_user("guest2", contexts=["from-iax"]),
-        make_user("office", secrets=["s"], contexts=["*"], acl=permit("192.0.2.0/24")),
-        make_user("any", secrets=["s"], contexts=["*"]),
+        make_user("md5peer", secrets=("md5secret",), contexts=("from-iax",)),
+        make_user("lanphone", contexts=("lan",), acl=permit("10.0.0.0/8")),
+        make_user("guest", contexts=("from-iax",)),
+        make_user("guest2", contexts=("from-iax",)),
+        make_user("office", secrets=("s",), contexts=("*",), acl=permit("192.0.2.0/24")),
+        make_user("any", secrets=("s",), contexts=("*",)),
     ]
 }
 
@@ -264,10 +262,10 @@ def test_captured_md5_results_verify_and_are_reproduced(
 ) -> None:
     reply = IEList().add_str(IE.MD5_RESULT, result)
     if kind == "AUTHREP":
-        user = make_user(name, secrets=["other", secret])
+        user = make_user(name, secrets=("other", secret))
         outcome = verify_authrep(user, MD5, challenge, reply, EMPTY_KEYS, None)
     else:
-        peer = make_peer(name, secret=secret, dynamic=True)
+        peer = make_peer(name, secrets=(secret,), dynamic=True)
         outcome = verify_regreq(peer, MD5, challenge, reply, EMPTY_KEYS, None)
     assert outcome.ok and outcome.method == MD5
     # the client side produces the very same IE
@@ -277,7 +275,7 @@ def test_captured_md5_results_verify_and_are_reproduced(
 
 
 def test_md5_compare_is_case_insensitive_and_wrong_secret_fails() -> None:
-    user = make_user("md5peer", secrets=["md5secret"])
+    user = make_user("md5peer", secrets=("md5secret",))
     upper = IEList().add_str(IE.MD5_RESULT, "CCC2C09045375482DAD812E327B509DC")
     assert verify_authrep(user, MD5, "128032954", upper, EMPTY_KEYS, None).ok
     wrong = IEList().add_str(IE.MD5_RESULT, md5_response("128032954", "guess"))
@@ -307,19 +305,19 @@ def test_captured_rsa_results(keystore: KeyStore, challenge: str, prefix: str) -
     if challenge == "348815818":
         assert signature == RSA_FULL_348815818
     # A's rsapeer: inkeys tried in order, the second one verifies
-    user = make_user("rsapeer", auth=RSA, inkeys=["iaxtest", "iaxpeer"])
+    user = make_user("rsapeer", auth=RSA, inkeys=("iaxtest", "iaxpeer"))
     outcome = verify_authrep(user, RSA, challenge, answer.ies, keystore, None)
     assert outcome.ok and outcome.method == RSA
-    peer = make_peer("rsapeer", auth=RSA, inkeys=["iaxpeer"], dynamic=True)
+    peer = make_peer("rsapeer", auth=RSA, inkeys=("iaxpeer",), dynamic=True)
     assert verify_regreq(peer, RSA, challenge, answer.ies, keystore, None).ok
 
 
 def test_rsa_with_wrong_or_missing_key_fails(keystore: KeyStore) -> None:
     reply = IEList().add_str(IE.RSA_RESULT, RSA_FULL_348815818)
-    wrong_key = make_user("rsapeer", auth=RSA, inkeys=["iaxtest", "gone"])
+    wrong_key = make_user("rsapeer", auth=RSA, inkeys=("iaxtest", "gone"))
     outcome = verify_authrep(wrong_key, RSA, "348815818", reply, keystore, None)
     assert not outcome.ok and "gone" in outcome.reason
-    other_challenge = make_user("rsapeer", auth=RSA, inkeys=["iaxpeer"])
+    other_challenge = make_user("rsapeer", auth=RSA, inkeys=("iaxpeer",))
     assert not verify_authrep(other_challenge, RSA, "348815819", reply, keystore, None).ok
 
 
@@ -346,14 +344,14 @@ def test_rsa_with_wrong_or_missing_key_fails(keystore: KeyStore) -> None:
 def test_verify_branch_follows_allowed_methods(
     methods: AuthMethod, secrets: list[str], reply: IEList, ok: bool, method: AuthMethod | None
 ) -> None:
-    user = make_user("u", auth=methods, secrets=secrets, inkeys=["iaxpeer"])
+    user = make_user("u", auth=methods, secrets=tuple(secrets), inkeys=("iaxpeer",))
     outcome = verify_authrep(user, methods, "123456789", reply, EMPTY_KEYS, None)
     assert (outcome.ok, outcome.method) == (ok, method)
     assert all(s not in outcome.reason for s in secrets if len(s) > 1)
 
 
 def test_dbsecret_resolves_and_fails_closed() -> None:
-    user = make_user("db", dbsecret="iax/db", secrets=["ignored"])
+    user = make_user("db", dbsecret="iax/db", secrets=("ignored",))
     reply = IEList().add_str(IE.MD5_RESULT, md5_response("111111111", "fromdb"))
     store = {("iax", "db"): "old;fromdb"}
     ok = verify_authrep(user, MD5, "111111111", reply, EMPTY_KEYS, lambda f, k: store.get((f, k)))
@@ -437,10 +435,8 @@ ENC_KEY = bytes.fromhex("6463a1967fb4507b9e23da204a5b619f")
 
 
 def test_encrypted_authrep_end_to_end() -> None:
-    user = make_user(
-        "encpeer", secrets=["wrong", "encsecret"], encryption=True, forceencryption=True
-    )
-    agreement = merge_encryption(offered_encryption(user.encryption), 0x8001)
+    user = make_user("encpeer", secrets=("wrong", "encsecret"))  # encryption=yes
+    agreement = merge_encryption(offered_encryption(True), 0x8001)
     assert force_encryption_rejection(force=True, secrets=user.secrets, agreement=agreement) is None
     candidates = encryption_keys("128872642", user.secrets)
     assert candidates[1] == ENC_KEY
@@ -491,11 +487,11 @@ def test_force_encryption(
 PEERS = {
     p.name: p
     for p in [
-        make_peer("md5peer", secret="md5secret", dynamic=True),
-        make_peer("plainpeer", secret="plainsecret", auth=PLAIN, dynamic=True),
-        make_peer("static", secret="x", host="192.0.2.1"),
+        make_peer("md5peer", secrets=("md5secret",), dynamic=True),
+        make_peer("plainpeer", secrets=("plainsecret",), auth=PLAIN, dynamic=True),
+        make_peer("static", secrets=("x",), host="192.0.2.1"),
         make_peer("open", dynamic=True),
-        make_peer("lan", secret="x", dynamic=True, acl=permit("10.0.0.0/8")),
+        make_peer("lan", secrets=("x",), dynamic=True, acl=permit("10.0.0.0/8")),
     ]
 }
 
@@ -541,7 +537,7 @@ def test_plaintext_registration_from_capture() -> None:
         (PEERS["md5peer"], IEList().add_str(IE.MD5_RESULT, "0" * 32), "MD5"),
     ],
 )
-def test_regreq_failures(peer: Peer | None, reply: IEList, reason_part: str) -> None:
+def test_regreq_failures(peer: PeerAccount | None, reply: IEList, reason_part: str) -> None:
     outcome = verify_regreq(peer, MD5, "976170687", reply, EMPTY_KEYS, None)
     assert not outcome.ok and reason_part in outcome.reason
     assert "md5secret" not in outcome.reason
@@ -612,25 +608,25 @@ def test_answer_challenge_table(
 B_PEERS = {  # instance-b-iax.conf's outbound peers
     p.name: p
     for p in [
-        make_peer("a-md5", host=LOCAL, port=4570, username="md5peer", secret="md5secret"),
+        make_peer("a-md5", host=LOCAL, port=4570, username="md5peer", secrets=("md5secret",)),
         make_peer("a-rsa", host=LOCAL, port=4570, username="rsapeer", outkey="iaxpeer", auth=RSA),
         make_peer(
             "a-enc",
             host=LOCAL,
             port=4570,
             username="encpeer",
-            secret="encsecret",
+            secrets=("encsecret",),
             encryption=True,
-            forceencryption=True,
+            force_encryption=True,
         ),
         make_peer("a-guest", host=LOCAL, port=4570),
-        make_peer("lan", host="10.0.0.1", secret="lansecret", mask="255.0.0.0"),
-        make_peer("roamer", dynamic=True, secret="roamsecret"),
+        make_peer("lan", host="10.0.0.1", secrets=("lansecret",), mask="255.0.0.0"),
+        make_peer("roamer", dynamic=True, secrets=("roamsecret",)),
     ]
 }
 
 
-def _host(peer: Peer) -> str | None:
+def _host(peer: PeerAccount) -> str | None:
     return peer.host
 
 
@@ -644,6 +640,7 @@ def _host(peer: Peer) -> str | None:
         (None, None, "10.200.0.9", [Credentials("lansecret"), Credentials("roamsecret")]),
         ("a-md5", "rsapeer", LOCAL, []),
         ("a-md5", "md5peer", "192.0.2.1", []),
+        ("nosuch", "md5peer", LOCAL, []),  # a dialed peer that is not configured
     ],
 )
 def test_choose_credentials(

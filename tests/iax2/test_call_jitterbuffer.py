@@ -78,7 +78,7 @@ def test_lost_frames_are_concealed_up_to_the_limit() -> None:
 
 
 def test_a_timestamp_jump_resyncs_the_buffer() -> None:
-    server, a, b = _primed()
+    server, a, _b = _primed()
     before = _stream(a, 60)
     after = _stream(a, 60, start_ts=1000 + 60 * 20 + 30_000)  # the peer's clock leaps 30 s
     arrivals = [(1.0 + (ts - 1000) / 1000, data) for ts, data in before]
@@ -91,7 +91,7 @@ def test_a_timestamp_jump_resyncs_the_buffer() -> None:
 
 def test_switching_the_buffer_off_delivers_what_it_holds() -> None:
     server, a, b = _primed()
-    for ts, data in _stream(a, 5):
+    for _ts, data in _stream(a, 5):
         server.receive_datagram(data, CLIENT, 1.0)
     held = [e for e in drain(server) if isinstance(e, VoiceReceived)]
     server.set_jitterbuffer(b, None, 1.0)

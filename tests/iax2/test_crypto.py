@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from pbxedge.iax2.crypto import AesTransform, aes_key, md5_response, rsa_sign, rsa_verify
 from pbxedge.iax2.errors import MalformedFrame
 from pbxedge.iax2.frames import FullFrame, parse_datagram
-from tests.vectors import asterisk_vectors
+from tests.vectors import VECTORS
 
 # README §5.1: every MD5_RESULT in the captures (the a-to-b rows repeat three calls rows).
 MD5_TABLE = [
@@ -71,7 +71,7 @@ def test_md5_self_computed_vector() -> None:
 
 
 def _iaxpeer_keys() -> tuple[rsa.RSAPrivateKey, rsa.RSAPublicKey]:
-    keys = asterisk_vectors() / "keys"
+    keys = VECTORS / "keys"
     private = serialization.load_pem_private_key((keys / "iaxpeer.key").read_bytes(), None)
     public = serialization.load_pem_public_key((keys / "iaxpeer.pub").read_bytes())
     assert isinstance(private, rsa.RSAPrivateKey) and isinstance(public, rsa.RSAPublicKey)

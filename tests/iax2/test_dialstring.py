@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from pbxedge.config.diagnostics import Origin
-from pbxedge.config.iax_models import General, Peer
+from pbxedge.iax2.accounts import PeerAccount
 from pbxedge.iax2.codecs import Codec
 from pbxedge.iax2.dialstring import (
+    DialDefaults,
     DialString,
     DialStringError,
     DialTarget,
@@ -19,8 +19,6 @@ from pbxedge.iax2.dialstring import (
     resolve_dial_target,
 )
 from pbxedge.iax2.enums import Cause
-
-ORIGIN = Origin("iax.conf", 1)
 
 
 @pytest.mark.parametrize(
@@ -72,11 +70,12 @@ def test_autoanswer_option() -> None:
     assert not parse_dial_string("IAX2/peer/100").autoanswer
 
 
-def make_peer(name: str, **fields: Any) -> Peer:
-    return Peer(name=name, origin=ORIGIN, **fields)
+def make_peer(name: str, **fields: Any) -> PeerAccount:
+    return PeerAccount(name=name, **fields)
 
 
-GENERAL = General(prefs=[Codec.ULAW, Codec.ALAW], capability=Codec.ULAW | Codec.ALAW)
+DEFAULTS = DialDefaults(encryption=False, force_encryption=False,
+                       capability=Codec.ULAW | Codec.ALAW, prefs=(Codec.ULAW, Codec.ALAW))
 PEERS = {
     p.name: p
     for p in [
@@ -86,8 +85,8 @@ PEERS = {
             host="127.0.0.1",
             port=4570,
             username="md5peer",
-            secret="md5secret",
-            prefs=[Codec.ULAW],
+            secrets=("md5secret",),
+            prefs=(Codec.ULAW,),
             capability=Codec.ULAW,
         ),
         make_peer(
@@ -95,9 +94,9 @@ PEERS = {
             host="127.0.0.1",
             port=4570,
             username="encpeer",
-            secret="encsecret",
+            secrets=("encsecret",),
             encryption=True,
-            forceencryption=True,
+            force_encryption=True,
         ),
         make_peer(
             "a-rsa",
@@ -110,7 +109,7 @@ PEERS = {
             sendani=True,
         ),
         # instance A's md5peer: dynamic, qualified
-        make_peer("md5peer", dynamic=True, secret="md5secret", qualify_ms=2000),
+        make_peer("md5peer", dynamic=True, secrets=("md5secret",), qualify_ms=2000),
         make_peer("fallback", dynamic=True, defaultip="192.0.2.5", port=4571),
         make_peer("dbpeer", host="192.0.2.6", dbsecret="iax/dbpeer"),
     ]
@@ -124,7 +123,7 @@ def runtime(name: str) -> PeerRuntime:
 
 def resolve(text: str, **kwargs: Any) -> DialTarget | DialUnavailable:
     kwargs.setdefault("runtime", runtime)
-    return resolve_dial_target(parse_dial_string(text), PEERS, GENERAL, **kwargs)
+    return resolve_dial_target(parse_dial_string(text), PEERS, DEFAULTS, **kwargs)
 
 
 def target(text: str, **kwargs: Any) -> DialTarget:

@@ -30,6 +30,7 @@ from pbxedge.iax2.frames import FullFrame, MetaTrunkFrame, MiniFrame, TrunkEntry
 from pbxedge.iax2.ies import IEList
 from pbxedge.iax2.rr import ReceptionReport
 from tests.iax2.link import LossyNetwork, transfer
+from tests.logcheck import nothing_on_stderr
 
 CLIENT = ("192.0.2.10", 4569)
 SERVER = ("192.0.2.20", 4569)
@@ -516,9 +517,10 @@ def test_unknown_call_gets_inval_but_ack_and_inval_do_not() -> None:
 @given(st.binary(max_size=80))
 def test_garbage_never_raises(data: bytes) -> None:
     ep = make_endpoint(policy=never_required)
-    ep.receive_datagram(data, CLIENT, 0.0)
-    ep.datagrams_to_send(0.0)
-    ep.handle_timer(100.0)
+    with nothing_on_stderr():
+        ep.receive_datagram(data, CLIENT, 0.0)
+        ep.datagrams_to_send(0.0)
+        ep.handle_timer(100.0)
 
 
 frames_for_live_call = st.builds(
@@ -540,16 +542,17 @@ frames_for_live_call = st.builds(
 def test_hostile_frames_on_a_live_call_never_raise(frames: list[FullFrame], aimed: bool) -> None:
     _client, server, a, b = linked_pair()
     now = 1.0
-    for frame in frames:
-        if aimed:  # route it into the live call
-            frame = dataclasses.replace(frame, source_call=a, dest_call=b)
-        server.receive_datagram(frame.encode(), CLIENT, now)
-        drain(server)
-        server.datagrams_to_send(now)
-        now += 0.5
-    while (deadline := server.get_timer()) is not None and deadline < 1000:
-        server.handle_timer(deadline)
-        server.datagrams_to_send(deadline)
+    with nothing_on_stderr():
+        for frame in frames:
+            if aimed:  # route it into the live call
+                frame = dataclasses.replace(frame, source_call=a, dest_call=b)
+            server.receive_datagram(frame.encode(), CLIENT, now)
+            drain(server)
+            server.datagrams_to_send(now)
+            now += 0.5
+        while (deadline := server.get_timer()) is not None and deadline < 1000:
+            server.handle_timer(deadline)
+            server.datagrams_to_send(deadline)
 
 
 def test_commands_on_unknown_calls_raise_typed_error() -> None:
@@ -847,3 +850,21 @@ def test_call_info_names_first_and_last_messages() -> None:
     assert info.peer_callno == b and info.addr == SERVER
     assert server.call_info(b).first_message == "Rx:NEW"
     assert server.call_info(b).last_message == "Rx:ACK"
+
+
+def test_a_hung_up_call_is_ending_until_its_hangup_is_acked() -> None:
+    ep = make_endpoint(policy=never_required)
+    ep.receive_datagram(FullFrame(300, 0, 1, 0, 0, FrameType.IAX, IaxSubclass.NEW,
+                                  new_ies().encode()).encode(), CLIENT, 0.0)
+    [new] = [e for e in drain(ep) if isinstance(e, NewCall)]
+    ep.send_iax(new.callno, IaxSubclass.ACCEPT, IEList().add_u32(IE.FORMAT, Codec.ULAW), 0.0)
+    assert ep.ending_calls() == []
+    ep.hangup(new.callno, Cause.NORMAL_CLEARING, 0.01)
+    hangup = full(datagrams(ep, 0.01)[-1])
+    assert hangup.iax_subclass is IaxSubclass.HANGUP
+    assert ep.ending_calls() == [new.callno]
+    ack = FullFrame(300, new.callno, hangup.timestamp, 1, hangup.oseqno + 1, FrameType.IAX,
+                    IaxSubclass.ACK)
+    ep.receive_datagram(ack.encode(), CLIENT, 0.02)
+    assert ep.ending_calls() == []
+    assert any(isinstance(e, CallDestroyed) for e in drain(ep))

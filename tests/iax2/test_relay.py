@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import struct
 
 from pbxedge.iax2.codecs import Codec
@@ -80,7 +81,7 @@ def test_same_codec_is_relayed_on_the_fast_path_keeping_timing() -> None:
     voice = _voice(bridge.callee)
     assert [v.payload[0] for v in voice] == list(range(6))
     stamps = [v.timestamp for v in voice]
-    assert [b - a for a, b in zip(stamps, stamps[1:], strict=False)] == [20] * 5
+    assert [b - a for a, b in itertools.pairwise(stamps)] == [20] * 5
     # Five minis went through without an event on the node: the fast path took them.
     assert bridge.node.relayed_frames(bridge.b) == 5
     assert bridge.node.call_info(bridge.b).local_rr.packets == 6

@@ -3,84 +3,68 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
 
 import pytest
 
-from pbxedge.config.diagnostics import Origin
-from pbxedge.config.iax_models import General, IaxConfig, Peer, User
+from pbxedge.acl import IPNetwork
 from pbxedge.iax2.enums import IaxSubclass
-from pbxedge.iax2.tokenpolicy import TokenPolicyDecider
+from pbxedge.iax2.tokenpolicy import CallTokenRule, TokenPolicyDecider
 
-ORIGIN = Origin("iax.conf", 1)
 NEW, REGREQ, REGREL = IaxSubclass.NEW, IaxSubclass.REGREQ, IaxSubclass.REGREL
+DEFAULT, YES, NO, AUTO = CallTokenRule.DEFAULT, CallTokenRule.YES, CallTokenRule.NO, CallTokenRule.AUTO
 LOCAL = ("127.0.0.1", 4591)
 LAN = ("10.1.2.3", 4569)
 
 
-def config(**general: Any) -> IaxConfig:
-    users = [
-        User(name="md5peer", origin=ORIGIN),  # default
-        User(name="plain", origin=ORIGIN, requirecalltoken="no"),
-        User(name="strict", origin=ORIGIN, requirecalltoken="yes"),
-        User(name="learner", origin=ORIGIN, requirecalltoken="auto"),
-        User(name="guest", origin=ORIGIN, requirecalltoken="no"),
-    ]
-    peers = [
-        Peer(name="md5peer", origin=ORIGIN, dynamic=True),
-        Peer(name="iaxmodem", origin=ORIGIN, dynamic=True, requirecalltoken="no"),
-        Peer(name="learner", origin=ORIGIN, dynamic=True, requirecalltoken="auto"),
-        Peer(name="strict", origin=ORIGIN, dynamic=True, requirecalltoken="yes"),
-    ]
-    return IaxConfig(
-        path="iax.conf",
-        general=General(**general),
-        users={u.name: u for u in users},
-        peers={p.name: p for p in peers},
+def policy(optional: tuple[IPNetwork, ...] = ()) -> TokenPolicyDecider:
+    return TokenPolicyDecider(
+        users={"md5peer": DEFAULT, "plain": NO, "strict": YES, "learner": AUTO, "guest": NO},
+        peers={"md5peer": DEFAULT, "iaxmodem": NO, "learner": AUTO, "strict": YES},
+        optional=optional,
     )
 
 
-OPTIONAL_LAN = {"calltokenoptional": [ipaddress.ip_network("10.0.0.0/8")]}
+OPTIONAL_LAN = (ipaddress.ip_network("10.0.0.0/8"),)
 
 
 @pytest.mark.parametrize(
-    ("general", "subclass", "username", "addr", "required"),
+    ("optional", "subclass", "username", "addr", "required"),
     [
-        ({}, NEW, "md5peer", LOCAL, True),
-        ({}, NEW, "plain", LOCAL, False),
-        ({}, NEW, "learner", LOCAL, False),
-        ({}, NEW, "strict", LOCAL, True),
+        ((), NEW, "md5peer", LOCAL, True),
+        ((), NEW, "plain", LOCAL, False),
+        ((), NEW, "learner", LOCAL, False),
+        ((), NEW, "strict", LOCAL, True),
         # no USERNAME: [guest] decides (here requirecalltoken=no)
-        ({}, NEW, None, LOCAL, False),
-        ({}, NEW, "", LOCAL, False),
+        ((), NEW, None, LOCAL, False),
+        ((), NEW, "", LOCAL, False),
         # unknown names act like a section left at the default
-        ({}, NEW, "nosuch", LOCAL, True),
+        ((), NEW, "nosuch", LOCAL, True),
         (OPTIONAL_LAN, NEW, "nosuch", LAN, False),
         # the calltokenoptional range only helps sections left at the default
         (OPTIONAL_LAN, NEW, "md5peer", LAN, False),
         (OPTIONAL_LAN, NEW, "md5peer", LOCAL, True),
         (OPTIONAL_LAN, NEW, "strict", LAN, True),
         # registrations consult [peer]s, not [user]s (§10 row 1)
-        ({}, REGREQ, "plain", LOCAL, True),
-        ({}, REGREQ, "iaxmodem", LOCAL, False),
-        ({}, REGREL, "iaxmodem", LOCAL, False),
-        ({}, REGREQ, "md5peer", LOCAL, True),
+        ((), REGREQ, "plain", LOCAL, True),
+        ((), REGREQ, "iaxmodem", LOCAL, False),
+        ((), REGREL, "iaxmodem", LOCAL, False),
+        ((), REGREQ, "md5peer", LOCAL, True),
         (OPTIONAL_LAN, REGREQ, "md5peer", LAN, False),
-        ({}, REGREQ, None, LOCAL, True),  # no [guest] peer
+        ((), REGREQ, None, LOCAL, True),  # no [guest] peer
     ],
 )
 def test_required(
-    general: dict[str, Any],
+    optional: tuple[IPNetwork, ...],
     subclass: IaxSubclass,
     username: str | None,
     addr: tuple[str, int],
     required: bool,
 ) -> None:
-    assert TokenPolicyDecider(config(**general)).required(subclass, username, addr) is required
+    assert policy(optional).required(subclass, username, addr) is required
 
 
 def test_auto_learns_yes_per_kind() -> None:
-    decider = TokenPolicyDecider(config())
+    decider = policy()
     assert not decider.required(NEW, "learner", LOCAL)
     decider.mark_validated(REGREQ, "learner")  # only the [peer] learns
     assert not decider.required(NEW, "learner", LOCAL)
@@ -90,11 +74,11 @@ def test_auto_learns_yes_per_kind() -> None:
     # "no" and "default" sections learn nothing; a fresh decider starts over
     decider.mark_validated(NEW, "plain")
     assert not decider.required(NEW, "plain", LOCAL)
-    assert not TokenPolicyDecider(config()).required(NEW, "learner", LOCAL)
+    assert not policy().required(NEW, "learner", LOCAL)
 
 
 def test_explain_names_the_section_kind() -> None:
-    decider = TokenPolicyDecider(config())
+    decider = policy()
     # iaxmodem-register.pcapng frame 3: Asterisk's line, but saying "peer" for a REGREQ
     assert decider.explain(REGREQ, "md5peer", LOCAL) == (
         "Call rejected, CallToken Support required. If unexpected, resolve by placing address "

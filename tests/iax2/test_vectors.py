@@ -1,7 +1,8 @@
-"""Every datagram Asterisk 22 sent in the shared captures, decoded and re-encoded."""
+"""Every datagram Asterisk 22 sent in the captures of tests/data/asterisk, decoded and re-encoded."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from functools import cache
 
@@ -14,7 +15,7 @@ from pbxedge.iax2.crypto import md5_response, rsa_sign, rsa_verify
 from pbxedge.iax2.enums import IE, FrameType, IaxSubclass
 from pbxedge.iax2.frames import FullFrame
 from pbxedge.pcap import read_udp
-from tests.vectors import ACCOUNT_SECRETS, CAPTURES, IAX_PORTS, asterisk_vectors, capture
+from tests.vectors import ACCOUNT_SECRETS, CAPTURES, IAX_PORTS, VECTORS, capture
 
 CALLS = "asterisk-b-to-a-calls.pcapng"
 
@@ -42,6 +43,13 @@ GOLDEN_IN_CAPTURES = [
     ("nmap-iax2-version.pcapng", 3, "80000000000000000000061e"),
     ("nmap-iax2-version.pcapng", 4, "800100000000000000010603"),
 ]
+
+
+def test_every_file_the_readme_lists_is_in_the_repository() -> None:
+    section = (VECTORS / "README.md").read_text().split("## 1. Files", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"`([\w./-]+\.(?:pcapng|conf|key|pub|txt))`", section))
+    assert set(CAPTURES) <= listed and len(listed) == 14
+    assert [name for name in sorted(listed) if not (VECTORS / name).is_file()] == []
 
 
 @cache
@@ -132,7 +140,7 @@ def test_all_md5_results_recompute() -> None:
 
 @cache
 def _iaxpeer() -> tuple[rsa.RSAPrivateKey, rsa.RSAPublicKey]:
-    keys = asterisk_vectors() / "keys"
+    keys = VECTORS / "keys"
     private = serialization.load_pem_private_key((keys / "iaxpeer.key").read_bytes(), None)
     public = serialization.load_pem_public_key((keys / "iaxpeer.pub").read_bytes())
     assert isinstance(private, rsa.RSAPrivateKey) and isinstance(public, rsa.RSAPublicKey)

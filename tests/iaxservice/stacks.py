@@ -3,12 +3,10 @@ loopback UDP, configured like the Asterisk instances of the captures (callee = "
 
 from __future__ import annotations
 
-import shutil
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import trio
 
@@ -24,7 +22,6 @@ from pbxedge.iaxservice.service import IaxService
 from pbxedge.keys import KeyStore
 from pbxedge.store import Store
 
-VECTOR_KEYS = Path("/work/shared/vectors/asterisk/keys")
 SECRETS = {"md5peer": "md5secret", "plainpeer": "plainsecret", "encpeer": "encsecret"}
 
 
@@ -192,16 +189,6 @@ exten => _X.,1,Dial(IAX2/${EXTEN})
  same => n,Hangup()
 exten => h,1,Verbose(1,HANGUP ${CHANNEL} cause=${HANGUPCAUSE})
 """
-
-
-def copy_keys(folder: Path, names: list[str]) -> Path:
-    """Key files from the captures, private ones 0600 as the loader demands."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in names:
-        target = folder / name
-        shutil.copy(VECTOR_KEYS / name, target)
-        target.chmod(0o600)
-    return folder
 
 
 @dataclass

@@ -19,10 +19,10 @@ from tests.iaxservice.stacks import (
     build_stack,
     callee_iax_conf,
     caller_iax_conf,
-    copy_keys,
     free_udp_port,
     running,
 )
+from tests.vectors import copy_keys
 
 
 def _pair(tmp_path: Path, *, callee_general: str = "", caller_general: str = "",

@@ -17,6 +17,7 @@ from pbxedge.iax2.frames import FullFrame
 from pbxedge.iax2.ies import IEList
 from pbxedge.keys import KeyStore, keygen_main
 from tests.iaxservice.reg_stack import RawPeer, free_udp_port, load_config, running_node
+from tests.logcheck import FORGED, NOT_UTF8, checked_lines, node_log
 
 PEERS = """
 [md5peer]
@@ -181,6 +182,44 @@ async def test_refusals_use_a_challenge_then_regrej_and_say_why(
         _assert_refused(await peer.answer(challenge, IaxSubclass.REGREQ, answer))
         assert node.reg.address_of(user) in (None, ("127.0.0.1", 4999))
     assert any(why in line and "refused" in line for line in log_lines), log_lines
+
+
+@pytest.mark.parametrize(("username", "shown"), [
+    (NOT_UTF8, "\\xff" * 19 + "..."),
+    (FORGED, "\\x0a[2026-12-02 09:00:00] NOTICE[1] reg_server.py: Registration from 'admin' ..."),
+], ids=["not-utf8", "forged-line"])
+async def test_hostile_usernames_are_logged_escaped(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock, username: str, shown: str,
+) -> None:
+    config = load_config(tmp_path, "a", _conf(free_udp_port()))
+    with node_log(tmp_path / "pbxedge.log") as path:
+        async with running_node(config) as node, \
+                RawPeer.open(("127.0.0.1", node.port)) as peer:
+            challenge = await peer.request(IaxSubclass.REGREQ, _regreq(username))
+            answer = _regreq(username).add_str(IE.MD5_RESULT, _md5(challenge, "wrong"))
+            _assert_refused(await peer.answer(challenge, IaxSubclass.REGREQ, answer))
+            port = peer.port
+        (line,) = checked_lines(path.read_bytes())
+    assert line.endswith(f": Registration (REGREQ) of '{shown}' from 127.0.0.1:{port} "
+                         f"refused: no such peer '{shown}'")
+
+
+async def test_wrong_secret_floods_are_summarised(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock, log_lines: list[str],
+) -> None:
+    config = load_config(tmp_path, "a", _conf(free_udp_port()))
+    async with running_node(config) as node, RawPeer.open(("127.0.0.1", node.port)) as peer:
+        for _ in range(30):
+            challenge = await peer.request(IaxSubclass.REGREQ, _regreq("md5peer"))
+            answer = _regreq("md5peer").add_str(IE.MD5_RESULT, _md5(challenge, "wrong"))
+            _assert_refused(await peer.answer(challenge, IaxSubclass.REGREQ, answer))
+            peer.scall += 1
+        await trio.sleep(11)  # the guessing has stopped; its count still reaches the log
+        assert log_lines == [
+            f"Registration (REGREQ) of 'md5peer' from 127.0.0.1:{peer.port} refused: "
+            "bad secret (MD5 response matches none of 1 secret(s))",
+            "Refused REGREQ from 127.0.0.1 repeated 29 times in the last 10 s",
+        ]
 
 
 async def test_plaintext_registration(

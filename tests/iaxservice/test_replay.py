@@ -29,11 +29,10 @@ from tests.iaxservice.stacks import (
     Stack,
     build_stack,
     callee_iax_conf,
-    copy_keys,
     free_udp_port,
     running,
 )
-from tests.vectors import capture
+from tests.vectors import capture, copy_keys
 
 A_PORT, B_PORT = 4570, 4571
 

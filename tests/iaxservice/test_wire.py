@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 import trio
@@ -28,6 +30,7 @@ from tests.iaxservice.stacks import (
     free_udp_port,
     running,
 )
+from tests.logcheck import FORGED, LINE, NOT_UTF8, checked_lines, node_log
 
 
 def _callee(general: str = "", extra: str = "") -> Stack:
@@ -45,9 +48,9 @@ def _new(called: str, username: str | None, *, token: bytes | None = b"",
     return ies.encode()
 
 
-async def _client(stack: Stack, scall: int) -> RawClient:
+async def _client(stack: Stack, scall: int, host: str = "127.0.0.1") -> RawClient:
     sock = trio.socket.socket(type=trio.socket.SOCK_DGRAM)
-    await sock.bind(("127.0.0.1", 0))
+    await sock.bind((host, 0))
     return RawClient(sock, ("127.0.0.1", stack.port), scall)
 
 
@@ -73,8 +76,9 @@ async def _open(client: RawClient, called: str, username: str | None,
     return await client.receive()
 
 
-async def _wrong_password(stack: Stack, username: str, scall: int) -> list[FullFrame]:
-    client = await _client(stack, scall)
+async def _wrong_password(stack: Stack, username: str, scall: int,
+                          host: str = "127.0.0.1") -> list[FullFrame]:
+    client = await _client(stack, scall, host)
     replies = _non_acks(await _open(client, "600", username))
     (authreq,) = replies
     challenge = authreq.ies().get_str(IE.CHALLENGE) or ""
@@ -153,6 +157,43 @@ async def test_tbd_call_answers_dpreq_then_enters_the_plan_on_dial(
         other.sock.close()
 
 
+ENDINGS = """
+[from-iax]
+exten => 600,1,Answer()
+ same => n,NoOp(runs off the end)
+exten => 601,1,Answer()
+ same => n,Goto(nowhere,1)
+exten => 602,1,Goto(nowhere,1)
+exten => 603,1,Answer()
+ same => n,Hangup()
+exten => 604,1,Answer()
+ same => n,Goto(math,${MATH(3*4,i)},1)
+[math]
+exten => 12,1,Hangup(21)
+exten => _X.,1,Hangup(1)
+"""
+
+
+@pytest.mark.parametrize(
+    ("called", "cause"),
+    [("600", 0), ("601", 0), ("602", 0), ("603", 16), ("604", 21)],
+)
+async def test_the_hangup_carries_the_cause_the_dialplan_left(
+    autojump_clock: object, called: str, cause: int,
+) -> None:
+    """Fall-through and a Goto to a missing extension (no ``i``) set no cause: CAUSECODE 0,
+    as Asterisk sends; Hangup() without one is 16.  Only CAUSECODE, never CAUSE text."""
+    stack = build_stack(callee_iax_conf(free_udp_port()), ENDINGS, KeyStore([]))
+    async with running(stack):
+        client = await _client(stack, 2100)
+        frames = _non_acks(await _open(client, called, None))
+        client.sock.close()
+    assert _sub(frames[0]) is IaxSubclass.ACCEPT
+    hangup = frames[-1]
+    assert _sub(hangup) is IaxSubclass.HANGUP
+    assert list(hangup.ies()) == [(IE.CAUSECODE, bytes([cause]))]
+
+
 async def test_requirecalltoken_auto_learns_after_a_validated_call(
     autojump_clock: object,
 ) -> None:
@@ -202,28 +243,31 @@ async def test_a_flood_of_tokenless_news_allocates_nothing(autojump_clock: objec
 
 
 async def test_garbage_news_are_refused_and_the_node_keeps_serving(
-    autojump_clock: object, caplog: pytest.LogCaptureFixture,
+    autojump_clock: object, tmp_path: Path,
 ) -> None:
     stack = _callee(extra="[guest2]\ntype=user\ncontext=from-iax\nrequirecalltoken=no\n")
     rng = random.Random(11)
-    async with running(stack):
-        client = await _client(stack, 4000)
-        for index in range(300):
-            ies = IEList()
-            for _ in range(rng.randrange(0, 12)):
-                ies.add(rng.choice([1, 2, 5, 6, 8, 9, 10, 11, 31, 43, 45, 55, 56]),
-                        rng.randbytes(rng.randrange(0, 12)))
-            ies.add_str(IE.USERNAME, "guest2")
-            frame = FullFrame(5 + index, 0, index, 0, 0, FrameType.IAX, IaxSubclass.NEW,
-                              ies.encode())
-            await client.sock.sendto(frame.encode(), client.server)
-        await client.receive()
-        healthy = await _client(stack, 4999)
-        await healthy.send(FrameType.IAX, IaxSubclass.NEW, _new("600", "guest2", token=None), 1)
-        assert IaxSubclass.ACCEPT in [_sub(f) for f in await healthy.receive()]
-        client.sock.close()
-        healthy.sock.close()
-    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # nothing raised
+    with node_log(tmp_path / "pbxedge.log") as path:  # and nothing on stderr
+        async with running(stack):
+            client = await _client(stack, 4000)
+            for index in range(300):
+                ies = IEList()
+                for _ in range(rng.randrange(0, 12)):
+                    ies.add(rng.choice([1, 2, 5, 6, 8, 9, 10, 11, 31, 43, 45, 55, 56]),
+                            rng.randbytes(rng.randrange(0, 12)))
+                ies.add_str(IE.USERNAME, "guest2")
+                frame = FullFrame(5 + index, 0, index, 0, 0, FrameType.IAX, IaxSubclass.NEW,
+                                  ies.encode())
+                await client.sock.sendto(frame.encode(), client.server)
+            await client.receive()
+            healthy = await _client(stack, 4999)
+            await healthy.send(FrameType.IAX, IaxSubclass.NEW, _new("600", "guest2", token=None),
+                               1)
+            assert IaxSubclass.ACCEPT in [_sub(f) for f in await healthy.receive()]
+            client.sock.close()
+            healthy.sock.close()
+        lines = checked_lines(path.read_bytes())
+    assert "ERROR" not in {LINE.match(line)["level"] for line in lines}  # nothing raised
 
 
 async def test_a_request_nobody_serves_is_refused_once_not_dropped(
@@ -263,3 +307,87 @@ async def test_authrep_and_hangup_in_one_burst_raise_nothing(
         client.sock.close()
         assert stack.iax.endpoint.calls() == []
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_hostile_usernames_reach_the_log_escaped_one_line_each(
+    autojump_clock: object, tmp_path: Path,
+) -> None:
+    stack = _callee()
+    with node_log(tmp_path / "pbxedge.log") as path:
+        async with running(stack):
+            assert await stack.cli("iax2 set debug on") == "IAX2 Debugging Enabled\n"
+            # One source per payload: repeats from one address would be summarised.
+            for scall, (host, username) in enumerate(
+                    (("127.0.0.2", NOT_UTF8), ("127.0.0.3", FORGED)), 5000):
+                client = await _client(stack, scall, host)
+                await client.send(FrameType.IAX, IaxSubclass.NEW,
+                                  _new("600", username, token=None), 1)
+                await client.receive()
+                client.sock.close()
+                # A decoy challenge (authdebug says so), then the refused AUTHREP.
+                await _wrong_password(stack, username, scall + 10, host)
+        text = "\n".join(checked_lines(path.read_bytes()))
+    for host, shown in (
+        ("127.0.0.2", "\\xff" * 19 + "..."),
+        ("127.0.0.3", "\\x0a[2026-12-02 09:00:00] NOTICE[1] reg_server.py: Registration from "
+                      "'admin' ..."),
+    ):
+        assert f"setting user {shown} requirecalltoken=no" in text
+        assert f"decoy challenge (no user named '{shown}')" in text
+        assert f"Host {host} failed to authenticate as {shown}\n" in text
+    # The frame dump shows all of a string IE, escaped.
+    assert "   USERNAME        : " + "\\xff" * 255 + "\n" in text
+    assert ("   USERNAME        : \\x0a[2026-12-02 09:00:00] NOTICE[1] reg_server.py: "
+            "Registration from 'admin' accepted\\x1b[2J\n") in text
+
+
+async def test_a_flood_of_tokenless_news_is_summarised_in_the_log(
+    autojump_clock: object, tmp_path: Path,
+) -> None:
+    stack = _callee()
+    with node_log(tmp_path / "pbxedge.log") as path:
+        async with running(stack):
+            client = await _client(stack, 6000)
+            started = trio.current_time()
+            payload = _new("600", "flooder", token=None)
+            for index in range(2000):
+                frame = FullFrame(2 + index, 0, index, 0, 0, FrameType.IAX, IaxSubclass.NEW,
+                                  payload)
+                await client.sock.sendto(frame.encode(), client.server)
+            # The flood has stopped; its count is written when the 10 s interval ends.
+            await trio.sleep(11)
+            lines = checked_lines(path.read_bytes())
+            elapsed = trio.current_time() - started
+            client.sock.close()
+    refused = stack.iax.endpoint.stats.stateless_replies
+    assert refused == 2000
+    full = [line for line in lines if "CallToken Support required" in line]
+    assert f"placing address 127.0.0.1:{client.local[1]} in the calltokenoptional" in full[0]
+    counts = [int(match["n"]) for line in lines if (match := re.search(
+        r"Token-less NEW from 127\.0\.0\.1 repeated (?P<n>\d+) times? in the last 1\d s$", line))]
+    assert counts
+    assert len(full) + sum(counts) == refused  # every refused NEW is accounted for
+    # A full line and a summary per 10 s at most, instead of a line per datagram.
+    assert len(lines) == len(full) + len(counts) <= 2 * (elapsed // 10 + 1)
+
+
+async def test_failed_authentications_from_one_address_are_summarised(
+    autojump_clock: object, caplog: pytest.LogCaptureFixture,
+) -> None:
+    stack = _callee()  # authdebug = yes: two lines per failure
+    async with running(stack):
+        for scall in range(7000, 7005):
+            client = await _client(stack, scall)
+            assert [_sub(f) for f in _non_acks(await _open(client, "600", "md5peer"))] == [
+                IaxSubclass.AUTHREQ]
+            await client.send_iax(IaxSubclass.AUTHREP,
+                                  IEList().add_str(IE.MD5_RESULT, md5_response("x", "wrong")), 10)
+            assert IaxSubclass.REJECT in [_sub(f) for f in await client.receive()]
+            client.sock.close()
+        await trio.sleep(10)
+    assert [r.getMessage() for r in caplog.records if "authenticat" in r.getMessage()] == [
+        "Host 127.0.0.1 failed to authenticate as md5peer",
+        "Failed authentication from 127.0.0.1 repeated 4 times in the last 10 s",
+    ]
+    authdebug = [r for r in caplog.records if "refused: MD5 response" in r.getMessage()]
+    assert len(authdebug) == 1

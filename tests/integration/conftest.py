@@ -9,7 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,7 +89,9 @@ def _wait_until_ready(node: RunningNode) -> None:
     pytest.fail(f"pbxedge did not open its control socket:\n{node.stderr()}")
 
 
-def start_node(folder: Path, config: Path, port: int, *extra_args: str) -> RunningNode:
+def start_node(folder: Path, config: Path, port: int, *extra_args: str,
+               preexec_fn: Callable[[], None] | None = None) -> RunningNode:
+    """*preexec_fn* runs in the child before pbxedge starts (to lower a resource limit)."""
     state = folder / "var"
     stderr_path = folder / "pbxedge.stderr"
     with stderr_path.open("wb") as stderr:
@@ -97,6 +99,7 @@ def start_node(folder: Path, config: Path, port: int, *extra_args: str) -> Runni
             [sys.executable, "-m", "pbxedge", "-c", str(config), "--state", str(state), "-v",
              *extra_args],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
+            preexec_fn=preexec_fn,
         )
     node = RunningNode(process, config, state, stderr_path, port)
     try:

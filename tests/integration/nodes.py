@@ -127,9 +127,9 @@ _UNSEQUENCED = {IaxSubclass.ACK, IaxSubclass.INVAL, IaxSubclass.VNAK, IaxSubclas
 class WireClient:
     """A blocking raw IAX2 caller: NEW (with the token exchange), ACKs, HANGUP."""
 
-    def __init__(self, port: int, scall: int = 1234) -> None:
+    def __init__(self, port: int, scall: int = 1234, host: str = "127.0.0.1") -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind((host, 0))
         self.sock.settimeout(WAIT_LIMIT_S)
         self.server = ("127.0.0.1", port)
         self.scall = scall

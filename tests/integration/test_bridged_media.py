@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 import trio
 
-from pbxedge.iax2.codecs import Codec
 from pbxedge.load.agent import AgentCall, CallAgent
 from pbxedge.media.g711 import ALAW_TO_ULAW, ULAW_TO_ALAW, ulaw_decode, ulaw_encode
 from tests.integration.conftest import RunningNode, free_udp_port, start_node

@@ -152,9 +152,10 @@ def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nodes]:
 
 
 def _call(port: int, number: str, username: str | None = None, *,
-          token: bool = True) -> FullFrame:
-    """A raw call to the node on *port*; returns the HANGUP or REJECT that ends it."""
-    client = WireClient(port)
+          token: bool = True, host: str = "127.0.0.1") -> FullFrame:
+    """A raw call to the node on *port* from *host*; returns the HANGUP or REJECT that ends
+    it."""
+    client = WireClient(port, host=host)
     try:
         client.new(number, username, token=token)
         return client.until(IaxSubclass.HANGUP, IaxSubclass.REJECT)
@@ -275,17 +276,19 @@ def test_requirecalltoken_auto_requires_tokens_after_a_validated_call(nodes: Nod
     _ended_with(_call(nodes.b.port, "0607"), IaxSubclass.HANGUP, 21)
     # A accepts at once, answers and hangs up: ACCEPT, ANSWER and HANGUP reach B together.
     assert "ERROR[" not in nodes.b.stderr()
-    # …and from now on autouser must present a token.
-    _stateless_reject(_call(nodes.a.port, "607", "autouser", token=False))
+    # …and from now on autouser must present a token. (From an address of its own: token-less
+    # NEWs repeated from one address within 10 s are summarised, not logged one by one.)
+    _stateless_reject(_call(nodes.a.port, "607", "autouser", token=False, host="127.0.0.5"))
     wait_for_log(nodes.a, "setting user autouser requirecalltoken=no")
 
 
 # -- §4.2 item 5: unknown users look like wrong passwords ---------------------------------
 
 
-def _refused_exchange(port: int, username: str, scall: int) -> list[FullFrame]:
-    """NEW (with token) as *username*, a wrong MD5 answer; every frame after the token."""
-    client = WireClient(port, scall)
+def _refused_exchange(port: int, username: str, scall: int, host: str) -> list[FullFrame]:
+    """NEW (with token) as *username* from *host*, a wrong MD5 answer; every frame after the
+    token."""
+    client = WireClient(port, scall, host)
     try:
         client.new("600", username)
         authreq = client.until(IaxSubclass.AUTHREQ, IaxSubclass.REJECT)
@@ -304,18 +307,20 @@ def _shape(frame: FullFrame) -> tuple[int, int, int, int]:
 
 
 def test_unknown_and_acl_denied_users_look_like_a_wrong_password(nodes: Nodes) -> None:
-    # Names of the same length: the AUTHREQ echoes USERNAME.
-    wrong = _refused_exchange(nodes.a.port, "md5peer", 300)
-    unknown = _refused_exchange(nodes.a.port, "unknown", 300)
-    denied = _refused_exchange(nodes.a.port, "aclpeer", 300)
+    # Names of the same length: the AUTHREQ echoes USERNAME. One address each, so that each
+    # failure has its own log line (repeats from one address within 10 s are summarised).
+    wrong = _refused_exchange(nodes.a.port, "md5peer", 300, "127.0.0.6")
+    unknown = _refused_exchange(nodes.a.port, "unknown", 300, "127.0.0.7")
+    denied = _refused_exchange(nodes.a.port, "aclpeer", 300, "127.0.0.8")
     expected = [(FrameType.IAX, IaxSubclass.AUTHREQ), (FrameType.IAX, IaxSubclass.ACK),
                 (FrameType.IAX, IaxSubclass.REJECT)]
-    for frames, name in ((wrong, "md5peer"), (unknown, "unknown"), (denied, "aclpeer")):
+    for frames, name, host in ((wrong, "md5peer", "127.0.0.6"), (unknown, "unknown", "127.0.0.7"),
+                               (denied, "aclpeer", "127.0.0.8")):
         # delayreject: the AUTHREP is ACKed at once, the REJECT comes later.
         assert [(f.frametype, f.subclass) for f in frames] == expected
         assert frames[0].ies().get_str(IE.USERNAME) == name
         assert frames[2].ies().get_u8(IE.CAUSECODE) == 50
-        wait_for_log(nodes.a, f"failed to authenticate as {name}")
+        wait_for_log(nodes.a, f"Host {host} failed to authenticate as {name}")
     for other in (unknown, denied):
         assert [_shape(f) for f in other] == [_shape(f) for f in wrong]
         assert [(ie, len(data)) for ie, data in other[0].ies()] == [

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import signal
+import stat
 from pathlib import Path
 
+from pbxedge.store import DEFAULT_FILENAME, Store
 from tests.integration.conftest import (
     RunningNode,
     free_udp_port,
@@ -38,6 +41,27 @@ def test_state_database_is_opened_in_the_state_dir(running_node: RunningNode) ->
     result = running_node.pbxedge("-rx", "database show")
     assert result.stdout == "0 results found.\n"
     assert (running_node.state / "pbxedge.sqlite3").exists()
+
+
+def test_an_open_state_folder_and_database_are_made_private_with_a_notice(node_dir: Path) -> None:
+    state, database = node_dir / "var", node_dir / "var" / DEFAULT_FILENAME
+    with Store.open(database)[0] as store:
+        store.db_put("family", "key", "kept")
+    state.chmod(0o755)
+    database.chmod(0o644)
+    port = free_udp_port()
+    node = start_node(node_dir, write_config(node_dir, port), port)
+    try:
+        assert [stat.S_IMODE(p.stat().st_mode) for p in (state, database)] == [0o700, 0o600]
+        log = node.stderr()
+        for path, old, new in ((state, "0755", "0700"), (database, "0644", "0600")):
+            assert re.search(rf"\] NOTICE\[\d+\] node\.py: {re.escape(str(path))}: mode changed from "
+                             rf"{old} to {new} ", log), log
+        # The database itself was kept.
+        assert "/family/key" in node.pbxedge("-rx", "database show").stdout
+    finally:
+        node.process.send_signal(signal.SIGTERM)
+        assert node.wait_exit() == 0
 
 
 def test_rx_unknown_command(running_node: RunningNode) -> None:

@@ -8,6 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pbxedge.media.dsp import dominant_frequency, frame_energy
+from pbxedge.media.g711 import ulaw_decode as asterisk_ulaw_decode
+from pbxedge.media.g711 import ulaw_encode as asterisk_ulaw_encode
 from pbxedge.media.tones import (
     DEFAULT_VOLUME,
     MILLIWATT_OLD_PATTERN,
@@ -22,8 +24,6 @@ from pbxedge.media.tones import (
     parse_tone_list,
     parse_tone_part,
 )
-from pbxedge.media.g711 import ulaw_decode as asterisk_ulaw_decode
-from pbxedge.media.g711 import ulaw_encode as asterisk_ulaw_encode
 from tests.media.tonecheck import frames, run_lengths_ms
 
 # -- the ulaw stand-in itself, against the reference's facts ---------------------------------

@@ -1,0 +1,62 @@
+"""What the calls of a node, and the console commands about them, use of the call service.
+
+:class:`~pbxedge.iaxservice.calls.CallService` creates the calls and registers the
+commands; they see it only through :class:`CallHost`, so neither imports the other.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Protocol
+
+import trio
+
+from dialplan.engine import Engine
+from pbxedge.cdr.recorder import CdrRecorder
+from pbxedge.channels.iax import IaxChannel
+from pbxedge.channels.media import MediaEnv
+from pbxedge.config.iax_models import IaxConfig
+from pbxedge.iax2.auth import AuthMethodMemory, AuthRequestCounter, SecretResolver
+from pbxedge.iaxservice.peers import PeerDirectory
+from pbxedge.iaxservice.service import IaxService
+from pbxedge.keys import KeyStore
+from pbxedge.media.jitterbuffer import JitterBufferSettings
+
+__all__ = ["CallHost"]
+
+
+class CallHost(Protocol):
+    iax: IaxService
+    config: IaxConfig
+    keys: KeyStore
+    engine: Engine
+    peers: PeerDirectory
+    rng: random.Random
+    memory: AuthMethodMemory  # the methods a decoy challenge repeats
+    authreqs: AuthRequestCounter  # maxauthreq
+    secret_resolver: SecretResolver | None  # dbsecret
+    processed: int  # calls since start
+    media_env: MediaEnv  # sound folders and music on hold for the channels
+    cdr: CdrRecorder | None  # where finished calls leave their record
+
+    def jitter_settings(self, enabled: bool) -> JitterBufferSettings | None:
+        """The jitter buffer for a user or peer with ``jitterbuffer=yes``, else None."""
+        ...
+
+    @property
+    def nursery(self) -> trio.Nursery:
+        """Where calls run their tasks; stopping the service cancels them."""
+        ...
+
+    @property
+    def active_calls(self) -> int: ...
+
+    def add_channel(self, channel: IaxChannel, callno: int, *, call: bool = False) -> None: ...
+
+    def remove_channel(self, channel: IaxChannel) -> None: ...
+
+    def channels(self) -> list[tuple[IaxChannel, int]]: ...
+
+    def channel_named(self, name: str) -> IaxChannel | None: ...
+
+    def channel_of(self, callno: int) -> IaxChannel | None: ...
