@@ -3,7 +3,8 @@
 Nothing is downloaded: each prompt is a short text given to ``espeak-ng`` (a Debian
 package), resampled to 8 kHz and written as an Asterisk ``.wav``; ``beep`` is a 1 kHz tone.
 The same espeak-ng version gives the same files, and the list below is the whole set:
-digits and number words for SayDigits/SayNumber, and every prompt the sample dialplan plays.
+digits and number words for SayDigits/SayNumber, and every prompt the sample dialplan plays;
+two short tunes from the tone generator serve as the default music on hold.
 
     python -m pbxedge.prompts [DIR]      # default: the package's own sounds/ folder
 """
@@ -16,12 +17,15 @@ import shutil
 import subprocess
 import sys
 import wave
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import soxr
 
 from pbxedge.media.fileformats import SoundWriter
+from pbxedge.media.tones import ToneGenerator
 from pbxedge.paths import PACKAGE_SOUNDS
 
 __all__ = ["PROMPTS", "generate"]
@@ -45,8 +49,12 @@ PROMPTS: dict[str, str] = {
     "digits/pound": "pound",
     "hello-world": "Hello world.",
     "demo-congrats": "Congratulations. You have reached a pbx edge node.",
-    "demo-instruct": "Press 1 for the echo test, 2 to hear the time in digits, "
-                     "3 to leave a recording, or 0 for the operator.",
+    "demo-instruct": "Press 1 for the echo test, 2 to hear your number, "
+                     "3 to record yourself and hear it back, or 0 for the operator.",
+    "demo-record": "After the beep, say something. Press the pound key when you are done.",
+    "demo-youhave": "You said.",
+    "office-closed-tonight": "Our office is closed now. Please call again tomorrow.",
+    "office-closed-weekend": "Our office is closed for the weekend. Please call again on Monday.",
     "demo-echotest": "This is the echo test. What you say is played back to you. "
                      "Press the pound key when you are done.",
     "demo-echodone": "The echo test is done.",
@@ -86,20 +94,34 @@ def _beep() -> np.ndarray:
     return np.round(np.sin(2 * np.pi * 1000 * t) * 8000).astype(np.int16)
 
 
+# Music on hold: two short tunes (MIDI notes) for the sample musiconhold.conf's moh folder.
+MOH_TUNES = {
+    "moh/tune-a": "M60/300,M64/300,M67/300,M72/600,M67/300,M64/300,M60/600,0/300",
+    "moh/tune-b": "M65/300,M69/300,M72/300,M77/600,M72/300,M69/300,M65/600,0/300",
+}
+
+
+def _tune(spec: str, seconds: float = 6.0) -> np.ndarray:
+    generator = ToneGenerator(spec, 4000)
+    chunks = [generator.read(160) for _ in range(int(seconds * 50))]
+    return np.concatenate([c for c in chunks if c is not None])
+
+
 def generate(folder: Path, language: str = "en") -> int:
-    """Write every prompt into ``folder/<language>/``; returns how many were written."""
+    """Write every prompt into ``folder/<language>/`` and the tunes into ``folder/moh``;
+    returns how many files were written."""
     if shutil.which("espeak-ng") is None:
         raise RuntimeError("espeak-ng is not installed (Debian package espeak-ng)")
-    base = folder / language
-    count = 0
-    for name, text in {**PROMPTS, "beep": ""}.items():
-        path = base / f"{name}.wav"
+    sounds: dict[Path, Callable[[], np.ndarray]] = {
+        folder / language / f"{name}.wav": partial(_speak, text) for name, text in PROMPTS.items()}
+    sounds[folder / language / "beep.wav"] = _beep
+    for name, spec in MOH_TUNES.items():
+        sounds[folder / f"{name}.wav"] = partial(_tune, spec)
+    for path, make in sounds.items():
         path.parent.mkdir(parents=True, exist_ok=True)
-        pcm = _beep() if name == "beep" else _speak(text)
         with SoundWriter(path) as sound:
-            sound.write(pcm.astype(">i2").tobytes())  # wire convention: slin big-endian
-        count += 1
-    return count
+            sound.write(make().astype(">i2").tobytes())  # wire convention: slin big-endian
+    return len(sounds)
 
 
 def main(argv: list[str] | None = None) -> int:

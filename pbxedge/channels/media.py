@@ -24,7 +24,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -477,6 +477,9 @@ class MediaChannel:
     async def record(self, request: RecordRequest) -> RecordResult:
         if self.native is None:
             return RecordResult(RecordStatus.ERROR)
+        if not Path(request.path).is_absolute() and self.env.sound_dirs:
+            # Asterisk writes a relative name under its sounds folder, where Playback finds it.
+            request = replace(request, path=str(self.env.sound_dirs[0] / request.path))
         try:
             recording = Recording.open(request)
         except (OSError, ValueError) as exc:

@@ -4,7 +4,8 @@ A class lists every file of its ``directory`` once per base name (a tune stored 
 and ``.ulaw`` counts once; the channel picks the cheapest format when it plays), in
 ``sort`` order: ``alpha`` (case-insensitive), ``random``, ``randstart`` (alpha from a random
 place), or, without ``sort``, the directory's own order. A relative ``directory`` is taken
-from the folder of ``musiconhold.conf``, where Asterisk would use its data directory.
+from the folder of ``musiconhold.conf`` when it exists there, else from the built-in sounds
+(which hold a ``moh`` folder), where Asterisk would use its data directory.
 Other modes (``custom``, ``playlist`` with ``entry =``) are read as far as they list files.
 """
 
@@ -66,8 +67,9 @@ class MohClasses:
         return None if moh is None else moh.files(self.rng)
 
 
-def load_moh(path: Path) -> tuple[MohClasses, list[Diagnostic]]:
-    """Read ``musiconhold.conf``; a missing file means no classes."""
+def load_moh(path: Path, fallback: Path | None = None) -> tuple[MohClasses, list[Diagnostic]]:
+    """Read ``musiconhold.conf``; a missing file means no classes. Relative directories
+    that do not exist beside it are looked for under *fallback*."""
     if not path.is_file():
         return MohClasses(), []
     try:
@@ -90,7 +92,8 @@ def load_moh(path: Path) -> tuple[MohClasses, list[Diagnostic]]:
         if directory is not None and directory.value:
             folder = Path(directory.value)
             if not folder.is_absolute():
-                folder = path.parent / folder
+                beside = path.parent / folder
+                folder = beside if beside.is_dir() or fallback is None else fallback / folder
         sort = category.get("sort")
         classes[category.name.lower()] = MohClass(
             category.name, folder, sort.value.lower() if sort else "", entries)

@@ -18,7 +18,7 @@ from pbxedge.config.diagnostics import ConfigError, Diagnostic, Severity
 from pbxedge.config.iax import IaxConfig, load_iax_config
 from pbxedge.keys import KeyStore
 from pbxedge.media.indications import Indications
-from pbxedge.paths import NodePaths
+from pbxedge.paths import PACKAGE_SOUNDS, NodePaths
 
 __all__ = ["LoadedFiles", "Problem", "load_node_files"]
 
@@ -104,7 +104,7 @@ def _load_dialplan(paths: NodePaths, loaded: LoadedFiles) -> None:
 
 def _load_media(paths: NodePaths, loaded: LoadedFiles) -> None:
     """musiconhold.conf, cdr.conf and indications.conf beside iax.conf; all may be absent."""
-    loaded.moh, problems = load_moh(paths.config_dir / "musiconhold.conf")
+    loaded.moh, problems = load_moh(paths.config_dir / "musiconhold.conf", PACKAGE_SOUNDS)
     loaded.problems.extend(Problem.from_diagnostic(d) for d in problems)
     loaded.cdr, problems = load_cdr_config(paths.config_dir / "cdr.conf")
     loaded.problems.extend(Problem.from_diagnostic(d) for d in problems)
