@@ -150,6 +150,7 @@ class CallInfo:
     unacked: int
     local_rr: ReceptionReport  # what our PONGs report about the audio we receive
     remote_rr: ReceptionReport  # what the peer's last PONG reported (zeros until one)
+    jitterbuffer: bool = False  # local_rr's jitter, delay and loss come from a jitter buffer
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +272,7 @@ class Call:
             unacked=len(self.queue),
             local_rr=self.reception_report(),
             remote_rr=self.remote_rr,
+            jitterbuffer=self._jb is not None,
         )
 
     def reception_report(self) -> ReceptionReport:
