@@ -13,20 +13,24 @@ PEERS = 10_000
 ROUNDS = 3
 
 
+# [general] and the [phone](!) template the generated sections are made from.
+HEAD = (
+    "[general]",
+    "bindaddr=127.0.0.1",
+    "disallow=all",
+    "allow=ulaw",
+    "allow=alaw",
+    "[phone](!)",
+    "type=friend",
+    "host=dynamic",
+    "context=from-internal",
+    "qualify=yes",
+    "permit=127.0.0.0/8",
+)
+
+
 def _write_config(path: Path, peers: int) -> None:
-    lines = [
-        "[general]",
-        "bindaddr=127.0.0.1",
-        "disallow=all",
-        "allow=ulaw",
-        "allow=alaw",
-        "[phone](!)",
-        "type=friend",
-        "host=dynamic",
-        "context=from-internal",
-        "qualify=yes",
-        "permit=127.0.0.0/8",
-    ]
+    lines = list(HEAD)
     for n in range(peers):
         lines += [
             f"[ext{n:05d}](phone)",

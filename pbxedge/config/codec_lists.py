@@ -8,6 +8,7 @@ order in which codecs were allowed, and it becomes the CODEC_PREFS IE (reference
 
 from __future__ import annotations
 
+import functools
 import re
 
 from pbxedge.config.values import ValueFormError
@@ -36,7 +37,18 @@ def apply_codec_list(selection: CodecSelection, value: str, *, allowing: bool) -
     Nothing is changed when the value has an unknown name, so one typo cannot leave a
     half-applied list behind.
     """
+    edits, notes = _parse_codec_list(value, allowing)
+    selection.notes.extend(notes)
+    for allow, codec in edits:
+        _apply(selection, allow, codec)
+
+
+# Templates repeat the same few values on every entry; each is read once.
+@functools.lru_cache(maxsize=256)
+def _parse_codec_list(value: str, allowing: bool) -> tuple[tuple[tuple[bool, Codec | None], ...], tuple[str, ...]]:
+    """The (allow, codec) edits of one value (codec None = all), and remarks for the admin."""
     edits: list[tuple[bool, Codec | None]] = []
+    notes: list[str] = []
     for item in re.split(r"[,|]", value):
         name = item.strip()
         if not name:
@@ -46,7 +58,7 @@ def apply_codec_list(selection: CodecSelection, value: str, *, allowing: bool) -
             allow, name = not allowing, name[1:].strip()
         name, _, framing = name.partition(":")
         if framing:
-            selection.notes.append(f"packetization ':{framing}' for '{name}' is not implemented by pbxedge yet")
+            notes.append(f"packetization ':{framing}' for '{name}' is not implemented by pbxedge yet")
         if name.lower() == "all":
             edits.append((allow, None))
             continue
@@ -56,8 +68,7 @@ def apply_codec_list(selection: CodecSelection, value: str, *, allowing: bool) -
             raise ValueFormError(value, CODEC_FORMS) from None
     if not edits:
         raise ValueFormError(value, CODEC_FORMS)
-    for allow, codec in edits:
-        _apply(selection, allow, codec)
+    return tuple(edits), tuple(notes)
 
 
 def _apply(selection: CodecSelection, allow: bool, codec: Codec | None) -> None:

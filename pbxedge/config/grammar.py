@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -63,10 +64,10 @@ class LineSyntaxError(ValueError):
     """A logical line that is none of the three line kinds; the message says why."""
 
 
-def _category_header(tokens: pp.ParseResults) -> CategoryHeader:
-    match: re.Match[str] = tokens[0]
+def _category_header(match: re.Match[str]) -> CategoryHeader:
     options = match["options"]
-    names = tuple(o.strip() for o in options.split(",")) if options is not None else ()
+    # Base names repeat on every section made from a template: one string each.
+    names = tuple(sys.intern(o.strip()) for o in options.split(",")) if options is not None else ()
     return CategoryHeader(match["name"].strip(), names)
 
 
@@ -80,29 +81,33 @@ def _directive(tokens: pp.ParseResults) -> Directive:
 
 
 def _build_grammar() -> pp.ParserElement:
-    # Text after ']' that is not an option list is ignored, as Asterisk does.
-    category = pp.Regex(r"\[(?P<name>[^\]]*)\](?:\((?P<options>[^)]*)\))?.*", re.DOTALL, as_match=True)
     directive = pp.Regex(r"#(?P<name>[A-Za-z_]+)(?:\s+(?P<argument>.*))?", re.DOTALL, as_match=True)
-    return category.set_parse_action(_category_header) | directive.set_parse_action(_directive)
+    return directive.set_parse_action(_directive)
 
 
-HEADER_OR_DIRECTIVE = _build_grammar()
+DIRECTIVE = _build_grammar()
 
-# Assignments are nearly every line of a big file. A compiled regex costs a tenth of a
-# pyparsing call, which keeps a 10 000-peer iax.conf well under the 2 s load budget.
+# Assignments are nearly every line of a big file, and headers one line in every section.
+# A compiled regex costs a tenth of a pyparsing call, which keeps a 100 000-friend iax.conf
+# within its load budget.
+# Text after ']' that is not an option list is ignored, as Asterisk does.
+_CATEGORY = re.compile(r"\[(?P<name>[^\]]*)\](?:\((?P<options>[^)]*)\))?.*", re.DOTALL)
 # Lazy name + first operator = Asterisk's split at the first '=' ('+=' and '=>' included).
 _ASSIGNMENT = re.compile(r"(?P<name>[^=]*?)\s*(?P<op>\+=|=>|=)(?P<value>.*)", re.DOTALL)
 
 
 def parse_line(text: str) -> ParsedLine:
     """Parse one logical line (already stripped of comments and whitespace)."""
-    if text.startswith(("[", "#")):
-        return _parse_header_or_directive(text)
+    if text.startswith("["):
+        return _parse_header(text)
+    if text.startswith("#"):
+        return _parse_directive(text)
     match = _ASSIGNMENT.match(text)
     if match is None:
         raise LineSyntaxError("no '=' (equal sign) in line")
-    # A leading backslash only escapes the first character of the name.
-    name = match["name"].removeprefix("\\").strip()
+    # A leading backslash only escapes the first character of the name. Names repeat on
+    # every section of a big file, so they are interned: one string per distinct name.
+    name = sys.intern(match["name"].removeprefix("\\").strip())
     op = AssignOp(match["op"])
     value = match["value"]
     # '+=' glues the text onto the earlier value exactly as written after the operator
@@ -110,18 +115,22 @@ def parse_line(text: str) -> ParsedLine:
     return Assignment(name, op, value.rstrip() if op is AssignOp.APPEND else value.strip())
 
 
-def _parse_header_or_directive(text: str) -> CategoryHeader | Directive:
-    if text.startswith("["):
-        closing = text.find("]")
-        if closing < 0:
-            raise LineSyntaxError("parse error: no closing ']'")
-        if text.startswith("(", closing + 1) and ")" not in text[closing:]:
-            raise LineSyntaxError("parse error: no closing ')'")
+def _parse_header(text: str) -> CategoryHeader:
+    closing = text.find("]")
+    if closing < 0:
+        raise LineSyntaxError("parse error: no closing ']'")
+    if text.startswith("(", closing + 1) and ")" not in text[closing:]:
+        raise LineSyntaxError("parse error: no closing ')'")
+    match = _CATEGORY.match(text)
+    assert match is not None  # '[' ... ']' always matches
+    return _category_header(match)
+
+
+def _parse_directive(text: str) -> Directive:
     try:
-        parsed = HEADER_OR_DIRECTIVE.parse_string(text, parse_all=True)[0]
+        parsed = DIRECTIVE.parse_string(text, parse_all=True)[0]
     except pp.ParseException as exc:
-        kind = "a #directive name" if text.startswith("#") else "a [category] header"
-        raise LineSyntaxError(f"parse error: expected {kind} (column {exc.col})") from None
-    if not isinstance(parsed, CategoryHeader | Directive):
+        raise LineSyntaxError(f"parse error: expected a #directive name (column {exc.col})") from None
+    if not isinstance(parsed, Directive):
         raise LineSyntaxError("cannot parse line")
     return parsed

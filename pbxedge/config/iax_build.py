@@ -6,10 +6,16 @@ the accepted forms, and the default stays. ``[general]`` is read first because u
 peers start from its values (codecs, encryption, transfer, language…), as in Asterisk.
 A ``type=friend`` section is fed to both the user and the peer tables (chan_iax2.c
 14134-14162).
+
+A big deployment has hundreds of thousands of entries, mostly made from a few templates,
+so work and values are shared: the lines a template gives its sections are read once for
+all of them, the two halves of a friend share their parsed caller ID, and entries share
+equal codec lists, contexts and ACLs.
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 from collections.abc import Callable
@@ -203,11 +209,15 @@ def _bandwidth(fields: Fields, var: Variable, sink: Sink) -> None:
     fields["_codecs"].mask = masks[parse_choice(var.value, ("low", "medium", "high"))]
 
 
+# Read once for both halves of a friend, which then share the strings.
+_parse_callerid = functools.lru_cache(maxsize=64)(parse_callerid)
+
+
 def _callerid(fields: Fields, var: Variable, sink: Sink) -> None:
     if var.value.strip().lower() == "asreceived":
         fields["callerid_name"] = fields["callerid_number"] = None
         return
-    fields["callerid_name"], fields["callerid_number"] = parse_callerid(var.value)
+    fields["callerid_name"], fields["callerid_number"] = _parse_callerid(var.value)
 
 
 def _inkeys(fields: Fields, var: Variable, sink: Sink) -> None:
@@ -388,11 +398,22 @@ _PEER_INHERITS = (
     "adsi", "connectedline", "jitterbuffer",
 )
 
+# Entry fields whose values repeat across entries; secrets are mostly unique and only frozen.
+_SHARED_FIELDS = ("prefs", "contexts", "inkeys", "setvars", "acl")
+
 _TABLES = {"general": GENERAL_OPTIONS, "user": USER_OPTIONS, "peer": PEER_OPTIONS}
 _KINDS = {"user": ("user",), "peer": ("peer",), "friend": ("user", "peer")}
 
 
 # ---------------------------------------------------------------- the builder ---
+
+
+def _copy_fields(fields: Fields) -> Fields:
+    # Handlers replace values rather than change them, except the codec selection.
+    copy = dict(fields)
+    selection: CodecSelection = fields["_codecs"]
+    copy["_codecs"] = CodecSelection(selection.mask, selection.prefs)
+    return copy
 
 
 def build_iax_config(cfg: ConfigFile) -> tuple[IaxConfig, list[Diagnostic]]:
@@ -406,6 +427,10 @@ class _Builder:
         self.cfg = cfg
         self.diagnostics: list[Diagnostic] = list(cfg.diagnostics)
         self.file_label = os.path.basename(cfg.path) or cfg.path
+        # One instance of each distinct immutable value the entries hold (see share()).
+        self.shared: dict[Any, Any] = {}
+        # Fields after the inherited lines, by the kinds and the identity of those lines.
+        self.starts: dict[tuple[Any, ...], list[Fields]] = {}
 
     def warn(self, message: str, origin: Origin | None) -> None:
         self.diagnostics.append(Diagnostic(Severity.WARNING, message, origin))
@@ -474,20 +499,21 @@ class _Builder:
         if name in OBSOLETE:
             self.warn(f"option '{var.name}' is obsolete and has no effect in pbxedge: {OBSOLETE[name]}", var.origin)
             return
-        handlers = [(_TABLES[kind].get(name), fields) for kind, fields in zip(kinds, targets, strict=True)]
-        if all(handler is None for handler, _ in handlers):
-            self.warn_misplaced(var, name, where)
-            return
-        if name in NOT_IMPLEMENTED:
-            self.warn(f"option '{var.name}' is not implemented by pbxedge yet", var.origin)
-        for handler, fields in handlers:
+        handled = False
+        for kind, fields in zip(kinds, targets, strict=True):
+            handler = _TABLES[kind].get(name)
             if handler is None:
                 continue
+            if not handled and name in NOT_IMPLEMENTED:
+                self.warn(f"option '{var.name}' is not implemented by pbxedge yet", var.origin)
+            handled = True
             try:
                 handler(fields, var, self.diagnostics)
             except ValueFormError as exc:
                 self.error(f"{var.name}: {exc}", var.origin)
                 return  # a friend's peer half would only repeat the same error
+        if not handled:
+            self.warn_misplaced(var, name, where)
 
     def warn_misplaced(self, var: Variable, name: str, where: str) -> None:
         homes = [kind for kind, table in _TABLES.items() if name in table]
@@ -512,13 +538,35 @@ class _Builder:
             self.error(f"type: {exc}; section '{excerpt(section.name)}' skipped", type_var.origin)
             return
         kinds = _KINDS[kind]
-        targets = [self.entry_defaults(k, general) for k in kinds]
         where = f"a type={kind} section ([{excerpt(section.name)}])"
-        for var in section.variables:
+        targets = self.entry_start(kinds, section.variables[: section.inherited], general, where)
+        for var in section.variables[section.inherited :]:
             if var.name.lower() != "type":
                 self.apply(var, kinds, targets, where)
         for entry_kind, fields in zip(kinds, targets, strict=True):
             self.finish_entry(entry_kind, section, fields, general, config, first=entry_kind == kinds[0])
+
+    def entry_start(
+        self, kinds: tuple[str, ...], inherited: list[Variable], general: General, where: str
+    ) -> list[Fields]:
+        """The fields of each half after the defaults and the lines inherited from templates.
+
+        Every section made from one template starts from the same fields, so they are worked
+        out once and copied, unless the template's lines gave diagnostics: those name the
+        section, so each section reads the lines itself and repeats them.
+        """
+        key = (kinds, *map(id, inherited))  # the variables live as long as the build
+        start = self.starts.get(key)
+        if start is None:
+            start = [self.entry_defaults(kind, general) for kind in kinds]
+            before = len(self.diagnostics)
+            for var in inherited:
+                if var.name.lower() != "type":
+                    self.apply(var, kinds, start, where)
+            if len(self.diagnostics) > before:
+                return start
+            self.starts[key] = start
+        return [_copy_fields(fields) for fields in start]
 
     @staticmethod
     def entry_defaults(kind: str, general: General) -> Fields:
@@ -532,18 +580,23 @@ class _Builder:
     ) -> None:
         selection: CodecSelection = fields.pop("_codecs")
         fields["capability"], fields["prefs"] = selection.mask, selection.prefs
-        auth_var = section.get("auth")
+        if kind == "user":
+            if not fields.get("contexts"):
+                fields["contexts"] = [general.context]
+            if "secrets" in fields:
+                fields["secrets"] = tuple(fields["secrets"])
+        for field in _SHARED_FIELDS:
+            if field in fields:
+                fields[field] = self.share(fields[field])
         if "auth" not in fields:
             fields["auth"] = general.auth if general.auth is not None else self.default_auth(kind, fields)
         has_secret = bool(fields.get("secrets") or fields.get("secret") or fields.get("dbsecret"))
         if first:
             self.check_encryption(section, fields, has_secret)
-        if auth_var is not None and fields["auth"] & AuthMethods.PLAINTEXT:
+        if fields["auth"] & AuthMethods.PLAINTEXT and (auth_var := section.get("auth")) is not None:
             self.warn_plaintext(f"{kind} '{section.name}'", auth_var.origin)
         name = section.name
         if kind == "user":
-            if not fields.get("contexts"):
-                fields["contexts"] = [general.context]
             self.store(config.users, User(name=name, origin=section.origin, **fields), "user")
         else:
             if fields.get("host") is None and not fields.get("dynamic"):
@@ -552,6 +605,12 @@ class _Builder:
                     section.origin,
                 )
             self.store(config.peers, Peer(name=name, origin=section.origin, **fields), "peer")
+
+    def share(self, value: Any) -> Any:
+        """*value* (a list is frozen into a tuple), as the one instance of its value."""
+        if isinstance(value, list):
+            value = tuple(value)
+        return self.shared.setdefault(value, value)
 
     @staticmethod
     def default_auth(kind: str, fields: Fields) -> AuthMethods:

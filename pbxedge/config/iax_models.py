@@ -3,14 +3,15 @@
 Field names are the option names in snake_case. Defaults are Asterisk's (chan_iax2.c, as
 summarised in reference iax2.md). The builder in :mod:`pbxedge.config.iax_build` has already
 checked every value and named its ``file:line`` when it did not fit, so these models only
-carry the result.
+carry the result: plain slotted dataclasses, because a big deployment holds hundreds of
+thousands of users and peers, and a slot costs 8 bytes where a validated model with an
+instance dict cost kilobytes.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from pbxedge.acl import Acl, IPNetwork
 from pbxedge.config.diagnostics import Origin
@@ -48,16 +49,18 @@ QUALIFY_YES_MS = 2000
 AUTOKILL_YES_MS = 2000
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(arbitrary_types_allowed=True, frozen=False)
+# Acl is immutable, so every entry without permit=/deny= can share one.
+_NO_ACL = Acl()
 
 
-class BindAddr(_Model):
+@dataclass(slots=True, kw_only=True)
+class BindAddr:
     host: str
     port: int = IAX_DEFAULT_PORT
 
 
-class Registration(_Model):
+@dataclass(slots=True, kw_only=True)
+class Registration:
     """One ``register =>`` line: we register to someone else (reference §6.1)."""
 
     username: str
@@ -68,7 +71,8 @@ class Registration(_Model):
     origin: Origin
 
 
-class CallNumberLimit(_Model):
+@dataclass(slots=True, kw_only=True)
+class CallNumberLimit:
     """``ip/mask = N``: the per-address limit for every address inside *network*."""
 
     network: IPNetwork
@@ -76,10 +80,11 @@ class CallNumberLimit(_Model):
     origin: Origin
 
 
-class General(_Model):
+@dataclass(slots=True, kw_only=True)
+class General:
     # Sockets. bindaddrs is never empty after loading: 0.0.0.0:bindport when unset.
     bindport: int = IAX_DEFAULT_PORT
-    bindaddrs: list[BindAddr] = Field(default_factory=list)
+    bindaddrs: list[BindAddr] = field(default_factory=list)
     tos: int = 0
     # Timers.
     pingtime: int = 21
@@ -104,7 +109,7 @@ class General(_Model):
     maxauthreq: int = 3
     # Codecs.
     capability: Codec = BANDWIDTH_HIGH
-    prefs: list[Codec] = Field(default_factory=list)
+    prefs: list[Codec] = field(default_factory=list)
     codecpriority: CodecPriority = "host"
     # Transfer and trunking.
     transfer: Transfer = "yes"
@@ -113,7 +118,7 @@ class General(_Model):
     trunkmaxsize: int = 128000
     trunktimestamps: bool = False
     # Call tokens and call-number limits.
-    calltokenoptional: list[IPNetwork] = Field(default_factory=list)
+    calltokenoptional: list[IPNetwork] = field(default_factory=list)
     calltokenexpiration: int = 10
     maxcallnumbers: int = 2048
     maxcallnumbers_nonvalidated: int = 8192
@@ -133,17 +138,21 @@ class General(_Model):
     subscribe_network_change_event: bool = True
 
 
-class _Entry(_Model):
-    """The options users and peers share (chan_iax2 reads each of them for both)."""
+@dataclass(slots=True, kw_only=True)
+class _Entry:
+    """The options users and peers share (chan_iax2 reads each of them for both).
+
+    Collections are tuples: entries made from one template share equal ones.
+    """
 
     name: str
     origin: Origin
     dbsecret: str | None = None
-    inkeys: list[str] = Field(default_factory=list)
+    inkeys: tuple[str, ...] = ()
     auth: AuthMethods = AuthMethods.MD5
-    acl: Acl = Field(default_factory=Acl)
+    acl: Acl = _NO_ACL
     capability: Codec = BANDWIDTH_HIGH
-    prefs: list[Codec] = Field(default_factory=list)
+    prefs: tuple[Codec, ...] = ()
     trunk: bool = False
     encryption: bool = False
     forceencryption: bool = False
@@ -160,12 +169,13 @@ class _Entry(_Model):
     connectedline: ConnectedLine = "no"
 
 
+@dataclass(slots=True, kw_only=True)
 class User(_Entry):
     """Who may call us (``type=user``, or the user half of a friend)."""
 
-    secrets: list[str] = Field(default_factory=list)  # every one is accepted
-    contexts: list[str] = Field(default_factory=list)  # first = default; "*" = any
-    setvars: list[tuple[str, str]] = Field(default_factory=list)
+    secrets: tuple[str, ...] = ()  # every one is accepted
+    contexts: tuple[str, ...] = ()  # first = default; "*" = any
+    setvars: tuple[tuple[str, str], ...] = ()
     codecpriority: CodecPriority = "host"
     immediate: bool = False
     accountcode: str | None = None
@@ -174,6 +184,7 @@ class User(_Entry):
     maxauthreq: int = 3
 
 
+@dataclass(slots=True, kw_only=True)
 class Peer(_Entry):
     """Whom we call or who registers to us (``type=peer``, or the peer half of a friend)."""
 
@@ -199,10 +210,11 @@ class Peer(_Entry):
     maxcallnumbers: int | None = None
 
 
-class IaxConfig(_Model):
+@dataclass(slots=True, kw_only=True)
+class IaxConfig:
     path: str
-    general: General = Field(default_factory=General)
-    users: dict[str, User] = Field(default_factory=dict)  # file order
-    peers: dict[str, Peer] = Field(default_factory=dict)  # file order
-    callnumberlimits: list[CallNumberLimit] = Field(default_factory=list)
-    registrations: list[Registration] = Field(default_factory=list)
+    general: General = field(default_factory=General)
+    users: dict[str, User] = field(default_factory=dict)  # file order
+    peers: dict[str, Peer] = field(default_factory=dict)  # file order
+    callnumberlimits: list[CallNumberLimit] = field(default_factory=list)
+    registrations: list[Registration] = field(default_factory=list)

@@ -69,7 +69,9 @@ MAX_INCLUDE_DEPTH = 64
 _PATH_CHARS = 200
 
 
-@dataclass(slots=True)
+# Frozen because a category shares the variables it inherits with its bases: thousands
+# of sections made from one template hold the template's lines only once.
+@dataclass(frozen=True, slots=True)
 class Variable:
     name: str
     value: str
@@ -84,6 +86,8 @@ class Category:
     variables: list[Variable] = field(default_factory=list)
     is_template: bool = False
     bases: list[str] = field(default_factory=list)
+    # How many leading variables are still the bases' own (shared) objects.
+    inherited: int = 0
 
     def get(self, name: str) -> Variable | None:
         """The last variable called *name* (case-insensitive, like Asterisk)."""
@@ -253,9 +257,8 @@ class _Loader:
                     )
                     continue
                 category.bases.append(option)
-                category.variables.extend(
-                    Variable(v.name, v.value, v.origin, v.is_object) for v in base.variables
-                )
+                category.variables.extend(base.variables)
+        category.inherited = len(category.variables)
         self.config.categories.append(category)
         self.first_by_name.setdefault(category.name, category)
         self.current = category
@@ -273,11 +276,16 @@ class _Loader:
             return
         if assignment.op is AssignOp.APPEND:
             # config.c matches the name case-sensitively here, unlike lookups.
-            previous = next(
-                (v for v in reversed(self.current.variables) if v.name == assignment.name), None
+            variables = self.current.variables
+            index = next(
+                (i for i in range(len(variables) - 1, -1, -1) if variables[i].name == assignment.name),
+                None,
             )
-            if previous is not None:
-                previous.value = (previous.value + assignment.value).strip()
+            if index is not None:
+                previous = variables[index]
+                value = (previous.value + assignment.value).strip()
+                variables[index] = Variable(previous.name, value, previous.origin, previous.is_object)
+                self.current.inherited = min(self.current.inherited, index)
                 return
             assignment = Assignment(assignment.name, assignment.op, assignment.value.strip())
         self.current.variables.append(

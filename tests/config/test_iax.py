@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import gc
 import ipaddress
 from pathlib import Path
@@ -242,9 +243,9 @@ def test_callnumberlimits() -> None:
 @pytest.mark.parametrize(
     ("line", "field", "expected"),
     [
-        ("context=a", "contexts", ["a"]),
+        ("context=a", "contexts", ("a",)),
         ("permit=10.0.0.0/8", "acl", Acl().extended("10.0.0.0/8", permit=True)),
-        ("setvar=A=1", "setvars", [("A", "1")]),
+        ("setvar=A=1", "setvars", (("A", "1"),)),
         ("trunk=yes", "trunk", True),
         ("immediate=yes", "immediate", True),
         ("auth=rsa", "auth", AuthMethods.RSA),
@@ -257,7 +258,7 @@ def test_callnumberlimits() -> None:
         ("accountcode=acct", "accountcode", "acct"),
         ("language=de", "language", "de"),
         ("amaflags=omit", "amaflags", "omit"),
-        ("inkeys=key1:key2", "inkeys", ["key1", "key2"]),
+        ("inkeys=key1:key2", "inkeys", ("key1", "key2")),
         ("maxauthreq=10", "maxauthreq", 10),
         ("requirecalltoken=no", "requirecalltoken", "no"),
         ("requirecalltoken=yes", "requirecalltoken", "yes"),
@@ -340,9 +341,9 @@ def test_friend_split_secrets_and_contexts() -> None:
     cfg, diags = build(text)
     assert diags == []
     user, peer = cfg.users["marko"], cfg.peers["marko"]
-    assert user.secrets == ["moofoo", "foomoo", "shazbot"]
+    assert user.secrets == ("moofoo", "foomoo", "shazbot")
     assert peer.secret == "shazbot"
-    assert user.contexts == ["default", "local"]
+    assert user.contexts == ("default", "local")
     assert peer.context == "local"
     assert peer.dynamic and peer.host is None and peer.regexten == "1234"
     assert user.acl == peer.acl and user.acl.permits("192.0.2.1")
@@ -400,15 +401,15 @@ def test_callerid_asreceived_and_fullname_overrides() -> None:
 def test_entries_inherit_general_codecs_and_edit_their_own_copy() -> None:
     text = "[general]\ndisallow=all\nallow=ulaw\nallow=alaw\n[u]\ntype=user\nallow=gsm\n[p]\ntype=peer\nhost=h\n"
     cfg, _ = build(text)
-    assert cfg.users["u"].prefs == [Codec.ULAW, Codec.ALAW, Codec.GSM]
-    assert cfg.peers["p"].prefs == [Codec.ULAW, Codec.ALAW]
+    assert cfg.users["u"].prefs == (Codec.ULAW, Codec.ALAW, Codec.GSM)
+    assert cfg.peers["p"].prefs == (Codec.ULAW, Codec.ALAW)
     assert cfg.general.prefs == [Codec.ULAW, Codec.ALAW]
 
 
 def test_entries_inherit_general_channel_defaults() -> None:
     cfg, _ = build("[general]\nlanguage=fr\ntransfer=no\ncontext=lobby\n[u]\ntype=user\n")
     user = cfg.users["u"]
-    assert (user.language, user.transfer, user.contexts) == ("fr", "no", ["lobby"])
+    assert (user.language, user.transfer, user.contexts) == ("fr", "no", ("lobby",))
 
 
 def test_forceencryption_without_secret_is_an_error() -> None:
@@ -466,7 +467,7 @@ def test_users_and_peers_keep_file_order_and_duplicates_warn() -> None:
     text = "[c]\ntype=user\n[a]\ntype=friend\nhost=dynamic\n[b]\ntype=peer\nhost=h\n[c]\ntype=user\ncontext=x\n"
     cfg, diags = build(text)
     assert list(cfg.users) == ["c", "a"] and list(cfg.peers) == ["a", "b"]
-    assert cfg.users["c"].contexts == ["x"]
+    assert cfg.users["c"].contexts == ("x",)
     assert warnings(diags) == [
         "iax.conf:9: warning: user 'c' is defined again; this definition replaces the one at iax.conf:1"
     ]
@@ -482,11 +483,87 @@ def test_templates_feed_users(tmp_path: Path) -> None:
     top = tmp_path / "iax.conf"
     top.write_text("[office](!)\nhost=dynamic\ncontext=from-internal\nqualify=maybe\n#include phones.conf\n", encoding="utf-8")
     cfg, diags = load_iax_config(top)
-    assert cfg.users["phone"].contexts == ["from-internal"] and cfg.peers["phone"].dynamic
+    assert cfg.users["phone"].contexts == ("from-internal",) and cfg.peers["phone"].dynamic
     # The bad value is reported where it was written, inside the template.
     assert errors(diags) == [f"{top}:4: error: qualify: 'maybe' is not valid; accepted: "
                              f"yes/no, true/false, on/off, 1/0 (any case) (yes = 2000 ms), or milliseconds"]
     assert cfg.peers["phone"].origin == Origin(str(tmp_path / "phones.conf"), 1)
+
+
+PHONE_TEMPLATE = (
+    "[phone](!)\ntype=friend\nhost=dynamic\ncontext=from-internal\npermit=127.0.0.0/8\n"
+    "disallow=all\nallow=ulaw,gsm\ninkeys=k1\n"
+)
+
+
+def test_entries_made_from_one_template_share_equal_values() -> None:
+    text = PHONE_TEMPLATE + '[a](phone)\nsecret=sa\ncallerid="Ann" <201>\n[b](phone)\nsecret=sb\n'
+    cfg, diags = build(text)
+    assert diags == []
+    a, b, peer_a = cfg.users["a"], cfg.users["b"], cfg.peers["a"]
+    assert (a.prefs, a.contexts, a.inkeys, a.secrets) == ((Codec.ULAW, Codec.GSM), ("from-internal",), ("k1",), ("sa",))
+    for field in ("prefs", "contexts", "inkeys", "acl"):
+        assert getattr(a, field) is getattr(b, field), field
+    assert peer_a.prefs is a.prefs and peer_a.acl is a.acl
+    # The two halves of a friend read the caller ID once.
+    assert a.callerid_name == "Ann" and peer_a.callerid_name is a.callerid_name
+    assert not hasattr(a, "__dict__") and not hasattr(peer_a, "__dict__")
+
+
+def test_sections_made_from_one_template_keep_their_own_lines() -> None:
+    text = (
+        PHONE_TEMPLATE
+        + "[a](phone)\nallow=g722\n[b](phone)\nallow+=,alaw\n[c](phone)\n"
+        + "[phone](+)\ncontext=later\n[d](phone)\n"
+    )
+    cfg, diags = build(text)
+    assert diags == []
+    assert cfg.users["a"].prefs == (Codec.ULAW, Codec.GSM, Codec.G722)
+    assert cfg.users["b"].prefs == cfg.peers["b"].prefs == (Codec.ULAW, Codec.GSM, Codec.ALAW)
+    assert cfg.users["c"].prefs == (Codec.ULAW, Codec.GSM)
+    # A base is copied as it is when the section is written (Asterisk's inheritance).
+    assert cfg.users["c"].contexts == ("from-internal",)
+    assert cfg.users["d"].contexts == ("from-internal", "later") and cfg.peers["d"].context == "later"
+
+
+def test_a_problem_in_a_template_is_reported_for_each_section_made_from_it() -> None:
+    text = "[phone](!)\ntype=peer\nhost=dynamic\nfrobnicate=1\nqualify=maybe\n[a](phone)\n[b](phone)\n"
+    cfg, diags = build(text)
+    assert [str(d).split(": ")[0:3] for d in diags] == [
+        ["iax.conf:4", "warning", "unknown option 'frobnicate' in a type=peer section ([a]) (ignored)"],
+        ["iax.conf:5", "error", "qualify"],
+        ["iax.conf:4", "warning", "unknown option 'frobnicate' in a type=peer section ([b]) (ignored)"],
+        ["iax.conf:5", "error", "qualify"],
+    ]
+    assert cfg.peers["a"].qualify_ms == cfg.peers["b"].qualify_ms == 0
+
+
+ENTRY_LINES = [
+    "host=dynamic", "host=10.0.0.1", "context=a", "context=b", "secret=x", "secret=y", "disallow=all",
+    "allow=gsm", "allow=ulaw,alaw", "allow+=,g722", "permit=10.0.0.0/8", "deny=0.0.0.0/0", "inkeys=k",
+    'callerid="N" <1>', "qualify=yes", "trunk=yes", "setvar=A=1", "auth=rsa", "forceencryption=yes",
+    "requirecalltoken=auto", "transfer=no", "type=user", "qualify=maybe", "frobnicate=1",
+]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.sampled_from(ENTRY_LINES), max_size=6),
+    st.lists(st.lists(st.sampled_from(ENTRY_LINES), max_size=3), min_size=1, max_size=4),
+)
+def test_sections_made_from_a_template_build_as_if_written_out(template: list[str], own: list[list[str]]) -> None:
+    head = "[general]\ndisallow=all\nallow=alaw\n"
+    templated = head + "[t](!)\ntype=friend\n" + "".join(f"{line}\n" for line in template)
+    written_out = head
+    for number, lines in enumerate(own):
+        templated += f"[c{number}](t)\n" + "".join(f"{line}\n" for line in lines)
+        written_out += f"[c{number}]\ntype=friend\n" + "".join(f"{line}\n" for line in [*template, *lines])
+    (cfg, diags), (expected, expected_diags) = build(templated), build(written_out)
+    assert [d.message for d in diags] == [d.message for d in expected_diags]
+    for mine, theirs in ((cfg.users, expected.users), (cfg.peers, expected.peers)):
+        assert list(mine) == list(theirs)
+        for name, entry in mine.items():
+            assert dataclasses.replace(entry, origin=theirs[name].origin) == theirs[name]
 
 
 # ------------------------------------------------------------------ shipped files ---
@@ -502,7 +579,7 @@ def test_admin_file_loads_with_warnings_only() -> None:
     assert cfg.general.autokill_ms == 2000 and cfg.general.jitterbuffer is False
     assert list(cfg.users) == ["guest", "iaxtel", "iaxfwd"]
     assert cfg.users["guest"].callerid_name == "Guest IAX User"
-    assert cfg.users["iaxtel"].auth == AuthMethods.RSA and cfg.users["iaxtel"].inkeys == ["iaxtel"]
+    assert cfg.users["iaxtel"].auth == AuthMethods.RSA and cfg.users["iaxtel"].inkeys == ("iaxtel",)
 
 
 def test_admin_file_keeps_chinese_comments() -> None:
@@ -518,15 +595,15 @@ def test_sample_config_runs_on_loopback() -> None:
     g = cfg.general
     assert g.bindaddrs == [BindAddr(host="127.0.0.1", port=4569)]
     assert g.regcontext == "iaxregistrations" and g.autokill_ms == 2000
-    assert cfg.users["guest"].contexts == ["public"]
+    assert cfg.users["guest"].contexts == ("public",)
     assert cfg.users["alice"].auth == AuthMethods.MD5 and len(cfg.users["alice"].secrets) == 2
-    assert cfg.users["bob"].auth == AuthMethods.RSA and cfg.users["bob"].inkeys == ["pbxedge-demo"]
+    assert cfg.users["bob"].auth == AuthMethods.RSA and cfg.users["bob"].inkeys == ("pbxedge-demo",)
     assert cfg.users["legacy"].auth == AuthMethods.PLAINTEXT
     assert cfg.peers["carol"].dynamic and cfg.peers["carol"].encryption
     gateway = cfg.peers["gateway"]
     assert (gateway.host, gateway.port, gateway.qualify_ms, gateway.outkey) == ("127.0.0.1", 4599, 2000, "pbxedge-demo")
     assert cfg.peers["branch-north"].trunk and cfg.peers["branch-south"].trunk
-    assert cfg.users["lobby"].immediate and cfg.users["lobby"].contexts == ["hotline"]
+    assert cfg.users["lobby"].immediate and cfg.users["lobby"].contexts == ("hotline",)
     contexts = {c for u in cfg.users.values() for c in u.contexts}
     assert contexts <= {"from-internal", "from-trunk", "public", "hotline"}
     for peer in cfg.peers.values():

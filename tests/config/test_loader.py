@@ -96,6 +96,16 @@ def test_appending_to_child_does_not_change_base() -> None:
     assert values(only(cfg, "b")) == [("allow", "ulaw,gsm")]
 
 
+def test_inherited_variables_are_shared_until_appended_to() -> None:
+    cfg = parse_config_text("[t](!)\nx=1\ny=2\n[c](t)\nz=3\n[d](t)\ny+=9\n")
+    t, c, d = only(cfg, "t"), only(cfg, "c"), only(cfg, "d")
+    assert all(mine is base for mine, base in zip(c.variables, t.variables, strict=False))
+    assert c.inherited == 2 and values(c) == [("x", "1"), ("y", "2"), ("z", "3")]
+    # '+=' gives the section its own copy of the line; the base keeps its value.
+    assert d.inherited == 1 and d.variables[0] is t.variables[0]
+    assert values(d) == [("x", "1"), ("y", "29")] and values(t) == [("x", "1"), ("y", "2")]
+
+
 def test_plus_appends_to_earlier_section() -> None:
     cfg = parse_config_text("[general]\na=1\n[peer]\nb=2\n[general](+)\nc=3\n")
     assert [c.name for c in cfg.categories] == ["general", "peer"]
