@@ -211,7 +211,7 @@ class Call:
         self.rx_format: int | None = None
         self.last_voice_ts: int | None = None
         self._last_vnak: float | None = None
-        self._rx_voice_frames = 0
+        self.rx_voice_frames = 0  # for RR_PKTS; the endpoint's relay fast path counts too
         self._rx_voice_ooo = 0
         self._rx_voice_last: int | None = None  # highest voice timestamp received
         self.rx_origin_ms: float | None = None  # set by the first voice frame
@@ -279,9 +279,9 @@ class Call:
         """``construct_rr``: the jitter buffer's figures, or only packets and out-of-order
         counts without one; the packet count is always the call's own."""
         if self._jb is None:
-            return ReceptionReport(packets=self._rx_voice_frames, ooo=self._rx_voice_ooo)
+            return ReceptionReport(packets=self.rx_voice_frames, ooo=self._rx_voice_ooo)
         fields = self._jb.stats().reception_report_fields()
-        fields["packets"] = self._rx_voice_frames
+        fields["packets"] = self.rx_voice_frames
         return ReceptionReport(**fields)
 
     # -- jitter buffer --------------------------------------------------------------------
@@ -542,9 +542,10 @@ class Call:
         self._send_full(FrameType.CONTROL, subclass, payload, self.tx.control(now), now)
 
     def send_voice(self, codec: int, payload: bytes, now: float, samples: int,
-                   timestamp: int | None = None) -> None:
+                   timestamp: int | None = None) -> bool:
         """Send audio: full and reliable for the first frame, a format change and each
-        time the low 16 bits of the timestamp wrap; mini frames otherwise.
+        time the low 16 bits of the timestamp wrap; mini frames otherwise. True when a full
+        frame went out (the retransmission queue changed).
 
         *timestamp* is given for audio relayed from another leg (its delivery time on our
         clock); without it the stamp follows Asterisk's voice prediction.
@@ -557,7 +558,7 @@ class Call:
         if self.destroyed or self.state is S.HANGING_UP or self.peer_callno == 0:
             # Audio cannot wait for the peer's call number the way signalling does: by the
             # time it could be sent it would be stale, so it is dropped instead of held.
-            return
+            return False
         rate = _SAMPLE_RATES.get(codec, 8000)
         if timestamp is None:
             ts = self.tx.voice(now, samples, rate)
@@ -569,9 +570,10 @@ class Call:
             mini = MiniFrame(self.callno, ts & 0xFFFF, payload).encode()
             cipher = self.tx_cipher
             self.outbox.append(cipher.encrypt_mini(mini) if cipher is not None else mini)
-            return
+            return False
         self.tx_format = codec
         self._send_full(FrameType.VOICE, codec, payload, ts, now)
+        return True
 
     def send_dtmf(self, digit: str, now: float, *, begin: bool = False) -> None:
         """DTMF_BEGIN or DTMF_END (no payload, no duration: §5 of the media reference)."""
@@ -761,12 +763,6 @@ class Call:
         self.rx_last = max(self.rx_last, timestamp)
         self._voice(self.rx_format, timestamp, payload, now, full=False)
 
-    def count_relayed_voice(self, timestamp: int) -> None:
-        """A mini frame the endpoint relayed without an event (the bridge fast path)."""
-        self._rx_voice_frames += 1
-        if timestamp > self.rx_last:
-            self.rx_last = timestamp
-
     def _voice(self, codec: int, timestamp: int, payload: bytes, now: float, *,
                full: bool) -> None:
         """Count one received voice frame for the RR statistics, then report it upward
@@ -774,7 +770,7 @@ class Call:
         if self.rx_origin_ms is None:
             # Asterisk's rxcore: the peer's timestamp 0 on our clock, on a 20 ms grid.
             self.rx_origin_ms = (now * 1000.0 // 20) * 20 - timestamp
-        self._rx_voice_frames += 1
+        self.rx_voice_frames += 1
         previous = self._rx_voice_last
         if previous is not None and timestamp < previous:
             # Older than audio already received: a jitter buffer would count it as OOO.

@@ -156,7 +156,7 @@ def test_netstats_remote_columns_are_the_rr_of_the_peers_pong() -> None:
 def test_netstats_local_columns_come_from_the_jitter_buffer() -> None:
     from pbxedge.media.jitterbuffer import JitterBufferSettings
 
-    client, server, a, b = linked_pair()
+    _client, server, a, b = linked_pair()
     server.set_jitterbuffer(b, JitterBufferSettings(), 1.0)
     for index, ms in enumerate((20, 40, 60, 100, 120)):  # the frame at 80 ms never comes
         server.receive_datagram(mini_voice(a, ms), CLIENT, 1.0 + index * 0.02 + (index % 2) * 0.03)

@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 
 from pbxedge.media.dsp import dominant_frequency
-
 from tests.integration.conftest import free_udp_port
 from tests.integration.regnodes import RegNode, general, peer_row
 
