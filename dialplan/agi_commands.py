@@ -252,24 +252,25 @@ async def _stream_file(session: AgiSession, argv: list[str]) -> CommandOutcome:
 async def _control_stream_file(session: AgiSession, argv: list[str]) -> CommandOutcome:
     """CONTROL STREAM FILE file escape [skipms [ff [rew [pause [offsetms]]]]]: the keys move
     through the file (default 3000 ms), pause and resume it; an escape key ends it."""
-    if len(argv) < 4 or len(argv) > 9:
+    if len(argv) < 5 or len(argv) > 10:
         return CommandOutcome.SHOWUSAGE
     if await _media_missing(session, "CONTROL STREAM FILE", Feature.PLAY, " endpos=0"):
         return CommandOutcome.SUCCESS
-    extra = [*argv[4:], "", "", "", "", ""]
+    name, escape = argv[3], argv[4]
+    extra = [*argv[5:], "", "", "", "", ""]
     skip_ms = int(extra[0]) if extra[0].isdigit() else 3000
     forward, rewind, pause = extra[1] or "#", extra[2] or "*", extra[3]
     offset = int(extra[4]) * 8 if extra[4].isdigit() else 0
     channel = session.call.channel
-    keys = argv[3] + forward + rewind + pause
+    keys = escape + forward + rewind + pause
     while True:
         try:
-            played = await channel.play(argv[2], keys, offset)
+            played = await channel.play(name, keys, offset)
         except SoundNotFound:
             await session.reply("200 result=-1 endpos=0")
             return CommandOutcome.SUCCESS
         digit, offset = played.digit, played.endpos
-        if digit is None or digit in argv[3]:
+        if digit is None or digit in escape:
             break
         if digit == forward:
             offset += skip_ms * 8
@@ -277,7 +278,7 @@ async def _control_stream_file(session: AgiSession, argv: list[str]) -> CommandO
             offset = max(0, offset - skip_ms * 8)
         elif digit == pause:
             resumed = await channel.wait_for_digit(None)
-            if resumed is not None and resumed in argv[3]:
+            if resumed is not None and resumed in escape:
                 digit = resumed
                 break
     if (gone := await _hung_up(session, f" endpos={offset}")) is not None:

@@ -41,6 +41,7 @@ from dialplan.channel import (
 )
 from pbxedge.channels.moh import MohClasses
 from pbxedge.channels.recording import Recording
+from pbxedge.channels.voice import VoiceFrame
 from pbxedge.log import verbose
 from pbxedge.media.fileformats import SoundFileError, read_sound
 from pbxedge.media.formats import Format, PayloadError
@@ -56,14 +57,6 @@ ANSWER_MEDIA_WAIT = 0.5  # __ast_answer: wait this long for the caller's first m
 _DIGITS_KEPT = 64  # digits nobody reads yet; more is a flood and is dropped
 _GENERATOR_SAMPLES = 160  # 20 ms at 8 kHz: Asterisk's generators always write slin
 _UNREAD_KEPT = 25  # voice frames kept for the next reader (500 ms: an answer's wait)
-
-
-@dataclass(frozen=True, slots=True)
-class VoiceFrame:
-    fmt: Format
-    payload: bytes
-    samples: int
-    timestamp: int | None = None  # the sender's stamp (ms), when the frame came off a wire
 
 
 AudioSink = Callable[[VoiceFrame], None]

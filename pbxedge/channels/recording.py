@@ -11,17 +11,14 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from dialplan.channel import RecordRequest, RecordStatus
+from pbxedge.channels.voice import VoiceFrame
 from pbxedge.media.codecs import Decoder, make_decoder
 from pbxedge.media.dsp import SilenceDetector
 from pbxedge.media.fileformats import FileFormat, SoundFileError, SoundWriter
 from pbxedge.media.formats import Format, PayloadError
 from pbxedge.media.translate import Translator
-
-if TYPE_CHECKING:
-    from pbxedge.channels.media import VoiceFrame
 
 __all__ = ["DTMF_TRIM_MS", "Recording"]
 

@@ -47,7 +47,7 @@ class FakeChannel:
         self.events: list[tuple[str, ...]] = []
         self.played: list[str] = []
         self.texts: list[str] = []
-        self.missing_sounds: set[str] = set()
+        self.missing_sounds: set[str] = {"nosuchfile"}
         self.recorded: list[RecordRequest] = []
         self.generators: list[PcmSource] = []
 

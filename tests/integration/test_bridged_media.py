@@ -29,6 +29,7 @@ bindaddr = 127.0.0.1
 disallow = all
 allow = alaw
 allow = g722
+allow = ulaw
 [bnode]
 type = user
 context = echo
@@ -68,6 +69,13 @@ port = {a_port}
 username = bnode
 disallow = all
 allow = alaw
+[a-ulaw]
+type = peer
+host = 127.0.0.1
+port = {a_port}
+username = bnode
+disallow = all
+allow = ulaw
 [a-g722]
 type = peer
 host = 127.0.0.1
@@ -87,6 +95,8 @@ exten => _1XXX,1,Dial(IAX2/a-alaw/${EXTEN:1},2)
  same => n,Hangup()
 exten => _2XXX,1,Dial(IAX2/a-g722/${EXTEN:1},2)
  same => n,Verbose(1,B DIALSTATUS ${DIALSTATUS} ${EXTEN})
+ same => n,Hangup()
+exten => _3XXX,1,Dial(IAX2/a-ulaw/${EXTEN:1},2)
  same => n,Hangup()
 exten => 900,1,Dial(IAX2/nowhere/800)
  same => n,Verbose(1,B DIALSTATUS ${DIALSTATUS} ${EXTEN})
@@ -163,6 +173,15 @@ async def test_ulaw_to_alaw_echo_comes_back_exactly_as_the_tables_say(
         await call.ended.wait()
     line = wait_for_log(three.a, "A HANGUP")
     assert line.endswith("cause=16")
+
+
+async def test_same_codec_bridge_relays_on_the_fast_path_untouched(
+        three: Three, agent: CallAgent) -> None:
+    call, sent, heard = await _echo_round_trip(agent, three.b, "3800", 100)
+    agent.hangup(call)
+    assert heard == b"".join(sent)
+    stamps = [v.timestamp for v in sorted(call.voice, key=lambda v: v.timestamp)]
+    assert all(b - a == 20 for a, b in zip(stamps, stamps[1:], strict=False))
 
 
 async def test_ulaw_to_g722_echo_carries_the_chirp(three: Three, agent: CallAgent) -> None:

@@ -63,6 +63,14 @@ exten => 705,1,Answer()
  same => n,WaitExten(5)
 exten => 1,1,Verbose(1,MENU ONE)
  same => n,Hangup()
+exten => 707,1,Answer()
+ same => n,MusicOnHold(default,3)
+ same => n,Hangup()
+exten => 708,1,Answer()
+ same => n,Set(CHANNEL(tonezone)=cn)
+ same => n,Playtones(busy)
+ same => n,Wait(2)
+ same => n,Hangup()
 exten => 706,1,Answer()
  same => n,Wait(0.2)
  same => n,SendDTMF(12#)
@@ -85,6 +93,12 @@ def media_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningNode
     (folder / "sounds").mkdir()
     with SoundWriter(folder / "sounds" / "ramp.wav") as sound:
         sound.write(_ramp().astype(">i2").tobytes())
+    (folder / "moh").mkdir()
+    (folder / "musiconhold.conf").write_text("[default]\nmode=files\ndirectory=moh\nsort=alpha\n")
+    for name, hz in (("b-second", 700), ("a-first", 500)):
+        tone = np.sin(2 * np.pi * hz * np.arange(8000) / 8000.0) * 8000
+        with SoundWriter(folder / "moh" / f"{name}.wav") as sound:
+            sound.write(np.round(tone).astype(">i2").tobytes())
     node = start_node(folder, config, port, "-vvv")
     try:
         wait_for_log(node, "pbxedge Ready.")
@@ -234,6 +248,30 @@ async def test_background_and_waitexten_route_on_a_digit(media_node: RunningNode
     wait_for_log(media_node, "MENU ONE")
     with trio.fail_after(LIMIT):
         await call.ended.wait()
+
+
+async def test_music_on_hold_plays_the_class_files_in_order(media_node: RunningNode,
+                                                            agent: CallAgent) -> None:
+    call = await _answered(agent, media_node, "707")
+    with trio.fail_after(LIMIT):
+        await call.ended.wait()
+    audio = ulaw_decode(b"".join(v.payload for v in sorted(call.voice, key=lambda v: v.timestamp)))
+    seconds = [audio[i * 8000 + 1000:(i + 1) * 8000 - 1000] for i in range(2)]
+    # sort=alpha: a-first (500 Hz), then b-second (700 Hz), then round again.
+    assert [round(dominant_frequency(part) / 100) * 100 for part in seconds] == [500, 700]
+
+
+async def test_playtones_takes_named_tones_from_the_channels_zone(media_node: RunningNode,
+                                                                 agent: CallAgent) -> None:
+    call = await _answered(agent, media_node, "708")
+    with trio.fail_after(LIMIT):
+        await call.ended.wait()
+    frames = sorted(call.voice, key=lambda v: v.timestamp)
+    loud = [max(abs(int(x)) for x in ulaw_decode(v.payload)) > 1000 for v in frames]
+    # China's busy tone: 450 Hz, 350 ms on and off, quantised to 20 ms frames: 18 + 18.
+    first_off = loud.index(False)
+    assert first_off == 18 and loud[first_off:first_off + 18] == [False] * 18
+    assert abs(dominant_frequency(ulaw_decode(frames[2].payload + frames[3].payload)) - 450) < 30
 
 
 async def test_senddtmf_arrives_as_digits(media_node: RunningNode, agent: CallAgent) -> None:
