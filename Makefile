@@ -4,16 +4,19 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PYTHON ?= python3
-# Debian packages: PortAudio for local phones; tshark, nmap and iaxmodem are test peers.
-APT_PACKAGES := libportaudio2 tshark nmap iaxmodem
+# Debian packages: PortAudio for local phones; libgsm for the GSM codec; espeak-ng speaks the
+# prompts at install time; tshark, nmap and iaxmodem are test peers.
+APT_PACKAGES := libportaudio2 libgsm1 espeak-ng tshark nmap iaxmodem
 STAMP := $(VENV)/.installed
+# The English core prompts, spoken by espeak-ng into the package (not kept in git).
+SOUNDS := pbxedge/sounds/.generated
 
-.PHONY: run test lint bench deps apt keyperms clean
+.PHONY: run test lint bench deps apt keyperms sounds clean
 
-run: $(STAMP) keyperms
+run: $(STAMP) $(SOUNDS) keyperms
 	$(VENV)/bin/pbxedge -c configs/iax.conf
 
-test: $(STAMP) keyperms
+test: $(STAMP) $(SOUNDS) keyperms
 	$(PY) -m pytest
 
 lint: $(STAMP)
@@ -21,7 +24,7 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy pbxedge dialplan
 
 # Speed figures, then the long property runs (100 000 random datagrams through the decoder).
-bench: $(STAMP) keyperms
+bench: $(STAMP) $(SOUNDS) keyperms
 	$(PY) -m bench
 	$(PY) -m pytest -m slow -q
 
@@ -30,6 +33,12 @@ keyperms:
 	@chmod 600 keys/*.key 2>/dev/null || true
 
 deps: $(STAMP)
+
+sounds: $(SOUNDS)
+
+$(SOUNDS): pbxedge/prompts.py | $(STAMP)
+	$(PY) -m pbxedge.prompts
+	touch $@
 
 apt:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -48,4 +57,4 @@ $(STAMP): pyproject.toml | apt
 	touch $@
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var pbxedge/sounds .pytest_cache .mypy_cache .ruff_cache

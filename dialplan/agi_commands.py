@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -12,8 +13,9 @@ from enum import Enum
 from dialplan.agi_protocol import parse_agi_args
 from dialplan.apps_flow import run_app
 from dialplan.call import Call
-from dialplan.channel import ChannelState, Feature
+from dialplan.channel import ChannelState, Feature, RecordRequest, RecordStatus, SoundNotFound
 from dialplan.registry import AppResult
+from dialplan.say import digit_files, number_files
 
 __all__ = ["AgiSession", "CommandOutcome", "handle_command"]
 
@@ -212,7 +214,8 @@ async def _noop(session: AgiSession, argv: list[str]) -> CommandOutcome:
 async def _media_missing(session: AgiSession, command: str, feature: Feature, suffix: str = "") -> bool:
     if session.call.channel.supports(feature):
         return False
-    log.error("AGI %s: media is not available on this node yet", command)
+    log.error("AGI %s: channel %s cannot do it (no translator for its codec)",
+              command, session.call.channel.name)
     await session.reply(f"200 result=-1{suffix}")
     return True
 
@@ -221,36 +224,99 @@ def _digit_result(digit: str | None) -> int:
     return ord(digit) if digit else 0
 
 
+async def _hung_up(session: AgiSession, suffix: str = "") -> CommandOutcome | None:
+    """``result=-1`` and the end of the AGI when the caller has gone."""
+    if not session.call.channel.is_hungup:
+        return None
+    await session.reply(f"200 result=-1{suffix}")
+    return CommandOutcome.FAILURE
+
+
 async def _stream_file(session: AgiSession, argv: list[str]) -> CommandOutcome:
-    if len(argv) not in (4, 5) or (len(argv) == 5 and not argv[4].lstrip("-").isdigit()):
+    if len(argv) not in (4, 5) or (len(argv) == 5 and not argv[4].isdigit()):
         return CommandOutcome.SHOWUSAGE
     if await _media_missing(session, "STREAM FILE", Feature.PLAY, " endpos=0"):
         return CommandOutcome.SUCCESS
-    digit = await session.call.channel.play(argv[2], argv[3])
-    if session.call.channel.is_hungup:
+    offset = int(argv[4]) if len(argv) == 5 else 0
+    try:
+        played = await session.call.channel.play(argv[2], argv[3], offset)
+    except SoundNotFound:
         await session.reply("200 result=-1 endpos=0")
-        return CommandOutcome.FAILURE
-    await session.reply(f"200 result={_digit_result(digit)} endpos=0")
+        return CommandOutcome.SUCCESS
+    if (gone := await _hung_up(session, f" endpos={played.endpos}")) is not None:
+        return gone
+    await session.reply(f"200 result={_digit_result(played.digit)} endpos={played.endpos}")
+    return CommandOutcome.SUCCESS
+
+
+async def _control_stream_file(session: AgiSession, argv: list[str]) -> CommandOutcome:
+    """CONTROL STREAM FILE file escape [skipms [ff [rew [pause [offsetms]]]]]: the keys move
+    through the file (default 3000 ms), pause and resume it; an escape key ends it."""
+    if len(argv) < 5 or len(argv) > 10:
+        return CommandOutcome.SHOWUSAGE
+    if await _media_missing(session, "CONTROL STREAM FILE", Feature.PLAY, " endpos=0"):
+        return CommandOutcome.SUCCESS
+    name, escape = argv[3], argv[4]
+    extra = [*argv[5:], "", "", "", "", ""]
+    skip_ms = int(extra[0]) if extra[0].isdigit() else 3000
+    forward, rewind, pause = extra[1] or "#", extra[2] or "*", extra[3]
+    offset = int(extra[4]) * 8 if extra[4].isdigit() else 0
+    channel = session.call.channel
+    keys = escape + forward + rewind + pause
+    while True:
+        try:
+            played = await channel.play(name, keys, offset)
+        except SoundNotFound:
+            await session.reply("200 result=-1 endpos=0")
+            return CommandOutcome.SUCCESS
+        digit, offset = played.digit, played.endpos
+        if digit is None or digit in escape:
+            break
+        if digit == forward:
+            offset += skip_ms * 8
+        elif digit == rewind:
+            offset = max(0, offset - skip_ms * 8)
+        elif digit == pause:
+            resumed = await channel.wait_for_digit(None)
+            if resumed is not None and resumed in escape:
+                digit = resumed
+                break
+    if (gone := await _hung_up(session, f" endpos={offset}")) is not None:
+        return gone
+    session.call.set_variable("CPLAYBACKOFFSET", str(offset // 8))
+    session.call.set_variable("CPLAYBACKSTATUS", "USERSTOPPED" if digit else "SUCCESS")
+    await session.reply(f"200 result={_digit_result(digit)} endpos={offset}")
+    return CommandOutcome.SUCCESS
+
+
+async def _say_files(session: AgiSession, command: str, files: list[str],
+                     escape: str) -> CommandOutcome:
+    if await _media_missing(session, command, Feature.PLAY):
+        return CommandOutcome.SUCCESS
+    channel = session.call.channel
+    for name in files:
+        if not channel.sound_exists(name):
+            continue  # say.c skips what it cannot play
+        played = await channel.play(name, escape)
+        if (gone := await _hung_up(session)) is not None:
+            return gone
+        if played.digit:
+            await session.reply(f"200 result={ord(played.digit)}")
+            return CommandOutcome.SUCCESS
+    await session.reply("200 result=0")
     return CommandOutcome.SUCCESS
 
 
 async def _say_digits(session: AgiSession, argv: list[str]) -> CommandOutcome:
     if len(argv) != 4:
         return CommandOutcome.SHOWUSAGE
-    if await _media_missing(session, "SAY DIGITS", Feature.PLAY):
-        return CommandOutcome.SUCCESS
-    channel = session.call.channel
-    for char in argv[2]:
-        spoken = {"*": "star", "#": "pound", "-": "dash"}.get(char, char)
-        digit = await channel.play(f"digits/{spoken}", argv[3])
-        if channel.is_hungup:
-            await session.reply("200 result=-1")
-            return CommandOutcome.FAILURE
-        if digit:
-            await session.reply(f"200 result={ord(digit)}")
-            return CommandOutcome.SUCCESS
-    await session.reply("200 result=0")
-    return CommandOutcome.SUCCESS
+    return await _say_files(session, "SAY DIGITS", digit_files(argv[2]), argv[3])
+
+
+async def _say_number(session: AgiSession, argv: list[str]) -> CommandOutcome:
+    if len(argv) not in (4, 5) or not re.fullmatch(r"-?\d+", argv[2]):
+        return CommandOutcome.SHOWUSAGE
+    return await _say_files(session, "SAY NUMBER", number_files(int(argv[2])), argv[3])
 
 
 def _milliseconds(text: str) -> float | None:
@@ -265,23 +331,27 @@ async def _wait_for_digit(session: AgiSession, argv: list[str]) -> CommandOutcom
     if await _media_missing(session, "WAIT FOR DIGIT", Feature.DTMF_IN):
         return CommandOutcome.SUCCESS
     digit = await session.call.channel.wait_for_digit(_milliseconds(argv[3]))
-    if session.call.channel.is_hungup:
-        await session.reply("200 result=-1")
-        return CommandOutcome.FAILURE
+    if (gone := await _hung_up(session)) is not None:
+        return gone
     await session.reply(f"200 result={_digit_result(digit)}")
     return CommandOutcome.SUCCESS
 
 
 async def _get_data(session: AgiSession, argv: list[str]) -> CommandOutcome:
+    """GET DATA file [timeout_ms [maxdigits]]: ``ast_app_getdata``, '#' ends the input."""
     if len(argv) < 3 or len(argv) > 5:
         return CommandOutcome.SHOWUSAGE
     if await _media_missing(session, "GET DATA", Feature.PLAY):
         return CommandOutcome.SUCCESS
     channel = session.call.channel
-    timeout = int(argv[3]) / 1000 if len(argv) > 3 and argv[3].isdigit() and int(argv[3]) > 0 else 5.0
-    max_digits = int(argv[4]) if len(argv) > 4 and argv[4].isdigit() else 255
+    timeout = (int(argv[3]) / 1000 if len(argv) > 3 and argv[3].isdigit() and int(argv[3]) > 0
+               else session.call.digit_timeout)
+    max_digits = int(argv[4]) if len(argv) > 4 and argv[4].isdigit() else 1024
     digits = ""
-    pending = await channel.play(argv[2], "0123456789*#")
+    try:
+        pending = (await channel.play(argv[2], "0123456789*#")).digit
+    except SoundNotFound:
+        pending = None
     timed_out = False
     while len(digits) < max_digits:
         digit = pending or await channel.wait_for_digit(timeout)
@@ -292,35 +362,50 @@ async def _get_data(session: AgiSession, argv: list[str]) -> CommandOutcome:
         if digit == "#":
             break
         digits += digit
-    if channel.is_hungup:
-        await session.reply("200 result=-1")
-        return CommandOutcome.FAILURE
+    if (gone := await _hung_up(session)) is not None:
+        return gone
     await session.reply(f"200 result={digits}{' (timeout)' if timed_out else ''}")
     return CommandOutcome.SUCCESS
 
 
 async def _record_file(session: AgiSession, argv: list[str]) -> CommandOutcome:
+    """RECORD FILE file format escape timeout_ms [offset] [BEEP] [s=silence]."""
     if len(argv) < 6 or not re.fullmatch(r"-?\d+", argv[5]):
         return CommandOutcome.SHOWUSAGE
     if await _media_missing(session, "RECORD FILE", Feature.RECORD, " (hangup) endpos=0"):
         return CommandOutcome.SUCCESS
-    silence = next((int(a[2:]) for a in argv[6:] if a.startswith("s=") and a[2:].isdigit()), None)
+    options = argv[6:]
+    silence = next((int(a[2:]) for a in options if a.startswith("s=") and a[2:].isdigit()), 0)
     channel = session.call.channel
-    digit = await channel.record(f"{argv[2]}.{argv[3]}", argv[4], _milliseconds(argv[5]),
-                                 float(silence) if silence else None)
-    if channel.is_hungup:
-        await session.reply("200 result=-1 (hangup) endpos=0")
+    if any(a.lower() == "beep" for a in options):
+        with contextlib.suppress(SoundNotFound):
+            await channel.play("beep", "")
+    request = RecordRequest(path=argv[2], fmt=argv[3], silence=silence or None,
+                            max_duration=_milliseconds(argv[5]), terminators=argv[4],
+                            keep_silence=True)
+    result = await channel.record(request)
+    endpos = result.samples
+    if result.status is RecordStatus.HANGUP:
+        await session.reply(f"200 result=-1 (hangup) endpos={endpos}")
         return CommandOutcome.FAILURE
-    if digit:
-        await session.reply(f"200 result={ord(digit)} (dtmf) endpos=0")
+    if result.status is RecordStatus.ERROR:
+        await session.reply("200 result=-1 (writefile)")
+        return CommandOutcome.SUCCESS
+    if result.digit:
+        await session.reply(f"200 result={ord(result.digit)} (dtmf) endpos={endpos}")
+    elif result.status is RecordStatus.SILENCE:
+        await session.reply(f"200 result=0 (silence) endpos={endpos}")
     else:
-        await session.reply("200 result=0 (timeout) endpos=0")
+        await session.reply(f"200 result=0 (timeout) endpos={endpos}")
     return CommandOutcome.SUCCESS
 
 
 _COMMANDS = (
     _Command(("answer",), _answer, "Usage: ANSWER", False),
     _Command(("channel", "status"), _channel_status, "Usage: CHANNEL STATUS [<channelname>]", False),
+    _Command(("control", "stream", "file"), _control_stream_file,
+             "Usage: CONTROL STREAM FILE <filename> <escape digits> [skipms] [ffchar] [rewchr] "
+             "[pausechr] [offsetms]", False),
     _Command(("database", "del"), _database_del, "Usage: DATABASE DEL <family> <key>", True),
     _Command(("database", "get"), _database_get, "Usage: DATABASE GET <family> <key>", True),
     _Command(("database", "put"), _database_put, "Usage: DATABASE PUT <family> <key> <value>", True),
@@ -334,6 +419,8 @@ _COMMANDS = (
     _Command(("record", "file"), _record_file,
              "Usage: RECORD FILE <filename> <format> <escape digits> <timeout> [offset samples] [BEEP] [s=silence]", False),
     _Command(("say", "digits"), _say_digits, "Usage: SAY DIGITS <number> <escape digits>", False),
+    _Command(("say", "number"), _say_number,
+             "Usage: SAY NUMBER <number> <escape digits> [gender]", False),
     _Command(("set", "context"), _set_where(lambda call, name: _continue_at(call, context=name)), "Usage: SET CONTEXT <desired context>", False),
     _Command(("set", "extension"), _set_where(lambda call, name: _continue_at(call, exten=name)), "Usage: SET EXTENSION <new extension>", False),
     _Command(("set", "priority"), _set_priority, "Usage: SET PRIORITY <priority>", False),

@@ -7,6 +7,7 @@ from dialplan.apps_basic import register_basic_apps
 from dialplan.apps_flow import register_flow_apps
 from dialplan.apps_media import register_media_apps
 from dialplan.call import Call
+from dialplan.func_channel import register_channel_functions
 from dialplan.func_math import register_math_function
 from dialplan.functions import register_builtin_functions
 from dialplan.registry import Registry
@@ -21,5 +22,6 @@ def default_registry() -> Registry[Call]:
     register_media_apps(registry)
     register_agi_app(registry)
     register_builtin_functions(registry)
+    register_channel_functions(registry)
     register_math_function(registry)
     return registry

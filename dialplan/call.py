@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from dialplan.channel import Channel
 from dialplan.dialer import Dialer
@@ -21,6 +22,8 @@ __all__ = [
     "GosubFrame",
     "Services",
     "Step",
+    "ToneZone",
+    "ToneZones",
     "format_callerid",
 ]
 
@@ -39,12 +42,23 @@ class EngineOptions:
     digit_timeout: float = 5.0  # autofallthrough=no: wait for each further digit
 
 
+class ToneZones(Protocol):
+    """indications.conf as the dialplan needs it: a zone's named tones."""
+
+    def zone(self, name: str | None) -> ToneZone | None: ...
+
+
+class ToneZone(Protocol):
+    def tone(self, name: str) -> str | None: ...
+
+
 @dataclass
 class Services:
     registry: Registry[Call]
     dialer: Dialer | None = None
     store: KeyValueStore | None = None
     options: EngineOptions = field(default_factory=EngineOptions)
+    indications: ToneZones | None = None
 
 
 @dataclass
@@ -112,6 +126,10 @@ class Call:
         # The application running (or last run) and its substituted data.
         self.app = ""
         self.app_data = ""
+        # TIMEOUT(response) / TIMEOUT(digit), and CHANNEL(tonezone) (None: the default zone).
+        self.response_timeout = services.options.response_timeout
+        self.digit_timeout = services.options.digit_timeout
+        self.tonezone: str | None = None
 
     def location(self) -> CallLocation:
         """A snapshot of where the call is now (the console reads it from another task)."""

@@ -8,10 +8,25 @@ with a log line instead of pretending to work.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Channel", "ChannelState", "Feature", "Indication"]
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = [
+    "Channel",
+    "ChannelState",
+    "Feature",
+    "Indication",
+    "PcmSource",
+    "Played",
+    "RecordRequest",
+    "RecordResult",
+    "RecordStatus",
+    "SoundNotFound",
+]
 
 
 class ChannelState(StrEnum):
@@ -39,6 +54,61 @@ class Feature(StrEnum):
     TONES = "tones"  # generate tones (Milliwatt, Playtones)
     MOH = "moh"  # music on hold
     TEXT = "text"  # send TEXT frames (SendText)
+
+
+class SoundNotFound(LookupError):
+    """A sound file that exists in no format the channel can play (Asterisk: "File X does
+    not exist in any format")."""
+
+
+class PcmSource(Protocol):
+    """Generated audio: 16-bit samples at 8000 Hz (what Asterisk's generators produce)."""
+
+    def read(self, samples: int) -> NDArray[np.int16] | None:
+        """The next *samples* samples, or None when finished."""
+        ...
+
+
+@dataclass(frozen=True)
+class Played:
+    """How a played file ended: the escape digit that stopped it, and where (samples)."""
+
+    digit: str | None
+    endpos: int
+
+
+class RecordStatus(StrEnum):
+    """``${RECORD_STATUS}``."""
+
+    DTMF = "DTMF"
+    OPERATOR = "OPERATOR"
+    SILENCE = "SILENCE"
+    SKIP = "SKIP"
+    TIMEOUT = "TIMEOUT"
+    HANGUP = "HANGUP"
+    ERROR = "ERROR"
+
+
+@dataclass(frozen=True)
+class RecordRequest:
+    """What Record()/RECORD FILE ask of a channel (app_record's options, already parsed)."""
+
+    path: str  # without the extension
+    fmt: str  # the extension: wav, gsm, ulaw, sln, wav49 ...
+    silence: float | None = None  # seconds of silence that end the recording
+    max_duration: float | None = None  # seconds
+    terminators: str = "#"  # digits that end it (status DTMF); "" with option x
+    operator: bool = False  # option o: '0' ends it with status OPERATOR
+    append: bool = False  # option a
+    keep_on_hangup: bool = False  # option k
+    keep_silence: bool = False  # option u: keep trailing silence
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    status: RecordStatus
+    digit: str | None = None
+    samples: int = 0  # samples kept in the file
 
 
 @runtime_checkable
@@ -72,7 +142,9 @@ class Channel(Protocol):
     async def hangup(self, cause: int) -> None: ...
     async def indicate(self, indication: Indication) -> None: ...
     async def send_text(self, text: str) -> bool: ...
-    async def send_dtmf(self, digits: str) -> None: ...
+    async def send_dtmf(self, digits: str, duration_ms: int = 100, gap_ms: int = 250) -> None:
+        """SendDTMF: BEGIN, *duration_ms*, END, *gap_ms* per digit; ``w``/``W`` pause."""
+        ...
 
     async def wait(self, seconds: float | None) -> bool:
         """Wait *seconds* (``None``: until hangup); False when the call hung up meanwhile."""
@@ -82,15 +154,31 @@ class Channel(Protocol):
         """The next DTMF digit, or None on timeout (raises nothing on hangup: None)."""
         ...
 
-    async def play(self, filename: str, escape_digits: str) -> str | None:
-        """Play *filename*; returns the escape digit that stopped it, if any."""
+    def sound_exists(self, filename: str) -> bool:
+        """Whether *filename* exists in a format this channel can play (language first)."""
         ...
 
-    async def record(self, filename: str, escape_digits: str, max_seconds: float | None,
-                     silence_seconds: float | None) -> str | None:
-        """Record until an escape digit, silence, the limit or hangup; returns the digit."""
+    async def play(self, filename: str, escape_digits: str, offset: int = 0) -> Played:
+        """Play *filename* from sample *offset*; stops at an escape digit or hangup.
+
+        Raises :class:`SoundNotFound` when the file exists in no format.
+        """
         ...
 
-    async def echo(self) -> None: ...
-    async def play_tones(self, spec: str, seconds: float | None) -> None: ...
-    async def music_on_hold(self, moh_class: str, seconds: float | None) -> None: ...
+    async def record(self, request: RecordRequest) -> RecordResult: ...
+
+    async def echo(self) -> None:
+        """Send back everything received (voice, DTMF, text) until ``#`` or hangup."""
+        ...
+
+    async def start_generator(self, source: PcmSource) -> None:
+        """Play *source* in the background (Playtones, Milliwatt), replacing any other."""
+        ...
+
+    async def stop_generator(self) -> None: ...
+
+    async def start_moh(self, moh_class: str) -> bool:
+        """Music on hold in the background; False when the class does not exist."""
+        ...
+
+    async def stop_moh(self) -> None: ...

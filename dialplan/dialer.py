@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
@@ -26,6 +26,10 @@ class DialStatus(StrEnum):
 class DialResult:
     status: DialStatus
     hangup_cause: int = 16  # AST_CAUSE_NORMAL_CLEARING
+    # Reported alongside the outcome, not part of it (results compare by status and cause).
+    dialed_seconds: float = field(default=0.0, compare=False)  # ${DIALEDTIME}
+    answered_seconds: float = field(default=0.0, compare=False)  # ${ANSWEREDTIME}
+    peer: str = field(default="", compare=False)  # answered or last tried: the CDR dstchannel
 
 
 class Dialer(Protocol):

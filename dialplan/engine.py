@@ -10,6 +10,7 @@ through priorities without ever waiting on the caller is stopped with a log line
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 
 import trio
@@ -57,6 +58,7 @@ class CallOutcome:
     # extension without ``i``, no digits) sets none: 0, as Asterisk sends it.
     hangup_cause: int
     trace: list[Step] = field(default_factory=list)
+    ended_at: float = 0.0  # unix time the call left the dialplan, before any ``h`` extension
 
     @property
     def path(self) -> list[tuple[str, str, int, str]]:
@@ -102,6 +104,7 @@ class Engine:
         self._running[name] = call
         try:
             outcome = await self._run(call)
+            outcome.ended_at = time.time()
             await self._run_h(call)
             if not channel.is_hungup:
                 await channel.hangup(outcome.hangup_cause)
@@ -206,9 +209,8 @@ class Engine:
             elif upper in ("CONGESTION", "CHANUNAVAIL"):
                 await indicate_and_wait(call, "10", Indication.CONGESTION, CAUSE_CONGESTION)
             return CallOutcome("fallthrough", channel.hangup_cause)
-        options = self.services.options
         started = trio.current_time()
-        digits = await collect_extension(call, options.response_timeout, options.digit_timeout)
+        digits = await collect_extension(call, call.response_timeout, call.digit_timeout)
         if trio.current_time() > started:
             call.steps_without_wait = 0
         if channel.is_hungup:

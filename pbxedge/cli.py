@@ -50,6 +50,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="RSA key directory (default: <confdir>/keys, else <confdir>/../keys)")
     parser.add_argument("--state", type=Path, metavar="DIR",
                         help="state directory: database and control socket (default: <confdir>/var)")
+    parser.add_argument("--sounds", type=Path, metavar="DIR",
+                        help="sound prompts (default: <confdir>/sounds, then the built-in set)")
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="more verbose messages (repeat: -vvv)")
     parser.add_argument("-d", "--debug", action="count", default=0,
@@ -90,7 +92,7 @@ def _positive(kind: Callable[[str], _Number]) -> Callable[[str], _Number]:
 
 
 def _paths(args: argparse.Namespace) -> NodePaths:
-    return resolve_paths(args.config, args.extensions, args.keys, args.state)
+    return resolve_paths(args.config, args.extensions, args.keys, args.state, args.sounds)
 
 
 def _check(paths: NodePaths) -> int:

@@ -23,6 +23,9 @@ from dialplan.engine import Engine
 from dialplan.hooks import load_entry_points, load_python_modules
 from dialplan.plan import Dialplan
 from pbxedge import __version__, log
+from pbxedge.cdr.csvlog import CsvCdrLog
+from pbxedge.cdr.recorder import CdrRecorder
+from pbxedge.channels.media import MediaEnv
 from pbxedge.config.iax_models import IaxConfig
 from pbxedge.control.check import LoadedFiles, load_node_files
 from pbxedge.control.core_commands import CoreInfo, register_core_commands
@@ -150,6 +153,7 @@ def _dialplan_engine(paths: NodePaths, files: LoadedFiles, store: Store) -> Engi
     plan = files.dialplan or Dialplan()
     engine = Engine(plan, store=store.astdb(), options=EngineOptions(
         allow_system=plan.options.allowsystem, agi_dir=str(paths.agi_bin)))
+    engine.services.indications = files.indications
     # An admin's own applications and functions; problems are logged, never fatal.
     load_python_modules(engine.registry, plan.options.pythonmodules, [str(paths.config_dir)])
     load_entry_points(engine.registry)
@@ -164,8 +168,11 @@ def _iax_services(config: IaxConfig, paths: NodePaths, files: LoadedFiles, store
     keys = files.keys
     iax = IaxService(config)
     registrations = RegistrationService(iax, config=config, keys=keys, store=store, engine=engine)
+    media = MediaEnv(sound_dirs=paths.sound_dirs, moh=files.moh)
+    csv = CsvCdrLog(paths.state / "cdr-csv", files.cdr) if files.cdr.csv else None
     calls = CallService(iax, config=config, keys=keys, store=store, engine=engine,
-                        peers=registrations)
+                        peers=registrations, media_env=media,
+                        cdr=CdrRecorder(files.cdr, csv, (store,)))
     return [iax, registrations, calls]
 
 

@@ -14,12 +14,15 @@ from pbxedge.store import DEFAULT_FILENAME
 __all__ = [
     "CONTROL_SOCKET_NAME",
     "DEFAULT_CONFIG",
+    "PACKAGE_SOUNDS",
     "NodePaths",
     "default_keys_dir",
     "resolve_paths",
 ]
 
 DEFAULT_CONFIG = Path("configs/iax.conf")
+# The English core prompts, generated into the package at install time (`make sounds`).
+PACKAGE_SOUNDS = Path(__file__).resolve().parent / "sounds"
 CONTROL_SOCKET_NAME = "pbxedge.ctl"
 
 
@@ -29,6 +32,12 @@ class NodePaths:
     extensions: Path
     keys: Path
     state: Path
+    sounds: Path
+
+    @property
+    def sound_dirs(self) -> tuple[Path, ...]:
+        """Where prompts are looked up: the admin's folder, then the package's own set."""
+        return (self.sounds, PACKAGE_SOUNDS)
 
     @property
     def config_dir(self) -> Path:
@@ -69,6 +78,7 @@ def resolve_paths(
     extensions: Path | None = None,
     keys: Path | None = None,
     state: Path | None = None,
+    sounds: Path | None = None,
 ) -> NodePaths:
     """Absolute paths for a node; unset ones are derived from *config*'s folder."""
     config = config.expanduser().absolute()
@@ -79,4 +89,5 @@ def resolve_paths(
                     else config_dir / "extensions.conf"),
         keys=keys.expanduser().absolute() if keys else default_keys_dir(config_dir),
         state=state.expanduser().absolute() if state else config_dir / "var",
+        sounds=sounds.expanduser().absolute() if sounds else config_dir / "sounds",
     )

@@ -50,6 +50,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from pbxedge.cdr.record import CdrRecord
 from pbxedge.iax2.showframe import format_addr
 
 __all__ = [
@@ -67,7 +68,9 @@ __all__ = [
 
 DEFAULT_FILENAME = "pbxedge.sqlite3"
 REGISTRY_FAMILY = "IAX/Registry"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Older versions the store upgrades in place: version -> the tables it lacks.
+_MIGRATIONS: dict[int, tuple[str, ...]] = {1: ("cdr",)}
 
 # How long a write waits for another connection's lock before failing.  Only another pbxedge
 # process (or a human with the sqlite3 shell) can hold it, so a short wait is plenty and keeps the
@@ -91,11 +94,24 @@ _SCHEMA: dict[str, str] = {
         " username TEXT)"
     ),
     "kv": "CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "cdr": (
+        "CREATE TABLE cdr ("
+        " id INTEGER PRIMARY KEY,"
+        " accountcode TEXT, src TEXT, dst TEXT, dcontext TEXT, clid TEXT, channel TEXT,"
+        " dstchannel TEXT, lastapp TEXT, lastdata TEXT,"
+        " start REAL NOT NULL, answer REAL, \"end\" REAL NOT NULL,"
+        " duration INTEGER NOT NULL, billsec INTEGER NOT NULL, disposition TEXT NOT NULL,"
+        " amaflags TEXT NOT NULL, uniqueid TEXT, userfield TEXT, linkedid TEXT)"
+    ),
 }
+_CDR_COLUMNS = ("id", "accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel",
+                "lastapp", "lastdata", "start", "answer", "end", "duration", "billsec",
+                "disposition", "amaflags", "uniqueid", "userfield", "linkedid")
 _EXPECTED_COLUMNS: dict[str, tuple[str, ...]] = {
     "meta": ("name", "value"),
     "registrations": ("peer", "host", "port", "expires_at", "refresh", "username"),
     "kv": ("key", "value"),
+    "cdr": _CDR_COLUMNS,
 }
 # Files SQLite keeps beside the database; they belong to it and move aside with it.
 COMPANION_SUFFIXES = ("-wal", "-shm", "-journal")
@@ -201,6 +217,26 @@ class Store:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    # ------------------------------------------------------------------ call detail records
+
+    def save_cdr(self, record: CdrRecord) -> None:
+        """Keep one call's detail record (the same row Master.csv gets)."""
+        with self._write() as db:
+            db.execute(
+                f"INSERT INTO cdr ({', '.join(repr(c) for c in _CDR_COLUMNS[1:])}) "
+                f"VALUES ({', '.join('?' * (len(_CDR_COLUMNS) - 1))})",
+                (record.accountcode, record.src, record.dst, record.dcontext, record.clid,
+                 record.channel, record.dstchannel, record.lastapp, record.lastdata,
+                 record.start, record.answer, record.end, record.duration, record.billsec(),
+                 record.disposition.value, record.amaflags.value, record.uniqueid,
+                 record.userfield, record.linkedid))
+
+    def cdrs(self) -> list[dict[str, object]]:
+        """Every stored record, oldest first, as column -> value."""
+        with self._read() as db:
+            rows = db.execute("SELECT * FROM cdr ORDER BY id").fetchall()
+        return [dict(zip(_CDR_COLUMNS, row, strict=True)) for row in rows]
 
     # ------------------------------------------------------------------ registrations
 
@@ -448,6 +484,9 @@ def _check_schema(connection: sqlite3.Connection) -> None:
     if "meta" not in tables:
         raise _Unusable(f"not a pbxedge state database (tables: {', '.join(sorted(tables))})")
     row = connection.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
+    if row is not None and str(row[0]).isdigit() and int(row[0]) in _MIGRATIONS:
+        _migrate(connection, int(row[0]))
+        row = (str(SCHEMA_VERSION),)
     if row is None or str(row[0]) != str(SCHEMA_VERSION):
         found = "none" if row is None else row[0]
         raise _Unusable(f"schema version {found}, expected {SCHEMA_VERSION}")
@@ -455,6 +494,21 @@ def _check_schema(connection: sqlite3.Connection) -> None:
         columns = tuple(str(info[1]) for info in connection.execute(f"PRAGMA table_info({table})"))
         if columns != expected:
             raise _Unusable(f"table {table} has columns {columns}, expected {expected}")
+
+
+def _migrate(connection: sqlite3.Connection, version: int) -> None:
+    """Add what a state file of an earlier *version* lacks, keeping everything it holds."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        for table in _MIGRATIONS[version]:
+            if table not in _table_names(connection):
+                connection.execute(_SCHEMA[table])
+        connection.execute("UPDATE meta SET value = ? WHERE name = 'schema_version'",
+                           (str(SCHEMA_VERSION),))
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
 
 
 def _table_names(connection: sqlite3.Connection) -> set[str]:

@@ -64,6 +64,8 @@ _RECEIVE_BUFFER_SIZE = 65536
 _TIMER_RETRY_AFTER_ERROR = 0.05
 # Seconds between two log lines about the same kind of problem.
 _LOG_INTERVAL = 10.0
+# Destinations whose address check is remembered; past this the memory starts over.
+_ROUTES_KEPT = 4096
 
 
 class SansIOEndpoint(Protocol):
@@ -176,6 +178,8 @@ class UdpTransport:
         self._max_backlog = max_backlog
         self._bound: list[_BoundSocket] = []
         self._by_family: dict[int, _BoundSocket] = {}
+        # Destinations already checked to be IP literals, and the socket that serves each.
+        self._routes: dict[Address, _BoundSocket] = {}
         self._timer_scope: trio.CancelScope | None = None
         self._timer_floor = -math.inf
         self._flushing = False
@@ -222,6 +226,7 @@ class UdpTransport:
                 bound.sock.close()
             self._bound = []
             self._by_family = {}
+            self._routes = {}
             self._timer_scope = None
 
     def kick(self) -> None:
@@ -292,8 +297,13 @@ class UdpTransport:
         buffer = bytearray(_RECEIVE_BUFFER_SIZE)
         view = memoryview(buffer)
         sock = bound.sock
+        stats = self.stats
+        receive = self._endpoint.receive_datagram
         while True:
             await trio.lowlevel.wait_readable(sock)
+            # One clock reading per batch: the datagrams of a batch arrived together.
+            now = trio.current_time()
+            count = 0
             for _ in range(self._max_batch):
                 try:
                     size, source = sock.recvfrom_into(buffer)
@@ -303,8 +313,16 @@ class UdpTransport:
                     # A queued socket error (ICMP) is consumed by reporting it; read on.
                     self._warn("receive", "receive error on %s: %s", format_address(bound.local), exc)
                     continue
-                # IPv6 sources are (host, port, flowinfo, scope_id); the endpoint keys on (host, port).
-                self._deliver(bytes(view[:size]), (source[0], source[1]))
+                count += 1
+                if len(source) != 2:
+                    # IPv6 sources are (host, port, flowinfo, scope_id); the endpoint keys on
+                    # (host, port).
+                    source = (source[0], source[1])
+                try:
+                    receive(bytes(view[:size]), source, now)
+                except Exception:
+                    self._rejected(size, source)
+            stats.datagrams_received += count
             self._flush()
 
     async def _backlog_loop(self, bound: _BoundSocket) -> None:
@@ -334,19 +352,15 @@ class UdpTransport:
 
     # ------------------------------------------------------------------ steps
 
-    def _deliver(self, data: bytes, source: Address) -> None:
-        self.stats.datagrams_received += 1
-        try:
-            self._endpoint.receive_datagram(data, source, trio.current_time())
-        except Exception:
-            self.stats.datagrams_rejected += 1
-            self._warn(
-                f"datagram from {source[0]}",
-                "dropped a %d-byte datagram from %s: the endpoint raised",
-                len(data),
-                format_address(source),
-                exc_info=True,
-            )
+    def _rejected(self, size: int, source: Address) -> None:
+        self.stats.datagrams_rejected += 1
+        self._warn(
+            f"datagram from {source[0]}",
+            "dropped a %d-byte datagram from %s: the endpoint raised",
+            size,
+            format_address(source),
+            exc_info=True,
+        )
 
     def _flush(self) -> None:
         if self._flushing:
@@ -376,8 +390,25 @@ class UdpTransport:
             self.stats.endpoint_errors += 1
             self._warn("output", "endpoint raised in datagrams_to_send", exc_info=True)
             outgoing = []
+        routes = self._routes
+        sent = 0
         for data, destination in outgoing:
-            self._send(data, destination)
+            bound = routes.get(destination)
+            if bound is None or bound.backlog:
+                self._send(data, destination)  # a new destination, or a backlog to queue behind
+                continue
+            # The common case inline: a datagram costs one sendto and no Python call.
+            try:
+                bound.sock.sendto(data, destination)
+            except BlockingIOError:
+                self._queue(bound, data, destination)
+            except (OSError, TypeError, OverflowError) as exc:
+                self.stats.send_errors += 1
+                self._warn(f"send to {destination[0]}", "send to %s failed: %s",
+                           format_address(destination), exc)
+            else:
+                sent += 1
+        self.stats.datagrams_sent += sent
 
     def _send(self, data: bytes, destination: Address) -> None:
         try:
@@ -403,6 +434,9 @@ class UdpTransport:
             self.stats.datagrams_sent += 1
 
     def _socket_for(self, destination: Address) -> _BoundSocket:
+        bound = self._routes.get(destination)
+        if bound is not None:
+            return bound
         host, _port = destination
         # Only IP literals: a host name would make sendto() resolve it, blocking the loop.
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -410,6 +444,9 @@ class UdpTransport:
         bound = self._by_family.get(family)
         if bound is None:
             raise ValueError("no socket of that address family is bound")
+        if len(self._routes) >= _ROUTES_KEPT:
+            self._routes.clear()
+        self._routes[destination] = bound
         return bound
 
     def _queue(self, bound: _BoundSocket, data: bytes, destination: Address) -> None:

@@ -1,56 +1,62 @@
 """An IAX2 call leg as the dialplan sees it.
 
 The channel turns dialplan requests into frames on its call (through :class:`IaxLink`)
-and turns what the peer sends (digits, hangup) into what the dialplan waits for. It knows
-nothing of sequence numbers or authentication: the inbound/outbound handlers feed it.
+and turns what the peer sends (voice, digits, text, hangup) into what the dialplan and the
+media layer wait for. It knows nothing of sequence numbers or authentication: the
+inbound/outbound handlers feed it.
 
-Media (voice) is a later layer: the channel refuses PLAY/RECORD/ECHO/TONES/MOH through
-:meth:`IaxChannel.supports`, so those applications fail the call with a clear log line.
+Bridged to another IAX2 leg of the same node, voice does not pass through the channel at
+all once both legs agree on the codec: the endpoint relays it (the fast path, see
+:meth:`pbxedge.iax2.endpoint.Endpoint.forward_voice`). Only the first frame, codec changes
+and frames that need transcoding come through :meth:`IaxChannel.remote_voice`.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
-import math
 import time
-from collections import deque
-from typing import Literal, Protocol
+from typing import Protocol
 
 import trio
 
-from dialplan.channel import Channel, ChannelState, Feature, Indication
+from dialplan.channel import ChannelState, Feature, Indication
+from pbxedge.channels.codecmap import codec_of, format_of
+from pbxedge.channels.media import MediaChannel, MediaEnv, VoiceFrame
 from pbxedge.iax2.callstate import CallStateError
 from pbxedge.iax2.endpoint import UnknownCall
 from pbxedge.iax2.enums import ControlSubclass
-from pbxedge.log import verbose
+from pbxedge.media.jitterbuffer import JitterBufferSettings
+from pbxedge.media.translate import Translator
 
-__all__ = ["EndpointLink", "IaxChannel", "IaxLink", "MediaUnavailable"]
+__all__ = ["EndpointLink", "IaxChannel", "IaxLink"]
 
 logger = logging.getLogger("pbxedge.channels")
 
-_SUPPORTED = frozenset({Feature.DTMF_IN, Feature.DTMF_OUT, Feature.TEXT})
+_MEDIA_FEATURES = frozenset(Feature)
+_SIGNALLING_FEATURES = frozenset({Feature.DTMF_IN, Feature.DTMF_OUT, Feature.TEXT})
 _INDICATIONS = {
     Indication.RINGING: ControlSubclass.RINGING,
     Indication.PROGRESS: ControlSubclass.PROGRESS,
     Indication.BUSY: ControlSubclass.BUSY,
     Indication.CONGESTION: ControlSubclass.CONGESTION,
 }
-_DIGITS_KEPT = 64  # digits nobody reads yet; more is a flood and is dropped
-_Relayed = tuple[Literal["dtmf", "text"], str]
 _sequence = itertools.count(1)
-
-
-class MediaUnavailable(RuntimeError):
-    """Audio was asked of a channel that has none (the dialplan checks supports() first)."""
 
 
 class IaxLink(Protocol):
     """How a channel reaches its call on the wire."""
 
+    callno: int
+
     def send_control(self, subclass: int) -> None: ...
     def send_text(self, text: str) -> None: ...
-    def send_dtmf(self, digit: str) -> None: ...
+    def send_dtmf(self, digit: str, begin: bool) -> None: ...
+    def send_voice(self, codec: int, payload: bytes, samples: int) -> None: ...
+    def forward_voice(self, dst: int, codec: int, payload: bytes, timestamp: int,
+                      samples: int) -> None: ...
+    def unbridge(self) -> None: ...
+    def set_jitterbuffer(self, settings: JitterBufferSettings | None) -> None: ...
     def hangup(self, cause: int) -> None: ...
 
 
@@ -64,22 +70,33 @@ class _Service(Protocol):
 class _Commands(Protocol):
     def send_control(self, callno: int, subclass: int, now: float, payload: bytes = b"") -> None: ...
     def send_text(self, callno: int, text: str, now: float) -> None: ...
-    def send_dtmf(self, callno: int, digit: str, now: float) -> None: ...
+    def send_dtmf(self, callno: int, digit: str, now: float, *, begin: bool = False) -> None: ...
+    def send_voice(self, callno: int, codec: int, payload: bytes, now: float,
+                   samples: int) -> None: ...
+    def forward_voice(self, src: int, dst: int, codec: int, payload: bytes, timestamp: int,
+                      samples: int, now: float) -> None: ...
+    def unbridge(self, src: int) -> None: ...
+    def set_jitterbuffer(self, callno: int, settings: JitterBufferSettings | None,
+                         now: float) -> None: ...
     def hangup(self, callno: int, cause: int, now: float) -> None: ...
 
 
 class EndpointLink:
     """:class:`IaxLink` over the node's endpoint. A call that vanished meanwhile (the peer
-    hung up, retries ran out) makes a command a no-op: there is nobody left to tell."""
+    hung up, retries ran out) makes a command a no-op: there is nobody left to tell.
+
+    Voice is not kicked out at once: it leaves with the transport's next flush (after the
+    receive batch or timer that produced it), so a burst of frames costs one flush.
+    """
 
     def __init__(self, service: _Service, callno: int) -> None:
         self._service = service
         self.callno = callno
 
-    def _run(self, command: str, *args: object) -> None:
+    def _run(self, command: str, *args: object, **kwargs: object) -> None:
         endpoint = self._service.endpoint
         try:
-            getattr(endpoint, command)(self.callno, *args, self._service.now())
+            getattr(endpoint, command)(self.callno, *args, self._service.now(), **kwargs)
         except (UnknownCall, CallStateError) as exc:
             logger.debug("call %d: %s dropped (%s)", self.callno, command, exc)
             return
@@ -91,14 +108,31 @@ class EndpointLink:
     def send_text(self, text: str) -> None:
         self._run("send_text", text)
 
-    def send_dtmf(self, digit: str) -> None:
-        self._run("send_dtmf", digit)
+    def send_dtmf(self, digit: str, begin: bool) -> None:
+        self._run("send_dtmf", digit, begin=begin)
+
+    def send_voice(self, codec: int, payload: bytes, samples: int) -> None:
+        service = self._service
+        service.endpoint.send_voice(self.callno, codec, payload, service.now(), samples)
+        service.kick()
+
+    def forward_voice(self, dst: int, codec: int, payload: bytes, timestamp: int,
+                      samples: int) -> None:
+        service = self._service
+        service.endpoint.forward_voice(self.callno, dst, codec, payload, timestamp, samples,
+                                       service.now())
+
+    def unbridge(self) -> None:
+        self._service.endpoint.unbridge(self.callno)
+
+    def set_jitterbuffer(self, settings: JitterBufferSettings | None) -> None:
+        self._run("set_jitterbuffer", settings)
 
     def hangup(self, cause: int) -> None:
         self._run("hangup", cause)
 
 
-class IaxChannel:
+class IaxChannel(MediaChannel):
     """One IAX2 call leg (``IAX2/<host>-<callno>``)."""
 
     def __init__(
@@ -106,12 +140,16 @@ class IaxChannel:
         name: str,
         link: IaxLink,
         *,
+        env: MediaEnv,
+        nursery: trio.Nursery,
+        codec: int = 0,
         state: ChannelState = ChannelState.RING,
         caller_num: str | None = None,
         caller_name: str | None = None,
         language: str = "en",
         accountcode: str = "",
     ) -> None:
+        super().__init__(name, env, nursery, format_of(codec))
         self._name = name
         self._uniqueid = f"{int(time.time())}.{next(_sequence)}"
         self._link = link
@@ -127,13 +165,11 @@ class IaxChannel:
         self.rdnis: str | None = None
         self.variables: dict[str, str] = {}
         self.hangup_cause = 0
-        self.codec = 0
-        self.created = time.monotonic()
-        self._hungup = trio.Event()
-        self._digits: deque[str] = deque()
-        self._wakeup = trio.Event()
-        self._relay: trio.MemorySendChannel[_Relayed] | None = None
-        self._begun: str | None = None  # digit relayed at its DTMF_BEGIN, END still to come
+        self.codec = codec
+        self.rx_codec = 0  # the format of the last voice received
+        self._peer: IaxChannel | None = None  # the IAX2 leg our voice is relayed to
+        self._to_peer: Translator | None = None
+        self.jitterbuffer: JitterBufferSettings | None = None  # from the user/peer's config
 
     # -- identity and state ---------------------------------------------------------------
 
@@ -146,87 +182,70 @@ class IaxChannel:
         return self._uniqueid
 
     @property
+    def link(self) -> IaxLink:
+        return self._link
+
+    @property
     def state(self) -> ChannelState:
         return self._state
 
-    @property
-    def is_hungup(self) -> bool:
-        return self._hungup.is_set()
+    def set_codec(self, codec: int) -> None:
+        """The format negotiated for the call (ACCEPT)."""
+        self.codec = codec
+        self.native = format_of(codec)
 
     def supports(self, feature: Feature) -> bool:
-        return feature in _SUPPORTED
+        features = _MEDIA_FEATURES if self.native is not None else _SIGNALLING_FEATURES
+        return feature in features
 
     # -- from the peer --------------------------------------------------------------------
 
     def remote_answered(self) -> None:
         self._state = ChannelState.UP
+        self._mark_answered()
 
     def remote_ringing(self) -> None:
         if self._state is not ChannelState.UP:
             self._state = ChannelState.RINGING
 
     def remote_digit(self, digit: str, *, begin: bool = False) -> None:
-        """A DTMF_END (or, with *begin*, a DTMF_BEGIN) from the peer.
-
-        Bridged, the digit goes to the other leg. Asterisk sends BEGIN then END for each
-        key press and the other leg only gets whole digits, so a press is relayed once: at
-        its BEGIN, or at its END when no BEGIN came. Unbridged, only ENDs feed
-        :meth:`wait_for_digit`, as they always have.
-        """
-        if self._relay is not None:
-            if begin:
-                self._begun = digit
-            elif self._begun == digit:
-                self._begun = None
-                return
-            else:
-                self._begun = None
-            self._relay_item(("dtmf", digit))
-            return
-        if begin:
-            return
-        self._begun = None
-        if len(self._digits) < _DIGITS_KEPT:
-            self._digits.append(digit)
-        self._wake()
+        """A DTMF_BEGIN or DTMF_END from the peer."""
+        self.receive_digit(digit, begin=begin)
 
     def remote_text(self, text: str) -> None:
-        """A TEXT frame: the other leg's, when bridged; nobody reads it otherwise."""
-        if self._relay is not None:
-            self._relay_item(("text", text))
+        self.receive_text(text)
+
+    def remote_voice(self, codec: int, payload: bytes, timestamp: int) -> None:
+        """Audio from the peer that the endpoint did not relay itself."""
+        self.rx_codec = codec
+        peer = self._peer
+        if peer is not None:
+            self._to_iax_peer(peer, codec, payload, timestamp)
             return
-        # repr: the text is the peer's, and must not put control characters in the log.
-        verbose(3, f"{self._name}: TEXT {text!r} dropped: not bridged to another channel")
+        fmt = format_of(codec)
+        if fmt is None:
+            return  # a codec pbxedge cannot decode, with nobody to relay it to
+        self.receive_voice(VoiceFrame(fmt, payload, fmt.samples_in(len(payload)), timestamp))
 
-    def _relay_item(self, item: _Relayed) -> None:
-        assert self._relay is not None
-        try:
-            self._relay.send_nowait(item)
-        except trio.WouldBlock:
-            # The other leg is not keeping up: a flood, dropped like unread digits.
-            logger.debug("%s: %s relay full, dropped", self._name, item[0])
+    def _to_iax_peer(self, peer: IaxChannel, codec: int, payload: bytes, timestamp: int) -> None:
+        fmt = format_of(codec)
+        if codec != peer.codec:
+            target = peer.native
+            if fmt is None or target is None:
+                return  # nothing can translate between these two codecs: silence
+            translator = self._to_peer
+            if translator is None or translator.src is not fmt or translator.dst is not target:
+                translator = self._to_peer = Translator(fmt, target)
+            payload = translator.convert(payload)
+            if not payload:
+                return
+            codec, fmt = peer.codec, target
+        samples = fmt.samples_in(len(payload)) if fmt is not None else 160
+        self._link.forward_voice(peer.link.callno, codec, payload, timestamp, samples)
 
-    async def relay_to(self, other: Channel, *, queued_digits: bool = False) -> None:
-        """Pass DTMF and TEXT from the peer to *other* until cancelled (the bridge ends).
-
-        *queued_digits*: first pass on the digits already waiting; for a called leg, whose
-        digits nobody else reads, these arrived between ANSWER and the start of the bridge.
-        """
-        send, receive = trio.open_memory_channel[_Relayed](_DIGITS_KEPT)
-        self._relay = send
-        self._begun = None
-        try:
-            if queued_digits:
-                while self._digits:
-                    await other.send_dtmf(self._digits.popleft())
-            async for kind, value in receive:
-                if kind == "dtmf":
-                    await other.send_dtmf(value)
-                else:
-                    await other.send_text(value)
-        finally:
-            self._relay = None
-            self._begun = None
+    def remote_hold(self, on: bool) -> None:
+        """CONTROL HOLD/UNHOLD from the peer; a bridge decides what the other side hears."""
+        self.receive_hold(on)
 
     def remote_hangup(self, cause: int) -> None:
         """The peer ended the call (HANGUP/REJECT CAUSECODE, or the call was lost)."""
@@ -234,19 +253,49 @@ class IaxChannel:
             return
         if cause:
             self.hangup_cause = cause
-        self._hungup.set()
-        self._wake()
+        self._mark_hungup()
 
-    def _wake(self) -> None:
-        self._wakeup.set()
-        self._wakeup = trio.Event()
+    # -- bridging to another IAX2 leg -----------------------------------------------------
+
+    def relay_voice_to(self, peer: MediaChannel | None) -> bool:
+        """Another IAX2 leg gets our voice straight from the endpoint."""
+        if self._peer is not None and peer is None:
+            self._link.unbridge()
+        self._peer = peer if isinstance(peer, IaxChannel) else None
+        self._to_peer = None
+        return self._peer is not None
+
+    def use_jitterbuffer(self, on: bool) -> None:
+        """Only where the audio ends here, and only with ``jitterbuffer=yes``: never on an
+        IAX2-to-IAX2 bridge, where the far end buffers for itself."""
+        if self.jitterbuffer is not None:
+            self._link.set_jitterbuffer(self.jitterbuffer if on else None)
+
+    # -- what MediaChannel needs ----------------------------------------------------------
+
+    def _emit_voice(self, frame: VoiceFrame) -> None:
+        self._link.send_voice(int(codec_of(frame.fmt)), frame.payload, frame.samples)
+
+    def _emit_digit(self, digit: str, begin: bool) -> None:
+        self._link.send_dtmf(digit, begin)
+
+    def _emit_text(self, text: str) -> None:
+        self._link.send_text(text)
 
     # -- from the dialplan ----------------------------------------------------------------
 
     async def answer(self) -> None:
         if self.is_hungup or self._state is ChannelState.UP:
             return
+        self.answer_now()
+        await self.wait_for_first_voice()
+
+    def answer_now(self) -> None:
+        """ANSWER without waiting for the caller's audio (a bridge answering its caller)."""
+        if self.is_hungup or self._state is ChannelState.UP:
+            return
         self._state = ChannelState.UP
+        self._mark_answered()
         self._link.send_control(ControlSubclass.ANSWER)
         # Asterisk follows ANSWER with "stop sounds" (CONTROL 255, §15.7).
         self._link.send_control(ControlSubclass.STOP_SOUNDS)
@@ -255,60 +304,12 @@ class IaxChannel:
         if self.is_hungup:
             return
         self.hangup_cause = cause
-        self._hungup.set()
-        self._wake()
+        self._mark_hungup()
         self._link.hangup(cause)
 
     async def indicate(self, indication: Indication) -> None:
         if not self.is_hungup:
             self._link.send_control(_INDICATIONS[indication])
 
-    async def send_text(self, text: str) -> bool:
-        if self.is_hungup:
-            return False
-        self._link.send_text(text)
-        return True
-
-    async def send_dtmf(self, digits: str) -> None:
-        for digit in digits:
-            if self.is_hungup:
-                return
-            if len(digit) == 1 and digit.isascii():
-                self._link.send_dtmf(digit)
-
-    async def wait(self, seconds: float | None) -> bool:
-        with trio.move_on_after(math.inf if seconds is None else max(0.0, seconds)):
-            await self._hungup.wait()
-            return False
-        return True
-
-    async def wait_for_digit(self, timeout: float | None) -> str | None:
-        with trio.move_on_after(math.inf if timeout is None else max(0.0, timeout)):
-            while True:
-                if self._digits:
-                    return self._digits.popleft()
-                if self.is_hungup:
-                    return None
-                await self._wakeup.wait()
-        return None
-
-    # -- media: not on this node yet ------------------------------------------------------
-
-    def _no_media(self, what: str) -> MediaUnavailable:
-        return MediaUnavailable(f"{self._name}: {what} needs media, which IAX2 legs lack")
-
-    async def play(self, filename: str, escape_digits: str) -> str | None:
-        raise self._no_media("play")
-
-    async def record(self, filename: str, escape_digits: str, max_seconds: float | None,
-                     silence_seconds: float | None) -> str | None:
-        raise self._no_media("record")
-
-    async def echo(self) -> None:
-        raise self._no_media("echo")
-
-    async def play_tones(self, spec: str, seconds: float | None) -> None:
-        raise self._no_media("play_tones")
-
-    async def music_on_hold(self, moh_class: str, seconds: float | None) -> None:
-        raise self._no_media("music_on_hold")
+    def _emit_hold(self, on: bool) -> None:
+        self._link.send_control(ControlSubclass.HOLD if on else ControlSubclass.UNHOLD)

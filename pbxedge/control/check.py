@@ -12,10 +12,13 @@ from pathlib import Path
 
 from dialplan.loader import load_dialplan
 from dialplan.plan import Dialplan
+from pbxedge.cdr.config import CdrConfig, load_cdr_config
+from pbxedge.channels.moh import MohClasses, load_moh
 from pbxedge.config.diagnostics import ConfigError, Diagnostic, Severity
 from pbxedge.config.iax import IaxConfig, load_iax_config
 from pbxedge.keys import KeyStore
-from pbxedge.paths import NodePaths
+from pbxedge.media.indications import Indications
+from pbxedge.paths import PACKAGE_SOUNDS, NodePaths
 
 __all__ = ["LoadedFiles", "Problem", "load_node_files"]
 
@@ -37,6 +40,9 @@ class LoadedFiles:
     config: IaxConfig | None
     keys: KeyStore = field(default_factory=lambda: KeyStore([]))
     dialplan: Dialplan | None = None
+    moh: MohClasses = field(default_factory=MohClasses)
+    indications: Indications = field(default_factory=Indications.builtin)
+    cdr: CdrConfig = field(default_factory=CdrConfig)
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -96,6 +102,23 @@ def _load_dialplan(paths: NodePaths, loaded: LoadedFiles) -> None:
     loaded.problems.extend(Problem.from_diagnostic(d) for d in plan.diagnostics)
 
 
+def _load_media(paths: NodePaths, loaded: LoadedFiles) -> None:
+    """musiconhold.conf, cdr.conf and indications.conf beside iax.conf; all may be absent."""
+    loaded.moh, problems = load_moh(paths.config_dir / "musiconhold.conf", PACKAGE_SOUNDS)
+    loaded.problems.extend(Problem.from_diagnostic(d) for d in problems)
+    loaded.cdr, problems = load_cdr_config(paths.config_dir / "cdr.conf")
+    loaded.problems.extend(Problem.from_diagnostic(d) for d in problems)
+    indications = paths.config_dir / "indications.conf"
+    if indications.is_file():
+        try:
+            loaded.indications = Indications.load(indications)
+        except ConfigError as exc:
+            loaded.problems.extend(Problem.from_diagnostic(d) for d in exc.diagnostics)
+            return
+        loaded.problems.extend(Problem.from_diagnostic(d)
+                               for d in loaded.indications.diagnostics)
+
+
 def load_node_files(paths: NodePaths) -> LoadedFiles:
     try:
         config, diagnostics = load_iax_config(paths.config)
@@ -105,4 +128,5 @@ def load_node_files(paths: NodePaths) -> LoadedFiles:
     _load_keys(paths, loaded)
     _check_key_references(config, loaded.keys, paths.keys, loaded)
     _load_dialplan(paths, loaded)
+    _load_media(paths, loaded)
     return loaded

@@ -29,7 +29,7 @@ from pbxedge.iax2.callstate import (
     CallStateError,
     transition,
 )
-from pbxedge.iax2.codecs import Codec
+from pbxedge.iax2.codecs import Codec, frame_ms
 from pbxedge.iax2.crypto import AesTransform
 from pbxedge.iax2.enums import IE, ControlSubclass, FrameType, IaxSubclass
 from pbxedge.iax2.errors import MalformedFrame
@@ -46,6 +46,7 @@ from pbxedge.iax2.ies import IEList
 from pbxedge.iax2.reliable import Pending, RetransmitQueue, seq_distance
 from pbxedge.iax2.rr import ReceptionReport
 from pbxedge.iax2.timestamps import TxTimestamps, unwrap_timestamp
+from pbxedge.media.jitterbuffer import JbResult, JitterBuffer, JitterBufferSettings
 
 __all__ = [
     "TRANSITIONS",
@@ -68,6 +69,7 @@ HANGUP_SAFETY = 10.0  # destroy a hung-up call even if its HANGUP is never ACKed
 KEY_ROTATION_RANGE = (120.0, 300.0)  # seconds between our RTKEYs, drawn at random (§5.4)
 VNAK_MIN_INTERVAL = 1.0  # at most one VNAK per second for voice without a format (§10 row 13)
 STATELESS_CALLNO = 1  # source of Asterisk's stateless replies; never a real call
+JB_RESET_GAP_MS = 5000  # chan_iax2 TS_GAP_FOR_JB_RESYNC: a jump this large starts the buffer over
 
 
 class NotEncrypted(RuntimeError):
@@ -113,6 +115,12 @@ _SAMPLE_RATES: dict[int, int] = {
 }
 
 
+def _ms(now: float) -> int:
+    """Whole milliseconds of *now*; the epsilon keeps a deadline of 1.04 s (stored as
+    1039.999… ms) from reading as 1039 and never falling due."""
+    return int(now * 1000.0 + 1e-6)
+
+
 def frame_name(frame: FullFrame) -> str:
     """Short label like ``NEW`` or ``CONTROL`` for ``iax2 show channels``-style output."""
     if frame.frametype == FrameType.IAX:
@@ -142,6 +150,15 @@ class CallInfo:
     unacked: int
     local_rr: ReceptionReport  # what our PONGs report about the audio we receive
     remote_rr: ReceptionReport  # what the peer's last PONG reported (zeros until one)
+    jitterbuffer: bool = False  # local_rr's jitter, delay and loss come from a jitter buffer
+
+
+@dataclass(frozen=True, slots=True)
+class _Voice:
+    codec: int
+    timestamp: int
+    payload: bytes
+    full: bool
 
 
 @dataclass(slots=True)
@@ -192,11 +209,14 @@ class Call:
 
         self.tx_format: int | None = None
         self.rx_format: int | None = None
-        self._last_voice_ts: int | None = None
+        self.last_voice_ts: int | None = None
         self._last_vnak: float | None = None
-        self._rx_voice_frames = 0
+        self.rx_voice_frames = 0  # for RR_PKTS; the endpoint's relay fast path counts too
         self._rx_voice_ooo = 0
         self._rx_voice_last: int | None = None  # highest voice timestamp received
+        self.rx_origin_ms: float | None = None  # set by the first voice frame
+        self._jb: JitterBuffer[_Voice] | None = None
+        self._jb_last: _Voice | None = None
         self.remote_rr = ReceptionReport()
 
         self.keys = CallKeys(rng.randbytes)
@@ -252,11 +272,53 @@ class Call:
             unacked=len(self.queue),
             local_rr=self.reception_report(),
             remote_rr=self.remote_rr,
+            jitterbuffer=self._jb is not None,
         )
 
     def reception_report(self) -> ReceptionReport:
-        """``construct_rr`` without a jitter buffer: no jitter, delay, loss or drops to report."""
-        return ReceptionReport(packets=self._rx_voice_frames, ooo=self._rx_voice_ooo)
+        """``construct_rr``: the jitter buffer's figures, or only packets and out-of-order
+        counts without one; the packet count is always the call's own."""
+        if self._jb is None:
+            return ReceptionReport(packets=self.rx_voice_frames, ooo=self._rx_voice_ooo)
+        fields = self._jb.stats().reception_report_fields()
+        fields["packets"] = self.rx_voice_frames
+        return ReceptionReport(**fields)
+
+    # -- jitter buffer --------------------------------------------------------------------
+
+    @property
+    def jitterbuffer(self) -> bool:
+        return self._jb is not None
+
+    def set_jitterbuffer(self, settings: JitterBufferSettings | None, now: float) -> None:
+        """Voice through an adaptive jitter buffer (*settings*), or delivered at once (None).
+
+        Frames still buffered when it is switched off are delivered at once, in order.
+        """
+        if settings is None:
+            if self._jb is not None:
+                for voice in self._jb.reset():
+                    self._report(voice)
+            self._jb = None
+            return
+        if self._jb is None:
+            self._jb = JitterBuffer(settings)
+
+    def _play_out(self, now: float) -> None:
+        jb = self._jb
+        assert jb is not None
+        now_ms = _ms(now)
+        while True:
+            out = jb.get(now_ms)
+            if out.kind is JbResult.EMPTY:
+                return
+            if out.kind is JbResult.OK and out.item is not None:
+                self._jb_last = out.item
+                self._report(out.item)
+            elif out.kind is JbResult.INTERP and self._jb_last is not None:
+                last = self._jb_last
+                self.events.append(VoiceReceived(self.callno, last.codec, last.timestamp,
+                                                 last.payload, False, True))
 
     # -- timers ---------------------------------------------------------------------------
 
@@ -268,9 +330,15 @@ class Call:
             self._destroy_at,
             self._rotate_at,
         ]
+        if self._jb is not None:
+            due = self._jb.next_deadline_ms()
+            if due is not None:
+                candidates.append(due / 1000.0)
         return min((d for d in candidates if d is not None), default=None)
 
     def handle_timer(self, now: float) -> None:
+        if self._jb is not None:
+            self._play_out(now)
         if self._destroy_at is not None and now >= self._destroy_at:
             self._destroy(In.DESTROY, "hangup not acknowledged")
             return
@@ -473,27 +541,46 @@ class Call:
             self._apply(In.SEND_ANSWER)
         self._send_full(FrameType.CONTROL, subclass, payload, self.tx.control(now), now)
 
-    def send_voice(self, codec: int, payload: bytes, now: float, samples: int) -> None:
+    def send_voice(self, codec: int, payload: bytes, now: float, samples: int,
+                   timestamp: int | None = None) -> bool:
+        """Send audio: full and reliable for the first frame, a format change and each
+        time the low 16 bits of the timestamp wrap; mini frames otherwise. True when a full
+        frame went out (the retransmission queue changed).
+
+        *timestamp* is given for audio relayed from another leg (its delivery time on our
+        clock); without it the stamp follows Asterisk's voice prediction.
+
+        On the wrap pbxedge follows RFC 5456 §8.1.2 rather than Asterisk (which keeps
+        sending mini frames across it): a receiver that does not unwrap mini timestamps
+        then still never sees time run backwards, and Asterisk takes the full frame as any
+        other.
+        """
         if self.destroyed or self.state is S.HANGING_UP or self.peer_callno == 0:
             # Audio cannot wait for the peer's call number the way signalling does: by the
             # time it could be sent it would be stale, so it is dropped instead of held.
-            return
-        ts = self.tx.voice(now, samples, _SAMPLE_RATES.get(codec, 8000))
-        last = self._last_voice_ts
-        same_block = last is not None and (ts >> 16) in (last >> 16, ((last + 0x10000) >> 16))
-        self._last_voice_ts = ts
-        if codec == self.tx_format and same_block:
+            return False
+        rate = _SAMPLE_RATES.get(codec, 8000)
+        if timestamp is None:
+            ts = self.tx.voice(now, samples, rate)
+        else:
+            ts = self.tx.delivered(timestamp, samples, rate)
+        last = self.last_voice_ts
+        self.last_voice_ts = ts
+        if codec == self.tx_format and last is not None and ts >> 16 == last >> 16:
             mini = MiniFrame(self.callno, ts & 0xFFFF, payload).encode()
             cipher = self.tx_cipher
             self.outbox.append(cipher.encrypt_mini(mini) if cipher is not None else mini)
-            return
+            return False
         self.tx_format = codec
         self._send_full(FrameType.VOICE, codec, payload, ts, now)
+        return True
 
-    def send_dtmf(self, digit: str, now: float) -> None:
+    def send_dtmf(self, digit: str, now: float, *, begin: bool = False) -> None:
+        """DTMF_BEGIN or DTMF_END (no payload, no duration: §5 of the media reference)."""
         if len(digit) != 1 or not digit.isascii():
             raise ValueError(f"DTMF digit must be one ASCII character, got {digit!r}")
-        self._send_full(FrameType.DTMF_END, ord(digit), b"", self.tx.control(now), now)
+        frametype = FrameType.DTMF_BEGIN if begin else FrameType.DTMF_END
+        self._send_full(frametype, ord(digit), b"", self.tx.control(now), now)
 
     def send_text(self, text: str, now: float) -> None:
         # Asterisk sends the terminating NUL too (chan_iax2 4437-4442).
@@ -570,7 +657,7 @@ class Call:
         if iax is not None:
             self._on_iax(iax, frame, now)
         else:
-            self._on_media(frame)
+            self._on_media(frame, now)
 
     def _on_calltoken(self, frame: FullFrame, now: float) -> None:
         """Resend the original request carrying the token (§3.1); the reply is not ACKed."""
@@ -644,7 +731,7 @@ class Call:
             return
         self.keys.peer_rotated(key, now)
 
-    def _on_media(self, frame: FullFrame) -> None:
+    def _on_media(self, frame: FullFrame, now: float) -> None:
         if frame.frametype == FrameType.CONTROL and frame.subclass == ControlSubclass.ANSWER:
             if (self.state, In.RECV_ANSWER) not in TRANSITIONS:
                 self.protocol_violations += 1
@@ -652,7 +739,7 @@ class Call:
             self._apply(In.RECV_ANSWER)
         if frame.frametype == FrameType.VOICE:
             self.rx_format = frame.subclass
-            self._voice(frame.subclass, frame.timestamp, frame.payload, full=True)
+            self._voice(frame.subclass, frame.timestamp, frame.payload, now, full=True)
             return
         self.events.append(FrameReceived(self.callno, frame))
 
@@ -667,21 +754,39 @@ class Call:
             return
         ts = unwrap_timestamp(self.rx_last, frame.timestamp)
         self.rx_last = max(self.rx_last, ts)
-        self._voice(self.rx_format, ts, frame.payload, full=False)
+        self._voice(self.rx_format, ts, frame.payload, now, full=False)
 
-    def receive_trunk(self, payload: bytes, timestamp: int) -> None:
+    def receive_trunk(self, payload: bytes, timestamp: int, now: float) -> None:
         """Audio for this call carried in a meta trunk frame (never creates state)."""
         if self.destroyed or self.rx_format is None:
             return
         self.rx_last = max(self.rx_last, timestamp)
-        self._voice(self.rx_format, timestamp, payload, full=False)
+        self._voice(self.rx_format, timestamp, payload, now, full=False)
 
-    def _voice(self, codec: int, timestamp: int, payload: bytes, *, full: bool) -> None:
-        """Count one received voice frame for the RR statistics and report it upward."""
-        self._rx_voice_frames += 1
-        if self._rx_voice_last is not None and timestamp < self._rx_voice_last:
+    def _voice(self, codec: int, timestamp: int, payload: bytes, now: float, *,
+               full: bool) -> None:
+        """Count one received voice frame for the RR statistics, then report it upward
+        (through the jitter buffer when the call has one)."""
+        if self.rx_origin_ms is None:
+            # Asterisk's rxcore: the peer's timestamp 0 on our clock, on a 20 ms grid.
+            self.rx_origin_ms = (now * 1000.0 // 20) * 20 - timestamp
+        self.rx_voice_frames += 1
+        previous = self._rx_voice_last
+        if previous is not None and timestamp < previous:
             # Older than audio already received: a jitter buffer would count it as OOO.
             self._rx_voice_ooo += 1
         else:
             self._rx_voice_last = timestamp
-        self.events.append(VoiceReceived(self.callno, codec, timestamp, payload, full))
+        voice = _Voice(codec, timestamp, payload, full)
+        jb = self._jb
+        if jb is None:
+            self._report(voice)
+            return
+        if previous is not None and abs(timestamp - previous) > JB_RESET_GAP_MS:
+            jb.reset()  # the peer's clock jumped: start over rather than wait it out
+        jb.put(voice, timestamp, _ms(now), frame_ms(codec, len(payload)))
+        self._play_out(now)
+
+    def _report(self, voice: _Voice) -> None:
+        self.events.append(VoiceReceived(self.callno, voice.codec, voice.timestamp,
+                                         voice.payload, voice.full))

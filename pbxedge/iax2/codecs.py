@@ -24,6 +24,7 @@ __all__ = [
     "codec_prefs_decode",
     "codec_prefs_encode",
     "codecs_in",
+    "frame_ms",
     "mask_names",
 ]
 
@@ -212,6 +213,20 @@ def codec_prefs_decode(text: str) -> list[Codec]:
         if codec is not None and codec not in out:
             out.append(codec)
     return out
+
+
+# Payload bytes per millisecond of audio, for codecs whose frames IAX2 sizes by bytes.
+_BYTES_PER_MS: dict[int, int] = {Codec.ULAW: 8, Codec.ALAW: 8, Codec.SLIN: 16, Codec.SLIN16: 32, Codec.G722: 8}
+
+
+def frame_ms(codec: int, nbytes: int) -> int:
+    """How much audio a voice payload carries (20 ms when the codec does not say)."""
+    per_ms = _BYTES_PER_MS.get(codec)
+    if per_ms is not None:
+        return max(1, nbytes // per_ms)
+    if codec == Codec.GSM and nbytes % 33 == 0 and nbytes:
+        return 20 * (nbytes // 33)
+    return 20
 
 
 def best_codec(mask: int) -> Codec | None:

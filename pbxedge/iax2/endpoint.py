@@ -36,7 +36,8 @@ from pbxedge.iax2.errors import MalformedFrame
 from pbxedge.iax2.events import CallTokenRejected, Event, LimitReached, NewCall
 from pbxedge.iax2.frames import FullFrame, MetaTrunkFrame, parse_datagram
 from pbxedge.iax2.ies import IEList
-from pbxedge.iax2.timestamps import unwrap_timestamp
+from pbxedge.iax2.timestamps import UNWRAP_THRESHOLD_MS, unwrap_timestamp
+from pbxedge.media.jitterbuffer import JitterBufferSettings
 
 __all__ = [
     "CallNumbersExhausted",
@@ -54,6 +55,7 @@ TOKEN_REQUIRED_TEXT = "CallToken support required"
 LIMIT_TEXT = "Call number limit reached"
 
 _WORDS = struct.Struct("!HH")
+_U32 = 0xFFFFFFFF
 _FLAG_FULL = 0x8000
 _CALLNO_MASK = 0x7FFF
 _TYPE_OFFSET = 10
@@ -70,6 +72,21 @@ _SILENT_WHEN_UNKNOWN = frozenset(
         IaxSubclass.FWDOWNL,
     }
 )
+
+
+@dataclass(slots=True, eq=False)
+class _Relay:
+    """Where one call's audio goes while it is bridged to another call of this endpoint."""
+
+    src: Call
+    dst: Call
+    delta: int | None  # ms added to the source's timestamps; None: no clock to map yet
+    codec: int = 0  # the format last forwarded
+    block: int = -1  # high 16 bits of the destination's last full voice timestamp
+    frames: int = 0  # relayed on the fast path
+    # While on the fast path: the source's (host, port, peer call) under which
+    # receive_datagram finds this relay before any other work.
+    fast_key: tuple[str, int, int] | None = None
 
 
 class UnknownCall(KeyError):
@@ -127,6 +144,8 @@ class Endpoint:
         self._scheduled: dict[int, float] = {}
         self._out: list[tuple[bytes, Address]] = []
         self._events: deque[Event] = deque()
+        self._relays: dict[int, _Relay] = {}  # source call number -> where its audio goes
+        self._fast: dict[tuple[str, int, int], _Relay] = {}  # the relays on the fast path
         self.stats = EndpointStats()
 
     # -- outputs --------------------------------------------------------------------------
@@ -166,15 +185,21 @@ class Endpoint:
 
     # -- bookkeeping ----------------------------------------------------------------------
 
-    def _settle(self, call: Call, now: float) -> None:
-        """Collect a call's output and refresh the indexes after anything touched it."""
+    def _collect(self, call: Call) -> None:
+        """Take a call's queued datagrams and events (all that mini voice can produce)."""
         if call.outbox:
             self._out.extend((data, call.addr) for data in call.outbox)
             call.outbox.clear()
         if call.events:
             self._events.extend(call.events)
             call.events.clear()
+
+    def _settle(self, call: Call, now: float) -> None:
+        """Collect a call's output and refresh the indexes after anything touched it."""
+        self._collect(call)
         callno = call.callno
+        if self._relays and (call.destroyed or call.state is CallState.HANGING_UP):
+            self._unrelay(call)
         if call.destroyed:
             self._forget(call, now)
             return
@@ -231,24 +256,56 @@ class Endpoint:
 
     def receive_datagram(self, data: bytes, addr: tuple[object, ...], now: float) -> None:
         """Process one UDP payload from ``addr``. Never raises on bad input."""
-        source = _normalize(addr)
+        # (host, port) as the transport gives it; IPv6 4-tuples are trimmed.
+        source: Address = addr if len(addr) == 2 else _normalize(addr)  # type: ignore[assignment]
+        if type(data) is not bytes:
+            data = bytes(data)
+        if self._fast and len(data) > _WORDS.size and self._relay_fast(data, source):
+            return
         try:
-            self._receive(bytes(data), source, now)
+            self._receive(data, source, now)
         except MalformedFrame:
             self.stats.malformed += 1
+
+    def _relay_fast(self, data: bytes, addr: Address) -> bool:
+        """The bridge fast path: a mini frame of a relayed call gets a new 4-byte header
+        and is queued, with no frame object and no event. False: take the ordinary path
+        (not a relayed mini frame, or its timestamp starts a new 16-bit block, which goes
+        out as a full frame)."""
+        first, ts16 = _WORDS.unpack_from(data)
+        relay = self._fast.get((addr[0], addr[1], first))
+        if relay is None:
+            return False
+        src = relay.src
+        last = src.rx_last
+        ts = (last & 0xFFFF0000) | ts16  # unwrap_timestamp, inlined for speed
+        if last - ts > UNWRAP_THRESHOLD_MS:
+            ts += 0x10000
+        elif ts - last > UNWRAP_THRESHOLD_MS and ts >= 0x10000:
+            ts -= 0x10000
+        out = (ts + (relay.delta or 0)) & _U32  # a relay is fast only once it has a delta
+        if out >> 16 != relay.block:
+            return False
+        if ts > last:
+            src.rx_last = ts
+        src.rx_voice_frames += 1
+        dst = relay.dst
+        self._out.append((_WORDS.pack(dst.callno, out & 0xFFFF) + data[4:], dst.addr))
+        relay.frames += 1
+        return True
 
     def _receive(self, data: bytes, addr: Address, now: float) -> None:
         if len(data) < _WORDS.size:
             raise MalformedFrame("datagram shorter than any IAX2 header")
         first, second = _WORDS.unpack_from(data)
         if first == 0:
-            self._receive_meta(data, addr)
+            self._receive_meta(data, addr, now)
         elif first & _FLAG_FULL:
             self._receive_full(data, addr, first & _CALLNO_MASK, second & _CALLNO_MASK, now)
         else:
             self._receive_mini(data, addr, first, now)
 
-    def _receive_meta(self, data: bytes, addr: Address) -> None:
+    def _receive_meta(self, data: bytes, addr: Address, now: float) -> None:
         frame = parse_datagram(data)
         if not isinstance(frame, MetaTrunkFrame):
             return  # meta video: pbxedge carries audio only
@@ -261,7 +318,7 @@ class Endpoint:
                 timestamp = frame.timestamp
             else:
                 timestamp = unwrap_timestamp(call.rx_last, entry.timestamp)
-            call.receive_trunk(entry.payload, timestamp)
+            call.receive_trunk(entry.payload, timestamp, now)
             self._events.extend(call.events)
             call.events.clear()
 
@@ -275,7 +332,10 @@ class Endpoint:
             self.stats.undecryptable += 1
             return
         call.receive_mini(frame, now)
-        self._settle(call, now)
+        if call.jitterbuffer:
+            self._settle(call, now)  # the buffer's next deadline may have moved
+        else:
+            self._collect(call)  # mini voice changes no timer and no index
 
     def _receive_full(
         self, data: bytes, addr: Address, source_call: int, dest_call: int, now: float
@@ -304,6 +364,9 @@ class Endpoint:
             self.stats.undecryptable += 1
             return
         call.receive(frame, now)
+        relay = self._relays.get(call.callno)
+        if relay is not None and relay.codec != call.rx_format:
+            self._set_fast(relay, False)  # the peer changed codec: the bridge decides again
         self._settle(call, now)
 
     def _receive_unknown(self, frame: FullFrame, addr: Address, now: float) -> None:
@@ -446,12 +509,83 @@ class Endpoint:
         call = self._calls.get(callno)
         if call is None:
             return
-        call.send_voice(codec, payload, now, samples)
-        self._settle(call, now)
+        if call.send_voice(codec, payload, now, samples):
+            self._settle(call, now)  # a full frame joined the retransmission queue
+        else:
+            self._collect(call)
 
-    def send_dtmf(self, callno: int, digit: str, now: float) -> None:
+    def forward_voice(self, src: int, dst: int, codec: int, payload: bytes, timestamp: int,
+                      samples: int, now: float) -> None:
+        """Send audio received on call *src* (stamped *timestamp* there) out on call *dst*.
+
+        The stamp keeps the audio's timing, as Asterisk's delivery time does: the source's
+        timestamp moved onto the destination's clock. While the formats agree on both legs
+        and neither is encrypted, later mini frames from *src* are relayed by
+        :meth:`receive_datagram` itself (the fast path) until :meth:`unbridge`.
+        """
+        source, target = self._calls.get(src), self._calls.get(dst)
+        if source is None or target is None:
+            return
+        relay = self._relays.get(src)
+        if relay is None or relay.dst is not target:
+            relay = self._bridge(source, target)
+        stamp = None if relay.delta is None else (timestamp + relay.delta) & _U32
+        if not target.send_voice(codec, payload, now, samples, stamp):
+            self._collect(target)  # a mini frame: nothing else changed
+            return
+        if relay.delta is not None and target.last_voice_ts is not None:
+            relay.block = target.last_voice_ts >> 16
+            relay.codec = codec
+            self._set_fast(relay, codec == source.rx_format == target.tx_format
+                           and not source.keys.encrypted and not target.keys.encrypted)
+        self._settle(target, now)
+
+    def _bridge(self, source: Call, target: Call) -> _Relay:
+        self.unbridge(source.callno)
+        delta = None
+        if source.rx_origin_ms is not None and target.tx.origin_ms is not None:
+            delta = round(source.rx_origin_ms - target.tx.origin_ms)
+        relay = _Relay(source, target, delta)
+        self._relays[source.callno] = relay
+        return relay
+
+    def _set_fast(self, relay: _Relay, fast: bool) -> None:
+        if relay.fast_key is not None:
+            self._fast.pop(relay.fast_key, None)
+            relay.fast_key = None
+        if fast:
+            src = relay.src
+            relay.fast_key = (src.addr[0], src.addr[1], src.peer_callno)
+            self._fast[relay.fast_key] = relay
+
+    def set_jitterbuffer(self, callno: int, settings: JitterBufferSettings | None,
+                         now: float) -> None:
+        """Voice of *callno* through a jitter buffer (where its audio ends here) or not."""
+        call = self._calls.get(callno)
+        if call is not None:
+            call.set_jitterbuffer(settings, now)
+            self._settle(call, now)
+
+    def unbridge(self, src: int) -> None:
+        """Stop relaying *src*'s audio (the bridge ended or the channel took the audio)."""
+        relay = self._relays.pop(src, None)
+        if relay is not None:
+            self._set_fast(relay, False)
+
+    def relayed_frames(self, src: int) -> int:
+        """Mini frames of *src* relayed on the fast path since the bridge started."""
+        relay = self._relays.get(src)
+        return relay.frames if relay is not None else 0
+
+    def _unrelay(self, call: Call) -> None:
+        self.unbridge(call.callno)
+        for src, relay in list(self._relays.items()):
+            if relay.dst is call:
+                self.unbridge(src)
+
+    def send_dtmf(self, callno: int, digit: str, now: float, *, begin: bool = False) -> None:
         call = self._call(callno)
-        call.send_dtmf(digit, now)
+        call.send_dtmf(digit, now, begin=begin)
         self._settle(call, now)
 
     def send_text(self, callno: int, text: str, now: float) -> None:
@@ -476,10 +610,14 @@ class Endpoint:
             self._settle(call, now)
 
     def set_encryption(self, callno: int, tx_key: bytes, rx_keys: Sequence[bytes]) -> None:
-        self._call(callno).set_encryption(tx_key, rx_keys)
+        call = self._call(callno)
+        call.set_encryption(tx_key, rx_keys)
+        self._unrelay(call)
 
     def expect_encrypted(self, callno: int, candidate_keys: Sequence[bytes]) -> None:
-        self._call(callno).expect_encrypted(candidate_keys)
+        call = self._call(callno)
+        call.expect_encrypted(candidate_keys)
+        self._unrelay(call)
 
     def rotate_key(self, callno: int, now: float) -> None:
         call = self._call(callno)

@@ -50,6 +50,7 @@ class VoiceReceived:
     timestamp: int
     payload: bytes
     full: bool
+    interpolated: bool = False  # the jitter buffer's stand-in for a lost frame (payload repeated)
 
 
 @dataclass(frozen=True, slots=True)

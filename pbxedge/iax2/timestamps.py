@@ -88,6 +88,17 @@ class TxTimestamps:
         self._nextpred = ms + frame_ms
         return self._commit(ms)
 
+    def delivered(self, ms: int, samples: int, rate_hz: int = 8000) -> int:
+        """Timestamp for voice that carries a delivery time (audio relayed from another
+        leg): used as given, and the prediction continues from it."""
+        self._nextpred = ms + max(1, samples * 1000 // rate_hz)
+        return self._commit(ms)
+
+    @property
+    def origin_ms(self) -> float | None:
+        """The clock reading (ms) that timestamp 0 stands for; None before the first frame."""
+        return self._origin_ms
+
 
 def unwrap_timestamp(last: int, ts16: int, threshold: int = UNWRAP_THRESHOLD_MS) -> int:
     """Rebuild a 32-bit timestamp from the low 16 bits of a mini or trunk frame.

@@ -12,12 +12,15 @@ from typing import Protocol
 import trio
 
 from dialplan.engine import Engine
+from pbxedge.cdr.recorder import CdrRecorder
 from pbxedge.channels.iax import IaxChannel
+from pbxedge.channels.media import MediaEnv
 from pbxedge.config.iax_models import IaxConfig
 from pbxedge.iax2.auth import AuthMethodMemory, AuthRequestCounter, SecretResolver
 from pbxedge.iaxservice.peers import PeerDirectory
 from pbxedge.iaxservice.service import IaxService
 from pbxedge.keys import KeyStore
+from pbxedge.media.jitterbuffer import JitterBufferSettings
 
 __all__ = ["CallHost"]
 
@@ -33,6 +36,12 @@ class CallHost(Protocol):
     authreqs: AuthRequestCounter  # maxauthreq
     secret_resolver: SecretResolver | None  # dbsecret
     processed: int  # calls since start
+    media_env: MediaEnv  # sound folders and music on hold for the channels
+    cdr: CdrRecorder | None  # where finished calls leave their record
+
+    def jitter_settings(self, enabled: bool) -> JitterBufferSettings | None:
+        """The jitter buffer for a user or peer with ``jitterbuffer=yes``, else None."""
+        ...
 
     @property
     def nursery(self) -> trio.Nursery:

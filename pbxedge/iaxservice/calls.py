@@ -16,7 +16,9 @@ import trio
 
 from dialplan.engine import Engine
 from pbxedge import log
+from pbxedge.cdr.recorder import CdrRecorder
 from pbxedge.channels.iax import IaxChannel
+from pbxedge.channels.media import MediaEnv
 from pbxedge.config.iax_models import IaxConfig
 from pbxedge.control.registry import CommandRegistry
 from pbxedge.iax2.auth import AuthMethodMemory, AuthRequestCounter, SecretResolver
@@ -30,6 +32,7 @@ from pbxedge.iaxservice.outbound import IaxDialer
 from pbxedge.iaxservice.peers import PeerDirectory
 from pbxedge.iaxservice.service import IaxService
 from pbxedge.keys import KeyStore
+from pbxedge.media.jitterbuffer import JitterBufferSettings
 from pbxedge.store import Store
 
 __all__ = ["CallService"]
@@ -43,8 +46,11 @@ class CallService:
     name = "calls"
 
     def __init__(self, iax: IaxService, *, config: IaxConfig, keys: KeyStore,
-                 store: Store | None, engine: Engine, peers: PeerDirectory) -> None:
+                 store: Store | None, engine: Engine, peers: PeerDirectory,
+                 media_env: MediaEnv | None = None, cdr: CdrRecorder | None = None) -> None:
         self.iax = iax
+        self.media_env = media_env or MediaEnv()
+        self.cdr = cdr
         self.config = config
         self.keys = keys
         self.engine = engine
@@ -68,6 +74,16 @@ class CallService:
         return self._nursery
 
     # -- channels -------------------------------------------------------------------------
+
+    def jitter_settings(self, enabled: bool) -> JitterBufferSettings | None:
+        """The ``[general]`` jitter-buffer figures for a user or peer with ``jitterbuffer=yes``."""
+        if not enabled:
+            return None
+        general = self.config.general
+        return JitterBufferSettings(maxjitterbuffer=general.maxjitterbuffer,
+                                    resyncthreshold=general.resyncthreshold,
+                                    maxjitterinterps=general.maxjitterinterps,
+                                    jittertargetextra=general.jittertargetextra)
 
     def _on_new(self, event: NewCall) -> None:
         call = InboundCall(self, event)
@@ -94,7 +110,7 @@ class CallService:
 
     def channels(self) -> list[tuple[IaxChannel, int]]:
         """Live channels with their call numbers, oldest first."""
-        return sorted(self._channels.values(), key=lambda item: item[0].created)
+        return sorted(self._channels.values(), key=lambda item: item[0].created_at)
 
     def channel_named(self, name: str) -> IaxChannel | None:
         found = self._channels.get(name)

@@ -8,6 +8,7 @@ Asterisk's, kept as C-style ``%`` formats so they can be compared with chan_iax2
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from pbxedge.channels.iax import IaxChannel
@@ -68,6 +69,13 @@ def _format_name(info: CallInfo) -> str:
     return codec_name(codec) if codec else "(nothing)"
 
 
+def _jitter_and_buffer(info: CallInfo) -> tuple[int, int]:
+    """The jitter buffer's jitter and delay (ms), or Asterisk's -1 and 0 without one."""
+    if info.jitterbuffer:
+        return info.local_rr.jitter, info.local_rr.delay
+    return _NO_JB_JITTER, _NO_JB_DELAY
+
+
 def _rows(svc: CallHost) -> list[tuple[CallInfo, IaxChannel | None]]:
     endpoint = svc.iax.endpoint
     rows: list[tuple[CallInfo, IaxChannel | None]] = []
@@ -91,7 +99,7 @@ def show_channels(svc: CallHost) -> str:
             info.addr[0],
             (channel.username if channel else "") or "(None)",
             info.callno, info.peer_callno, info.oseqno, info.iseqno,
-            info.lag_ms, _NO_JB_JITTER, _NO_JB_DELAY,
+            info.lag_ms, *_jitter_and_buffer(info),
             _format_name(info), first[0], first[1], last[0], last[1],
         ))
     out.append(f"{len(rows)} active IAX channel{_ess(len(rows))}\n")
@@ -105,12 +113,16 @@ def show_netstats(svc: CallHost) -> str:
         first = _split_message(info.first_message)
         last = _split_message(info.last_message)
         local, remote = info.local_rr, info.remote_rr
-        # Local figures: without a jitter buffer, jitter and loss are unknown (-1, as Asterisk
-        # prints them then); the packet and out-of-order counts are the call's own. Remote
-        # figures are what the peer's last PONG carried in its RR IEs (save_rr).
+        # Local figures: the jitter buffer's; without one, jitter and loss are unknown (-1, as
+        # Asterisk prints them then) and the packet and out-of-order counts are the call's
+        # own. Remote figures are what the peer's last PONG carried in its RR IEs (save_rr).
+        if info.jitterbuffer:
+            lost, loss_pct, dropped = local.loss_count, local.loss_pct, local.dropped
+        else:
+            lost, loss_pct, dropped = -1, -1, 0
         out.append(_NETSTATS_ROW % (
             channel.name if channel else "(None)",
-            max(0, info.rtt_ms), _NO_JB_JITTER, _NO_JB_DELAY, -1, -1, 0, local.ooo,
+            max(0, info.rtt_ms), *_jitter_and_buffer(info), lost, loss_pct, dropped, local.ooo,
             local.packets // 1000,
             remote.jitter, remote.delay, remote.loss_count, remote.loss_pct, remote.dropped,
             remote.ooo, remote.packets // 1000,
@@ -170,6 +182,36 @@ def show_core_channels(svc: CallHost) -> str:
     return "".join(out)
 
 
+def show_core_channel(svc: CallHost, name: str) -> str:
+    """``core show channel NAME``: the general block of Asterisk's layout, with the formats."""
+    channel = svc.channel_named(name)
+    if channel is None:
+        return f"{name} is not a known channel\n"
+    native = codec_name(channel.codec) if channel.codec else "(nothing)"
+    read = codec_name(channel.rx_codec) if channel.rx_codec else native
+    state = _STATE_NAMES.get(channel.state.value, channel.state.value)
+    elapsed = int(time.time() - channel.created_at)
+    where = svc.engine.location(channel.name)
+    rows = [
+        (" -- General --", None),
+        ("Name", channel.name), ("Type", "IAX2"), ("UniqueID", channel.uniqueid),
+        ("Caller ID", channel.caller_num or "(N/A)"),
+        ("Caller ID Name", channel.caller_name or "(N/A)"),
+        ("DNID Digits", channel.dnid or "(N/A)"), ("Language", channel.language),
+        ("State", state), ("NativeFormats", f"({native})"), ("WriteFormat", native),
+        ("ReadFormat", read),
+        ("Elapsed Time", f"{elapsed // 3600}h{elapsed // 60 % 60}m{elapsed % 60}s"),
+        (" -- PBX --", None),
+        ("Context", where.context if where else "(N/A)"),
+        ("Extension", where.exten if where else "(N/A)"),
+        ("Priority", str(where.priority) if where else "(N/A)"),
+        ("Application", where.app if where and where.app else "(N/A)"),
+        ("Data", where.data if where and where.app else "(None)"),
+    ]
+    return "".join(f"{label}\n" if value is None else f"{label:>15}: {value}\n"
+                   for label, value in rows)
+
+
 def _listing(show: Callable[[CallHost], str], svc: CallHost) -> Handler:
     """A command that takes no arguments and prints *show*'s layout."""
 
@@ -191,6 +233,11 @@ def register_channel_commands(registry: CommandRegistry, svc: CallHost) -> None:
         if len(args) > 1:
             raise UsageError
         return show_callnumber_usage(svc, args[0] if args else None)
+
+    def core_channel(ctx: CommandContext, args: list[str]) -> str:
+        if len(args) != 1:
+            raise UsageError
+        return show_core_channel(svc, args[0])
 
     def hangup(ctx: CommandContext, args: list[str]) -> str:
         if len(args) != 1:
@@ -243,6 +290,9 @@ def register_channel_commands(registry: CommandRegistry, svc: CallHost) -> None:
     registry.register("core show channels", core_channels, summary="Display information on "
                       "channels", usage="Usage: core show channels\n       Lists currently "
                       "defined channels and some information about them.")
+    registry.register("core show channel", core_channel, summary="Display information on a "
+                      "specific channel", usage="Usage: core show channel <channel>\n       "
+                      "Shows lots of information about the specified channel.")
     registry.register("channel request hangup", hangup, summary="Request a hangup on a given "
                       "channel", usage="Usage: channel request hangup <channel>|<all>\n       "
                       "Request that a channel be hung up.")

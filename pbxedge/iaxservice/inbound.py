@@ -50,6 +50,7 @@ from pbxedge.iax2.events import (
     FrameReceived,
     NewCall,
     PeerUnreachable,
+    VoiceReceived,
 )
 from pbxedge.iax2.frames import FullFrame
 from pbxedge.iax2.ies import IEList
@@ -81,8 +82,12 @@ def cause_of(frame: FullFrame) -> int:
 
 
 def deliver_to_channel(channel: IaxChannel, frame: FullFrame) -> bool:
-    """DTMF and TEXT frames go to the channel (which relays them when bridged); False for
-    any other frame."""
+    """DTMF, TEXT and HOLD/UNHOLD go to the channel (which relays them when bridged);
+    False for any other frame."""
+    if frame.frametype == FrameType.CONTROL and frame.subclass in (ControlSubclass.HOLD,
+                                                                   ControlSubclass.UNHOLD):
+        channel.remote_hold(frame.subclass == ControlSubclass.HOLD)
+        return True
     if frame.frametype in (FrameType.DTMF_END, FrameType.DTMF_BEGIN):
         if 0 < frame.subclass < 128:
             channel.remote_digit(chr(frame.subclass),
@@ -320,20 +325,26 @@ class InboundCall:
         channel = IaxChannel(
             channel_name(label, self.callno),
             EndpointLink(svc.iax, self.callno),
+            env=svc.media_env,
+            nursery=svc.nursery,
+            codec=int(codec),
             caller_num=callerid[0],
             caller_name=callerid[1],
             language=user.language or request.language or general.language or "en",
             accountcode=user.accountcode or general.accountcode or "",
         )
+        channel.mohinterpret = user.mohinterpret or "default"
+        channel.mohsuggest = user.mohsuggest or ""
+        channel.jitterbuffer = svc.jitter_settings(user.jitterbuffer)
         channel.caller_ani = request.ani or callerid[0]
         channel.dnid = request.dnid
         channel.rdnis = request.rdnis
         channel.amaflags = user.amaflags
         channel.username = user.name
-        channel.codec = int(codec)
         channel.variables.update(dict(user.setvars))
         self.channel = channel
         svc.add_channel(channel, self.callno, call=True)
+        channel.use_jitterbuffer(True)
         if self._agreement.key_rotation and svc.iax.endpoint.call_info(self.callno).encrypted:
             # Only the side that answers rotates: the AUTHREQ offered no KEYROTATE bit (§5.2).
             svc.iax.endpoint.enable_key_rotation(self.callno, self._now())
@@ -347,12 +358,16 @@ class InboundCall:
         self._svc.nursery.start_soon(self._run_dialplan, self.channel, self._context, exten)
 
     async def _run_dialplan(self, channel: IaxChannel, context: str, exten: str) -> None:
+        outcome = None
         try:
-            await self._svc.engine.start(channel, context, exten)
+            outcome = await self._svc.engine.start(channel, context, exten)
         except Exception:
             logger.exception("dialplan failed on %s", channel.name)
             await channel.hangup(16)
         finally:
+            # The record is on disk before the hangup is logged (and the call forgotten).
+            if outcome is not None and self._svc.cdr is not None:
+                self._svc.cdr.call_ended(channel, outcome)
             self._svc.remove_channel(channel)
 
     # -- TBD calls: DPREQ and DIAL --------------------------------------------------------
@@ -381,7 +396,10 @@ class InboundCall:
     # -- events ---------------------------------------------------------------------------
 
     def on_event(self, event: Event) -> None:
-        if isinstance(event, FrameReceived):
+        if isinstance(event, VoiceReceived):
+            if self.channel is not None and not self._tbd:
+                self.channel.remote_voice(event.codec, event.payload, event.timestamp)
+        elif isinstance(event, FrameReceived):
             self._on_frame(event.frame)
         elif isinstance(event, PeerUnreachable):
             if self.channel is not None:

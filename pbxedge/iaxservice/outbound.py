@@ -13,25 +13,27 @@ REJECT, unreachable    CHANUNAVAIL (cause 20 when the peer cannot be dialled)
 timeout                NOANSWER
 =====================  ===========================================
 
-After ANSWER the bridge carries signalling only: a hangup on either leg hangs up the other
-with the same cause, and DTMF and TEXT from either IAX2 leg reach the other leg.
+After ANSWER the legs are bridged (:mod:`pbxedge.channels.bridge`): voice, DTMF, TEXT and
+hold cross, and a hangup on either leg hangs up the other with the same cause.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import re
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from functools import partial
 
 import trio
 
 from dialplan.channel import Channel, ChannelState, Indication
 from dialplan.dialer import DialResult, DialStatus
 from pbxedge.channelname import channel_name, host_label
+from pbxedge.channels.bridge import bridge
 from pbxedge.channels.iax import EndpointLink, IaxChannel
+from pbxedge.channels.media import MediaChannel
 from pbxedge.iax2.auth import (
     AuthFailure,
     ChallengeAnswer,
@@ -59,7 +61,13 @@ from pbxedge.iax2.enums import (
     IaxSubclass,
 )
 from pbxedge.iax2.errors import MalformedFrame
-from pbxedge.iax2.events import CallDestroyed, Event, FrameReceived, PeerUnreachable
+from pbxedge.iax2.events import (
+    CallDestroyed,
+    Event,
+    FrameReceived,
+    PeerUnreachable,
+    VoiceReceived,
+)
 from pbxedge.iax2.frames import FullFrame
 from pbxedge.iax2.ies import IEList
 from pbxedge.iax2.negotiate import accept_format_ok
@@ -144,10 +152,19 @@ class OutboundLeg:
         svc.iax.own(self.callno, self)
         label = host_label(self._addr, peer_name=target.peer_name)
         self.channel = IaxChannel(channel_name(label, self.callno),
-                                  EndpointLink(svc.iax, self.callno), state=ChannelState.DOWN,
+                                  EndpointLink(svc.iax, self.callno), env=svc.media_env,
+                                  nursery=svc.nursery, codec=int(codec),
+                                  state=ChannelState.DOWN,
                                   caller_num=self._caller.caller_num,
                                   caller_name=self._caller.caller_name)
-        self.channel.codec = int(codec)
+        general = svc.config.general
+        peer = svc.config.peers.get(target.peer_name) if target.peer_name else None
+        self.channel.mohinterpret = ((peer.mohinterpret if peer else general.mohinterpret)
+                                     or "default")
+        self.channel.mohsuggest = (peer.mohsuggest if peer else general.mohsuggest) or ""
+        self.channel.jitterbuffer = svc.jitter_settings(
+            peer.jitterbuffer if peer else general.jitterbuffer)
+        self.channel.use_jitterbuffer(True)
         svc.add_channel(self.channel, self.callno)
         svc.iax.kick()
         kill_ms = target.qualify_maxms or svc.config.general.autokill_ms
@@ -193,7 +210,10 @@ class OutboundLeg:
 
     def on_event(self, event: Event) -> None:
         self._heard = True
-        if isinstance(event, FrameReceived):
+        if isinstance(event, VoiceReceived):
+            if self.channel is not None:
+                self.channel.remote_voice(event.codec, event.payload, event.timestamp)
+        elif isinstance(event, FrameReceived):
             self._on_frame(event.frame)
         elif isinstance(event, PeerUnreachable):
             self._end(Cause.DESTINATION_OUT_OF_ORDER)
@@ -329,7 +349,7 @@ class OutboundLeg:
                        "call accepted unencrypted while forceencryption is enabled")
             return
         if self.channel is not None:
-            self.channel.codec = fmt
+            self.channel.set_codec(fmt)
 
 
 def _ip_of(addr: tuple[str, int] | None) -> str | None:
@@ -348,20 +368,29 @@ def _originating_codec(caller: Channel, target: DialTarget) -> Codec:
 
 
 class IaxDialer:
-    """``Dial()`` for IAX2 targets, in parallel; the first to answer wins."""
+    """``Dial()`` for IAX2 targets, in parallel; the first to answer wins.
+
+    Options: ``r`` tells the caller it rings at once, ``m[(class)]`` plays music on hold
+    to the caller until the answer instead; ``t``/``T`` (transfer keys) are accepted and
+    have no keys to act on; ``g`` is the dialplan's (continue after the bridge).
+    """
 
     def __init__(self, service: CallHost) -> None:
         self._svc = service
 
     async def dial(self, channel: Channel, targets: list[str], timeout: float | None,
                    options: str) -> DialResult:
-        result = await self._dial(channel, targets, timeout)
+        started = trio.current_time()
+        result = await self._dial(channel, targets, timeout, options)
+        result = replace(result, dialed_seconds=trio.current_time() - started)
+        if isinstance(channel, MediaChannel) and result.peer:
+            channel.dial_peer = result.peer
         logger.info("Dial(%s) on '%s': DIALSTATUS %s (cause %d)", "&".join(targets),
                     channel.name, result.status.value, result.hangup_cause)
         return result
 
-    async def _dial(self, channel: Channel, targets: list[str],
-                    timeout: float | None) -> DialResult:
+    async def _dial(self, channel: Channel, targets: list[str], timeout: float | None,
+                    options: str) -> DialResult:
         legs: list[OutboundLeg] = []
         failures: list[DialResult] = []
         for text in targets:
@@ -374,18 +403,29 @@ class IaxDialer:
             legs.append(leg)
         if not legs:
             return _combine(failures)
-        winner = await self._race(channel, legs, timeout)
+        moh = re.search(r"m(?:\(([^)]*)\))?", options)
+        if moh is not None:
+            await channel.start_moh(moh.group(1) or "default")
+        elif "r" in options and channel.state is not ChannelState.UP:
+            await channel.indicate(Indication.RINGING)
+        try:
+            winner = await self._race(channel, legs, timeout)
+        finally:
+            if moh is not None:
+                await channel.stop_moh()
         for leg in legs:
             if leg is not winner:
                 leg.hangup(channel.hangup_cause if channel.is_hungup else Cause.NORMAL_CLEARING)
         if winner is not None:
             return await self._bridge(channel, winner)
+        last = legs[-1].channel.name if legs[-1].channel is not None else ""
         if channel.is_hungup:
-            return DialResult(DialStatus.CANCEL, channel.hangup_cause or Cause.NORMAL_CLEARING)
+            return DialResult(DialStatus.CANCEL, channel.hangup_cause or Cause.NORMAL_CLEARING,
+                              peer=last)
         results = [leg.result for leg in legs if leg.result is not None]
         if len(results) < len(legs):
-            return DialResult(DialStatus.NOANSWER, Cause.NO_ANSWER)
-        return _combine([*failures, *results])
+            return DialResult(DialStatus.NOANSWER, Cause.NO_ANSWER, peer=last)
+        return replace(_combine([*failures, *results]), peer=last)
 
     async def _resolve(self, text: str) -> _Placed | DialResult:
         svc = self._svc
@@ -443,29 +483,52 @@ class IaxDialer:
         return winner
 
     async def _bridge(self, channel: Channel, leg: OutboundLeg) -> DialResult:
-        """Signalling bridge: whichever side hangs up first ends the other with its cause;
-        meanwhile DTMF and TEXT cross from each IAX2 leg to the other."""
-        assert leg.channel is not None
-        if channel.state is not ChannelState.UP and not channel.is_hungup:
-            await channel.answer()
+        """Whichever side hangs up first ends the other with its cause; meanwhile voice,
+        DTMF, TEXT and hold cross (:func:`pbxedge.channels.bridge.bridge`)."""
         callee = leg.channel
-        async with trio.open_nursery() as nursery:
-            async def side(who: Channel) -> None:
-                await who.wait(None)
-                nursery.cancel_scope.cancel()
-
-            nursery.start_soon(side, channel)
-            nursery.start_soon(side, callee)
-            # The called leg's digits since ANSWER were queued for nobody: pass them on too.
-            nursery.start_soon(partial(callee.relay_to, channel, queued_digits=True))
+        assert callee is not None
+        if channel.state is not ChannelState.UP and not channel.is_hungup:
             if isinstance(channel, IaxChannel):
-                nursery.start_soon(channel.relay_to, callee)
+                channel.answer_now()
+            else:
+                await channel.answer()
+        answered = trio.current_time()
+        if isinstance(channel, MediaChannel):
+            await bridge(channel, callee)
+        else:
+            await _signalling_bridge(channel, callee)
         if callee.is_hungup:
             cause = callee.hangup_cause or Cause.NORMAL_CLEARING
         else:
             cause = channel.hangup_cause or Cause.NORMAL_CLEARING
             leg.hangup(cause)
-        return DialResult(DialStatus.ANSWER, cause)
+        return DialResult(DialStatus.ANSWER, cause,
+                          answered_seconds=trio.current_time() - answered, peer=callee.name)
+
+
+async def _signalling_bridge(caller: Channel, callee: MediaChannel) -> None:
+    """A caller that carries no media (a plan-only channel, a test double) hears the
+    callee's digits and text, and either hangup ends the call."""
+    async with trio.open_nursery() as nursery:
+        def digit(value: str, begin: bool) -> None:
+            if not begin:
+                nursery.start_soon(caller.send_dtmf, value)
+
+        def text(value: str) -> None:
+            nursery.start_soon(caller.send_text, value)
+
+        async def ends(side: Channel | MediaChannel) -> None:
+            await side.wait(None)
+            nursery.cancel_scope.cancel()
+
+        callee.take_audio(None, digit, text)
+        try:
+            nursery.start_soon(ends, caller)
+            nursery.start_soon(ends, callee)
+        except BaseException:
+            callee.take_audio(None)
+            raise
+    callee.take_audio(None)
 
 
 def _combine(results: list[DialResult]) -> DialResult:

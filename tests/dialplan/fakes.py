@@ -7,7 +7,17 @@ from dataclasses import dataclass, field
 
 import trio
 
-from dialplan.channel import ChannelState, Feature, Indication
+from dialplan.channel import (
+    ChannelState,
+    Feature,
+    Indication,
+    PcmSource,
+    Played,
+    RecordRequest,
+    RecordResult,
+    RecordStatus,
+    SoundNotFound,
+)
 from dialplan.dialer import DialResult, DialStatus
 
 
@@ -37,6 +47,9 @@ class FakeChannel:
         self.events: list[tuple[str, ...]] = []
         self.played: list[str] = []
         self.texts: list[str] = []
+        self.missing_sounds: set[str] = {"nosuchfile"}
+        self.recorded: list[RecordRequest] = []
+        self.generators: list[PcmSource] = []
 
     @property
     def name(self) -> str:
@@ -77,7 +90,7 @@ class FakeChannel:
         self.texts.append(text)
         return True
 
-    async def send_dtmf(self, digits: str) -> None:
+    async def send_dtmf(self, digits: str, duration_ms: int = 100, gap_ms: int = 250) -> None:
         self.events.append(("dtmf", digits))
 
     async def wait(self, seconds: float | None) -> bool:
@@ -98,27 +111,41 @@ class FakeChannel:
         await self.wait(timeout)
         return None
 
-    async def play(self, filename: str, escape_digits: str) -> str | None:
+    def sound_exists(self, filename: str) -> bool:
+        return filename not in self.missing_sounds
+
+    async def play(self, filename: str, escape_digits: str, offset: int = 0) -> Played:
+        if filename in self.missing_sounds:
+            raise SoundNotFound(filename)
         self.played.append(filename)
         if escape_digits and self.pending_digits and self.pending_digits[0] in escape_digits:
-            return self.pending_digits.pop(0)
-        return None
+            return Played(self.pending_digits.pop(0), 0)
+        return Played(None, 0)
 
-    async def record(self, filename: str, escape_digits: str, max_seconds: float | None,
-                     silence_seconds: float | None) -> str | None:
-        self.events.append(("record", filename))
-        return None
+    async def record(self, request: RecordRequest) -> RecordResult:
+        self.events.append(("record", f"{request.path}.{request.fmt}"))
+        self.recorded.append(request)
+        if self.pending_digits and self.pending_digits[0] in request.terminators:
+            return RecordResult(RecordStatus.DTMF, self.pending_digits.pop(0), 0)
+        return RecordResult(RecordStatus.TIMEOUT, None, 0)
 
     async def echo(self) -> None:
         self.events.append(("echo",))
         await self.wait(None)
 
-    async def play_tones(self, spec: str, seconds: float | None) -> None:
-        self.events.append(("tones", spec))
+    async def start_generator(self, source: PcmSource) -> None:
+        self.events.append(("generator", type(source).__name__))
+        self.generators.append(source)
 
-    async def music_on_hold(self, moh_class: str, seconds: float | None) -> None:
+    async def stop_generator(self) -> None:
+        self.events.append(("stop-generator",))
+
+    async def start_moh(self, moh_class: str) -> bool:
         self.events.append(("moh", moh_class))
-        await self.wait(seconds)
+        return moh_class != "missing"
+
+    async def stop_moh(self) -> None:
+        self.events.append(("stop-moh",))
 
 
 @dataclass

@@ -351,3 +351,22 @@ async def test_wire_set_context_moves_the_call_to_another_context() -> None:
     assert [reply for reply in peer.replies] == [expected for _, expected in peer.script]
     assert [(s.context, s.exten, s.data) for s in outcome.trace][-1] == (
         "elsewhere", "9", "arrived")
+
+
+async def test_wire_media_commands_say_number_control_stream_record() -> None:
+    peer, _, channel = await run_wire([
+        ("SAY NUMBER 1234 \"\"", ["200 result=0"]),
+        ("SAY NUMBER twelve \"\"", ["520-Invalid command syntax.  Proper usage follows:",
+                                    "Usage: SAY NUMBER <number> <escape digits> [gender]",
+                                    "520 End of proper usage."]),
+        ("STREAM FILE nosuchfile \"\"", ["200 result=-1 endpos=0"]),
+        ("CONTROL STREAM FILE welcome \"0\"", ["200 result=48 endpos=0"]),
+        ("RECORD FILE msg gsm \"#*\" 5000 BEEP s=3", ["200 result=42 (dtmf) endpos=0"]),
+    ], digits="0*")
+    assert [reply for reply in peer.replies] == [expected for _, expected in peer.script]
+    assert channel.played[:6] == ["digits/1", "digits/thousand", "digits/2", "digits/hundred",
+                                  "digits/30", "digits/4"]
+    [request] = channel.recorded
+    assert (request.path, request.fmt, request.terminators, request.silence) == (
+        "msg", "gsm", "#*", 3)
+    assert "beep" in channel.played

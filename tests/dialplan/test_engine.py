@@ -285,11 +285,11 @@ async def test_media_apps_fail_the_call_without_media(line: str, feature: Featur
     outcome, _ = await run(text)
     app = line.split("(")[0]
     assert outcome.reason == "hangup"
-    assert f"{app}: media is not available on this node yet" in caplog.text
+    assert f"{app}: channel IAX2/test-1 cannot do {feature.value}" in caplog.text
     # With the capability, the application runs and the call goes on (or ends by hangup).
     caplog.clear()
     outcome, channel = await run(text, channel=FakeChannel(features={feature}, hangs_up_after=5))
-    assert "media is not available" not in caplog.text
+    assert "cannot do" not in caplog.text
     assert channel.events or channel.played
 
 

@@ -115,8 +115,15 @@ async def test_live_call_in_every_listing_then_hung_up_from_the_console(
 
         core = (await callee.cli("core show channels")).splitlines()
         assert core[1].startswith(f"{inbound.name:<20.20} ")
+        # Answer() waits up to 500 ms for the caller's audio (none comes), then Wait(30).
+        await trio.sleep(0.6)
+        core = (await callee.cli("core show channels")).splitlines()
         assert core[1].startswith(f"{inbound.name:<20.20} {'600@from-iax:2':<20} Up      Wait(30)")
         assert core[-3:] == ["1 active channel", "1 active call", "1 call processed"]
+        detail = await callee.cli(f"core show channel {inbound.name}")
+        assert f"           Name: {inbound.name}\n" in detail
+        assert "  NativeFormats: (ulaw)\n    WriteFormat: ulaw\n     ReadFormat: ulaw\n" in detail
+        assert "      Extension: 600\n       Priority: 2\n    Application: Wait\n" in detail
 
         assert await callee.cli(f"channel request hangup {inbound.name}") == (
             f"Requested Hangup on channel '{inbound.name}'\n")
@@ -144,3 +151,20 @@ def test_netstats_remote_columns_are_the_rr_of_the_peers_pong() -> None:
     # REMOTE: the server's 3 frames (0 Kpkts), one of them out of order.
     assert columns[9:16] == ["0", "0", "0", "0", "0", "1", "0"]
     assert client.call_info(a).remote_rr.packets == 3
+
+
+def test_netstats_local_columns_come_from_the_jitter_buffer() -> None:
+    from pbxedge.media.jitterbuffer import JitterBufferSettings
+
+    _client, server, a, b = linked_pair()
+    server.set_jitterbuffer(b, JitterBufferSettings(), 1.0)
+    for index, ms in enumerate((20, 40, 60, 100, 120)):  # the frame at 80 ms never comes
+        server.receive_datagram(mini_voice(a, ms), CLIENT, 1.0 + index * 0.02 + (index % 2) * 0.03)
+    server.handle_timer(2.0)
+    service = SimpleNamespace(iax=SimpleNamespace(endpoint=server), channel_of=lambda _: None)
+    [row] = show_netstats(service).splitlines()[2:-1]  # type: ignore[arg-type]
+    columns = row.split()
+    info = server.call_info(b)
+    assert info.jitterbuffer and info.local_rr.jitter > 0
+    assert columns[2:4] == [str(info.local_rr.jitter), str(info.local_rr.delay)]
+    assert columns[4] == str(info.local_rr.loss_count) != "-1"

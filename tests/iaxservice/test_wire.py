@@ -187,6 +187,9 @@ async def test_the_hangup_carries_the_cause_the_dialplan_left(
     async with running(stack):
         client = await _client(stack, 2100)
         frames = _non_acks(await _open(client, called, None))
+        # Answer() waits up to 500 ms for the caller's audio before the plan goes on.
+        while _sub(frames[-1]) is not IaxSubclass.HANGUP:
+            frames += _non_acks(await client.receive())
         client.sock.close()
     assert _sub(frames[0]) is IaxSubclass.ACCEPT
     hangup = frames[-1]
