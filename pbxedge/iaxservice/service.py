@@ -29,6 +29,7 @@ from typing import Protocol
 import trio
 
 from pbxedge.config.iax_models import IaxConfig
+from pbxedge.events import EventBus
 from pbxedge.control.registry import CommandRegistry
 from pbxedge.iax2.callnumbers import CallNumberPool
 from pbxedge.iax2.calltoken import CallTokenIssuer
@@ -83,9 +84,11 @@ class IaxService:
 
     name = "iax2"
 
-    def __init__(self, config: IaxConfig, *, rng: random.Random | None = None) -> None:
+    def __init__(self, config: IaxConfig, *, rng: random.Random | None = None,
+                 events: EventBus | None = None) -> None:
         general = config.general
         self.config = config
+        self.events = events or EventBus()  # the node's: peers and registrations tell it
         self.rng = rng or random.SystemRandom()
         self.pool = CallNumberPool(
             maxcallnumbers=general.maxcallnumbers,
