@@ -29,8 +29,8 @@ from typing import Protocol
 import trio
 
 from pbxedge.config.iax_models import IaxConfig
-from pbxedge.events import EventBus
 from pbxedge.control.registry import CommandRegistry
+from pbxedge.events import EventBus
 from pbxedge.iax2.callnumbers import CallNumberPool
 from pbxedge.iax2.calltoken import CallTokenIssuer
 from pbxedge.iax2.endpoint import Endpoint
