@@ -17,6 +17,7 @@ manager interface sends it without any change of its own.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -24,6 +25,7 @@ from typing import ClassVar
 
 from dialplan.channel import Channel
 from pbxedge.causes import cause_text
+from pbxedge.cdr.record import CdrRecord
 
 __all__ = [
     "Category",
@@ -33,6 +35,7 @@ __all__ = [
     "DtmfBegin",
     "DtmfEnd",
     "EventBus",
+    "Fields",
     "FullyBooted",
     "Hangup",
     "HangupRequest",
@@ -302,16 +305,32 @@ class UserEvent(NodeEvent):
         return [("UserEvent", self.event), *self.headers]
 
 
+def _cdr_time(when: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(when)) if when else ""
+
+
 @dataclass(frozen=True, slots=True)
 class Cdr(NodeEvent):
-    """A call's detail record was written; the record's fields in cdr_manager's order."""
+    """A call's detail record was written (``cdr_manager``'s keys and order)."""
 
     name = "Cdr"
     category = Category.CDR
-    values: tuple[tuple[str, str], ...]
+    record: CdrRecord
+    initiated_seconds: bool = False  # cdr.conf initiatedseconds: how billsec rounds
 
     def fields(self) -> Fields:
-        return list(self.values)
+        r = self.record
+        return [
+            ("AccountCode", r.accountcode), ("Source", r.src), ("Destination", r.dst),
+            ("DestinationContext", r.dcontext), ("CallerID", r.clid), ("Channel", r.channel),
+            ("DestinationChannel", r.dstchannel), ("LastApplication", r.lastapp),
+            ("LastData", r.lastdata), ("StartTime", _cdr_time(r.start)),
+            ("AnswerTime", _cdr_time(r.answer)), ("EndTime", _cdr_time(r.end)),
+            ("Duration", str(r.duration)),
+            ("BillableSeconds", str(r.billsec(initiated_seconds=self.initiated_seconds))),
+            ("Disposition", r.disposition.value), ("AMAFlags", r.amaflags.value),
+            ("UniqueID", r.uniqueid), ("UserField", r.userfield),
+        ]
 
 
 # -- peers, registrations, the node ---------------------------------------------------------

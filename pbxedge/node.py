@@ -11,7 +11,7 @@ of them together, then the cancellation of its task.
 from __future__ import annotations
 
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -24,7 +24,7 @@ from dialplan.hooks import load_entry_points, load_python_modules
 from dialplan.plan import Dialplan
 from pbxedge import __version__, log
 from pbxedge.cdr.csvlog import CsvCdrLog
-from pbxedge.cdr.recorder import CdrRecorder
+from pbxedge.cdr.recorder import CdrEvents, CdrRecorder
 from pbxedge.channels.media import MediaEnv
 from pbxedge.config.iax_models import IaxConfig
 from pbxedge.control.check import LoadedFiles, load_node_files
@@ -36,9 +36,13 @@ from pbxedge.control.keys_commands import register_keys_commands
 from pbxedge.control.limits import ConsoleLimits
 from pbxedge.control.registry import CommandRegistry
 from pbxedge.control.server import ControlServer, ControlSocketError
+from pbxedge.events import EventBus, FullyBooted
 from pbxedge.iaxservice.calls import CallService
+from pbxedge.iaxservice.channel_commands import netstats_rows
 from pbxedge.iaxservice.registrations import RegistrationService
 from pbxedge.iaxservice.service import IaxService
+from pbxedge.manager.service import ManagerService
+from pbxedge.manager.state import IaxView, ManagerContext
 from pbxedge.paths import NodePaths
 from pbxedge.private_state import make_state_private
 from pbxedge.store import Store
@@ -119,6 +123,7 @@ async def run_node(options: NodeOptions) -> int:
         return 1
     config = files.config
     stop = trio.Event()
+    events = EventBus()  # what happens in the node, for the manager interface and others
 
     registry = CommandRegistry()
     register_core_commands(registry, CoreInfo(options.paths))
@@ -142,10 +147,12 @@ async def run_node(options: NodeOptions) -> int:
             # Start order: each service may rely on the ones before it; the console comes
             # last so that it answers only once the node is complete.
             services: list[Service] = [
-                *_iax_services(config, options.paths, files, store, registry), control]
+                *_iax_services(config, options.paths, files, store, registry, events,
+                               stop.set),
+                control]
             for service in services:
                 service.register_commands(registry)
-            await _serve(services, _banner(options, config, files), signals, stop)
+            await _serve(services, _banner(options, config, files), signals, stop, events)
     return 0
 
 
@@ -161,19 +168,30 @@ def _dialplan_engine(paths: NodePaths, files: LoadedFiles, store: Store) -> Engi
 
 
 def _iax_services(config: IaxConfig, paths: NodePaths, files: LoadedFiles, store: Store,
-                  registry: CommandRegistry) -> list[Service]:
-    """The dialplan and the IAX2 side: endpoint and transport, registrations, calls."""
+                  registry: CommandRegistry, events: EventBus,
+                  request_stop: Callable[[], None]) -> list[Service]:
+    """The dialplan and the IAX2 side: endpoint and transport, registrations, calls; then
+    the manager interface when manager.conf enables it."""
     engine = _dialplan_engine(paths, files, store)
+    engine.services.events = events
     register_dialplan_commands(registry, engine, paths.extensions)
     keys = files.keys
-    iax = IaxService(config)
+    iax = IaxService(config, events=events)
     registrations = RegistrationService(iax, config=config, keys=keys, store=store, engine=engine)
-    media = MediaEnv(sound_dirs=paths.sound_dirs, moh=files.moh)
+    media = MediaEnv(sound_dirs=paths.sound_dirs, moh=files.moh, events=events)
     csv = CsvCdrLog(paths.state / "cdr-csv", files.cdr) if files.cdr.csv else None
+    cdr_sinks = (store, CdrEvents(events, files.cdr.initiatedseconds))
     calls = CallService(iax, config=config, keys=keys, store=store, engine=engine,
                         peers=registrations, media_env=media,
-                        cdr=CdrRecorder(files.cdr, csv, (store,)))
-    return [iax, registrations, calls]
+                        cdr=CdrRecorder(files.cdr, csv, cdr_sinks))
+    services: list[Service] = [iax, registrations, calls]
+    if files.manager.enabled:
+        iax_view = IaxView(registrations.peer_rows, registrations.registry_rows,
+                           lambda: netstats_rows(calls))
+        services.append(ManagerService(files.manager, events, ManagerContext(
+            engine, registry, store, request_stop=request_stop, iax=iax_view,
+            cdr_enabled=files.cdr.enable)))
+    return services
 
 
 def _make_state_private(paths: NodePaths) -> bool:
@@ -197,7 +215,8 @@ def _open_store(paths: NodePaths) -> Store:
 
 
 async def _serve(
-    services: list[Service], banner: list[str], signals: AsyncIterator[int], stop: trio.Event
+    services: list[Service], banner: list[str], signals: AsyncIterator[int], stop: trio.Event,
+    events: EventBus,
 ) -> None:
     async with trio.open_nursery() as nursery:
         nursery.start_soon(_stop_on_signal, signals, stop)
@@ -205,6 +224,7 @@ async def _serve(
         for line in banner:
             log.notice(line)
         log.notice("pbxedge Ready.")
+        events.publish(FullyBooted())
         await stop.wait()
         log.notice("pbxedge shutting down")
         # Last started, first stopped: the call service sends its HANGUPs while the transport

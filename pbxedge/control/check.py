@@ -17,6 +17,7 @@ from pbxedge.channels.moh import MohClasses, load_moh
 from pbxedge.config.diagnostics import ConfigError, Diagnostic, Severity
 from pbxedge.config.iax import IaxConfig, load_iax_config
 from pbxedge.keys import KeyStore
+from pbxedge.manager.config import ManagerConfig, load_manager_config
 from pbxedge.media.indications import Indications
 from pbxedge.paths import PACKAGE_SOUNDS, NodePaths
 
@@ -43,6 +44,7 @@ class LoadedFiles:
     moh: MohClasses = field(default_factory=MohClasses)
     indications: Indications = field(default_factory=Indications.builtin)
     cdr: CdrConfig = field(default_factory=CdrConfig)
+    manager: ManagerConfig = field(default_factory=ManagerConfig)
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -129,4 +131,6 @@ def load_node_files(paths: NodePaths) -> LoadedFiles:
     _check_key_references(config, loaded.keys, paths.keys, loaded)
     _load_dialplan(paths, loaded)
     _load_media(paths, loaded)
+    loaded.manager, problems = load_manager_config(paths.config_dir / "manager.conf")
+    loaded.problems.extend(Problem.from_diagnostic(d) for d in problems)
     return loaded
