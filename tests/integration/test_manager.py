@@ -13,101 +13,20 @@ import pytest
 import trio
 
 from pbxedge.load.agent import AgentCall, CallAgent
-from tests.integration.amiclient import AmiClient, Pairs, event_is, free_tcp_port, pairs
-from tests.integration.conftest import RunningNode, free_udp_port, start_node
-from tests.integration.nodes import stop, wait_for_log, write_node
+from tests.integration.amiclient import AmiClient, Pairs, event_is, pairs
+from tests.integration.managernode import FLOOD, ManagerNode, running_manager_node
+from tests.integration.nodes import wait_for_log
 
 LIMIT = 20.0
-FLOOD = 1000
 # A channel block, as Asterisk builds it (ami.md §5.1).
 BLOCK = ["Channel", "ChannelState", "ChannelStateDesc", "CallerIDNum", "CallerIDName",
          "ConnectedLineNum", "ConnectedLineName", "Language", "AccountCode", "Context",
          "Exten", "Priority", "Uniqueid", "Linkedid"]
 
 
-def iax_conf(port: int) -> str:
-    return f"""[general]
-bindport = {port}
-bindaddr = 127.0.0.1
-disallow = all
-allow = ulaw
-
-[guest]
-type = user
-context = media
-requirecalltoken = no
-
-[static1]
-type = peer
-host = 127.0.0.1
-port = 24570
-"""
-
-
-EXTENSIONS = f"""[globals]
-PAD={"x" * 300}
-
-[media]
-exten => echo,1,Answer()
- same => n,Echo()
-exten => wait,1,Answer()
- same => n,Wait(30)
- same => n,Hangup()
-exten => moved,1,UserEvent(Moved,Where: ${{CHANNEL}})
- same => n,Wait(30)
-exten => busy,1,Busy(5)
-exten => flood,1,Answer()
- same => n,Set(I=0)
- same => n(top),UserEvent(Flood,Seq: ${{I}},Payload: ${{PAD}})
- same => n,Set(I=$[${{I}} + 1])
- same => n,GotoIf($[${{I}} < {FLOOD}]?top)
- same => n,Hangup()
-"""
-
-
-def manager_conf(port: int) -> str:
-    return f"""[general]
-enabled = yes
-port = {port}
-bindaddr = 127.0.0.1
-
-[admin]
-secret = amipass
-read = all
-write = all
-deny = 0.0.0.0/0.0.0.0
-permit = 127.0.0.1/255.255.255.255
-
-[calls]
-secret = callpass
-read = call
-write = call
-eventfilter = !Event: Newstate
-"""
-
-
-class ManagerNode:
-    def __init__(self, node: RunningNode, ami: int) -> None:
-        self.node = node
-        self.ami = ami
-
-    @property
-    def iax(self) -> int:
-        return self.node.port
-
-
 @pytest.fixture(scope="module")
 def manager_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagerNode]:
-    folder = tmp_path_factory.mktemp("manager")
-    port, ami = free_udp_port(), free_tcp_port()
-    config = write_node(folder, iax_conf(port), EXTENSIONS)
-    (folder / "manager.conf").write_text(manager_conf(ami))
-    node = start_node(folder, config, port, "-vvv")
-    try:
-        wait_for_log(node, "pbxedge Ready.")
-        yield ManagerNode(node, ami)
-    finally:
-        stop(node)
+    yield from running_manager_node(tmp_path_factory.mktemp("manager"))
 
 
 @pytest.fixture
@@ -348,3 +267,20 @@ async def test_a_client_that_stops_reading_is_dropped_while_the_node_serves_call
     assert await stalled.closed()
     await reader.close()
 
+
+async def test_iaxnetstats_sends_bare_lines(manager_node: ManagerNode,
+                                            agent: CallAgent) -> None:
+    call = await _answered(agent, manager_node.iax, "wait")
+    client = await AmiClient.connect(manager_node.ami)
+    await client.login(events="off")
+    await client.send(("Action", "IAXnetstats"), ("ActionID", "ns"))
+    with trio.fail_after(LIMIT):
+        data = b""
+        while not data.endswith(b"\n\r\n"):
+            data += await client.stream.receive_some(4096)
+    # One line per call, ast_cli_netstats' columns without widths, names padded to 7.
+    assert re.fullmatch(rb"IAX2/127\.0\.0\.1:\d+-\d+ \d+ -1 0 -1 -1 0 \d+ 0 "
+                        rb"(-?\d+ ){7}Rx:NEW     [RT]x:\w+ *\n\r\n", data), data
+    agent.hangup(call)
+    agent.flush()
+    await client.close()
