@@ -14,11 +14,13 @@ FLOOD = 1000  # UserEvents the "flood" extension sends in one go
 
 
 def iax_conf(port: int) -> str:
+    """The node also registers to itself (selfreg), for the Registry and PeerStatus events."""
     return f"""[general]
 bindport = {port}
 bindaddr = 127.0.0.1
 disallow = all
 allow = ulaw
+register => selfreg:regsecret@127.0.0.1:{port}
 
 [guest]
 type = user
@@ -29,10 +31,17 @@ requirecalltoken = no
 type = peer
 host = 127.0.0.1
 port = 24570
+
+[selfreg]
+type = friend
+host = dynamic
+secret = regsecret
+context = media
 """
 
 
-EXTENSIONS = f"""[globals]
+def extensions(port: int) -> str:
+    return f"""[globals]
 PAD={"x" * 300}
 
 [media]
@@ -44,6 +53,7 @@ exten => wait,1,Answer()
 exten => moved,1,UserEvent(Moved,Where: ${{CHANNEL}})
  same => n,Wait(30)
 exten => busy,1,Busy(5)
+exten => dialself,1,Dial(IAX2/guest@127.0.0.1:{port}/echo,10)
 exten => flood,1,Answer()
  same => n,Set(I=0)
  same => n(top),UserEvent(Flood,Seq: ${{I}},Payload: ${{PAD}})
@@ -87,7 +97,7 @@ class ManagerNode:
 def running_manager_node(folder: Path) -> Iterator[ManagerNode]:
     """Start the node in *folder*; yields it, stops it after."""
     port, ami = free_udp_port(), free_tcp_port()
-    config = write_node(folder, iax_conf(port), EXTENSIONS)
+    config = write_node(folder, iax_conf(port), extensions(port))
     (folder / "manager.conf").write_text(manager_conf(ami))
     node = start_node(folder, config, port, "-vvv")
     try:

@@ -165,8 +165,12 @@ async def test_the_events_of_one_call_from_new_to_hangup(manager_node: ManagerNo
     await calls.login("calls", "callpass")
     call = await _answered(agent, manager_node.iax, "echo")
     events: list[Pairs] = []
+
+    def of_the_call(event: Pairs) -> bool:  # not FullyBooted, nor a registration refresh
+        return dict(event)["Privilege"] != "system,all"
+
     while True:
-        event = await admin.until(lambda e: not event_is("FullyBooted")(e))
+        event = await admin.until(of_the_call)
         events.append(event)
         if event_is("Newexten", Application="Echo")(event):
             break
@@ -182,7 +186,7 @@ async def test_the_events_of_one_call_from_new_to_hangup(manager_node: ManagerNo
     agent.hangup(call)
     agent.flush()
     while not event_is("Hangup")(events[-1]):
-        events.append(pairs(await admin.message()))
+        events.append(await admin.until(of_the_call))
     names = [dict(e)["Event"] for e in events]
     assert names == ["Newchannel", "Newexten", "Newstate", "Newexten", "DTMFBegin", "DTMFBegin",
                      "DTMFEnd", "DTMFEnd", "HangupRequest", "Cdr", "Hangup"]
@@ -284,3 +288,36 @@ async def test_iaxnetstats_sends_bare_lines(manager_node: ManagerNode,
     agent.hangup(call)
     agent.flush()
     await client.close()
+
+
+async def test_dial_registration_and_peer_events(manager_node: ManagerNode,
+                                                 agent: CallAgent) -> None:
+    admin = await AmiClient.connect(manager_node.ami)
+    await admin.login()
+    call = await _answered(agent, manager_node.iax, "dialself")
+    begin = await admin.until(event_is("DialBegin"))
+    prefixed = [f"Dest{key}" for key in BLOCK]
+    assert keys(begin) == ["Event", "Privilege", *BLOCK, *prefixed, "DialString"]
+    values = dict(begin)
+    assert values["DialString"] == f"guest@127.0.0.1:{manager_node.iax}/echo"
+    assert (values["Exten"], values["DestChannelStateDesc"]) == ("dialself", "Down")
+    assert values["DestLinkedid"] == values["Linkedid"] == values["Uniqueid"]
+    end = dict(await admin.until(event_is("DialEnd")))
+    assert (end["DialStatus"], end["DestChannel"]) == ("ANSWER", values["DestChannel"])
+    agent.hangup(call)
+    agent.flush()
+    await admin.until(event_is("Hangup", Channel=values["DestChannel"]))
+
+    # The node registers to itself: the registrar side tells PeerStatus, the client Registry.
+    await admin.send(("Action", "Command"), ("Command", "iax2 unregister selfreg"))
+    assert dict(await admin.until(event_is("PeerStatus")))["PeerStatus"] == "Unregistered"
+    await admin.send(("Action", "Command"), ("Command", "iax2 register now selfreg"))
+    registered = await admin.until(event_is("PeerStatus"))
+    assert registered == [("Event", "PeerStatus"), ("Privilege", "system,all"),
+                          ("ChannelType", "IAX2"), ("Peer", "IAX2/selfreg"),
+                          ("PeerStatus", "Registered"), ("Address", "127.0.0.1")]
+    registry = await admin.until(event_is("Registry"))
+    assert registry == [("Event", "Registry"), ("Privilege", "system,all"),
+                        ("ChannelType", "IAX2"), ("Username", "selfreg"),
+                        ("Domain", f"127.0.0.1:{manager_node.iax}"), ("Status", "Registered")]
+    await admin.close()

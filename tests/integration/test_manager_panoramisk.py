@@ -86,7 +86,7 @@ def test_session_and_node_actions(node: ManagerNode) -> None:
         output = await manager.send_command("iax2 show peers")
         assert output.success and output.message == "Command output follows"
         assert output.output[1].startswith("static1 ")
-        assert output.output[-1] == "1 iax2 peers [0 online, 0 offline, 1 unmonitored]"
+        assert output.output[-1] == "2 iax2 peers [0 online, 0 offline, 2 unmonitored]"
         unknown = await manager.send_command("iax2 show nosuch")
         assert unknown.response == "Error" and unknown.output.startswith("No such command")
 
@@ -101,11 +101,14 @@ def test_session_and_node_actions(node: ManagerNode) -> None:
         assert (entry.channeltype, entry.ipport, entry.status) == ("IAX2", "24570",
                                                                     "Unmonitored")
         peerlist = await send({"Action": "IAXpeerlist"})
-        assert [m.event or m.response for m in peerlist] == ["Success", "PeerEntry",
+        assert [m.event or m.response for m in peerlist] == ["Success", "PeerEntry", "PeerEntry",
                                                             "PeerlistComplete"]
         assert peerlist[1].channeltype == "IAX" and peerlist[1].port == "24570"
+        assert (peerlist[2].objectname, peerlist[2].dynamic) == ("selfreg", "yes")
         registry = await send({"Action": "IAXregistry"})
-        assert registry[-1].event == "RegistrationsComplete" and registry[-1].listitems == "0"
+        assert [m.event or m.response for m in registry] == ["Success", "RegistryEntry",
+                                                            "RegistrationsComplete"]
+        assert (registry[1].username, registry[1].host) == ("selfreg", f"127.0.0.1:{node.iax}")
 
         put = await send({"Action": "DBPut", "Family": "ami", "Key": "k", "Val": "v1"})
         assert put.message == "Updated database successfully"
