@@ -84,8 +84,8 @@ class Session:
         self.challenge = ""
         self._queue: deque[bytes] = deque()
         self._queued = 0
-        self._ready = trio.Event()
-        self._closing = False
+        self._writing = False
+        self._nursery: trio.Nursery | None = None
         self._scope = trio.CancelScope()
         self._auth_scope = trio.CancelScope(
             deadline=trio.current_time() + state.config.authtimeout)
@@ -116,7 +116,11 @@ class Session:
             return
         self._queue.append(data)
         self._queued += len(data)
-        self._ready.set()
+        if not self._writing and self._nursery is not None:
+            # A writer runs only while there is something to write: an idle session is
+            # one task, not two.
+            self._writing = True
+            self._nursery.start_soon(self._write_loop)
 
     def drop(self, reason: str) -> None:
         log.notice(f"Manager '{self.name}' from {self.remote} dropped: {reason}")
@@ -142,15 +146,15 @@ class Session:
         self.state.sessions.add(self)
         try:
             with self._scope:
-                self.send(BANNER)
                 async with trio.open_nursery() as nursery:
-                    nursery.start_soon(self._write_loop)
+                    self._nursery = nursery
+                    self.send(BANNER)
                     with self._auth_scope:
                         await self._read_loop()
-                    # Logoff, a refused login or the client's EOF: send what is queued, then close.
-                    self._closing = True
-                    self._ready.set()
+                    # Logoff, a refused login or the client's EOF: the nursery waits for the
+                    # writer to send what is queued, then the connection closes.
         finally:
+            self._nursery = None
             self.state.sessions.discard(self)
             self.state.listening.discard(self)
             await trio.aclose_forcefully(self.stream)
@@ -200,23 +204,27 @@ class Session:
         return await spec.handler(self, message)
 
     async def _write_loop(self) -> None:
-        while True:
-            while not self._queue:
-                if self._closing:
+        try:
+            while self._queue:
+                data = b"".join(self._queue)
+                self._queue.clear()
+                self._queued = 0
+                if not await self._write(data):
                     return
-                await self._ready.wait()
-                self._ready = trio.Event()
-            data = b"".join(self._queue)
-            self._queue.clear()
-            self._queued = 0
-            timeout = (self.user.writetimeout_ms if self.user else _DEFAULT_WRITETIMEOUT_MS) / 1000
-            for start in range(0, len(data), _SEND_PIECE):
-                with trio.move_on_after(timeout) as waited:
-                    try:
-                        await self.stream.send_all(data[start:start + _SEND_PIECE])
-                    except (trio.BrokenResourceError, trio.ClosedResourceError):
-                        self._scope.cancel()
-                        return
-                if waited.cancelled_caught:
-                    self.drop(f"it stopped reading (a write waited {timeout * 1000:.0f} ms)")
-                    return
+        finally:
+            self._writing = False
+
+    async def _write(self, data: bytes) -> bool:
+        user = self.user
+        timeout = (user.writetimeout_ms if user else _DEFAULT_WRITETIMEOUT_MS) / 1000
+        for start in range(0, len(data), _SEND_PIECE):
+            with trio.move_on_after(timeout) as waited:
+                try:
+                    await self.stream.send_all(data[start:start + _SEND_PIECE])
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    self._scope.cancel()
+                    return False
+            if waited.cancelled_caught:
+                self.drop(f"it stopped reading (a write waited {timeout * 1000:.0f} ms)")
+                return False
+        return True
