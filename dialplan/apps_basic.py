@@ -196,7 +196,6 @@ def register_basic_apps(registry: Registry[Call]) -> None:
         Application("SendText", _send_text, "Send a Text Message on a channel."),
         Application("System", _system, "Execute a system command.", waits=True),
         Application("UserEvent", _user_event, "Send an arbitrary user-defined event to "
-                    "parties interested in a channel (AMI users and relevant res_stasis "
-                    "applications)."),
+                    "parties interested in a channel (AMI users)."),
     ):
         registry.add_app(app)

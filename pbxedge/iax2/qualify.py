@@ -1,11 +1,10 @@
 """Qualify: POKE scheduling and a peer's reachability status (reference iax2.md §6.5, §6.6).
 
 One :class:`Qualifier` per peer. It is a sans-IO state machine: it never sends anything itself,
-it queues actions (:class:`SendPoke`, :class:`AbandonPoke`, :class:`Log`,
-:class:`StatusChange`) and exposes its next
-deadline through :meth:`Qualifier.get_timer`. The glue starts a fresh POKE call for each
-:class:`SendPoke`, reports the PONG's round trip with :meth:`Qualifier.on_pong`, and calls
-:meth:`Qualifier.tick` when the deadline passes.
+it queues actions (:class:`SendPoke`, :class:`AbandonPoke`, :class:`Log`, :class:`StatusChange`)
+and exposes its next deadline through :meth:`Qualifier.get_timer`. The glue starts a fresh POKE
+call for each :class:`SendPoke`, reports the PONG's round trip with :meth:`Qualifier.on_pong`,
+and calls :meth:`Qualifier.tick` when the deadline passes.
 
 Numbers follow Asterisk: ``lastms`` is the last round trip (``-1`` after a POKE went unanswered,
 ``0`` while nothing is known), ``historicms`` the value the REACHABLE/LAGGED decisions and the

@@ -179,7 +179,11 @@ async def _run(session: Session, request: _Request, channel: Channel) -> None:
 
 
 async def _report(session: Session, m: Message, request: _Request) -> None:
-    outcome = await _place(session, request)
+    try:
+        outcome = await _place(session, request)
+    except Exception:  # the client still hears how it ended
+        logger.exception("Originate to %s failed", request.target)
+        outcome = Originated(DialStatus.CHANUNAVAIL)
     answered = outcome.status is DialStatus.ANSWER and outcome.channel is not None
     channel = outcome.channel if answered else None
     session.state.bus.publish(OriginateResponse(

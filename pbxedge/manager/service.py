@@ -71,13 +71,17 @@ class ManagerService:
         """Nothing to finish: sessions are simply closed with the node."""
 
     async def _serve(self, stream: trio.SocketStream) -> None:
-        remote = stream.socket.getpeername()[0]
         state = self.state
-        if state.unauthenticated() >= state.config.authlimit:
+        try:
+            if state.unauthenticated() >= state.config.authlimit:
+                await trio.aclose_forcefully(stream)
+                return
+            remote = stream.socket.getpeername()[0]
+            stream.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
+            await Session(state, stream, remote).run()
+        except OSError as exc:  # the client left before it was served
+            log.debug(f"manager connection lost at once: {exc}")
             await trio.aclose_forcefully(stream)
-            return
-        stream.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
-        await Session(state, stream, remote).run()
 
     def _on_event(self, event: NodeEvent) -> None:
         state = self.state

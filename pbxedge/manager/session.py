@@ -2,7 +2,8 @@
 
 A session reads messages and runs their actions one after the other, as Asterisk's session
 thread does; what it sends (responses and events) goes through a queue that a writer task
-empties. Nothing the node does ever waits for a client: an event is offered to every
+empties. Events that come while an action runs follow its reply, as in Asterisk (the Reload
+event after ``Module Reloaded``). Nothing the node does ever waits for a client: an event is offered to every
 session (:meth:`Session.offer`) and only appended to the queues of those allowed to read
 it. A client that stops reading is dropped, never waited for: when one write stays blocked
 longer than the user's ``writetimeout`` (Asterisk's rule), or when its queue holds more
@@ -11,6 +12,7 @@ than :data:`MAX_QUEUED_BYTES` (what a burst may leave waiting within that time).
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections import deque
@@ -29,6 +31,8 @@ from pbxedge.manager.state import ManagerContext
 from pbxedge.manager.wire import BANNER, Message, MessageReader, OversizedMessage, response
 
 __all__ = ["MAX_QUEUED_BYTES", "Action", "Handler", "ManagerState", "Session"]
+
+logger = logging.getLogger("pbxedge.manager")
 
 # What may wait for one client: a dialplan loop can publish a burst of events in one go
 # (the queues hold the same bytes objects, so this bounds time behind, not memory).
@@ -86,6 +90,9 @@ class Session:
         self._queued = 0
         self._writing = False
         self._nursery: trio.Nursery | None = None
+        # Events that came while an action ran: sent after its reply, as Asterisk does.
+        self._held: list[bytes] | None = None
+        self._held_bytes = 0
         self._scope = trio.CancelScope()
         self._auth_scope = trio.CancelScope(
             deadline=trio.current_time() + state.config.authtimeout)
@@ -104,8 +111,15 @@ class Session:
     def offer(self, event: str, text: str, data: bytes) -> None:
         """An event this session may read: sent unless its user's filters keep it out."""
         assert self.user is not None
-        if allowed(self.user.filters, event, text):
+        if not allowed(self.user.filters, event, text):
+            return
+        if self._held is None:
             self.send(data)
+        elif self._queued + self._held_bytes + len(data) > MAX_QUEUED_BYTES:
+            self.drop(f"more than {MAX_QUEUED_BYTES} bytes waiting")
+        else:
+            self._held.append(data)
+            self._held_bytes += len(data)
 
     def send(self, data: bytes) -> None:
         """Queue *data*; never waits."""
@@ -201,7 +215,17 @@ class Session:
         if spec.privilege and not self.write & spec.privilege:
             self.send(response(message, "Error", "Permission denied"))
             return True
-        return await spec.handler(self, message)
+        self._held = []
+        try:
+            return await spec.handler(self, message)
+        except Exception:  # a broken action must not take the session or the node down
+            logger.exception("Manager action %s from %s failed", spec.name, self.remote)
+            self.send(response(message, "Error", f"{spec.name} failed"))
+            return True
+        finally:
+            held, self._held, self._held_bytes = self._held, None, 0
+            for data in held:
+                self.send(data)
 
     async def _write_loop(self) -> None:
         try:
