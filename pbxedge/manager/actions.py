@@ -22,12 +22,13 @@ import trio
 from pbxedge import __version__, log
 from pbxedge.control.registry import CommandContext
 from pbxedge.events import Category, FullyBooted, UserEvent, VarSet
+from pbxedge.log import printable
 from pbxedge.manager.channels import LiveChannel, channel_block
 from pbxedge.manager.config import ManagerUser
 from pbxedge.manager.permissions import ALL, bit, event_mask, privilege
 from pbxedge.manager.render import render
 from pbxedge.manager.session import Action, Session
-from pbxedge.manager.wire import Message, encode, list_complete, response
+from pbxedge.manager.wire import Message, encode, integer, list_complete, response
 from pbxedge.store import StoreError
 
 __all__ = ["AMI_VERSION", "ASTERISK_VERSION", "CORE_ACTIONS"]
@@ -83,19 +84,20 @@ def _authenticate(session: Session, m: Message) -> ManagerUser | str:
     """The user *m* logs in as, or the reason it may not (``authenticate``)."""
     username = m.get("Username")
     user = session.state.config.user(username) if username else None
+    shown = printable(username)
     if user is None:
-        return f"{session.remote} tried to authenticate with nonexistent user '{username}'"
+        return f"{session.remote} tried to authenticate with nonexistent user '{shown}'"
     if not user.acl.permits(session.remote):
-        return f"{session.remote} failed to pass IP ACL as '{username}'"
+        return f"{session.remote} failed to pass IP ACL as '{shown}'"
     if user.secret is not None:
         if m.get("AuthType").lower() == "md5":
             if session.challenge:
                 expected = hashlib.md5((session.challenge + user.secret).encode()).hexdigest()
-                if hmac.compare_digest(expected, m.get("Key")):
+                if hmac.compare_digest(expected.encode(), m.get("Key").encode()):
                     return user
         elif hmac.compare_digest(user.secret.encode(), m.get("Secret").encode()):
             return user
-    return f"{session.remote} failed to authenticate as '{username}'"
+    return f"{session.remote} failed to authenticate as '{shown}'"
 
 
 async def _login(session: Session, m: Message) -> bool:
@@ -112,8 +114,7 @@ async def _login(session: Session, m: Message) -> bool:
     events = m.get("Events")
     mask = event_mask(events) if events else ALL
     session.logged_in(found, ALL if mask is None else mask)
-    displayconnects = found.displayconnects
-    if session.state.config.displayconnects if displayconnects is None else displayconnects:
+    if session.displayconnects():
         log.verbose(2, f"Manager '{found.name}' logged on from {session.remote}")
     _ack(session, m, "Authentication accepted")
     state = session.state
@@ -232,10 +233,9 @@ async def _core_show_channels(session: Session, m: Message) -> bool:
     state = session.state
     lives = state.channels.all()
     out = [response(m, message="Channels will follow", list_start=True)]
-    action_id = [("ActionID", m.action_id)] if m.action_id else []
     for live in lives:
         out.append(encode([
-            ("Event", "CoreShowChannel"), *action_id,
+            ("Event", "CoreShowChannel"), *m.id_lines,
             *channel_block("", live.channel, live, state.config.channelvars),
             ("Application", live.app), ("ApplicationData", live.data),
             ("Duration", _duration(live)), ("BridgeId", ""),
@@ -255,14 +255,16 @@ async def _hangup(session: Session, m: Message) -> bool:
     cause = 0
     text = m.get("Cause")
     if text:
-        cause = int(text) if text.isdigit() and int(text) <= 127 else 0
-        if not cause:
-            log.notice(f"Invalid 'Cause: {text}' in manager action Hangup")
+        cause = integer(text) or 0
+        if not 0 < cause <= 127:
+            # Hung up all the same, with the channel's own cause (as Asterisk).
+            cause = 0
+            log.notice(f"Invalid 'Cause: {printable(text)}' in manager action Hangup")
     state = session.state
     if not name.startswith("/"):
         live = state.channels.named(name)
         if live is None:
-            log.notice(f"Request to hangup non-existent channel: {name}")
+            log.notice(f"Request to hangup non-existent channel: {printable(name)}")
             return _error(session, m, "No such channel")
         await _hang_up(session, live, cause)
         return _ack(session, m, "Channel Hungup")
@@ -273,14 +275,13 @@ async def _hangup(session: Session, m: Message) -> bool:
     except re.error:
         return _error(session, m, f"Regex compile failed on: {name}")
     out = [response(m, message="Channels hung up will follow", list_start=True)]
-    action_id = [("ActionID", m.action_id)] if m.action_id else []
     matched = [live for live in state.channels.all() if pattern.search(live.channel.name)]
     for live in matched:
         await _hang_up(session, live, cause)
         out.append(encode([("Event", "ChannelHungup"), ("Channel", live.channel.name),
-                           *action_id]))
+                           *m.id_lines]))
     out.append(encode([("Event", "ChannelsHungupListComplete"), ("EventList", "Complete"),
-                       ("ListItems", str(len(matched))), *action_id]))
+                       ("ListItems", str(len(matched))), *m.id_lines]))
     session.send(b"".join(out))
     return True
 
@@ -293,10 +294,10 @@ async def _hang_up(session: Session, live: LiveChannel, cause: int) -> None:
 
 def _priority(session: Session, context: str, exten: str, text: str) -> int:
     """A priority number or label (``ast_findlabel_extension``); 0 when neither."""
-    if text.strip().lstrip("+-").isdigit():
-        return int(text)
-    found = session.state.context.engine.plan.find_label(context, exten, text.strip())
-    return found or 0
+    number = integer(text)
+    if number is not None:
+        return number
+    return session.state.context.engine.plan.find_label(context, exten, text.strip()) or 0
 
 
 async def _redirect(session: Session, m: Message) -> bool:
@@ -326,8 +327,7 @@ async def _redirect(session: Session, m: Message) -> bool:
         return _error(session, m, f"Channel does not exist: {name}")
     if live.channel.is_hungup:
         return _error(session, m, "Redirect failed, channel not up.")
-    other = channels.named(extra_name) if extra_name else None
-    if extra_name and other is None:
+    if extra_name and channels.named(extra_name) is None:
         return _error(session, m, f"ExtraChannel does not exist: {extra_name}")
     if not engine.redirect(name, context, exten, number):
         return _error(session, m, "Redirect failed")
@@ -411,10 +411,9 @@ async def _db_get(session: Session, m: Message) -> bool:
     value = store.db_get(*found) if store is not None else None
     if value is None:
         return _error(session, m, "Database entry not found")
-    action_id = [("ActionID", m.action_id)] if m.action_id else []
     session.send(response(m, message="Result will follow", list_start=True)
                  + encode([("Event", "DBGetResponse"), ("Family", found[0]), ("Key", found[1]),
-                           ("Val", value), *action_id])
+                           ("Val", value), *m.id_lines])
                  + list_complete(m, "DBGetComplete", 1))
     return True
 
@@ -429,7 +428,7 @@ async def _db_put(session: Session, m: Message) -> bool:
             raise StoreError("no state database")
         store.db_put(*found, m.get("Val"))
     except StoreError as exc:
-        log.warning(f"DBPut {found[0]}/{found[1]}: {exc}")
+        log.warning(f"DBPut {printable(found[0])}/{printable(found[1])}: {exc}")
         return _error(session, m, "Failed to update entry")
     return _ack(session, m, "Updated database successfully")
 
@@ -442,7 +441,7 @@ async def _db_del(session: Session, m: Message) -> bool:
     try:
         deleted = store is not None and store.db_del(*found)
     except StoreError as exc:
-        log.warning(f"DBDel {found[0]}/{found[1]}: {exc}")
+        log.warning(f"DBDel {printable(found[0])}/{printable(found[1])}: {exc}")
         deleted = False
     if not deleted:
         return _error(session, m, "Database entry could not be deleted")

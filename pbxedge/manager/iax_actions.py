@@ -34,7 +34,7 @@ def _peer_entry(row: PeerRow, m: Message, *, peerlist: bool) -> bytes:
     ip = row.addr[0] if row.addr else _NULL
     port = str(row.addr[1]) if row.addr else _NULL
     if peerlist:
-        pairs = [("Event", "PeerEntry"), *([("ActionID", m.action_id)] if m.action_id else []),
+        pairs = [("Event", "PeerEntry"), *m.id_lines,
                  ("Channeltype", "IAX"), ("ObjectName", row.name), ("ChanObjectType", "peer"),
                  ("IPaddress", ip), ("Mask", row.mask or _NULL), ("Port", port)]
     else:
@@ -72,9 +72,8 @@ async def _iax_registry(session: Session, m: Message) -> bool:
     if view is None:
         return True
     rows = view.registrations()
-    action_id = [("ActionID", m.action_id)] if m.action_id else []
     entries = [encode([
-        ("Event", "RegistryEntry"), *action_id,
+        ("Event", "RegistryEntry"), *m.id_lines,
         ("Host", format_addr(*row.addr) if row.addr else _NULL),
         ("DNSmanager", "Y" if row.dnsmgr else "N"), ("Username", row.username),
         ("Perceived", format_addr(*row.perceived) if row.perceived else "<Unregistered>"),

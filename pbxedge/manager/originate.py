@@ -23,13 +23,14 @@ from pbxedge.events import Category, Fields, NodeEvent
 from pbxedge.iax2.newcall import shrink_phone_number
 from pbxedge.manager.permissions import bit
 from pbxedge.manager.session import Action, Session
-from pbxedge.manager.wire import Message, response
+from pbxedge.manager.wire import Message, integer, response
 
 __all__ = ["ORIGINATE_ACTIONS", "OriginateResponse"]
 
 logger = logging.getLogger("pbxedge.manager")
 
 DEFAULT_TIMEOUT_MS = 30_000
+MAX_TIMEOUT_MS = 86_400_000  # a day: any longer Timeout is taken as that
 _TRUE = ("yes", "true", "y", "t", "1", "on")
 # Applications that reach a shell, and data that could: they need the system class too.
 _SHELL_APPS = ("system", "exec", "agi", "mixmonitor", "externalivr")
@@ -114,16 +115,14 @@ def _parse(session: Session, m: Message) -> _Request | str:
     priority = 0
     text = m.get("Priority").strip()
     if text:
-        if text.lstrip("+-").isdigit():
-            priority = int(text)
-        else:
-            priority = plan.find_label(context, exten, text) or 0
-            if priority < 1:
-                return "Invalid priority"
-    timeout_text = m.get("Timeout").strip()
-    if timeout_text and not timeout_text.lstrip("-").isdigit():
+        number = integer(text)
+        priority = number if number is not None else plan.find_label(context, exten, text) or 0
+        if number is None and priority < 1:
+            return "Invalid priority"
+    timeout_text = m.get("Timeout")
+    timeout_ms = integer(timeout_text) if timeout_text else DEFAULT_TIMEOUT_MS
+    if timeout_ms is None:
         return "Invalid timeout"
-    timeout_ms = int(timeout_text) if timeout_text else DEFAULT_TIMEOUT_MS
     if "/" not in target:
         return "Invalid channel"
     caller_name, caller_num = parse_callerid(m.get("CallerID"))
@@ -140,9 +139,9 @@ def _parse(session: Session, m: Message) -> _Request | str:
         if not plan.exists(context, exten, priority, caller_num):
             return "Extension does not exist."
     assert session.user is not None
-    return _Request(target, max(0, timeout_ms) / 1000, application, data, context, exten,
-                    priority, caller_num, caller_name, m.get("Account"),
-                    (*session.user.setvars, *_variables(m)))
+    timeout = min(max(0, timeout_ms), MAX_TIMEOUT_MS) / 1000
+    return _Request(target, timeout, application, data, context, exten, priority, caller_num,
+                    caller_name, m.get("Account"), (*session.user.setvars, *_variables(m)))
 
 
 async def _place(session: Session, request: _Request) -> Originated:

@@ -45,7 +45,7 @@ def event_mask(text: str) -> int | None:
     value = text.strip()
     if not value:
         return None
-    if value.isdigit():
+    if value.isascii() and value.isdecimal():
         return int(value) & ALL
     if value.lower() in _FALSE:
         return 0

@@ -172,10 +172,11 @@ class Session:
             self.state.sessions.discard(self)
             self.state.listening.discard(self)
             await trio.aclose_forcefully(self.stream)
-            if self.user is not None and self._displayconnects():
+            if self.user is not None and self.displayconnects():
                 log.verbose(2, f"Manager '{self.user.name}' logged off from {self.remote}")
 
-    def _displayconnects(self) -> bool:
+    def displayconnects(self) -> bool:
+        """Whether this user's logins and logoffs are logged."""
         assert self.user is not None
         chosen = self.user.displayconnects
         return self.state.config.displayconnects if chosen is None else chosen

@@ -11,6 +11,7 @@ the client.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ __all__ = [
     "MessageReader",
     "OversizedMessage",
     "encode",
+    "integer",
     "list_complete",
     "response",
 ]
@@ -34,6 +36,7 @@ MAX_LINE = 4096
 MAX_HEADERS = 128
 
 Pairs = Sequence[tuple[str, str]]
+_INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
 
 
 class OversizedMessage(ValueError):
@@ -65,6 +68,11 @@ class Message:
     @property
     def action_id(self) -> str:
         return self.get("ActionID")
+
+    @property
+    def id_lines(self) -> list[tuple[str, str]]:
+        """The ``ActionID`` line a reply repeats, or none when the request had none."""
+        return [("ActionID", self.action_id)] if self.action_id else []
 
 
 def _parse_line(line: str) -> tuple[str, str]:
@@ -103,6 +111,12 @@ class MessageReader:
             self._lines.append(_parse_line(raw.decode("utf-8", errors="replace")))
 
 
+def integer(text: str) -> int | None:
+    """A header's whole number (``sscanf %d`` of a sane size), or None."""
+    value = text.strip()
+    return int(value) if _INTEGER.fullmatch(value) else None
+
+
 def encode(pairs: Iterable[tuple[str, str]]) -> bytes:
     """A message: each pair as ``Key: Value`` (an empty value keeps its trailing space,
     as Asterisk sends it), then the blank line."""
@@ -113,9 +127,7 @@ def response(request: Message, status: str = "Success", message: str | None = No
              extra: Pairs = (), *, list_start: bool = False) -> bytes:
     """``astman_send_response_full``: Response, ActionID (when the request had one),
     ``EventList: start`` for lists, Message, then *extra*."""
-    pairs = [("Response", status)]
-    if request.action_id:
-        pairs.append(("ActionID", request.action_id))
+    pairs = [("Response", status), *request.id_lines]
     if list_start:
         pairs.append(("EventList", "start"))
     if message is not None:
@@ -126,8 +138,6 @@ def response(request: Message, status: str = "Success", message: str | None = No
 
 def list_complete(request: Message, event: str, items: int, extra: Pairs = ()) -> bytes:
     """The event that closes a list (``astman_send_list_complete_start``)."""
-    pairs = [("Event", event)]
-    if request.action_id:
-        pairs.append(("ActionID", request.action_id))
-    pairs += [("EventList", "Complete"), ("ListItems", str(items)), *extra]
+    pairs = [("Event", event), *request.id_lines, ("EventList", "Complete"),
+             ("ListItems", str(items)), *extra]
     return encode(pairs)
