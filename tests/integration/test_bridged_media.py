@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -181,7 +182,7 @@ async def test_same_codec_bridge_relays_on_the_fast_path_untouched(
     agent.hangup(call)
     assert heard == b"".join(sent)
     stamps = [v.timestamp for v in sorted(call.voice, key=lambda v: v.timestamp)]
-    assert all(b - a == 20 for a, b in zip(stamps, stamps[1:], strict=False))
+    assert all(b - a == 20 for a, b in pairwise(stamps))
 
 
 async def test_ulaw_to_g722_echo_carries_the_chirp(three: Three, agent: CallAgent) -> None:
