@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -157,15 +155,11 @@ class Call:
         if self._interruptible is not None:
             self._interruptible.cancel()
 
-    @contextmanager
-    def interruptible(self) -> Iterator[None]:
-        """What runs inside may be stopped by :meth:`redirect_to`."""
-        with trio.CancelScope() as scope:
-            self._interruptible = scope
-            try:
-                yield
-            finally:
-                self._interruptible = None
+    def interruptible(self) -> trio.CancelScope:
+        """A scope :meth:`redirect_to` cancels: what runs inside it stops for the Redirect
+        (cancelling it once it is left changes nothing)."""
+        scope = self._interruptible = trio.CancelScope()
+        return scope
 
     # -- variables ---------------------------------------------------------------------
     def lookup_variable(self, name: str) -> str | None:

@@ -114,7 +114,9 @@ class Engine:
         with ``Application``); a Redirect meanwhile sends it into the dialplan instead."""
         call = Call(channel, self.plan, self.services, "default", "s", 1)
         with self._running_call(call):
-            result = await self._execute(call, app, data)
+            result: AppResult | None = None
+            with call.interruptible():
+                result = await self._execute(call, app, data)
             if call.redirect is not None:
                 outcome = await self._run(call)
             else:
@@ -171,13 +173,20 @@ class Engine:
 
     # -- the main loop -------------------------------------------------------------------
     async def _run(self, call: Call) -> CallOutcome:
+        """Run priorities until the call leaves the dialplan; a Redirect stops whatever runs
+        (one cancel scope per run, not per priority) and the call starts again there."""
+        while True:
+            if call.redirect is not None:
+                call.context, call.exten, call.priority = call.redirect
+                call.redirect = None
+                call.steps_without_wait = 0  # an outside action moved it: not a loop
+            with call.interruptible():
+                return await self._run_priorities(call)
+
+    async def _run_priorities(self, call: Call) -> CallOutcome:
         plan, channel = call.plan, call.channel
         try:
             while True:
-                if call.redirect is not None:
-                    call.context, call.exten, call.priority = call.redirect
-                    call.redirect = None
-                    call.steps_without_wait = 0  # an outside action moved it: not a loop
                 if channel.is_hungup:
                     return CallOutcome("caller", channel.hangup_cause)
                 found = plan.find(call.context, call.exten, channel.caller_num, priority=call.priority)
@@ -215,15 +224,11 @@ class Engine:
                                     app.name, data))
         call.jump = None
         started = trio.current_time()
-        result: AppResult | None = None
         try:
-            with call.interruptible():
-                result = await app.handler(call, data)
+            result = await app.handler(call, data)
         except Exception:  # an admin's Python application must not take the node down
             log.exception("Application %s failed on channel '%s'; hanging up", app.name, call.channel.name)
             return AppResult.HANGUP
-        if call.redirect is not None:
-            return None  # the main loop continues where the Redirect said
         if app.waits and trio.current_time() > started:
             call.steps_without_wait = 0  # the caller was waited on: not a runaway loop
         if call.jump is not None:
@@ -267,10 +272,7 @@ class Engine:
                 await indicate_and_wait(call, "10", Indication.CONGESTION, CAUSE_CONGESTION)
             return CallOutcome("fallthrough", channel.hangup_cause)
         started = trio.current_time()
-        with call.interruptible():
-            digits = await collect_extension(call, call.response_timeout, call.digit_timeout)
-        if call.redirect is not None:
-            return None
+        digits = await collect_extension(call, call.response_timeout, call.digit_timeout)
         if trio.current_time() > started:
             call.steps_without_wait = 0
         if channel.is_hungup:
