@@ -630,6 +630,11 @@ class Endpoint:
         call.enable_key_rotation(now)
         self._settle(call, now)
 
+    def set_call_timers(self, *, pingtime: float, lagrqtime: float) -> None:
+        """PING and LAGRQ intervals for calls started from now on (a reload)."""
+        self._pingtime = pingtime
+        self._lagrqtime = lagrqtime
+
     # -- inspection -----------------------------------------------------------------------
 
     def call_info(self, callno: int) -> CallInfo:

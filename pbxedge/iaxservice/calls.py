@@ -73,6 +73,12 @@ class CallService:
             raise RuntimeError("the call service is not running")
         return self._nursery
 
+    def reconfigure(self, config: IaxConfig, keys: KeyStore) -> None:
+        """New calls use a reloaded config and keys; each live call keeps the user or peer
+        it was set up with, so a removed account's call goes on to its end."""
+        self.config = config
+        self.keys = keys
+
     # -- channels -------------------------------------------------------------------------
 
     def jitter_settings(self, enabled: bool) -> JitterBufferSettings | None:

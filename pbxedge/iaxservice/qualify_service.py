@@ -56,18 +56,32 @@ class QualifyService:
     def __init__(self, iax: IaxService, peers: Iterable[Peer], now: float) -> None:
         self._iax = iax
         self._qualifiers: dict[str, Qualifier] = {}
+        self._settings: dict[str, tuple[int, int, int, bool]] = {}
         self._pokes: dict[str, _PokeCall] = {}
-        for peer in peers:
-            if peer.qualify_ms <= 0:
-                continue
-            self._qualifiers[peer.name] = Qualifier(
-                peer.name,
-                peer.qualify_ms,
-                now,
-                freq_ok_ms=peer.qualifyfreqok,
-                freq_notok_ms=peer.qualifyfreqnotok,
-                smoothing=peer.qualifysmoothing,
-            )
+        self.reconfigure(peers, now)
+
+    def reconfigure(self, peers: Iterable[Peer], now: float) -> list[str]:
+        """Qualify the *peers* of a (re)loaded config; returns those that start anew.
+
+        A peer whose qualify settings did not change keeps its qualifier, status and RTT;
+        one that lost ``qualify`` (or was removed) stops being poked. The caller tells the
+        new ones where their peer is.
+        """
+        wanted = {
+            peer.name: (peer.qualify_ms, peer.qualifyfreqok, peer.qualifyfreqnotok,
+                        peer.qualifysmoothing)
+            for peer in peers if peer.qualify_ms > 0
+        }
+        for name in [n for n in self._qualifiers if self._settings[n] != wanted.get(n)]:
+            del self._qualifiers[name], self._settings[name]
+            self._abandon(name, now)
+        started = [name for name in wanted if name not in self._qualifiers]
+        for name in started:
+            maxms, freq_ok, freq_notok, smoothing = wanted[name]
+            self._qualifiers[name] = Qualifier(name, maxms, now, freq_ok_ms=freq_ok,
+                                               freq_notok_ms=freq_notok, smoothing=smoothing)
+            self._settings[name] = wanted[name]
+        return started
 
     # -- queries -------------------------------------------------------------------------
     def status(self, peer: str) -> PeerStatus:

@@ -98,7 +98,8 @@ class IaxService:
         self.endpoint = Endpoint(
             pool=self.pool,
             tokens=self.tokens,
-            token_policy=self.token_policy.required,
+            # Through the service, so a reload's policy is the one asked.
+            token_policy=lambda *request: self.token_policy.required(*request),
             rng=self.rng,
             pingtime=float(general.pingtime),
             lagrqtime=float(general.lagrqtime),
@@ -144,6 +145,29 @@ class IaxService:
 
     def register_commands(self, registry: CommandRegistry) -> None:
         """None of its own: the call service registers the endpoint's console commands."""
+
+    def reconfigure(self, config: IaxConfig) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+        """Apply a reloaded iax.conf to what comes next: sockets (returned as the local
+        addresses added and removed), call-number limits, call-token policy, PING/LAGRQ
+        intervals. Live calls keep their state. Raises BindError, changing nothing, when a
+        new bind address cannot be bound."""
+        general = config.general
+        rebound = self.transport.rebind([(bind.host, bind.port) for bind in general.bindaddrs])
+        if rebound != ([], []):
+            self.local_addresses = self.transport.local_addresses
+        self.transport.set_tos(general.tos)
+        self.pool.set_limits(
+            maxcallnumbers=general.maxcallnumbers,
+            limits=[(limit.network, limit.limit) for limit in config.callnumberlimits],
+            max_nonvalidated=general.maxcallnumbers_nonvalidated,
+        )
+        self.tokens.expiration = float(general.calltokenexpiration)
+        # Learned "auto" call-token rules start over, as on an Asterisk reload.
+        self.token_policy = token_policy(config)
+        self.endpoint.set_call_timers(pingtime=float(general.pingtime),
+                                      lagrqtime=float(general.lagrqtime))
+        self.config = config
+        return rebound
 
     def now(self) -> float:
         return trio.current_time()
