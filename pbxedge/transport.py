@@ -131,7 +131,9 @@ class _BoundSocket:
     requested: Address  # as configured (port 0 stays 0), what rebind compares
     backlog: deque[tuple[bytes, Address]] = field(default_factory=deque)
     backlog_waiting: trio.Event = field(default_factory=trio.Event)
-    scope: trio.CancelScope = field(default_factory=trio.CancelScope)  # its loops
+    # One per loop of the socket: rebind cancels them to retire it.
+    scopes: tuple[trio.CancelScope, trio.CancelScope] = field(
+        default_factory=lambda: (trio.CancelScope(), trio.CancelScope()))
 
 
 class UdpTransport:
@@ -220,7 +222,7 @@ class UdpTransport:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 for bound in self._bound:
-                    nursery.start_soon(self._serve_socket, bound)
+                    self._serve_socket(bound)
                 nursery.start_soon(self._timer_loop)
                 # The endpoint may have queued datagrams (registrations, POKEs) before we ran.
                 self._flush()
@@ -258,7 +260,7 @@ class UdpTransport:
         self._index_families()
         self._routes = {}
         for bound in added:
-            self._nursery.start_soon(self._serve_socket, bound)
+            self._serve_socket(bound)
         return [bound.local for bound in added], [bound.local for bound in removed]
 
     def set_tos(self, tos: int) -> None:
@@ -337,17 +339,16 @@ class UdpTransport:
 
     # ------------------------------------------------------------------ loops
 
-    async def _serve_socket(self, bound: _BoundSocket) -> None:
-        """The loops of one socket, in a scope that :meth:`rebind` cancels to retire it."""
-        with bound.scope:
-            try:
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(self._receive_loop, bound)
-                    nursery.start_soon(self._backlog_loop, bound)
-            except* trio.ClosedResourceError:
-                pass  # retired between two waits
+    def _serve_socket(self, bound: _BoundSocket) -> None:
+        assert self._nursery is not None
+        self._nursery.start_soon(self._receive_loop, bound)
+        self._nursery.start_soon(self._backlog_loop, bound)
 
     async def _receive_loop(self, bound: _BoundSocket) -> None:
+        with bound.scopes[0]:
+            await self._receive(bound)
+
+    async def _receive(self, bound: _BoundSocket) -> None:
         buffer = bytearray(_RECEIVE_BUFFER_SIZE)
         view = memoryview(buffer)
         sock = bound.sock
@@ -380,6 +381,10 @@ class UdpTransport:
             self._flush()
 
     async def _backlog_loop(self, bound: _BoundSocket) -> None:
+        with bound.scopes[1]:
+            await self._send_backlogs(bound)
+
+    async def _send_backlogs(self, bound: _BoundSocket) -> None:
         while True:
             await bound.backlog_waiting.wait()
             bound.backlog_waiting = trio.Event()
@@ -576,7 +581,8 @@ class UdpTransport:
 
 def _close(bound: _BoundSocket) -> None:
     # Cancelled first, so its loops wake up cancelled rather than on a closed socket.
-    bound.scope.cancel()
+    for scope in bound.scopes:
+        scope.cancel()
     trio.lowlevel.notify_closing(bound.sock)
     bound.sock.close()
 

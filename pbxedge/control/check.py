@@ -29,12 +29,13 @@ __all__ = ["ALL_PARTS", "LoadedFiles", "Part", "Problem", "load_node_files"]
 class Part(StrEnum):
     """The files one module reads (what ``module reload NAME`` reloads)."""
 
+    # In the order a reload applies them: the two that can still fail come first.
     IAX = "iax"  # iax.conf and the RSA keys
+    LOGGER = "logger"  # logger.conf
     DIALPLAN = "dialplan"  # extensions.conf
     MOH = "moh"  # musiconhold.conf
     INDICATIONS = "indications"  # indications.conf
     CDR = "cdr"  # cdr.conf
-    LOGGER = "logger"  # logger.conf
 
 
 ALL_PARTS = frozenset(Part)
