@@ -148,8 +148,8 @@ class UdpTransport:
     Cancelling the nursery stops the loops and closes the sockets.  The event channel stays
     open; it belongs to the caller.
 
-    Outgoing datagrams leave through the first socket of the destination's address family, so
-    several bind addresses of one family share the first one's source address.
+    Outgoing datagrams leave through the socket that last heard from their destination, else
+    through the first socket of the destination's address family.
     """
 
     def __init__(
@@ -258,7 +258,8 @@ class UdpTransport:
         self._bound = [kept[address] if address in kept else next(fresh) for address in wanted]
         self._bind_addresses = wanted
         self._index_families()
-        self._routes = {}
+        gone = set(removed)
+        self._routes = {addr: bound for addr, bound in self._routes.items() if bound not in gone}
         for bound in added:
             self._serve_socket(bound)
         return [bound.local for bound in added], [bound.local for bound in removed]
@@ -358,6 +359,9 @@ class UdpTransport:
             await trio.lowlevel.wait_readable(sock)
             # One clock reading per batch: the datagrams of a batch arrived together.
             now = trio.current_time()
+            # With several sockets, what goes back to a peer leaves through the socket that
+            # heard it (the one the peer addresses); with one there is nothing to choose.
+            routes = self._routes if len(self._bound) > 1 else None
             count = 0
             for _ in range(self._max_batch):
                 try:
@@ -373,6 +377,8 @@ class UdpTransport:
                     # IPv6 sources are (host, port, flowinfo, scope_id); the endpoint keys on
                     # (host, port).
                     source = (source[0], source[1])
+                if routes is not None and routes.get(source) is not bound:
+                    self._learn_route(source, bound)
                 try:
                     receive(bytes(view[:size]), source, now)
                 except Exception:
@@ -507,6 +513,11 @@ class UdpTransport:
             self._routes.clear()
         self._routes[destination] = bound
         return bound
+
+    def _learn_route(self, source: Address, bound: _BoundSocket) -> None:
+        if len(self._routes) >= _ROUTES_KEPT:
+            self._routes.clear()
+        self._routes[source] = bound
 
     def _queue(self, bound: _BoundSocket, data: bytes, destination: Address) -> None:
         if len(bound.backlog) >= self._max_backlog:

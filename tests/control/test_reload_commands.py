@@ -95,7 +95,7 @@ async def test_module_names_as_asterisk_admins_type_them(tmp_path: Path) -> None
 
 
 async def test_an_applier_that_fails_stops_the_modules_after_it(tmp_path: Path) -> None:
-    engine, reloader, registry, ctx = _console(tmp_path)
+    engine, reloader, _, _ = _console(tmp_path)
     plan = engine.plan
 
     def refuse(files: LoadedFiles) -> list[str]:
