@@ -7,6 +7,7 @@ configuration changes under it.
 
 from __future__ import annotations
 
+import re
 import signal
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -159,5 +160,32 @@ async def test_bindaddr_changes_rebind_without_touching_the_kept_socket(
         assert on_second.up  # its socket stayed
         agent.hangup(on_second)
         agent.hangup(on_first)
+    finally:
+        stop(node)
+
+
+def test_logger_conf_is_honoured_reloaded_and_rotated(tmp_path: Path) -> None:
+    port = free_udp_port()
+    config = write_node(tmp_path, _iax_conf([port], users=["keep"]), EXTENSIONS)
+    (tmp_path / "logger.conf").write_text("[logfiles]\nconsole => notice,warning,error\n"
+                                          "messages => notice,warning,error\n")
+    node = start_node(tmp_path, config, port, "-v")
+    logs = tmp_path / "var" / "log"
+    try:
+        wait_for_log(node, "pbxedge Ready.")
+        assert "pbxedge Ready." in (logs / "messages").read_text()
+        assert node.pbxedge("-rx", "logger rotate").stdout == ""
+        assert "pbxedge Ready." in (logs / "messages.0").read_text()
+        (tmp_path / "logger.conf").write_text(
+            "[general]\ndateformat = %s\n[logfiles]\nconsole => notice,warning,error\n"
+            "messages => notice,warning,error\nfull => verbose(9),notice\n")
+        assert node.pbxedge("-rx", "logger reload").stdout == (
+            "Module 'logger' reloaded successfully.\n")
+        assert node.pbxedge("-rx", "iax2 reload").returncode == 0
+        full = (logs / "full").read_text()
+        assert "Reloaded chan_iax2.so" in full and "== users: 2, RSA keys: 0" in full  # verbose(9)
+        assert re.search(r"^\[\d{10}\] NOTICE\[\d+\] reload.py: Reloaded chan_iax2", full, re.M)
+        shown = node.pbxedge("-rx", "logger show channels").stdout
+        assert f"{logs}/full" in shown and "File" in shown
     finally:
         stop(node)
