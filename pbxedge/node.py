@@ -43,6 +43,8 @@ from pbxedge.control.server import ControlServer, ControlSocketError
 from pbxedge.iaxservice.calls import CallService
 from pbxedge.iaxservice.registrations import RegistrationService
 from pbxedge.iaxservice.service import IaxService
+from pbxedge.metrics.collector import NodeMetrics
+from pbxedge.metrics.server import MetricsService
 from pbxedge.paths import NodePaths
 from pbxedge.pidfile import PidFile, PidFileError
 from pbxedge.private_state import make_state_private
@@ -166,7 +168,7 @@ async def run_node(options: NodeOptions) -> int:
             # Start order: each service may rely on the ones before it; the console comes
             # last so that it answers only once the node is complete.
             services: list[Service] = [
-                *_iax_services(config, options.paths, files, store, registry, reloader),
+                *_iax_services(config, options.paths, files, store, registry, reloader, info),
                 control]
             for service in services:
                 service.register_commands(registry)
@@ -191,8 +193,9 @@ def _dialplan_engine(paths: NodePaths, files: LoadedFiles, store: Store) -> Engi
 
 
 def _iax_services(config: IaxConfig, paths: NodePaths, files: LoadedFiles, store: Store,
-                  registry: CommandRegistry, reloader: Reloader) -> list[Service]:
-    """The dialplan and the IAX2 side: endpoint and transport, registrations, calls."""
+                  registry: CommandRegistry, reloader: Reloader, info: CoreInfo) -> list[Service]:
+    """The dialplan and the IAX2 side: endpoint and transport, registrations, calls, and
+    their metrics; each registers what a reload changes."""
     engine = _dialplan_engine(paths, files, store)
     register_dialplan_commands(registry, engine)
     keys = files.keys
@@ -202,6 +205,10 @@ def _iax_services(config: IaxConfig, paths: NodePaths, files: LoadedFiles, store
     cdr = CdrRecorder(files.cdr, _csv_log(paths, files.cdr), (store,))
     calls = CallService(iax, config=config, keys=keys, store=store, engine=engine,
                         peers=registrations, media_env=media, cdr=cdr)
+    metrics = MetricsService(
+        NodeMetrics(calls, registrations, started_at=lambda: info.started_at,
+                    last_reload=lambda: info.last_reload),
+        config.general.metrics)
     # The console shows what is in force, which a reload changes.
     register_iax2_commands(registry, lambda: calls.config)
     register_keys_commands(registry, lambda: calls.keys)
@@ -215,6 +222,7 @@ def _iax_services(config: IaxConfig, paths: NodePaths, files: LoadedFiles, store
             raise ReloadError([f"{new.path}: error: bindaddr: {exc}"]) from exc
         calls.reconfigure(new, loaded.keys)
         return [*registrations.reconfigure(new, loaded.keys),
+                *metrics.reconfigure(new.general.metrics),
                 f"users: {len(new.users)}, RSA keys: {len(loaded.keys.names())}",
                 *(f"listening on {format_address(a)}" for a in added),
                 *(f"no longer listening on {format_address(a)}" for a in removed)]
@@ -247,7 +255,7 @@ def _iax_services(config: IaxConfig, paths: NodePaths, files: LoadedFiles, store
                           (Part.MOH, apply_moh), (Part.INDICATIONS, apply_indications),
                           (Part.CDR, apply_cdr), (Part.LOGGER, apply_logger)):
         reloader.add(part, applier)
-    return [iax, registrations, calls]
+    return [iax, registrations, calls, metrics]
 
 
 def _csv_log(paths: NodePaths, config: CdrConfig) -> CsvCdrLog | None:

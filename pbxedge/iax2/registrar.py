@@ -183,6 +183,10 @@ class Registrar:
     def registration(self, peer: str) -> Registration | None:
         return self._live.get(peer)
 
+    def count(self) -> int:
+        """How many peers are registered now."""
+        return len(self._live)
+
     def address_of(self, peer: str) -> Address | None:
         """Where to send a call for *peer*, or None while it is not registered."""
         reg = self._live.get(peer)

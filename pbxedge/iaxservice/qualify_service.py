@@ -10,7 +10,7 @@ dialer uses to refuse UNREACHABLE peers.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from pbxedge import log
 from pbxedge.config.iax_models import Peer
@@ -58,6 +58,8 @@ class QualifyService:
         self._qualifiers: dict[str, Qualifier] = {}
         self._settings: dict[str, tuple[int, int, int, bool]] = {}
         self._pokes: dict[str, _PokeCall] = {}
+        # Told each measured round trip (peer, ms): the metrics' RTT histogram.
+        self.rtt_listeners: list[Callable[[str, int], object]] = []
         self.reconfigure(peers, now)
 
     def reconfigure(self, peers: Iterable[Peer], now: float) -> list[str]:
@@ -123,7 +125,10 @@ class QualifyService:
             if current and qualifier is not None:
                 # A PONG did come back, so the peer is reachable even when loopback makes
                 # the round trip round to 0 ms; lastms 0 would read as "UNKNOWN".
-                qualifier.on_pong(max(1, event.rtt_ms), now)
+                rtt_ms = max(1, event.rtt_ms)
+                qualifier.on_pong(rtt_ms, now)
+                for listener in self.rtt_listeners:
+                    listener(poke.peer, rtt_ms)
             # No destroy needed: the endpoint ACKs the PONG and ends the POKE call itself.
         elif isinstance(event, PeerUnreachable):
             if current and qualifier is not None:

@@ -44,6 +44,7 @@ from pbxedge.iax2.errors import MalformedFrame
 from pbxedge.iax2.events import Event, FrameReceived, NewCall
 from pbxedge.iax2.ies import IEList
 from pbxedge.iax2.registrar import (
+    REGISTRATION_REFUSED,
     Registrar,
     RegistrationGrant,
     local_datetime,
@@ -240,6 +241,7 @@ class InboundRegistrations:
                 f"refused: {exchange.reason}"
             )
         exchange.finished = True
+        self._iax.rejects[REGISTRATION_REFUSED] += 1
         if self._config.general.delayreject:
             # The endpoint ACKs the request at once; the REGREJ follows after a pause that
             # slows down password guessing.

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+from collections import Counter
 from collections.abc import Callable
 from typing import Protocol
 
@@ -32,7 +33,7 @@ from pbxedge.config.iax_models import IaxConfig
 from pbxedge.control.registry import CommandRegistry
 from pbxedge.iax2.callnumbers import CallNumberPool
 from pbxedge.iax2.calltoken import CallTokenIssuer
-from pbxedge.iax2.endpoint import Endpoint
+from pbxedge.iax2.endpoint import LIMIT_TEXT, TOKEN_REQUIRED_TEXT, Endpoint
 from pbxedge.iax2.enums import IE, Cause, IaxSubclass
 from pbxedge.iax2.events import (
     CallDestroyed,
@@ -112,6 +113,8 @@ class IaxService:
             tos=general.tos or None,
         )
         self.log_limiter = RateLimiter(clock=trio.current_time)
+        # REJECTs and REGREJs sent, by their CAUSE text (for the metrics).
+        self.rejects: Counter[str] = Counter()
         self._owners: dict[int, CallHandler] = {}
         self._requests: dict[IaxSubclass, RequestHandler] = {}
         self._nursery: trio.Nursery | None = None
@@ -226,6 +229,7 @@ class IaxService:
         resend would open (and hold for a minute) another call number.
         """
         reply = IaxSubclass.REJECT if subclass is IaxSubclass.NEW else IaxSubclass.REGREJ
+        self.rejects[UNSERVED_TEXT] += 1
         ies = IEList().add_str(IE.CAUSE, UNSERVED_TEXT)
         ies.add_u8(IE.CAUSECODE, Cause.FACILITY_REJECTED)
         self.endpoint.send_iax(callno, reply, ies, self.now(), final=True)
@@ -240,11 +244,13 @@ class IaxService:
             handler(event)
             return
         if isinstance(event, CallTokenRejected):
+            self.rejects[TOKEN_REQUIRED_TEXT] += 1
             if self.log_limiter.admit(f"Token-less {event.subclass.name}", event.addr[0]):
                 logger.warning(self.token_policy.explain(event.subclass, event.username,
                                                          event.addr))
             return
         if isinstance(event, LimitReached):
+            self.rejects[LIMIT_TEXT] += 1
             if self.log_limiter.admit("Request over the maxcallnumber limit", event.addr[0]):
                 logger.warning("maxcallnumber limit for %s:%d has been reached (%s)",
                                event.addr[0], event.addr[1], event.kind.value)
