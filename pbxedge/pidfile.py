@@ -7,6 +7,7 @@ id and a newline, and removed when the node exits, only if it still holds our id
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from types import TracebackType
@@ -32,7 +33,8 @@ class PidFile:
             temporary.write_text(f"{pid}\n")
             temporary.replace(path)
         except OSError as exc:
-            temporary.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                temporary.unlink()
             raise PidFileError(f"cannot write the pid file {path}: {exc.strerror or exc}") from exc
         return cls(path, pid)
 
