@@ -14,6 +14,7 @@ still cannot apply (a new bind address in use, a log file that cannot be opened)
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from pbxedge.control.check import ALL_PARTS, LoadedFiles, Part, load_node_files
 from pbxedge.paths import NodePaths
 
 __all__ = ["MODULES", "Applier", "ReloadError", "ReloadResult", "Reloader", "module_named"]
+
+logger = logging.getLogger("pbxedge.reload")
 
 # Asterisk's module names for what each part configures.
 MODULES: dict[Part, str] = {
@@ -158,13 +161,19 @@ class Reloader:
             try:
                 for applier in self._appliers.get(part, []):
                     changes.extend(applier(files))
-            except ReloadError as exc:
-                for text in exc.problems:
+            except Exception as exc:
+                # Never fatal: SIGHUP runs this in the node's own nursery.
+                if isinstance(exc, ReloadError):
+                    failures = exc.problems
+                else:
+                    logger.exception("reload of %s raised", MODULES[part])
+                    failures = [f"error: reload of {MODULES[part]} failed: {exc!r}"]
+                for text in failures:
                     log.error(text)
                 applied = modules[: parts.index(part)]
                 log.error(f"Reload of {MODULES[part]} failed; "
                           f"{', '.join(applied) or 'nothing'} reloaded before it")
-                return ReloadResult(modules, ok=False, problems=problems + tuple(exc.problems),
+                return ReloadResult(modules, ok=False, problems=problems + tuple(failures),
                                     changes=tuple(changes))
         for change in changes:
             log.verbose(2, f"  == {change}")

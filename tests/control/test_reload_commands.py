@@ -108,6 +108,17 @@ async def test_an_applier_that_fails_stops_the_modules_after_it(tmp_path: Path) 
     assert engine.plan is plan  # the dialplan comes after chan_iax2
 
 
+async def test_an_applier_that_breaks_does_not_break_the_node(tmp_path: Path) -> None:
+    _, reloader, _, _ = _console(tmp_path)
+
+    def broken(files: LoadedFiles) -> list[str]:
+        raise KeyError("bug")
+
+    reloader.add(Part.DIALPLAN, broken)
+    result = await reloader.reload("dialplan")
+    assert not result.ok and "reload of pbx_config.so failed: KeyError('bug')" in result.text()
+
+
 async def test_reloads_are_heard_by_the_listeners(tmp_path: Path) -> None:
     _, reloader, _, _ = _console(tmp_path)
     heard: list[object] = []

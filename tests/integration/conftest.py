@@ -10,13 +10,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import trio
 
 from pbxedge.control.client import ControlClient, NotRunningError
+from pbxedge.load.agent import CallAgent
 
 FIXTURE_DIR = Path(__file__).parent.parent / "control" / "data"
 # Generous: only reached when something is broken, never a performance check.
@@ -112,6 +114,16 @@ def start_node(folder: Path, config: Path, port: int, *extra_args: str,
         process.wait()
         raise
     return node
+
+
+@pytest.fixture
+async def agent() -> AsyncIterator[CallAgent]:
+    """An IAX2 calling agent on its own loopback socket, for the test's trio run."""
+    async with trio.open_nursery() as nursery:
+        caller = CallAgent()
+        await nursery.start(caller.run)
+        yield caller
+        nursery.cancel_scope.cancel()
 
 
 @pytest.fixture

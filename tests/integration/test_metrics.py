@@ -6,7 +6,6 @@ from __future__ import annotations
 import socket
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -55,15 +54,6 @@ async def _scrape(port: int) -> Samples:
 
 def _value(samples: Samples, metric: str, **labels: str) -> float | None:
     return samples.get((metric, tuple(sorted(labels.items()))))
-
-
-@pytest.fixture
-async def agent() -> AsyncIterator[CallAgent]:
-    async with trio.open_nursery() as nursery:
-        caller = CallAgent()
-        await nursery.start(caller.run)
-        yield caller
-        nursery.cancel_scope.cancel()
 
 
 async def test_a_call_shows_in_the_metrics_and_its_cause_is_counted(

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import re
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-import pytest
 import trio
 
 from pbxedge.load.agent import Account, AgentCall, CallAgent
@@ -76,15 +75,6 @@ async def _refused(agent: CallAgent, port: int, exten: str, account: Account) ->
         await call.ended.wait()
     assert not call.answered.is_set()
     return call
-
-
-@pytest.fixture
-async def agent() -> AsyncIterator[CallAgent]:
-    async with trio.open_nursery() as nursery:
-        caller = CallAgent()
-        await nursery.start(caller.run)
-        yield caller
-        nursery.cancel_scope.cancel()
 
 
 async def test_reload_with_calls_up(tmp_path: Path, agent: CallAgent) -> None:
