@@ -10,7 +10,7 @@ from __future__ import annotations
 import trio
 
 from pbxedge import logchannels
-from pbxedge.control.registry import CommandContext, CommandRegistry, UsageError
+from pbxedge.control.registry import CommandContext, CommandRegistry, Handler, UsageError
 from pbxedge.reload import Reloader
 
 __all__ = ["register_reload_commands"]
@@ -27,7 +27,7 @@ def register_reload_commands(registry: CommandRegistry, reloader: Reloader) -> N
             return (await reloader.reload()).text()
         return "".join([(await reloader.reload(name)).text() for name in args])
 
-    def one(module: str) -> object:
+    def one(module: str) -> Handler:
         async def handler(ctx: CommandContext, args: list[str]) -> str:
             if args:
                 raise UsageError
@@ -69,7 +69,7 @@ def register_reload_commands(registry: CommandRegistry, reloader: Reloader) -> N
             ("iax2 reload", "chan_iax2.so", "Reload IAX configuration"),
             ("moh reload", "res_musiconhold.so", "Reload MusicOnHold"),
             ("logger reload", "logger", "Reopens the log files")):
-        registry.register(name, one(module), summary=summary,  # type: ignore[arg-type]
+        registry.register(name, one(module), summary=summary,
                           usage=f"Usage: {name}\n       {summary}.")
     registry.register("dialplan reload", dialplan_reload,
                       summary="Reload extensions and *only* extensions",
