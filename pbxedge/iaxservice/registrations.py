@@ -89,14 +89,8 @@ class RegistrationService:
         self._wall_clock = wall_clock
         self._wakeup = trio.Event()
         self._static: dict[str, Address] = {}
-        dynamic = [p for p in config.peers.values() if p.dynamic]
-        self.registrar = Registrar(
-            [RegistrarPeer(p.name, p.regexten or "") for p in dynamic],
-            min_expire=general.minregexpire,
-            # A maximum below the minimum would make every grant impossible; the minimum wins.
-            max_expire=max(general.minregexpire, general.maxregexpire),
-            regcontext=general.regcontext or "",
-        )
+        self.registrar = Registrar([])
+        self._configure_registrar(config)
         self.inbound = InboundRegistrations(
             iax,
             config=config,
@@ -128,12 +122,8 @@ class RegistrationService:
         now = self._iax.now()
         self._restore(now)
         for peer in self._config.peers.values():
-            if not peer.dynamic and peer.host:
-                literal = ip_literal(peer.host, peer.port)
-                if literal is not None:
-                    self._static_found(peer.name, literal, now)
-                else:
-                    self._iax.nursery.start_soon(self._locate_static, peer)
+            if _static_place(peer) is not None:
+                self._locate(peer, now)
         task_status.started()
         while True:
             with trio.move_on_at(self._next_deadline()):
@@ -141,6 +131,54 @@ class RegistrationService:
             self._tick(self._iax.now())
             # Reset only now: the tick's own wake-ups are covered by the next deadline.
             self._wakeup = trio.Event()
+
+    def reconfigure(self, config: IaxConfig, keys: KeyStore) -> list[str]:
+        """Apply a reloaded iax.conf; returns what changed, for the log.
+
+        Registrations of peers still configured as dynamic stay; peers no longer
+        configured lose theirs (their live calls go on: a call does not need its peer's
+        entry). Unchanged ``register =>`` lines keep their registration, changed ones
+        register again; qualify keeps the status of peers whose settings did not change.
+        """
+        now = self._iax.now()
+        old_peers = self._config.peers
+        self._config = config
+        self.inbound.reconfigure(config, keys)
+        dropped = self._configure_registrar(config)
+        for name in dropped:
+            self.qualify.address_lost(name, now)
+        self._apply_registrar(now)
+        started, stopped = self.outbound.reconfigure(
+            config.registrations, keys=keys, srv=config.general.srvlookup, now=now)
+        moved = [name for name in self._static
+                 if _static_place(config.peers.get(name)) != _static_place(old_peers.get(name))]
+        for name in moved:
+            del self._static[name]
+            self.qualify.address_lost(name, now)
+        for name in self.qualify.reconfigure(config.peers.values(), now):
+            addr = self._current_address(name)
+            if addr is not None:
+                self.qualify.address_changed(name, addr, now)
+        for peer in config.peers.values():
+            if _static_place(peer) is not None and peer.name not in self._static:
+                self._locate(peer, now)
+        self._wake()
+        added = len(config.peers.keys() - old_peers.keys())
+        removed = len(old_peers.keys() - config.peers.keys())
+        return [f"peers: {len(config.peers)} ({added} added, {removed} removed, "
+                f"{len(dropped)} registrations ended)",
+                f"register => lines: {len(self.outbound.lines)} ({started} registering anew, "
+                f"{stopped} stopped)"]
+
+    def _configure_registrar(self, config: IaxConfig) -> list[str]:
+        general = config.general
+        return self.registrar.reconfigure(
+            [RegistrarPeer(p.name, p.regexten or "") for p in config.peers.values() if p.dynamic],
+            min_expire=general.minregexpire,
+            # A maximum below the minimum would make every grant impossible; the minimum wins.
+            max_expire=max(general.minregexpire, general.maxregexpire),
+            regcontext=general.regcontext or "",
+        )
 
     # -- peer directory (used by calls and the console) -----------------------------------
     def address_of(self, peer: str) -> Address | None:
@@ -259,12 +297,23 @@ class RegistrationService:
         for reg in kept:
             self.qualify.address_changed(reg.peer, reg.addr, now)
 
+    def _locate(self, peer: Peer, now: float) -> None:
+        """Find a static peer: at once for an IP literal, else by a lookup in a task."""
+        assert peer.host is not None
+        literal = ip_literal(peer.host, peer.port)
+        if literal is not None:
+            self._static_found(peer.name, literal, now)
+        else:
+            self._iax.nursery.start_soon(self._locate_static, peer)
+
     async def _locate_static(self, peer: Peer) -> None:
         assert peer.host is not None
         addrs = await resolve(peer.host, peer.port, srv=False)
         if not addrs:
             log.warning(f"Unable to resolve host '{peer.host}' of peer '{peer.name}'")
             return
+        if self._config.peers.get(peer.name) is not peer:
+            return  # a reload replaced or removed the peer meanwhile
         self._static_found(peer.name, addrs[0], self._iax.now())
 
     def _static_found(self, peer: str, addr: Address, now: float) -> None:
@@ -307,6 +356,13 @@ class RegistrationService:
                 )
         elif isinstance(action, Log):
             emit(action)
+
+
+def _static_place(peer: Peer | None) -> tuple[str, int] | None:
+    """Where a static peer is configured to be (None: not a static peer)."""
+    if peer is None or peer.dynamic or not peer.host:
+        return None
+    return peer.host, peer.port
 
 
 def _detail(peer: Peer, status: str, addr: Address | None, expires: int | None) -> PeerDetail:
