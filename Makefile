@@ -5,8 +5,9 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PYTHON ?= python3
 # Debian packages: PortAudio for local phones; libgsm for the GSM codec; espeak-ng speaks the
-# prompts at install time; tshark, nmap and iaxmodem are test peers.
-APT_PACKAGES := libportaudio2 libgsm1 espeak-ng tshark nmap iaxmodem
+# prompts at install time; tshark, nmap and iaxmodem are test peers; the Realtime tests and
+# bench run a private PostgreSQL server.
+APT_PACKAGES := libportaudio2 libgsm1 espeak-ng tshark nmap iaxmodem postgresql
 STAMP := $(VENV)/.installed
 # The English core prompts, spoken by espeak-ng into the package (not kept in git).
 SOUNDS := pbxedge/sounds/.generated

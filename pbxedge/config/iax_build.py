@@ -28,6 +28,7 @@ from pbxedge.config.iax_models import (
     AUTOKILL_YES_MS,
     IAX_DEFAULT_PORT,
     QUALIFY_YES_MS,
+    RTAUTOCLEAR_YES_S,
     AuthMethods,
     BindAddr,
     CallNumberLimit,
@@ -156,6 +157,25 @@ def _network(value: str) -> Any:
         return parse_network(value)
     except AclSyntaxError as exc:
         raise ValueFormError(value, "ip, ip/prefix or ip/netmask (IPv4 or IPv6)") from exc
+
+
+def _rtautoclear(value: str) -> int:
+    # chan_iax2 13961: a number is that many seconds, otherwise yes = 120 s and no = off.
+    text = value.strip()
+    if text.isdigit():
+        return int(text)
+    try:
+        return RTAUTOCLEAR_YES_S if parse_bool(text) else 0
+    except ValueFormError:
+        raise ValueFormError(value, f"a number of seconds or {BOOL_FORMS}") from None
+
+
+def _systemname(value: str) -> str:
+    text = value.strip()
+    # It prefixes unique IDs and names this node in the shared table: no spaces or commas.
+    if not text or any(ch.isspace() or ch in ",;'\"\\" for ch in text) or len(text) > 40:
+        raise ValueFormError(value, "a name of at most 40 characters without spaces or quotes")
+    return text
 
 
 def _hostname(value: str) -> str:
@@ -337,6 +357,12 @@ GENERAL_OPTIONS: dict[str, Handler] = {
     "shrinkcallerid": _set("shrinkcallerid", _BOOL),
     "iaxcompat": _set("iaxcompat", _BOOL),
     "subscribe_network_change_event": _set("subscribe_network_change_event", _BOOL),
+    "systemname": _set("systemname", _systemname),
+    "rtcachefriends": _set("rtcachefriends", _BOOL),
+    "rtupdate": _set("rtupdate", _BOOL),
+    "rtsavesysname": _set("rtsavesysname", _BOOL),
+    "rtautoclear": _set("rtautoclear", _rtautoclear),
+    "rtignoreregexpire": _set("rtignoreregexpire", _BOOL),
 }
 
 _ENTRY_COMMON: dict[str, Handler] = {

@@ -47,6 +47,7 @@ ConnectedLine = Literal["yes", "no", "send", "receive"]
 IAX_DEFAULT_PORT = 4569
 QUALIFY_YES_MS = 2000
 AUTOKILL_YES_MS = 2000
+RTAUTOCLEAR_YES_S = 120
 
 
 # Acl is immutable, so every entry without permit=/deny= can share one.
@@ -136,6 +137,14 @@ class General:
     shrinkcallerid: bool = True
     iaxcompat: bool = False
     subscribe_network_change_event: bool = True
+    # Realtime accounts in PostgreSQL (extconfig.conf), and this node's name among several
+    # sharing them (Asterisk keeps systemname in asterisk.conf).
+    systemname: str | None = None
+    rtcachefriends: bool = False
+    rtupdate: bool = True
+    rtsavesysname: bool = False
+    rtautoclear: int = 0  # seconds a cached realtime account is kept; 0 = until pruned
+    rtignoreregexpire: bool = False
 
 
 @dataclass(slots=True, kw_only=True)
