@@ -55,7 +55,7 @@ from pbxedge.config.values import (
 )
 from pbxedge.iax2.codecs import BANDWIDTH_HIGH, BANDWIDTH_LOW, BANDWIDTH_MEDIUM
 
-__all__ = ["build_iax_config"]
+__all__ = ["build_iax_config", "build_section"]
 
 Fields = dict[str, Any]
 Sink = list[Diagnostic]
@@ -446,6 +446,15 @@ def build_iax_config(cfg: ConfigFile) -> tuple[IaxConfig, list[Diagnostic]]:
     """Build the typed config; content problems are returned, never raised."""
     builder = _Builder(cfg)
     return builder.build(), builder.diagnostics
+
+
+def build_section(section: Category, general: General) -> tuple[IaxConfig, list[Diagnostic]]:
+    """One user/peer/friend section read against an existing ``[general]``: how accounts
+    kept elsewhere (a Realtime table row) become the same models as iax.conf's."""
+    builder = _Builder(ConfigFile(section.origin.file))
+    config = IaxConfig(path=section.origin.file, general=general)
+    builder.build_entry(section, general, config)
+    return config, builder.diagnostics
 
 
 class _Builder:
