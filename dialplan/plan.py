@@ -177,13 +177,13 @@ class Dialplan:
         switches = self.runtime.switches
         if switches is not None and label is None:
             for switch in self._realtime_switches(current):
-                ext = switches.find(switch, exten, mode, priority)
-                if ext is None:
+                row = switches.find(switch, exten, mode, priority)
+                if row is None:
                     continue
                 if mode is not MatchMode.MATCH:
-                    return Found(context, ext, Priority(priority or 1, "", ""))
-                if priority in ext.priorities:
-                    return Found(context, ext, ext.priorities[priority])
+                    return Found(context, row, Priority(priority or 1, "", ""))
+                if priority in row.priorities:
+                    return Found(context, row, row.priorities[priority])
         stack.append(context)
         now: dt.datetime | None = None
         for include in current.includes:
@@ -208,7 +208,7 @@ class Dialplan:
         switches = self.runtime.switches
         if switches is None:
             return
-        pending, seen = [context], set()
+        pending, seen = [context], set[str]()
         while pending:
             name = pending.pop()
             current = self.context(name)

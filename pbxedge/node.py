@@ -24,7 +24,8 @@ from dialplan.hooks import load_entry_points, load_python_modules
 from dialplan.plan import Dialplan
 from pbxedge import __version__, log
 from pbxedge.cdr.csvlog import CsvCdrLog
-from pbxedge.cdr.recorder import CdrRecorder
+from pbxedge.cdr.recorder import CdrRecorder, CdrSink
+from pbxedge.channels.iax import set_system_name
 from pbxedge.channels.media import MediaEnv
 from pbxedge.config.iax_models import IaxConfig
 from pbxedge.control.check import LoadedFiles, load_node_files
@@ -41,6 +42,7 @@ from pbxedge.iaxservice.registrations import RegistrationService
 from pbxedge.iaxservice.service import IaxService
 from pbxedge.paths import NodePaths
 from pbxedge.private_state import make_state_private
+from pbxedge.realtime.service import RealtimeService
 from pbxedge.store import Store
 
 __all__ = ["NodeOptions", "Service", "run_node"]
@@ -166,14 +168,25 @@ def _iax_services(config: IaxConfig, paths: NodePaths, files: LoadedFiles, store
     engine = _dialplan_engine(paths, files, store)
     register_dialplan_commands(registry, engine, paths.extensions)
     keys = files.keys
+    set_system_name(config.general.systemname)
+    realtime = RealtimeService(files.realtime, config.general, store,
+                               initiated_seconds=files.cdr.initiatedseconds) \
+        if files.realtime.enabled else None
+    if realtime is not None:
+        engine.plan.runtime.switches = realtime.switches
     iax = IaxService(config)
-    registrations = RegistrationService(iax, config=config, keys=keys, store=store, engine=engine)
+    registrations = RegistrationService(iax, config=config, keys=keys, store=store, engine=engine,
+                                        realtime=realtime)
     media = MediaEnv(sound_dirs=paths.sound_dirs, moh=files.moh)
     csv = CsvCdrLog(paths.state / "cdr-csv", files.cdr) if files.cdr.csv else None
+    sinks: tuple[CdrSink, ...] = (store, realtime.writer) if realtime is not None else (store,)
     calls = CallService(iax, config=config, keys=keys, store=store, engine=engine,
                         peers=registrations, media_env=media,
-                        cdr=CdrRecorder(files.cdr, csv, (store,)))
-    return [iax, registrations, calls]
+                        cdr=CdrRecorder(files.cdr, csv, sinks),
+                        realtime=realtime.accounts if realtime is not None else None)
+    services: list[Service] = [iax, registrations, calls]
+    # First to start: the others look accounts up and queue writes through it.
+    return [realtime, *services] if realtime is not None else services
 
 
 def _make_state_private(paths: NodePaths) -> bool:

@@ -363,6 +363,7 @@ GENERAL_OPTIONS: dict[str, Handler] = {
     "rtsavesysname": _set("rtsavesysname", _BOOL),
     "rtautoclear": _set("rtautoclear", _rtautoclear),
     "rtignoreregexpire": _set("rtignoreregexpire", _BOOL),
+    "rtreach": _set("rtreach", lambda v: parse_choice(v, ("auto", "direct", "regserver"))),
 }
 
 _ENTRY_COMMON: dict[str, Handler] = {

@@ -43,6 +43,8 @@ AmaFlags = Literal["default", "omit", "billing", "documentation"]
 # token (reference §3.3).
 RequireCallToken = Literal["default", "yes", "no", "auto"]
 ConnectedLine = Literal["yes", "no", "send", "receive"]
+# How a call reaches a realtime peer registered to another node (a pbxedge option).
+RtReach = Literal["auto", "direct", "regserver"]
 
 IAX_DEFAULT_PORT = 4569
 QUALIFY_YES_MS = 2000
@@ -145,6 +147,7 @@ class General:
     rtsavesysname: bool = False
     rtautoclear: int = 0  # seconds a cached realtime account is kept; 0 = until pruned
     rtignoreregexpire: bool = False
+    rtreach: RtReach = "auto"
 
 
 @dataclass(slots=True, kw_only=True)

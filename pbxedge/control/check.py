@@ -19,6 +19,7 @@ from pbxedge.config.iax import IaxConfig, load_iax_config
 from pbxedge.keys import KeyStore
 from pbxedge.media.indications import Indications
 from pbxedge.paths import PACKAGE_SOUNDS, NodePaths
+from pbxedge.realtime.settings import RealtimeSettings, load_realtime_settings
 
 __all__ = ["LoadedFiles", "Problem", "load_node_files"]
 
@@ -43,6 +44,7 @@ class LoadedFiles:
     moh: MohClasses = field(default_factory=MohClasses)
     indications: Indications = field(default_factory=Indications.builtin)
     cdr: CdrConfig = field(default_factory=CdrConfig)
+    realtime: RealtimeSettings = field(default_factory=RealtimeSettings)
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -129,4 +131,7 @@ def load_node_files(paths: NodePaths) -> LoadedFiles:
     _check_key_references(config, loaded.keys, paths.keys, loaded)
     _load_dialplan(paths, loaded)
     _load_media(paths, loaded)
+    # extconfig.conf, res_pgsql.conf and cdr_pgsql.conf, beside iax.conf as in Asterisk.
+    loaded.realtime = load_realtime_settings(paths.config_dir)
+    loaded.problems.extend(Problem.from_diagnostic(d) for d in loaded.realtime.problems)
     return loaded

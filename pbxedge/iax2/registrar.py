@@ -144,6 +144,10 @@ class Registrar:
         self._live: dict[str, Registration] = {}
         self._actions: deque[RegistrarAction] = deque()
 
+    def add_peer(self, peer: RegistrarPeer) -> None:
+        """Accept registrations of *peer* too (a peer found elsewhere than in the config)."""
+        self._peers[peer.name] = peer
+
     # -- outputs -----------------------------------------------------------------------
     def next_action(self) -> RegistrarAction | None:
         return self._actions.popleft() if self._actions else None

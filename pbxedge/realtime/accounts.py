@@ -79,12 +79,44 @@ class RealtimeAccounts:
         found = await self._friend(self.peers_table, name, ip, "peer")
         return found.peer if found is not None else None
 
+    def cached_user(self, name: str) -> User | None:
+        cached = self._cache.get(name)
+        return cached.user if cached is not None else None
+
     def cached_peer(self, name: str) -> Peer | None:
         cached = self._cache.get(name)
         return cached.peer if cached is not None else None
 
     def cached_peers(self) -> list[Peer]:
         return [c.peer for c in self._cache.values() if c.peer is not None]
+
+    def last_peer(self, name: str) -> Peer | None:
+        """The peer as its last row read made it (cached or not); None if never read."""
+        cached = self.cached_peer(name)
+        if cached is not None:
+            return cached
+        row = self._last_rows.get(name)
+        if row is None or self.peers_table is None:
+            return None
+        return row_accounts(self.peers_table, row, self._general, want="peer").peer
+
+    def last_location(self, name: str) -> Location | None:
+        """Where the last row read said *name* is registered, if that is still live."""
+        row = self._last_rows.get(name)
+        where = location_of(row) if row is not None else None
+        return where if where is not None and self._live(where) else None
+
+    async def refresh_locations(self, names: list[str]) -> None:
+        """Read the rows of *names* again (one query), for ``iax2 show peers``."""
+        if not names or self.peers_table is None:
+            return
+        try:
+            rows = await self._db.fetch(
+                f'SELECT * FROM "{self.peers_table}" WHERE name = ANY(%s)', (names,))
+        except DatabaseError:
+            return
+        for row in rows:
+            self._last_rows[str(row["name"])] = row
 
     async def location(self, name: str) -> Location | None:
         """Where the row says *name* is registered now, if that registration is still live."""
@@ -93,14 +125,11 @@ class RealtimeAccounts:
         try:
             row = await load_friend(self._db, self.peers_table, name)
         except DatabaseError:
-            row = self._last_rows.get(name)
+            return self.last_location(name)
         if row is None:
             return None
         self._last_rows[name] = row
-        where = location_of(row)
-        if where is None or not self._live(where):
-            return None
-        return where
+        return self.last_location(name)
 
     def _live(self, where: Location) -> bool:
         """A row's registration counts for the longest period a node grants, plus the grace

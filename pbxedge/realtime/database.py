@@ -142,7 +142,7 @@ class Database:
         """The rows of one SELECT, as column -> value."""
         def work(conn: psycopg.Connection[Any]) -> list[Row]:
             with conn.cursor(row_factory=dict_row) as cursor:
-                cursor.execute(sql, params)  # type: ignore[arg-type]
+                cursor.execute(sql, params)
                 return cursor.fetchall()
 
         return await self.run(work)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from dataclasses import dataclass
+
 import trio
 
 from pbxedge.config.diagnostics import Diagnostic, Origin, Severity
@@ -28,7 +29,7 @@ from pbxedge.config.loader import Category, Variable
 from pbxedge.realtime.database import Database, Row
 
 __all__ = ["Location", "RowAccount", "decode_value", "host_matches", "load_friend", "location_of",
-           "row_accounts"]
+           "row_accounts", "unescape"]
 
 # Columns that are registration state or identity, never options.
 _STATE_COLUMNS = frozenset({"id", "name", "type", "ipaddr", "port", "regseconds", "regserver"})
@@ -36,10 +37,11 @@ _STATE_COLUMNS = frozenset({"id", "name", "type", "ipaddr", "port", "regseconds"
 
 def decode_value(text: str) -> list[str]:
     """Asterisk's reading of a realtime value: pieces split at ``;``, each ``^XX``-decoded."""
-    return [_unescape(piece) for piece in text.split(";")]
+    return [unescape(piece) for piece in text.split(";")]
 
 
-def _unescape(piece: str) -> str:
+def unescape(piece: str) -> str:
+    """Decode Asterisk's ``^XX`` escapes (``^3B`` is ``;``, ``^5E`` is ``^``)."""
     out: list[str] = []
     index = 0
     while index < len(piece):

@@ -204,20 +204,19 @@ def _read_pgsql(sections: list[Category], name: str, defaults: PgsqlSettings,
                 _warn(problems, f"unknown option '{excerpt(variable.name)}' in [{name}]",
                       variable.origin)
         for field_name, aliases in _KEYS.items():
-            variable = next((v for a in aliases if (v := category.get(a)) is not None), None)
-            if variable is None:
+            found = next((v for a in aliases if (v := category.get(a)) is not None), None)
+            if found is None:
                 continue
-            value = variable.value.strip()
             try:
-                values[field_name] = _field_value(field_name, value)
+                values[field_name] = _field_value(field_name, found.value.strip())
             except ValueFormError as exc:
-                problems.append(Diagnostic(Severity.ERROR, f"{variable.name}: {exc}",
-                                           variable.origin))
+                problems.append(Diagnostic(Severity.ERROR, f"{found.name}: {exc}",
+                                           found.origin))
     if not values and origin is None:
         return defaults
     base = {k: getattr(defaults, k) for k in _KEYS}
     base.update(values)
-    return PgsqlSettings(origin=origin, **base)  # type: ignore[arg-type]
+    return PgsqlSettings(origin=origin, **base)
 
 
 def _field_value(name: str, value: str) -> object:

@@ -40,7 +40,7 @@ from pbxedge.cdr.record import CdrRecord
 from pbxedge.realtime.database import Database, DatabaseDown, DatabaseError
 from pbxedge.store import OutboxEntry, Store, StoreError
 
-__all__ = ["CONFIG", "CDR", "RETRY_S", "RealtimeWriter"]
+__all__ = ["CDR", "CONFIG", "RETRY_S", "RealtimeWriter"]
 
 logger = logging.getLogger("pbxedge.realtime")
 
@@ -162,8 +162,11 @@ class RealtimeWriter:
 
     async def _write_singly(self, db: Database, target: str, entries: list[OutboxEntry]) -> None:
         for entry in entries:
+            def one(conn: psycopg.Connection[Any], batch: list[OutboxEntry] = [entry]) -> None:  # noqa: B006
+                self._write_batch(conn, target, batch)
+
             try:
-                await db.run(lambda conn, e=entry: self._write_batch(conn, target, [e]))
+                await db.run(one)
             except DatabaseDown:
                 self._mark_attempted([entry])
                 return

@@ -8,6 +8,7 @@ as a node in production would.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -86,10 +87,8 @@ class PgServer:
         self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
 
     def remove(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):
             self.stop()
-        except subprocess.CalledProcessError:
-            pass
         shutil.rmtree(self.root, ignore_errors=True)
 
     # -- databases ----------------------------------------------------------------------
