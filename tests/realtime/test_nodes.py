@@ -219,3 +219,61 @@ async def test_a_box_registered_to_one_node_is_called_from_the_other(
             if node is not None:
                 stop(node)
         shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+OUTAGE_S = 30.0
+
+
+async def test_a_database_outage_loses_and_doubles_nothing(
+        pg_server: PgServer, pg_db: str, tmp_path: Path, agent: CallAgent) -> None:
+    me = NodeSpec("edge1", free_udp_port())
+    node = start_rt_node(tmp_path / "edge1", pg_server, pg_db, me, [])
+    box: RunningNode | None = None
+    account = Account("caller", "callerpw")
+    try:
+        add_friend(pg_server, pg_db, name="7003", type="friend", host="dynamic",
+                   secret="boxpw", context="calls")
+        add_friend(pg_server, pg_db, name="caller", type="user", host="dynamic",
+                   secret="callerpw", context="calls")
+        box = start_box(tmp_path / "box", "7003", "boxpw", me.port)
+        wait_for_log(node, "Registered IAX2 '7003'")
+        call = await _answered(agent, node, "600", account)  # caches the caller
+        await _hang_up(agent, call)
+
+        pg_server.stop()
+        stopped = time.monotonic()
+        calls = 1
+        while time.monotonic() - stopped < OUTAGE_S:
+            # Cached accounts keep working: a call through the box registered here, and the
+            # box keeps refreshing its registration every few seconds.
+            call = await _answered(agent, node, "7003", account)
+            await echo_round_trip(agent, call)
+            await _hang_up(agent, call)
+            calls += 1
+            await trio.sleep(4)
+        status = node.pbxedge("-rx", "realtime show status").stdout
+        assert "DOWN" in status and "0 CDRs" not in status
+        pg_server.start()
+        back = time.time()
+
+        def all_written() -> bool:
+            rows = query(pg_server, pg_db, "SELECT uniqueid FROM cdr")
+            return len(rows) >= calls and "Pending writes: 0 registration updates, 0 CDRs" \
+                in node.pbxedge("-rx", "realtime show status").stdout
+        _wait_db(all_written, "every queued write")
+        assert time.time() - back < 10
+        uniqueids = [u for (u,) in query(pg_server, pg_db, "SELECT uniqueid FROM cdr")]
+        assert len(uniqueids) == len(set(uniqueids)) == len(master_csv(node)) == calls
+        assert {r[16] for r in master_csv(node)} == set(uniqueids)
+        ((port, regseconds, regserver),) = query(
+            pg_server, pg_db, "SELECT port, regseconds, regserver FROM iaxfriends "
+            "WHERE name = '7003'")
+        assert (port, regserver) == (box.port, "edge1")
+        assert regseconds >= back - OUTAGE_S / 3  # a refresh made during the outage, or later
+        outage_lines = [line for line in node.stderr().splitlines() if "is unreachable" in line]
+        assert len(outage_lines) == 1
+        wait_for_log(node, "is back after")
+    finally:
+        if box is not None:
+            stop(box)
+        stop(node)
