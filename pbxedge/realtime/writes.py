@@ -6,9 +6,9 @@ and deletes it locally only once PostgreSQL has committed. So a database outage 
 node restart during one) loses nothing: the writes wait, and the flusher tries again every
 :data:`RETRY_S` seconds; when the server is back they are written within seconds.
 
-Nothing is written twice either. A batch that failed with its outcome unknown (the link
-dropped around the COMMIT) is marked attempted, and attempted CDRs are inserted only if no
-row has their ``uniqueid`` yet. Registration updates are idempotent and guarded:
+Nothing is written twice either. Every entry is marked attempted in the store before it
+is sent, so after a failure whose outcome is unknown (the link dropped around the COMMIT,
+the node stopped meanwhile) a CDR is inserted again only if no row has its ``uniqueid``. Registration updates are idempotent and guarded:
 
 - a registration (``ipaddr``, ``port``, ``regseconds``, and ``regserver`` with
   ``rtsavesysname``) is written only over an older one, so a late write from a node that was
@@ -146,10 +146,12 @@ class RealtimeWriter:
         if not entries:
             return False
         db = self._databases[target]
+        # Counted before the try: if this node stops or the link drops around the COMMIT,
+        # the next try cannot know whether PostgreSQL has the rows.
+        self._mark_attempted(entries)
         try:
             await db.run(lambda conn: self._write_batch(conn, target, entries))
         except DatabaseDown:
-            self._mark_attempted(entries)
             return True
         except DatabaseError as exc:
             logger.error("PostgreSQL refused a batch of %d writes (%s); writing them one by one",
@@ -168,7 +170,6 @@ class RealtimeWriter:
             try:
                 await db.run(one)
             except DatabaseDown:
-                self._mark_attempted([entry])
                 return
             except DatabaseError as exc:
                 # It can never succeed (a value the table refuses): say what is dropped.
@@ -186,10 +187,8 @@ class RealtimeWriter:
         try:
             self._store.outbox_done([e.id for e in entries])
         except StoreError as exc:
-            # Kept, they would be written again: only CDRs could double, and the retry of an
-            # attempted CDR checks its uniqueid first.
+            # Kept, they are sent again: as attempted, a CDR is checked by uniqueid first.
             logger.error("cannot update the outbox: %s", exc)
-            self._mark_attempted(entries)
             return
         self.written += len(entries)
 
