@@ -23,7 +23,7 @@ import logging
 import math
 import re
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -361,6 +361,11 @@ class OutboundLeg:
             self.channel.set_codec(fmt)
 
 
+def _located(addr: Address | None) -> Callable[[str], PeerRuntime]:
+    """A realtime peer's runtime: where its row (or this node's registrar) puts it."""
+    return lambda _name: PeerRuntime(addr)
+
+
 def _ip_of(addr: tuple[str, int] | None) -> str | None:
     return addr[0] if addr is not None else None
 
@@ -447,7 +452,7 @@ class IaxDialer:
             logger.warning("Dial: %s", exc)
             return DialResult(DialStatus.CHANUNAVAIL, Cause.SUBSCRIBER_ABSENT)
         peers: Mapping[str, PeerAccount] = peer_accounts(svc.config)
-        runtime = svc.peers.runtime
+        runtime: Callable[[str], PeerRuntime] = svc.peers.runtime
         if parsed.peer not in svc.config.peers and svc.realtime is not None:
             peer = await svc.realtime.peer(parsed.peer)
             if peer is not None:
@@ -456,8 +461,7 @@ class IaxDialer:
                     route = await realtime_route(svc, peer.name)
                     if route.via is not None:
                         return await self._resolve_via(parsed, route.via, peer.name)
-                    def runtime(peer: str, addr: Address | None = route.addr) -> PeerRuntime:
-                        return PeerRuntime(addr)
+                    runtime = _located(route.addr)
         target = resolve_dial_target(parsed, peers, dial_defaults(svc.config.general),
                                      runtime=runtime, secret_resolver=svc.secret_resolver)
         if isinstance(target, DialUnavailable):
