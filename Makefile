@@ -6,8 +6,9 @@ PIP := $(VENV)/bin/pip
 PYTHON ?= python3
 # Debian packages: PortAudio for local phones; libgsm for the GSM codec; espeak-ng speaks the
 # prompts at install time; tshark, nmap and iaxmodem are test peers; systemd's
-# systemd-analyze checks the service unit.
-APT_PACKAGES := libportaudio2 libgsm1 espeak-ng tshark nmap iaxmodem systemd
+# systemd-analyze checks the service unit; the Realtime tests and bench run a private
+# PostgreSQL server.
+APT_PACKAGES := libportaudio2 libgsm1 espeak-ng tshark nmap iaxmodem systemd postgresql
 STAMP := $(VENV)/.installed
 # The English core prompts, spoken by espeak-ng into the package (not kept in git).
 SOUNDS := pbxedge/sounds/.generated

@@ -24,6 +24,7 @@ _EPILOG = """\
 subcommands:
   pbxedge decode [--port N] [--secret S] FILE   print the IAX2 frames of a capture
   pbxedge keygen ...                            create an RSA key pair for IAX2
+  pbxedge realtime-sql {tables|migrate}         print the Realtime SQL, for psql
 
 file locations (all derived from -c unless given):
   extensions.conf  <confdir>/extensions.conf
@@ -195,7 +196,7 @@ def _run(paths: NodePaths, args: argparse.Namespace) -> int:
 
 
 def _subcommand(argv: list[str]) -> int | None:
-    """``pbxedge decode …`` / ``pbxedge keygen …``, or None for the node's own options."""
+    """``pbxedge decode …`` / ``keygen …`` / ``realtime-sql …``, or None for the node's own options."""
     if not argv:
         return None
     if argv[0] == "decode":
@@ -206,6 +207,10 @@ def _subcommand(argv: list[str]) -> int | None:
         from pbxedge.keys import keygen_main
 
         return keygen_main(argv[1:])
+    if argv[0] == "realtime-sql":
+        from pbxedge.realtime.schema import realtime_sql_main
+
+        return realtime_sql_main(argv[1:])
     return None
 
 

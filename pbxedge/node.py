@@ -27,7 +27,8 @@ from dialplan.plan import Dialplan
 from pbxedge import __version__, log, logchannels, sdnotify
 from pbxedge.cdr.config import CdrConfig
 from pbxedge.cdr.csvlog import CsvCdrLog
-from pbxedge.cdr.recorder import CdrRecorder
+from pbxedge.cdr.recorder import CdrRecorder, CdrSink
+from pbxedge.channels.iax import set_system_name
 from pbxedge.channels.media import MediaEnv
 from pbxedge.config.iax_models import IaxConfig
 from pbxedge.control.check import LoadedFiles, Part, load_node_files
@@ -48,6 +49,7 @@ from pbxedge.metrics.server import MetricsService
 from pbxedge.paths import NodePaths
 from pbxedge.pidfile import PidFile, PidFileError
 from pbxedge.private_state import make_state_private
+from pbxedge.realtime.service import RealtimeService
 from pbxedge.reload import Reloader, ReloadError
 from pbxedge.store import Store
 from pbxedge.transport import BindError, format_address
@@ -199,12 +201,21 @@ def _iax_services(config: IaxConfig, paths: NodePaths, files: LoadedFiles, store
     engine = _dialplan_engine(paths, files, store)
     register_dialplan_commands(registry, engine)
     keys = files.keys
+    set_system_name(config.general.systemname)
+    realtime = RealtimeService(files.realtime, config.general, store,
+                               initiated_seconds=files.cdr.initiatedseconds) \
+        if files.realtime.enabled else None
+    if realtime is not None:
+        engine.plan.runtime.switches = realtime.switches
     iax = IaxService(config)
-    registrations = RegistrationService(iax, config=config, keys=keys, store=store, engine=engine)
+    registrations = RegistrationService(iax, config=config, keys=keys, store=store, engine=engine,
+                                        realtime=realtime)
     media = MediaEnv(sound_dirs=paths.sound_dirs, moh=files.moh)
-    cdr = CdrRecorder(files.cdr, _csv_log(paths, files.cdr), (store,))
+    sinks: tuple[CdrSink, ...] = (store, realtime.writer) if realtime is not None else (store,)
+    cdr = CdrRecorder(files.cdr, _csv_log(paths, files.cdr), sinks)
     calls = CallService(iax, config=config, keys=keys, store=store, engine=engine,
-                        peers=registrations, media_env=media, cdr=cdr)
+                        peers=registrations, media_env=media, cdr=cdr,
+                        realtime=realtime.accounts if realtime is not None else None)
     metrics = MetricsService(
         NodeMetrics(calls, registrations, started_at=lambda: info.started_at,
                     last_reload=lambda: info.last_reload),
@@ -255,7 +266,9 @@ def _iax_services(config: IaxConfig, paths: NodePaths, files: LoadedFiles, store
                           (Part.MOH, apply_moh), (Part.INDICATIONS, apply_indications),
                           (Part.CDR, apply_cdr), (Part.LOGGER, apply_logger)):
         reloader.add(part, applier)
-    return [iax, registrations, calls, metrics]
+    services: list[Service] = [iax, registrations, calls, metrics]
+    # First to start: the others look accounts up and queue writes through it.
+    return [realtime, *services] if realtime is not None else services
 
 
 def _csv_log(paths: NodePaths, config: CdrConfig) -> CsvCdrLog | None:

@@ -22,6 +22,7 @@ from pbxedge.keys import KeyStore
 from pbxedge.logconf import LoggerConfig, load_logger_config
 from pbxedge.media.indications import Indications
 from pbxedge.paths import PACKAGE_SOUNDS, NodePaths
+from pbxedge.realtime.settings import RealtimeSettings, load_realtime_settings
 
 __all__ = ["ALL_PARTS", "LoadedFiles", "Part", "Problem", "load_node_files"]
 
@@ -64,6 +65,7 @@ class LoadedFiles:
     indications: Indications = field(default_factory=Indications.builtin)
     cdr: CdrConfig = field(default_factory=CdrConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
+    realtime: RealtimeSettings = field(default_factory=RealtimeSettings)
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -158,8 +160,13 @@ def load_node_files(paths: NodePaths, parts: Collection[Part] = ALL_PARTS) -> Lo
     """Read the files of *parts* (all by default); when iax.conf is among them and cannot
     be read at all, nothing else is read."""
     loaded = LoadedFiles(None, parts=frozenset(parts))
-    if Part.IAX in parts and not _load_iax(paths, loaded):
-        return loaded
+    if Part.IAX in parts:
+        if not _load_iax(paths, loaded):
+            return loaded
+        # extconfig.conf, res_pgsql.conf and cdr_pgsql.conf, beside iax.conf as in Asterisk
+        # (read with iax.conf; a reload checks them but the connection is made at start).
+        loaded.realtime = load_realtime_settings(paths.config_dir)
+        _add(loaded, loaded.realtime.problems)
     if Part.DIALPLAN in parts:
         _load_dialplan(paths, loaded)
     if Part.MOH in parts:

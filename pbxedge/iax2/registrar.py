@@ -169,6 +169,10 @@ class Registrar:
                 self._actions.extend(AddExtension(c, e, name) for c, e in new)
         return dropped
 
+    def add_peer(self, peer: RegistrarPeer) -> None:
+        """Accept registrations of *peer* too (a peer found elsewhere than in the config)."""
+        self._peers[peer.name] = peer
+
     # -- outputs -----------------------------------------------------------------------
     def next_action(self) -> RegistrarAction | None:
         return self._actions.popleft() if self._actions else None

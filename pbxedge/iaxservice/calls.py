@@ -34,6 +34,7 @@ from pbxedge.iaxservice.peers import PeerDirectory
 from pbxedge.iaxservice.service import IaxService
 from pbxedge.keys import KeyStore
 from pbxedge.media.jitterbuffer import JitterBufferSettings
+from pbxedge.realtime.accounts import RealtimeAccounts
 from pbxedge.store import Store
 
 __all__ = ["CallService"]
@@ -48,8 +49,10 @@ class CallService:
 
     def __init__(self, iax: IaxService, *, config: IaxConfig, keys: KeyStore,
                  store: Store | None, engine: Engine, peers: PeerDirectory,
-                 media_env: MediaEnv | None = None, cdr: CdrRecorder | None = None) -> None:
+                 media_env: MediaEnv | None = None, cdr: CdrRecorder | None = None,
+                 realtime: RealtimeAccounts | None = None) -> None:
         self.iax = iax
+        self.realtime = realtime
         self.media_env = media_env or MediaEnv()
         self.cdr = cdr
         self.config = config

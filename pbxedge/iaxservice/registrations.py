@@ -52,6 +52,7 @@ from pbxedge.iaxservice.reg_resolver import ip_literal, resolve
 from pbxedge.iaxservice.reg_server import InboundRegistrations
 from pbxedge.iaxservice.service import IaxService
 from pbxedge.keys import KeyStore
+from pbxedge.realtime.service import RealtimeService
 from pbxedge.registry_views import PeerDetail, PeerRow
 from pbxedge.store import Store, StoreError
 
@@ -80,9 +81,14 @@ class RegistrationService:
         store: Store | None,
         engine: Engine | None,
         wall_clock: Callable[[], float] = time.time,
+        realtime: RealtimeService | None = None,
     ) -> None:
         general = config.general
         self._iax = iax
+        self._realtime = realtime
+        # Realtime peers registered here: the regseconds written for each, so that clearing
+        # the row later touches only this node's registration.
+        self._rt_registered: dict[str, int] = {}
         self._config = config
         self._store = store
         self._engine = engine
@@ -99,6 +105,7 @@ class RegistrationService:
             sink=self,
             secret_resolver=store.db_get if store is not None else None,
             wall_clock=wall_clock,
+            realtime=realtime.accounts if realtime is not None else None,
         )
         self.outbound = OutboundRegistrations(
             iax,
@@ -204,23 +211,59 @@ class RegistrationService:
         return peer_name_at(addr, self._config.peers, lambda p: self.address_of(p.name))
 
     def peer_rows(self) -> list[PeerRow]:
-        return [
-            PeerRow(
-                name=p.name,
-                addr=self._current_address(p.name),
-                dynamic=p.dynamic,
-                status=self.qualify.status(p.name),
-                username=p.username or "",
-                mask=p.mask,
-                trunk=p.trunk,
-                encryption=p.encryption,
-                description=p.description or "",
-            )
-            for p in self._config.peers.values()
-        ]
+        rows = [self._peer_row(p, None) for p in self._config.peers.values()]
+        for peer in self._realtime_peers():
+            addr, node = self._realtime_location(peer.name)
+            rows.append(self._peer_row(peer, node, addr))
+        return rows
+
+    def _peer_row(self, p: Peer, regserver: str | None,
+                  addr: Address | None = None) -> PeerRow:
+        return PeerRow(
+            name=p.name,
+            addr=addr or self._current_address(p.name),
+            dynamic=p.dynamic,
+            status=self.qualify.status(p.name),
+            username=p.username or "",
+            mask=p.mask,
+            trunk=p.trunk,
+            encryption=p.encryption,
+            description=p.description or "",
+            regserver=regserver,
+        )
+
+    def _realtime_peers(self) -> list[Peer]:
+        """Cached realtime peers, and those registered here (whether cached or not)."""
+        accounts = self._realtime.accounts if self._realtime is not None else None
+        if accounts is None:
+            return []
+        found = {p.name: p for p in accounts.cached_peers() if p.name not in self._config.peers}
+        for name in self._rt_registered:
+            peer = found.get(name) or accounts.last_peer(name)
+            if peer is not None:
+                found[name] = peer
+        return list(found.values())
+
+    async def refresh_locations(self) -> None:
+        accounts = self._realtime.accounts if self._realtime is not None else None
+        if accounts is not None:
+            await accounts.refresh_locations([p.name for p in self._realtime_peers()
+                                              if self.registrar.address_of(p.name) is None])
+
+    def _realtime_location(self, name: str) -> tuple[Address | None, str | None]:
+        """Where a realtime peer is and which node holds it: here, or as its row last said."""
+        here = self.registrar.address_of(name)
+        if here is not None:
+            return here, self._config.general.systemname or "(this node)"
+        assert self._realtime is not None and self._realtime.accounts is not None
+        where = self._realtime.accounts.last_location(name)
+        if where is None:
+            return None, None
+        return where.addr, where.regserver or "(unknown)"
 
     def peer_detail(self, name: str) -> PeerDetail | None:
-        peer = self._config.peers.get(name)
+        peer = self._config.peers.get(name) or next(
+            (p for p in self._realtime_peers() if p.name == name), None)
         if peer is None:
             return None
         return _detail(peer, self.qualify.status(name).text, self._current_address(name),
@@ -292,6 +335,12 @@ class RegistrationService:
             Registration(s.peer, (s.host, s.port), s.refresh, now + (s.expires_at - wall))
             for s in stored
         ]
+        if self._realtime is not None and self._realtime.accounts is not None:
+            # Only registrations this node granted are stored: the others were realtime peers.
+            for s in stored:
+                if s.peer not in self._config.peers:
+                    self.registrar.add_peer(RegistrarPeer(s.peer))
+                    self._rt_registered[s.peer] = int(s.expires_at - s.refresh)
         kept = self.registrar.restore(entries, now)
         self._apply_registrar(now)
         for reg in kept:
@@ -333,6 +382,7 @@ class RegistrationService:
     def _apply_one(self, action: RegistrarAction, now: float) -> None:
         store = self._store
         if isinstance(action, StoreRegistration):
+            self._realtime_registered(action)
             reg = self.registrar.registration(action.peer)
             if store is not None and reg is not None:
                 expires_at = self._wall_clock() + (action.expires_at - now)
@@ -341,6 +391,10 @@ class RegistrationService:
                     username=action.peer,
                 )
         elif isinstance(action, DeleteRegistration):
+            registered_at = self._rt_registered.pop(action.peer, None)
+            if registered_at is not None and self._realtime is not None \
+                    and self._realtime.updates_registrations:
+                self._realtime.writer.unregistered(action.peer, registered_at)
             if store is not None:
                 store.delete_registration(action.peer)
         elif isinstance(action, AddExtension):
@@ -356,6 +410,16 @@ class RegistrationService:
                 )
         elif isinstance(action, Log):
             emit(action)
+
+
+    def _realtime_registered(self, action: StoreRegistration) -> None:
+        """rtupdate: the row of a realtime peer learns where it is (every refresh)."""
+        if action.peer in self._config.peers or self._realtime is None:
+            return
+        regseconds = int(self._wall_clock())
+        self._rt_registered[action.peer] = regseconds
+        if self._realtime.updates_registrations:
+            self._realtime.writer.registered(action.peer, action.addr, regseconds)
 
 
 def _static_place(peer: Peer | None) -> tuple[str, int] | None:
