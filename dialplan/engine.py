@@ -95,11 +95,10 @@ class Engine:
     def reload(self, plan: Dialplan) -> None:
         """Use *plan* for new calls; running calls keep the plan they started with.
 
-        *plan* should have been loaded with ``runtime=engine.plan.runtime`` so that
-        registrations and globals carry over.
+        The run-time table (registrations' regcontext entries, globals) carries over to
+        *plan*, which must not have been used yet.
         """
-        if plan.runtime is not self.plan.runtime:
-            log.warning("reloaded dialplan does not share the run-time table; registrations are lost")
+        plan.runtime = self.plan.runtime
         self.plan = plan
         plan.apply_globals()
 
@@ -189,6 +188,7 @@ class Engine:
             while True:
                 if channel.is_hungup:
                     return CallOutcome("caller", channel.hangup_cause)
+                await plan.prepare(call.context, call.exten)
                 found = plan.find(call.context, call.exten, channel.caller_num, priority=call.priority)
                 if found is not None:
                     result = await self._execute(call, found.priority.app, found.priority.data)
@@ -196,6 +196,7 @@ class Engine:
                         return CallOutcome("hangup", channel.hangup_cause or CAUSE_NORMAL_CLEARING)
                     continue
                 if not plan.exists(call.context, call.exten, 1, channel.caller_num):
+                    await plan.prepare(call.context, "i")
                     if not self._to_invalid(call):
                         return CallOutcome("invalid", channel.hangup_cause)
                     continue
@@ -287,11 +288,13 @@ class Engine:
     async def _run_h(self, call: Call) -> None:
         """Run ``h`` in the call's current context, stopping at the first app that ends."""
         callerid = call.channel.caller_num
+        await call.plan.prepare(call.context, "h")
         if not call.plan.exists(call.context, "h", 1, callerid):
             return
         call.exten, call.priority = "h", 1
         try:
             while True:
+                await call.plan.prepare(call.context, call.exten)
                 found = call.plan.find(call.context, call.exten, callerid, priority=call.priority)
                 if found is None:
                     return

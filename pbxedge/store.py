@@ -1,6 +1,6 @@
 """The node's persistent state: one SQLite file in the state directory.
 
-It replaces Asterisk's astdb and holds two things:
+It replaces Asterisk's astdb and holds:
 
 - **registrations of peers that registered to us**, each with an *absolute* expiry time (unix
   seconds).  Asterisk stores only ``host:port:expiry`` and, after a restart, grants the peer a
@@ -8,7 +8,9 @@ It replaces Asterisk's astdb and holds two things:
   extends a registration: :meth:`Store.load_registrations` returns what is still valid and
   deletes what has expired;
 - **an astdb-like key/value store** (families and keys, stored as ``/family/key`` like astdb), used
-  by AGI ``DATABASE`` commands, ``dbsecret=family/key`` and the ``database show`` console view.
+  by AGI ``DATABASE`` commands, ``dbsecret=family/key`` and the ``database show`` console view;
+- the call detail records, and an **outbox** of writes for a shared Realtime database
+  (registration updates, CDRs), kept until that database has them.
 
 Registrations also appear in the key/value view under the family ``IAX/Registry``, as astdb shows
 them, with the value ``host:port:remaining``:
@@ -59,6 +61,7 @@ __all__ = [
     "REGISTRY_FAMILY",
     "SCHEMA_VERSION",
     "AstDb",
+    "OutboxEntry",
     "ReservedFamilyError",
     "Store",
     "StoreError",
@@ -68,9 +71,9 @@ __all__ = [
 
 DEFAULT_FILENAME = "pbxedge.sqlite3"
 REGISTRY_FAMILY = "IAX/Registry"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # Older versions the store upgrades in place: version -> the tables it lacks.
-_MIGRATIONS: dict[int, tuple[str, ...]] = {1: ("cdr",)}
+_MIGRATIONS: dict[int, tuple[str, ...]] = {1: ("cdr", "outbox"), 2: ("outbox",)}
 
 # How long a write waits for another connection's lock before failing.  Only another pbxedge
 # process (or a human with the sqlite3 shell) can hold it, so a short wait is plenty and keeps the
@@ -103,6 +106,16 @@ _SCHEMA: dict[str, str] = {
         " duration INTEGER NOT NULL, billsec INTEGER NOT NULL, disposition TEXT NOT NULL,"
         " amaflags TEXT NOT NULL, uniqueid TEXT, userfield TEXT, linkedid TEXT)"
     ),
+    # Writes for a shared database, kept until it has them (see OutboxEntry).
+    "outbox": (
+        "CREATE TABLE outbox ("
+        " id INTEGER PRIMARY KEY,"
+        " target TEXT NOT NULL,"
+        " kind TEXT NOT NULL,"
+        " key TEXT,"
+        " payload TEXT NOT NULL,"
+        " attempts INTEGER NOT NULL DEFAULT 0)"
+    ),
 }
 _CDR_COLUMNS = ("id", "accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel",
                 "lastapp", "lastdata", "start", "answer", "end", "duration", "billsec",
@@ -112,6 +125,7 @@ _EXPECTED_COLUMNS: dict[str, tuple[str, ...]] = {
     "registrations": ("peer", "host", "port", "expires_at", "refresh", "username"),
     "kv": ("key", "value"),
     "cdr": _CDR_COLUMNS,
+    "outbox": ("id", "target", "kind", "key", "payload", "attempts"),
 }
 # Files SQLite keeps beside the database; they belong to it and move aside with it.
 COMPANION_SUFFIXES = ("-wal", "-shm", "-journal")
@@ -147,6 +161,22 @@ class StoredRegistration:
     def remaining(self, now: float) -> float:
         """Seconds left at unix time ``now`` (0 once expired)."""
         return max(0.0, self.expires_at - now)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """A write waiting for the shared (Realtime) database, oldest first.
+
+    *target* names the database, *kind* the statement, *payload* its JSON arguments;
+    *attempts* counts the tries whose outcome is unknown (the commit may have arrived).
+    """
+
+    id: int
+    target: str
+    kind: str
+    key: str | None
+    payload: str
+    attempts: int
 
 
 class _Unusable(Exception):
@@ -237,6 +267,41 @@ class Store:
         with self._read() as db:
             rows = db.execute("SELECT * FROM cdr ORDER BY id").fetchall()
         return [dict(zip(_CDR_COLUMNS, row, strict=True)) for row in rows]
+
+    # ------------------------------------------------------------------ outbox
+
+    def outbox_add(self, target: str, kind: str, payload: str, *, key: str | None = None) -> None:
+        """Queue a write; one with a *key* replaces the pending ones with the same key
+        (only the latest registration state of a peer matters)."""
+        with self._write() as db:
+            if key is not None:
+                db.execute("DELETE FROM outbox WHERE target = ? AND key = ?", (target, key))
+            db.execute("INSERT INTO outbox (target, kind, key, payload) VALUES (?, ?, ?, ?)",
+                       (target, kind, key, payload))
+
+    def outbox_pending(self, target: str, limit: int) -> list[OutboxEntry]:
+        with self._read() as db:
+            rows = db.execute("SELECT * FROM outbox WHERE target = ? ORDER BY id LIMIT ?",
+                              (target, limit)).fetchall()
+        return [OutboxEntry(*row) for row in rows]
+
+    def outbox_attempted(self, ids: list[int]) -> None:
+        with self._write() as db:
+            db.executemany("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?",
+                           [(i,) for i in ids])
+
+    def outbox_done(self, ids: list[int]) -> None:
+        with self._write() as db:
+            db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
+
+    def outbox_count(self, target: str | None = None) -> int:
+        with self._read() as db:
+            if target is None:
+                row = db.execute("SELECT count(*) FROM outbox").fetchone()
+            else:
+                row = db.execute("SELECT count(*) FROM outbox WHERE target = ?",
+                                 (target,)).fetchone()
+        return int(row[0])
 
     # ------------------------------------------------------------------ registrations
 

@@ -69,7 +69,7 @@ def test_schema_version_is_recorded(db_path: Path) -> None:
     open_clean(db_path).close()
     with sqlite3.connect(db_path) as raw:
         assert raw.execute("SELECT value FROM meta WHERE name='schema_version'").fetchone() == (
-            "2",
+            "3",
         )
 
 
@@ -405,3 +405,31 @@ def test_simultaneous_first_opens_create_one_schema(db_path: Path) -> None:
     assert corrupt_files(db_path) == []
     with open_clean(db_path) as store:
         assert len(store.db_show("threads")) == 8
+
+
+def test_a_version_2_file_gains_the_outbox_and_keeps_its_state(db_path: Path) -> None:
+    with open_clean(db_path) as store:
+        store.db_put("fam", "key", "kept")
+    with sqlite3.connect(db_path) as raw:
+        raw.execute("DROP TABLE outbox")
+        raw.execute("UPDATE meta SET value = '2' WHERE name = 'schema_version'")
+    with open_clean(db_path) as store:
+        assert store.db_get("fam", "key") == "kept"
+        store.outbox_add("config", "register", "{}", key="box")
+        assert store.outbox_count() == 1
+
+
+def test_outbox_keeps_the_latest_write_per_key_in_order(db_path: Path) -> None:
+    with open_clean(db_path) as store:
+        store.outbox_add("config", "register", "1", key="box")
+        store.outbox_add("cdr", "cdr", "a")
+        store.outbox_add("config", "unregister", "2", key="box")
+        store.outbox_add("cdr", "cdr", "b")
+        assert [e.payload for e in store.outbox_pending("config", 10)] == ["2"]
+        pending = store.outbox_pending("cdr", 10)
+        assert [e.payload for e in pending] == ["a", "b"]
+        store.outbox_attempted([pending[0].id])
+        store.outbox_done([pending[1].id])
+        assert [(e.payload, e.attempts) for e in store.outbox_pending("cdr", 10)] == [("a", 1)]
+        assert store.outbox_count("cdr") == 1
+        assert store.outbox_count() == 2

@@ -30,7 +30,7 @@ from pbxedge.iax2.enums import ControlSubclass
 from pbxedge.media.jitterbuffer import JitterBufferSettings
 from pbxedge.media.translate import Translator
 
-__all__ = ["EndpointLink", "IaxChannel", "IaxLink"]
+__all__ = ["EndpointLink", "IaxChannel", "IaxLink", "set_system_name"]
 
 logger = logging.getLogger("pbxedge.channels")
 
@@ -43,6 +43,14 @@ _INDICATIONS = {
     Indication.CONGESTION: ControlSubclass.CONGESTION,
 }
 _sequence = itertools.count(1)
+# ``<systemname>-`` before every unique ID, as Asterisk does: nodes sharing one CDR table
+# must not hand out the same IDs.
+_uniqueid_prefix = ""
+
+
+def set_system_name(name: str | None) -> None:
+    global _uniqueid_prefix
+    _uniqueid_prefix = f"{name}-" if name else ""
 
 
 class IaxLink(Protocol):
@@ -152,7 +160,7 @@ class IaxChannel(MediaChannel):
     ) -> None:
         super().__init__(name, env, nursery, format_of(codec))
         self._name = name
-        self._uniqueid = f"{int(time.time())}.{next(_sequence)}"
+        self._uniqueid = f"{_uniqueid_prefix}{int(time.time())}.{next(_sequence)}"
         self._link = link
         self._state = state
         self.caller_num = caller_num

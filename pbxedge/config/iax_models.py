@@ -43,10 +43,13 @@ AmaFlags = Literal["default", "omit", "billing", "documentation"]
 # token (reference §3.3).
 RequireCallToken = Literal["default", "yes", "no", "auto"]
 ConnectedLine = Literal["yes", "no", "send", "receive"]
+# How a call reaches a realtime peer registered to another node (a pbxedge option).
+RtReach = Literal["auto", "direct", "regserver"]
 
 IAX_DEFAULT_PORT = 4569
 QUALIFY_YES_MS = 2000
 AUTOKILL_YES_MS = 2000
+RTAUTOCLEAR_YES_S = 120
 
 
 # Acl is immutable, so every entry without permit=/deny= can share one.
@@ -136,6 +139,17 @@ class General:
     shrinkcallerid: bool = True
     iaxcompat: bool = False
     subscribe_network_change_event: bool = True
+    # pbxedge's own: where Prometheus scrapes the node's metrics (None: no endpoint).
+    metrics: BindAddr | None = None
+    # Realtime accounts in PostgreSQL (extconfig.conf), and this node's name among several
+    # sharing them (Asterisk keeps systemname in asterisk.conf).
+    systemname: str | None = None
+    rtcachefriends: bool = False
+    rtupdate: bool = True
+    rtsavesysname: bool = False
+    rtautoclear: int = 0  # seconds a cached realtime account is kept; 0 = until pruned
+    rtignoreregexpire: bool = False
+    rtreach: RtReach = "auto"
 
 
 @dataclass(slots=True, kw_only=True)

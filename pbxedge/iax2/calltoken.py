@@ -34,6 +34,11 @@ class CallTokenIssuer:
     def expiration(self) -> float:
         return self._expiration
 
+    @expiration.setter
+    def expiration(self, seconds: float) -> None:
+        """A reload's ``calltokenexpiration``: tokens already out are judged by the new one."""
+        self._expiration = seconds
+
     def _digest(self, addr: tuple[str, int], ts: int) -> str:
         message = f"{addr[0]}:{addr[1]}:{ts}".encode()
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()

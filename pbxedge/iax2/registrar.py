@@ -134,15 +134,44 @@ class Registrar:
         max_expire: int = 60,
         regcontext: str = "",
     ) -> None:
+        self._live: dict[str, Registration] = {}
+        self._actions: deque[RegistrarAction] = deque()
+        self._peers: dict[str, RegistrarPeer] = {}
+        self._contexts: list[str] = []
+        self.reconfigure(peers, min_expire=min_expire, max_expire=max_expire,
+                         regcontext=regcontext)
+
+    def reconfigure(self, peers: Iterable[RegistrarPeer], *, min_expire: int, max_expire: int,
+                    regcontext: str) -> list[str]:
+        """Take a reloaded configuration; returns the peers whose registration was dropped.
+
+        Registrations of peers still configured stay, with their granted expiry (the new
+        limits apply from their next refresh); those of peers no longer configured end.
+        The regcontext entries follow a changed regcontext or regexten.
+        """
         if not 0 < min_expire <= max_expire:
             raise ValueError(f"need 0 < minregexpire ({min_expire}) <= maxregexpire ({max_expire})")
-        self._peers = {p.name: p for p in peers}
+        new_peers = {p.name: p for p in peers}
+        dropped = [name for name in self._live if name not in new_peers]
+        for name in dropped:
+            self._drop(name)
+            self._log(log.VERBOSE, f"Unregistered IAX2 '{name}' (no longer configured)")
+        before = {name: self.regcontext_entries(name) for name in self._live}
+        self._peers = new_peers
         self.min_expire = min_expire
         self.max_expire = max_expire
         # Several contexts are accepted, '&'-separated (Asterisk takes only one, §6.4).
         self._contexts = _split_amp(regcontext)
-        self._live: dict[str, Registration] = {}
-        self._actions: deque[RegistrarAction] = deque()
+        for name, old in before.items():
+            new = self.regcontext_entries(name)
+            if new != old:
+                self._actions.extend(RemoveExtension(c, e, name) for c, e in old)
+                self._actions.extend(AddExtension(c, e, name) for c, e in new)
+        return dropped
+
+    def add_peer(self, peer: RegistrarPeer) -> None:
+        """Accept registrations of *peer* too (a peer found elsewhere than in the config)."""
+        self._peers[peer.name] = peer
 
     # -- outputs -----------------------------------------------------------------------
     def next_action(self) -> RegistrarAction | None:
@@ -157,6 +186,10 @@ class Registrar:
     # -- queries -----------------------------------------------------------------------
     def registration(self, peer: str) -> Registration | None:
         return self._live.get(peer)
+
+    def count(self) -> int:
+        """How many peers are registered now."""
+        return len(self._live)
 
     def address_of(self, peer: str) -> Address | None:
         """Where to send a call for *peer*, or None while it is not registered."""

@@ -21,6 +21,7 @@ from pbxedge.iaxservice.peers import PeerDirectory
 from pbxedge.iaxservice.service import IaxService
 from pbxedge.keys import KeyStore
 from pbxedge.media.jitterbuffer import JitterBufferSettings
+from pbxedge.realtime.accounts import RealtimeAccounts
 
 __all__ = ["CallHost"]
 
@@ -38,6 +39,7 @@ class CallHost(Protocol):
     processed: int  # calls since start
     media_env: MediaEnv  # sound folders and music on hold for the channels
     cdr: CdrRecorder | None  # where finished calls leave their record
+    realtime: RealtimeAccounts | None  # users and peers of the realtime table (extconfig.conf)
 
     def jitter_settings(self, enabled: bool) -> JitterBufferSettings | None:
         """The jitter buffer for a user or peer with ``jitterbuffer=yes``, else None."""

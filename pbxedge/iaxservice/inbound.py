@@ -16,10 +16,12 @@ succeed, so probing cannot tell unknown names from wrong passwords.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import trio
 
 from dialplan.engine import entry_extension
+from dialplan.patterns import MatchMode
 from pbxedge.channelname import channel_name, host_label
 from pbxedge.channels.iax import EndpointLink, IaxChannel
 from pbxedge.config.iax_models import User
@@ -57,8 +59,9 @@ from pbxedge.iax2.frames import FullFrame
 from pbxedge.iax2.ies import IEList
 from pbxedge.iax2.negotiate import CodecOffer, NoCommonCodec, negotiate_codec, priority_flags
 from pbxedge.iax2.newcall import CallRequest, parse_new, shrink_phone_number
-from pbxedge.iaxservice.accounts import user_accounts
+from pbxedge.iaxservice.accounts import user_account, user_accounts
 from pbxedge.iaxservice.call_host import CallHost
+from pbxedge.iaxservice.realtime_route import RELAY_VARIABLE
 from pbxedge.log import printable
 
 __all__ = [
@@ -134,6 +137,7 @@ class InboundCall:
 
     def _reject_now(self, rejection: Rejection | NoCommonCodec) -> None:
         self._finish()
+        self._svc.iax.rejects[rejection.text] += 1
         try:
             self._svc.iax.endpoint.reject(
                 self.callno, rejection.text, int(rejection.cause), self._now()
@@ -190,7 +194,28 @@ class InboundCall:
         if not request.version_supported:
             self._auth_failed(Rejection.no_authority(f"protocol version {request.version}"))
             return
-        match = match_user(user_accounts(svc.config), username=request.username,
+        name = request.username
+        if name and name not in svc.config.users and svc.realtime is not None:
+            cached = svc.realtime.cached_user(name)
+            if cached is None:
+                svc.nursery.start_soon(self._realtime_user, request, name)
+                return
+            self._match(request, cached)
+            return
+        self._match(request, None)
+
+    async def _realtime_user(self, request: CallRequest, name: str) -> None:
+        """A USERNAME iax.conf does not know: ask the realtime table, then go on."""
+        assert self._svc.realtime is not None
+        user = await self._svc.realtime.user(name, self.addr[0])
+        if not self._finished and self._svc.iax.owner(self.callno) is self:
+            self._match(request, user)
+
+    def _match(self, request: CallRequest, realtime_user: User | None) -> None:
+        svc = self._svc
+        users = ({realtime_user.name: user_account(realtime_user)} if realtime_user is not None
+                 else user_accounts(svc.config))
+        match = match_user(users, username=request.username,
                            context=request.called_context, ip=self.addr[0])
         if match.rejected:
             self._auth_failed(Rejection.no_authority(match.reason))
@@ -199,7 +224,7 @@ class InboundCall:
             self._decoy_challenge(request, match.reason)
             return
         account = self._account = match.user
-        user = self._user = svc.config.users[account.name]
+        user = self._user = realtime_user or svc.config.users[account.name]
         self._secrets = resolve_secrets(account.secrets, account.dbsecret, svc.secret_resolver)
         if user.auth & _AUTH_CHALLENGED:
             self._agreement = merge_encryption(offered_encryption(user.encryption),
@@ -291,17 +316,38 @@ class InboundCall:
     # -- accepting ------------------------------------------------------------------------
 
     def _accept(self, user: User, *, authenticated: bool) -> None:
-        svc = self._svc
         request = self._request
         assert request is not None
-        general = svc.config.general
+        general = self._svc.config.general
         self._context = request.called_context or (user.contexts[0] if user.contexts
                                                     else general.context)
         if self._context == "*":
             self._context = general.context
-        callerid = _callerid(user, request)
         entry = entry_extension(request.exten, user.immediate)
-        if entry is not None and not svc.engine.plan.exists(self._context, entry, 1, callerid[0]):
+        if entry is not None and self._svc.engine.plan.runtime.switches is not None:
+            self._svc.nursery.start_soon(self._accept_prepared, user, authenticated, entry)
+            return
+        self._accept_now(user, authenticated, entry)
+
+    async def _accept_prepared(self, user: User, authenticated: bool, entry: str) -> None:
+        """The extension may be a Realtime switch's: fetch its rows before checking it."""
+        await self._svc.engine.plan.prepare(self._context, entry)
+        if not self._finished and self._svc.iax.owner(self.callno) is self:
+            self._accept_now(user, authenticated, entry)
+
+    def _accept_now(self, user: User, authenticated: bool, entry: str | None) -> None:
+        svc = self._svc
+        request = self._request
+        assert request is not None
+        general = svc.config.general
+        callerid = _callerid(user, request)
+        relay = self._relay_target(request, user, authenticated)
+        if relay is not None and svc.peers.address_of(relay) is None:
+            self._reject_now(Rejection("Peer not registered here", Cause.SUBSCRIBER_ABSENT,
+                                       f"relay to '{relay}', which is not registered here"))
+            return
+        if relay is None and entry is not None \
+                and not svc.engine.plan.exists(self._context, entry, 1, callerid[0]):
             self._reject_now(Rejection.no_such_extension(
                 f"'{entry}@{self._context}' does not exist"))
             return
@@ -351,10 +397,38 @@ class InboundCall:
         if self._agreement.key_rotation and svc.iax.endpoint.call_info(self.callno).encrypted:
             # Only the side that answers rotates: the AUTHREQ offered no KEYROTATE bit (§5.2).
             svc.iax.endpoint.enable_key_rotation(self.callno, self._now())
+        if relay is not None:
+            svc.nursery.start_soon(self._relay, channel, relay, entry or "s")
+            return
         if entry is None:
             self._tbd = True  # wait for DPREQ / DIAL (§7.3)
             return
         self._enter(entry)
+
+    def _relay_target(self, request: CallRequest, user: User, authenticated: bool) -> str | None:
+        """The peer another node asks this one to call (see realtime_route), if the caller
+        may ask: an authenticated friend of iax.conf, as nodes are to each other."""
+        target = request.variables.get(RELAY_VARIABLE)
+        if target is None:
+            return None
+        if authenticated and user.name in self._svc.config.peers:
+            return target
+        if self._admit_log("Relay refused"):
+            logger.warning("call %d: '%s' asks to be relayed to '%s' but is no authenticated "
+                           "node friend; the dialplan takes the call", self.callno,
+                           printable(user.name), printable(target))
+        return None
+
+    async def _relay(self, channel: IaxChannel, target: str, exten: str) -> None:
+        """Call *target* (registered here) for the node that sent the call; no dialplan."""
+        dialer = self._svc.engine.services.dialer
+        assert dialer is not None
+        try:
+            result = await dialer.dial(channel, [f"IAX2/{target}/{exten}"], None, "")
+            if not channel.is_hungup:
+                await channel.hangup(result.hangup_cause or Cause.NORMAL_CLEARING)
+        finally:
+            self._svc.remove_channel(channel)
 
     def _enter(self, exten: str) -> None:
         assert self.channel is not None
@@ -374,6 +448,15 @@ class InboundCall:
             self._svc.remove_channel(channel)
 
     # -- TBD calls: DPREQ and DIAL --------------------------------------------------------
+
+    async def _prepared(self, ies: IEList, handler: Callable[[IEList], None],
+                        modes: tuple[MatchMode, ...]) -> None:
+        """Run *handler* once Realtime switches have the rows for the CALLED_NUMBER."""
+        number = ies.get_str(IE.CALLED_NUMBER) or "s"
+        for mode in modes:
+            await self._svc.engine.plan.prepare(self._context, number, mode)
+        if not self._finished and self._tbd:
+            handler(ies)
 
     def _on_dpreq(self, ies: IEList) -> None:
         number = ies.get_str(IE.CALLED_NUMBER) or ""
@@ -435,10 +518,13 @@ class InboundCall:
             return
         if sub is IaxSubclass.AUTHREP and self.channel is None:
             self._on_authrep(ies)
-        elif sub is IaxSubclass.DPREQ and self._tbd:
-            self._on_dpreq(ies)
-        elif sub is IaxSubclass.DIAL and self._tbd:
-            self._on_dial(ies)
+        elif sub in (IaxSubclass.DPREQ, IaxSubclass.DIAL) and self._tbd:
+            handler = self._on_dpreq if sub is IaxSubclass.DPREQ else self._on_dial
+            if self._svc.engine.plan.runtime.switches is None:
+                handler(ies)
+            else:
+                modes = tuple(MatchMode) if sub is IaxSubclass.DPREQ else (MatchMode.MATCH,)
+                self._svc.nursery.start_soon(self._prepared, ies, handler, modes)
 
 
 def _callerid(user: User, request: CallRequest) -> tuple[str | None, str | None]:

@@ -23,7 +23,8 @@ import logging
 import math
 import re
 import socket
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import trio
@@ -35,6 +36,7 @@ from pbxedge.channels.bridge import bridge
 from pbxedge.channels.iax import EndpointLink, IaxChannel
 from pbxedge.channels.media import MediaChannel
 from pbxedge.events import DialBegin, DialEnd, Newchannel
+from pbxedge.iax2.accounts import PeerAccount
 from pbxedge.iax2.auth import (
     AuthFailure,
     ChallengeAnswer,
@@ -45,9 +47,11 @@ from pbxedge.iax2.auth import (
 from pbxedge.iax2.callstate import CallState
 from pbxedge.iax2.codecs import Codec, best_codec
 from pbxedge.iax2.dialstring import (
+    DialString,
     DialStringError,
     DialTarget,
     DialUnavailable,
+    PeerRuntime,
     parse_dial_string,
     resolve_dial_target,
 )
@@ -73,9 +77,10 @@ from pbxedge.iax2.frames import FullFrame
 from pbxedge.iax2.ies import IEList
 from pbxedge.iax2.negotiate import accept_format_ok
 from pbxedge.iax2.newcall import build_new
-from pbxedge.iaxservice.accounts import dial_defaults, peer_accounts
+from pbxedge.iaxservice.accounts import dial_defaults, peer_account, peer_accounts
 from pbxedge.iaxservice.call_host import CallHost
 from pbxedge.iaxservice.inbound import cause_of, deliver_to_channel
+from pbxedge.iaxservice.realtime_route import RELAY_VARIABLE, realtime_route
 from pbxedge.log import printable
 
 __all__ = ["IaxDialer", "OutboundLeg", "status_for_cause"]
@@ -83,6 +88,7 @@ __all__ = ["IaxDialer", "OutboundLeg", "status_for_cause"]
 logger = logging.getLogger("pbxedge.iax2")
 
 _TECH = "iax2/"
+Address = tuple[str, int]
 
 
 def status_for_cause(cause: int) -> DialStatus:
@@ -102,6 +108,7 @@ class _Placed:
 
     target: DialTarget
     addr: tuple[str, int]
+    variables: dict[str, str] = field(default_factory=dict)  # sent in the NEW
 
 
 class OutboundLeg:
@@ -120,6 +127,7 @@ class OutboundLeg:
         self._callerid = callerid
         self._target = placed.target
         self._addr = placed.addr
+        self._variables = placed.variables
         self.callno = 0
         self.channel: IaxChannel | None = None
         self.result: DialResult | None = None
@@ -151,6 +159,7 @@ class OutboundLeg:
             context=target.context,
             encryption=target.encryption,
             autoanswer=target.autoanswer,
+            variables=self._variables,
         )
         try:
             self.callno = svc.iax.endpoint.start(self._addr, IaxSubclass.NEW, ies, self._now(),
@@ -366,6 +375,11 @@ class OutboundLeg:
             self.channel.set_codec(fmt)
 
 
+def _located(addr: Address | None) -> Callable[[str], PeerRuntime]:
+    """A realtime peer's runtime: where its row (or this node's registrar) puts it."""
+    return lambda _name: PeerRuntime(addr)
+
+
 def _ip_of(addr: tuple[str, int] | None) -> str | None:
     return addr[0] if addr is not None else None
 
@@ -501,10 +515,19 @@ class IaxDialer:
         except DialStringError as exc:
             logger.warning("Dial: %s", exc)
             return DialResult(DialStatus.CHANUNAVAIL, Cause.SUBSCRIBER_ABSENT)
-        target = resolve_dial_target(parsed, peer_accounts(svc.config),
-                                     dial_defaults(svc.config.general),
-                                     runtime=svc.peers.runtime,
-                                     secret_resolver=svc.secret_resolver)
+        peers: Mapping[str, PeerAccount] = peer_accounts(svc.config)
+        runtime: Callable[[str], PeerRuntime] = svc.peers.runtime
+        if parsed.peer not in svc.config.peers and svc.realtime is not None:
+            peer = await svc.realtime.peer(parsed.peer)
+            if peer is not None:
+                peers = {peer.name: peer_account(peer)}
+                if peer.dynamic:
+                    route = await realtime_route(svc, peer.name)
+                    if route.via is not None:
+                        return await self._resolve_via(parsed, route.via, peer.name)
+                    runtime = _located(route.addr)
+        target = resolve_dial_target(parsed, peers, dial_defaults(svc.config.general),
+                                     runtime=runtime, secret_resolver=svc.secret_resolver)
         if isinstance(target, DialUnavailable):
             logger.warning("Dial: unable to call %s: %s", text, target.reason)
             return DialResult(DialStatus.CHANUNAVAIL, int(target.cause))
@@ -519,6 +542,15 @@ class IaxDialer:
             return DialResult(DialStatus.CHANUNAVAIL, Cause.SUBSCRIBER_ABSENT)
         host, port = str(found[0][4][0]), int(found[0][4][1])
         return _Placed(target, (host, port))
+
+    async def _resolve_via(self, parsed: DialString, node: str,
+                           peer: str) -> _Placed | DialResult:
+        """A realtime peer registered to another node: call that node, which calls it."""
+        logger.info("Dial: '%s' is registered at node '%s'; calling through it", peer, node)
+        placed = await self._resolve(f"IAX2/{node}/{parsed.exten or 's'}")
+        if isinstance(placed, DialResult):
+            return placed
+        return replace(placed, variables={RELAY_VARIABLE: peer})
 
     async def _race(self, channel: Channel, legs: list[OutboundLeg],
                     timeout: float | None) -> OutboundLeg | None:

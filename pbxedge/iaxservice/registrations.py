@@ -53,6 +53,7 @@ from pbxedge.iaxservice.reg_resolver import ip_literal, resolve
 from pbxedge.iaxservice.reg_server import InboundRegistrations
 from pbxedge.iaxservice.service import IaxService
 from pbxedge.keys import KeyStore
+from pbxedge.realtime.service import RealtimeService
 from pbxedge.registry_views import PeerDetail, PeerRow
 from pbxedge.store import Store, StoreError
 
@@ -81,23 +82,22 @@ class RegistrationService:
         store: Store | None,
         engine: Engine | None,
         wall_clock: Callable[[], float] = time.time,
+        realtime: RealtimeService | None = None,
     ) -> None:
         general = config.general
         self._iax = iax
+        self._realtime = realtime
+        # Realtime peers registered here: the regseconds written for each, so that clearing
+        # the row later touches only this node's registration.
+        self._rt_registered: dict[str, int] = {}
         self._config = config
         self._store = store
         self._engine = engine
         self._wall_clock = wall_clock
         self._wakeup = trio.Event()
         self._static: dict[str, Address] = {}
-        dynamic = [p for p in config.peers.values() if p.dynamic]
-        self.registrar = Registrar(
-            [RegistrarPeer(p.name, p.regexten or "") for p in dynamic],
-            min_expire=general.minregexpire,
-            # A maximum below the minimum would make every grant impossible; the minimum wins.
-            max_expire=max(general.minregexpire, general.maxregexpire),
-            regcontext=general.regcontext or "",
-        )
+        self.registrar = Registrar([])
+        self._configure_registrar(config)
         self.inbound = InboundRegistrations(
             iax,
             config=config,
@@ -106,6 +106,7 @@ class RegistrationService:
             sink=self,
             secret_resolver=store.db_get if store is not None else None,
             wall_clock=wall_clock,
+            realtime=realtime.accounts if realtime is not None else None,
         )
         self.outbound = OutboundRegistrations(
             iax,
@@ -129,12 +130,8 @@ class RegistrationService:
         now = self._iax.now()
         self._restore(now)
         for peer in self._config.peers.values():
-            if not peer.dynamic and peer.host:
-                literal = ip_literal(peer.host, peer.port)
-                if literal is not None:
-                    self._static_found(peer.name, literal, now)
-                else:
-                    self._iax.nursery.start_soon(self._locate_static, peer)
+            if _static_place(peer) is not None:
+                self._locate(peer, now)
         task_status.started()
         while True:
             with trio.move_on_at(self._next_deadline()):
@@ -142,6 +139,54 @@ class RegistrationService:
             self._tick(self._iax.now())
             # Reset only now: the tick's own wake-ups are covered by the next deadline.
             self._wakeup = trio.Event()
+
+    def reconfigure(self, config: IaxConfig, keys: KeyStore) -> list[str]:
+        """Apply a reloaded iax.conf; returns what changed, for the log.
+
+        Registrations of peers still configured as dynamic stay; peers no longer
+        configured lose theirs (their live calls go on: a call does not need its peer's
+        entry). Unchanged ``register =>`` lines keep their registration, changed ones
+        register again; qualify keeps the status of peers whose settings did not change.
+        """
+        now = self._iax.now()
+        old_peers = self._config.peers
+        self._config = config
+        self.inbound.reconfigure(config, keys)
+        dropped = self._configure_registrar(config)
+        for name in dropped:
+            self.qualify.address_lost(name, now)
+        self._apply_registrar(now)
+        started, stopped = self.outbound.reconfigure(
+            config.registrations, keys=keys, srv=config.general.srvlookup, now=now)
+        moved = [name for name in self._static
+                 if _static_place(config.peers.get(name)) != _static_place(old_peers.get(name))]
+        for name in moved:
+            del self._static[name]
+            self.qualify.address_lost(name, now)
+        for name in self.qualify.reconfigure(config.peers.values(), now):
+            addr = self._current_address(name)
+            if addr is not None:
+                self.qualify.address_changed(name, addr, now)
+        for peer in config.peers.values():
+            if _static_place(peer) is not None and peer.name not in self._static:
+                self._locate(peer, now)
+        self._wake()
+        added = len(config.peers.keys() - old_peers.keys())
+        removed = len(old_peers.keys() - config.peers.keys())
+        return [f"peers: {len(config.peers)} ({added} added, {removed} removed, "
+                f"{len(dropped)} registrations ended)",
+                f"register => lines: {len(self.outbound.lines)} ({started} registering anew, "
+                f"{stopped} stopped)"]
+
+    def _configure_registrar(self, config: IaxConfig) -> list[str]:
+        general = config.general
+        return self.registrar.reconfigure(
+            [RegistrarPeer(p.name, p.regexten or "") for p in config.peers.values() if p.dynamic],
+            min_expire=general.minregexpire,
+            # A maximum below the minimum would make every grant impossible; the minimum wins.
+            max_expire=max(general.minregexpire, general.maxregexpire),
+            regcontext=general.regcontext or "",
+        )
 
     # -- peer directory (used by calls and the console) -----------------------------------
     def address_of(self, peer: str) -> Address | None:
@@ -167,23 +212,59 @@ class RegistrationService:
         return peer_name_at(addr, self._config.peers, lambda p: self.address_of(p.name))
 
     def peer_rows(self) -> list[PeerRow]:
-        return [
-            PeerRow(
-                name=p.name,
-                addr=self._current_address(p.name),
-                dynamic=p.dynamic,
-                status=self.qualify.status(p.name),
-                username=p.username or "",
-                mask=p.mask,
-                trunk=p.trunk,
-                encryption=p.encryption,
-                description=p.description or "",
-            )
-            for p in self._config.peers.values()
-        ]
+        rows = [self._peer_row(p, None) for p in self._config.peers.values()]
+        for peer in self._realtime_peers():
+            addr, node = self._realtime_location(peer.name)
+            rows.append(self._peer_row(peer, node, addr))
+        return rows
+
+    def _peer_row(self, p: Peer, regserver: str | None,
+                  addr: Address | None = None) -> PeerRow:
+        return PeerRow(
+            name=p.name,
+            addr=addr or self._current_address(p.name),
+            dynamic=p.dynamic,
+            status=self.qualify.status(p.name),
+            username=p.username or "",
+            mask=p.mask,
+            trunk=p.trunk,
+            encryption=p.encryption,
+            description=p.description or "",
+            regserver=regserver,
+        )
+
+    def _realtime_peers(self) -> list[Peer]:
+        """Cached realtime peers, and those registered here (whether cached or not)."""
+        accounts = self._realtime.accounts if self._realtime is not None else None
+        if accounts is None:
+            return []
+        found = {p.name: p for p in accounts.cached_peers() if p.name not in self._config.peers}
+        for name in self._rt_registered:
+            peer = found.get(name) or accounts.last_peer(name)
+            if peer is not None:
+                found[name] = peer
+        return list(found.values())
+
+    async def refresh_locations(self) -> None:
+        accounts = self._realtime.accounts if self._realtime is not None else None
+        if accounts is not None:
+            await accounts.refresh_locations([p.name for p in self._realtime_peers()
+                                              if self.registrar.address_of(p.name) is None])
+
+    def _realtime_location(self, name: str) -> tuple[Address | None, str | None]:
+        """Where a realtime peer is and which node holds it: here, or as its row last said."""
+        here = self.registrar.address_of(name)
+        if here is not None:
+            return here, self._config.general.systemname or "(this node)"
+        assert self._realtime is not None and self._realtime.accounts is not None
+        where = self._realtime.accounts.last_location(name)
+        if where is None:
+            return None, None
+        return where.addr, where.regserver or "(unknown)"
 
     def peer_detail(self, name: str) -> PeerDetail | None:
-        peer = self._config.peers.get(name)
+        peer = self._config.peers.get(name) or next(
+            (p for p in self._realtime_peers() if p.name == name), None)
         if peer is None:
             return None
         return _detail(peer, self.qualify.status(name).text, self._current_address(name),
@@ -260,10 +341,25 @@ class RegistrationService:
             Registration(s.peer, (s.host, s.port), s.refresh, now + (s.expires_at - wall))
             for s in stored
         ]
+        if self._realtime is not None and self._realtime.accounts is not None:
+            # Only registrations this node granted are stored: the others were realtime peers.
+            for s in stored:
+                if s.peer not in self._config.peers:
+                    self.registrar.add_peer(RegistrarPeer(s.peer))
+                    self._rt_registered[s.peer] = int(s.expires_at - s.refresh)
         kept = self.registrar.restore(entries, now)
         self._apply_registrar(now)
         for reg in kept:
             self.qualify.address_changed(reg.peer, reg.addr, now)
+
+    def _locate(self, peer: Peer, now: float) -> None:
+        """Find a static peer: at once for an IP literal, else by a lookup in a task."""
+        assert peer.host is not None
+        literal = ip_literal(peer.host, peer.port)
+        if literal is not None:
+            self._static_found(peer.name, literal, now)
+        else:
+            self._iax.nursery.start_soon(self._locate_static, peer)
 
     async def _locate_static(self, peer: Peer) -> None:
         assert peer.host is not None
@@ -271,6 +367,8 @@ class RegistrationService:
         if not addrs:
             log.warning(f"Unable to resolve host '{peer.host}' of peer '{peer.name}'")
             return
+        if self._config.peers.get(peer.name) is not peer:
+            return  # a reload replaced or removed the peer meanwhile
         self._static_found(peer.name, addrs[0], self._iax.now())
 
     def _static_found(self, peer: str, addr: Address, now: float) -> None:
@@ -290,6 +388,7 @@ class RegistrationService:
     def _apply_one(self, action: RegistrarAction, now: float) -> None:
         store = self._store
         if isinstance(action, StoreRegistration):
+            self._realtime_registered(action)
             reg = self.registrar.registration(action.peer)
             if store is not None and reg is not None:
                 expires_at = self._wall_clock() + (action.expires_at - now)
@@ -298,6 +397,10 @@ class RegistrationService:
                     username=action.peer,
                 )
         elif isinstance(action, DeleteRegistration):
+            registered_at = self._rt_registered.pop(action.peer, None)
+            if registered_at is not None and self._realtime is not None \
+                    and self._realtime.updates_registrations:
+                self._realtime.writer.unregistered(action.peer, registered_at)
             if store is not None:
                 store.delete_registration(action.peer)
         elif isinstance(action, AddExtension):
@@ -313,6 +416,23 @@ class RegistrationService:
                 )
         elif isinstance(action, Log):
             emit(action)
+
+
+    def _realtime_registered(self, action: StoreRegistration) -> None:
+        """rtupdate: the row of a realtime peer learns where it is (every refresh)."""
+        if action.peer in self._config.peers or self._realtime is None:
+            return
+        regseconds = int(self._wall_clock())
+        self._rt_registered[action.peer] = regseconds
+        if self._realtime.updates_registrations:
+            self._realtime.writer.registered(action.peer, action.addr, regseconds)
+
+
+def _static_place(peer: Peer | None) -> tuple[str, int] | None:
+    """Where a static peer is configured to be (None: not a static peer)."""
+    if peer is None or peer.dynamic or not peer.host:
+        return None
+    return peer.host, peer.port
 
 
 def _detail(peer: Peer, status: str, addr: Address | None, expires: int | None) -> PeerDetail:

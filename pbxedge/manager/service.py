@@ -70,6 +70,16 @@ class ManagerService:
     async def stop(self) -> None:
         """Nothing to finish: sessions are simply closed with the node."""
 
+    def reconfigure(self, config: ManagerConfig) -> list[str]:
+        """A reloaded manager.conf: users, filters and [general] options apply to new
+        logins and events; the listener itself changes at the next start."""
+        old, self.state.config = self.state.config, config
+        changes = [f"manager users: {len(config.users)}"]
+        if (config.enabled, config.port, config.bindaddr) != (old.enabled, old.port,
+                                                              old.bindaddr):
+            changes.append("manager: enabled, port and bindaddr change at the next start")
+        return changes
+
     async def _serve(self, stream: trio.SocketStream) -> None:
         state = self.state
         try:
@@ -88,7 +98,7 @@ class ManagerService:
         state.channels.before(event)
         if isinstance(event, FullyBooted):
             state.booted = True
-        elif isinstance(event, Reload):
+        elif isinstance(event, Reload) and event.status == 0:
             state.reloaded = time.time()
         mask = bit(event.category)
         readers = [session for session in state.listening if session.wants(mask)]

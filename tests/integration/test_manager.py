@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 import trio
@@ -27,15 +27,6 @@ BLOCK = ["Channel", "ChannelState", "ChannelStateDesc", "CallerIDNum", "CallerID
 @pytest.fixture(scope="module")
 def manager_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagerNode]:
     yield from running_manager_node(tmp_path_factory.mktemp("manager"))
-
-
-@pytest.fixture
-async def agent() -> AsyncIterator[CallAgent]:
-    async with trio.open_nursery() as nursery:
-        caller = CallAgent()
-        await nursery.start(caller.run)
-        yield caller
-        nursery.cancel_scope.cancel()
 
 
 # -- login, byte for byte --------------------------------------------------------------------

@@ -128,8 +128,15 @@ def test_session_and_node_actions(node: ManagerNode) -> None:
         assert sent.message == "Event Sent"
         assert (await heard.wait_for("UserEvent", userevent="Wallboard")).queue == "sales"
 
-        reload = await send({"Action": "Reload"})
-        assert (reload.response, reload.message) == ("Error", "Module does not support reload")
+        reload = await send({"Action": "Reload", "Module": "chan_iax2.so"})
+        assert (reload.response, reload.message) == ("Success", "Module Reloaded")
+        reloaded = await heard.wait_for("Reload", module="chan_iax2.so")
+        assert reloaded.status == "0"
+        status = await send({"Action": "CoreStatus"})
+        assert (status.corereloaddate, status.corereloadtime) >= (status.corestartupdate,
+                                                                  status.corestartuptime)
+        unknown = await send({"Action": "Reload", "Module": "app_nosuch.so"})
+        assert (unknown.response, unknown.message) == ("Error", "No such module")
 
         bye = await send({"Action": "Logoff"})
         assert bye.response == "Goodbye"
