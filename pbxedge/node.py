@@ -296,7 +296,7 @@ def _iax_services(config: IaxConfig, paths: NodePaths, files: LoadedFiles, store
             engine, registry, store, reload=manager_reload, request_stop=request_stop,
             iax=IaxView(registrations.peer_rows, registrations.registry_rows,
                         lambda: netstats_rows(calls)),
-            cdr_enabled=files.cdr.enable))
+            cdr_enabled=lambda: cdr.config.enable, realtime_enabled=realtime is not None))
 
     def apply_manager(loaded: LoadedFiles) -> list[str]:
         if manager is not None:

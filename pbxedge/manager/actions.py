@@ -214,12 +214,13 @@ def _run_as() -> tuple[str, str]:
 
 async def _core_settings(session: Session, m: Message) -> bool:
     user, group = _run_as()
+    context = session.state.context
     return _ack(session, m, extra=[
         ("AMIversion", AMI_VERSION), ("AsteriskVersion", ASTERISK_VERSION),
         ("SystemName", ""), ("CoreMaxCalls", "0"), ("CoreMaxLoadAvg", "0.000000"),
         ("CoreRunUser", user), ("CoreRunGroup", group), ("CoreMaxFilehandles", "0"),
-        ("CoreRealTimeEnabled", "No"),
-        ("CoreCDRenabled", "Yes" if session.state.context.cdr_enabled else "No"),
+        ("CoreRealTimeEnabled", "Yes" if context.realtime_enabled else "No"),
+        ("CoreCDRenabled", "Yes" if context.cdr_enabled() else "No"),
         ("CoreHTTPenabled", "No"),
     ])
 

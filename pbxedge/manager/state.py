@@ -43,4 +43,5 @@ class ManagerContext:
     reload: Reloader = reload_not_supported
     request_stop: Callable[[], None] = lambda: None
     iax: IaxView | None = None
-    cdr_enabled: bool = True
+    cdr_enabled: Callable[[], bool] = lambda: True  # cdr.conf enable, as reloaded
+    realtime_enabled: bool = False
