@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -27,7 +27,7 @@ from dialplan.plan import Dialplan
 from pbxedge import __version__, log, logchannels, sdnotify
 from pbxedge.cdr.config import CdrConfig
 from pbxedge.cdr.csvlog import CsvCdrLog
-from pbxedge.cdr.recorder import CdrRecorder, CdrSink
+from pbxedge.cdr.recorder import CdrEvents, CdrRecorder, CdrSink
 from pbxedge.channels.iax import set_system_name
 from pbxedge.channels.media import MediaEnv
 from pbxedge.config.iax_models import IaxConfig
@@ -41,16 +41,20 @@ from pbxedge.control.limits import ConsoleLimits
 from pbxedge.control.registry import CommandRegistry
 from pbxedge.control.reload_commands import register_reload_commands
 from pbxedge.control.server import ControlServer, ControlSocketError
+from pbxedge.events import EventBus, FullyBooted, Reload
 from pbxedge.iaxservice.calls import CallService
+from pbxedge.iaxservice.channel_commands import netstats_rows
 from pbxedge.iaxservice.registrations import RegistrationService
 from pbxedge.iaxservice.service import IaxService
+from pbxedge.manager.service import ManagerService
+from pbxedge.manager.state import IaxView, ManagerContext
 from pbxedge.metrics.collector import NodeMetrics
 from pbxedge.metrics.server import MetricsService
 from pbxedge.paths import NodePaths
 from pbxedge.pidfile import PidFile, PidFileError
 from pbxedge.private_state import make_state_private
 from pbxedge.realtime.service import RealtimeService
-from pbxedge.reload import Reloader, ReloadError
+from pbxedge.reload import Reloader, ReloadError, ReloadResult
 from pbxedge.store import Store
 from pbxedge.transport import BindError, format_address
 
@@ -146,6 +150,8 @@ async def run_node(options: NodeOptions) -> int:
     reloader = Reloader(options.paths)
     reloader.listeners.started.append(sdnotify.reloading)
     reloader.listeners.finished.append(lambda result: _reloaded(info, reloader))
+    events = EventBus()  # what happens in the node, for the manager interface and others
+    reloader.listeners.finished.append(lambda result: _publish_reload(events, result))
     register_reload_commands(registry, reloader)
     control = ControlServer(options.paths.control_socket, registry, stop.set, options.console)
 
@@ -170,17 +176,26 @@ async def run_node(options: NodeOptions) -> int:
             # Start order: each service may rely on the ones before it; the console comes
             # last so that it answers only once the node is complete.
             services: list[Service] = [
-                *_iax_services(config, options.paths, files, store, registry, reloader, info),
+                *_iax_services(config, options.paths, files, store, registry, reloader, info,
+                               events, stop.set),
                 control]
             for service in services:
                 service.register_commands(registry)
-            await _serve(services, _banner(options, config, files), signals, stop, reloader)
+            await _serve(services, _banner(options, config, files), signals, stop, reloader,
+                         events)
     return 0
 
 
 def _reloaded(info: CoreInfo, reloader: Reloader) -> None:
     info.last_reload = reloader.last_reload
     sdnotify.ready()
+
+
+def _publish_reload(events: EventBus, result: ReloadResult) -> None:
+    """A Reload event per module, whatever asked for the reload (console, SIGHUP, AMI)."""
+    if result.found:
+        for module in result.modules:
+            events.publish(Reload(module, result.status))
 
 
 def _dialplan_engine(paths: NodePaths, files: LoadedFiles, store: Store) -> Engine:
@@ -195,10 +210,13 @@ def _dialplan_engine(paths: NodePaths, files: LoadedFiles, store: Store) -> Engi
 
 
 def _iax_services(config: IaxConfig, paths: NodePaths, files: LoadedFiles, store: Store,
-                  registry: CommandRegistry, reloader: Reloader, info: CoreInfo) -> list[Service]:
+                  registry: CommandRegistry, reloader: Reloader, info: CoreInfo,
+                  events: EventBus, request_stop: Callable[[], None]) -> list[Service]:
     """The dialplan and the IAX2 side: endpoint and transport, registrations, calls, and
-    their metrics; each registers what a reload changes."""
+    their metrics; then the manager interface (when manager.conf enables it); each
+    registers what a reload changes."""
     engine = _dialplan_engine(paths, files, store)
+    engine.services.events = events
     register_dialplan_commands(registry, engine)
     keys = files.keys
     set_system_name(config.general.systemname)
@@ -207,11 +225,14 @@ def _iax_services(config: IaxConfig, paths: NodePaths, files: LoadedFiles, store
         if files.realtime.enabled else None
     if realtime is not None:
         engine.plan.runtime.switches = realtime.switches
-    iax = IaxService(config)
+    iax = IaxService(config, events=events)
     registrations = RegistrationService(iax, config=config, keys=keys, store=store, engine=engine,
                                         realtime=realtime)
-    media = MediaEnv(sound_dirs=paths.sound_dirs, moh=files.moh)
-    sinks: tuple[CdrSink, ...] = (store, realtime.writer) if realtime is not None else (store,)
+    media = MediaEnv(sound_dirs=paths.sound_dirs, moh=files.moh, events=events)
+    cdr_events = CdrEvents(events, files.cdr.initiatedseconds)
+    sinks: tuple[CdrSink, ...] = (store, cdr_events)
+    if realtime is not None:
+        sinks = (*sinks, realtime.writer)
     cdr = CdrRecorder(files.cdr, _csv_log(paths, files.cdr), sinks)
     calls = CallService(iax, config=config, keys=keys, store=store, engine=engine,
                         peers=registrations, media_env=media, cdr=cdr,
@@ -254,6 +275,7 @@ def _iax_services(config: IaxConfig, paths: NodePaths, files: LoadedFiles, store
 
     def apply_cdr(loaded: LoadedFiles) -> list[str]:
         cdr.config, cdr.csv = loaded.cdr, _csv_log(paths, loaded.cdr)
+        cdr_events.initiated_seconds = loaded.cdr.initiatedseconds
         return []
 
     def apply_logger(loaded: LoadedFiles) -> list[str]:
@@ -262,11 +284,33 @@ def _iax_services(config: IaxConfig, paths: NodePaths, files: LoadedFiles, store
             raise ReloadError(problems)
         return [f"log channels: {len(loaded.logger.channels)}"]
 
+    manager = None
+    if files.manager.enabled:
+        async def manager_reload(module: str | None) -> str | None:
+            result = await reloader.reload(module)
+            if not result.found:
+                return "No such module"
+            return None if result.ok else "An unknown error occurred"
+
+        manager = ManagerService(files.manager, events, ManagerContext(
+            engine, registry, store, reload=manager_reload, request_stop=request_stop,
+            iax=IaxView(registrations.peer_rows, registrations.registry_rows,
+                        lambda: netstats_rows(calls)),
+            cdr_enabled=lambda: cdr.config.enable, realtime_enabled=realtime is not None))
+
+    def apply_manager(loaded: LoadedFiles) -> list[str]:
+        if manager is not None:
+            return manager.reconfigure(loaded.manager)
+        return ["manager: enabled at the next start"] if loaded.manager.enabled else []
+
     for part, applier in ((Part.IAX, apply_iax), (Part.DIALPLAN, apply_dialplan),
                           (Part.MOH, apply_moh), (Part.INDICATIONS, apply_indications),
-                          (Part.CDR, apply_cdr), (Part.LOGGER, apply_logger)):
+                          (Part.CDR, apply_cdr), (Part.LOGGER, apply_logger),
+                          (Part.MANAGER, apply_manager)):
         reloader.add(part, applier)
     services: list[Service] = [iax, registrations, calls, metrics]
+    if manager is not None:
+        services.append(manager)
     # First to start: the others look accounts up and queue writes through it.
     return [realtime, *services] if realtime is not None else services
 
@@ -297,7 +341,7 @@ def _open_store(paths: NodePaths) -> Store:
 
 async def _serve(
     services: list[Service], banner: list[str], signals: AsyncIterator[int], stop: trio.Event,
-    reloader: Reloader,
+    reloader: Reloader, events: EventBus,
 ) -> None:
     async with trio.open_nursery() as nursery:
         running = [await nursery.start(_run_service, service) for service in services]
@@ -306,6 +350,7 @@ async def _serve(
         for line in banner:
             log.notice(line)
         log.notice("pbxedge Ready.")
+        events.publish(FullyBooted())
         sdnotify.ready()
         await stop.wait()
         log.notice("pbxedge shutting down")

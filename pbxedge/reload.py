@@ -37,6 +37,7 @@ MODULES: dict[Part, str] = {
     Part.MOH: "res_musiconhold.so",
     Part.INDICATIONS: "indications",
     Part.CDR: "cdr",
+    Part.MANAGER: "manager",
 }
 # Other names an admin may type for them (with or without ".so").
 _ALIASES: dict[str, Part] = {

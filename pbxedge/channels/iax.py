@@ -23,6 +23,7 @@ import trio
 from dialplan.channel import ChannelState, Feature, Indication
 from pbxedge.channels.codecmap import codec_of, format_of
 from pbxedge.channels.media import MediaChannel, MediaEnv, VoiceFrame
+from pbxedge.events import DtmfBegin, DtmfEnd, HangupRequest, Newstate, SoftHangupRequest
 from pbxedge.iax2.callstate import CallStateError
 from pbxedge.iax2.endpoint import UnknownCall
 from pbxedge.iax2.enums import ControlSubclass
@@ -178,6 +179,7 @@ class IaxChannel(MediaChannel):
         self._peer: IaxChannel | None = None  # the IAX2 leg our voice is relayed to
         self._to_peer: Translator | None = None
         self.jitterbuffer: JitterBufferSettings | None = None  # from the user/peer's config
+        self._digit_sent_at = 0.0  # trio time of the last DTMF BEGIN sent (for its duration)
 
     # -- identity and state ---------------------------------------------------------------
 
@@ -208,16 +210,24 @@ class IaxChannel(MediaChannel):
 
     # -- from the peer --------------------------------------------------------------------
 
+    def _set_state(self, state: ChannelState) -> None:
+        self._state = state
+        if self.env.events.active:
+            self.env.events.publish(Newstate(self))
+
     def remote_answered(self) -> None:
-        self._state = ChannelState.UP
+        self._set_state(ChannelState.UP)
         self._mark_answered()
 
     def remote_ringing(self) -> None:
-        if self._state is not ChannelState.UP:
-            self._state = ChannelState.RINGING
+        if self._state not in (ChannelState.UP, ChannelState.RINGING):
+            self._set_state(ChannelState.RINGING)
 
     def remote_digit(self, digit: str, *, begin: bool = False) -> None:
-        """A DTMF_BEGIN or DTMF_END from the peer."""
+        """A DTMF_BEGIN or DTMF_END from the peer (whose END carries no duration)."""
+        events = self.env.events
+        if events.active:
+            events.publish(DtmfBegin(self, digit) if begin else DtmfEnd(self, digit))
         self.receive_digit(digit, begin=begin)
 
     def remote_text(self, text: str) -> None:
@@ -261,6 +271,8 @@ class IaxChannel(MediaChannel):
             return
         if cause:
             self.hangup_cause = cause
+        if self.env.events.active:
+            self.env.events.publish(HangupRequest(self, self.hangup_cause))
         self._mark_hungup()
 
     # -- bridging to another IAX2 leg -----------------------------------------------------
@@ -286,6 +298,15 @@ class IaxChannel(MediaChannel):
 
     def _emit_digit(self, digit: str, begin: bool) -> None:
         self._link.send_dtmf(digit, begin)
+        events = self.env.events
+        if events.active:
+            now = trio.current_time()
+            if begin:
+                self._digit_sent_at = now
+                events.publish(DtmfBegin(self, digit, "Sent"))
+            else:
+                held = round((now - self._digit_sent_at) * 1000) if self._digit_sent_at else 0
+                events.publish(DtmfEnd(self, digit, held, "Sent"))
 
     def _emit_text(self, text: str) -> None:
         self._link.send_text(text)
@@ -302,16 +323,24 @@ class IaxChannel(MediaChannel):
         """ANSWER without waiting for the caller's audio (a bridge answering its caller)."""
         if self.is_hungup or self._state is ChannelState.UP:
             return
-        self._state = ChannelState.UP
+        self._set_state(ChannelState.UP)
         self._mark_answered()
         self._link.send_control(ControlSubclass.ANSWER)
         # Asterisk follows ANSWER with "stop sounds" (CONTROL 255, §15.7).
         self._link.send_control(ControlSubclass.STOP_SOUNDS)
 
     async def hangup(self, cause: int) -> None:
+        self.hangup_now(cause)
+
+    def hangup_now(self, cause: int) -> None:
+        """End the call from this side: HANGUP with *cause* (once)."""
         if self.is_hungup:
             return
         self.hangup_cause = cause
+        events = self.env.events
+        if events.active:
+            events.publish(SoftHangupRequest(self, cause))
+            events.publish(HangupRequest(self, cause))
         self._mark_hungup()
         self._link.hangup(cause)
 

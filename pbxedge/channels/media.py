@@ -42,6 +42,7 @@ from dialplan.channel import (
 from pbxedge.channels.moh import MohClasses
 from pbxedge.channels.recording import Recording
 from pbxedge.channels.voice import VoiceFrame
+from pbxedge.events import EventBus
 from pbxedge.log import verbose
 from pbxedge.media.fileformats import SoundFileError, read_sound
 from pbxedge.media.formats import Format, PayloadError
@@ -71,6 +72,7 @@ class MediaEnv:
 
     sound_dirs: tuple[Path, ...] = ()
     moh: MohClasses = field(default_factory=MohClasses)
+    events: EventBus = field(default_factory=EventBus)  # the node's: channels tell it theirs
 
 
 class MediaChannel:

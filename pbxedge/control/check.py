@@ -20,6 +20,7 @@ from pbxedge.config.diagnostics import ConfigError, Diagnostic, Severity
 from pbxedge.config.iax import IaxConfig, load_iax_config
 from pbxedge.keys import KeyStore
 from pbxedge.logconf import LoggerConfig, load_logger_config
+from pbxedge.manager.config import ManagerConfig, load_manager_config
 from pbxedge.media.indications import Indications
 from pbxedge.paths import PACKAGE_SOUNDS, NodePaths
 from pbxedge.realtime.settings import RealtimeSettings, load_realtime_settings
@@ -37,6 +38,7 @@ class Part(StrEnum):
     MOH = "moh"  # musiconhold.conf
     INDICATIONS = "indications"  # indications.conf
     CDR = "cdr"  # cdr.conf
+    MANAGER = "manager"  # manager.conf
 
 
 ALL_PARTS = frozenset(Part)
@@ -66,6 +68,7 @@ class LoadedFiles:
     cdr: CdrConfig = field(default_factory=CdrConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     realtime: RealtimeSettings = field(default_factory=RealtimeSettings)
+    manager: ManagerConfig = field(default_factory=ManagerConfig)
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -180,5 +183,8 @@ def load_node_files(paths: NodePaths, parts: Collection[Part] = ALL_PARTS) -> Lo
     if Part.LOGGER in parts:
         loaded.logger, problems = load_logger_config(paths.config_dir / "logger.conf",
                                                      paths.logs)
+        _add(loaded, problems)
+    if Part.MANAGER in parts:
+        loaded.manager, problems = load_manager_config(paths.config_dir / "manager.conf")
         _add(loaded, problems)
     return loaded

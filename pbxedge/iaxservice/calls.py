@@ -22,6 +22,7 @@ from pbxedge.channels.iax import IaxChannel
 from pbxedge.channels.media import MediaEnv
 from pbxedge.config.iax_models import IaxConfig
 from pbxedge.control.registry import CommandRegistry
+from pbxedge.events import Hangup
 from pbxedge.iax2.auth import AuthMethodMemory, AuthRequestCounter, SecretResolver
 from pbxedge.iax2.callstate import CallStateError
 from pbxedge.iax2.endpoint import UnknownCall
@@ -122,6 +123,8 @@ class CallService:
             self.ended[channel.hangup_cause] += 1
             # Asterisk's "Hungup 'IAX2/…'" (verbose 3), with the cause operators look for.
             logger.info("Hungup '%s' (cause %d)", channel.name, channel.hangup_cause)
+            if channel.env.events.active:
+                channel.env.events.publish(Hangup(channel, channel.hangup_cause))
 
     def channels(self) -> list[tuple[IaxChannel, int]]:
         """Live channels with their call numbers, oldest first."""

@@ -21,6 +21,7 @@ from pbxedge.iax2.showframe import format_addr
 from pbxedge.iaxservice.call_host import CallHost
 
 __all__ = [
+    "netstats_rows",
     "register_channel_commands",
     "show_callnumber_usage",
     "show_channels",
@@ -106,10 +107,11 @@ def show_channels(svc: CallHost) -> str:
     return "".join(out)
 
 
-def show_netstats(svc: CallHost) -> str:
-    out = [_NETSTATS_HEADER]
-    rows = _rows(svc)
-    for info, channel in rows:
+def netstats_rows(svc: CallHost) -> list[tuple[object, ...]]:
+    """The values of one ``iax2 show netstats`` row per call (the manager's IAXnetstats
+    prints them too, in its own layout)."""
+    rows: list[tuple[object, ...]] = []
+    for info, channel in _rows(svc):
         first = _split_message(info.first_message)
         last = _split_message(info.last_message)
         local, remote = info.local_rr, info.remote_rr
@@ -120,7 +122,7 @@ def show_netstats(svc: CallHost) -> str:
             lost, loss_pct, dropped = local.loss_count, local.loss_pct, local.dropped
         else:
             lost, loss_pct, dropped = -1, -1, 0
-        out.append(_NETSTATS_ROW % (
+        rows.append((
             channel.name if channel else "(None)",
             max(0, info.rtt_ms), *_jitter_and_buffer(info), lost, loss_pct, dropped, local.ooo,
             local.packets // 1000,
@@ -128,6 +130,12 @@ def show_netstats(svc: CallHost) -> str:
             remote.ooo, remote.packets // 1000,
             first[0], first[1], last[0], last[1],
         ))
+    return rows
+
+
+def show_netstats(svc: CallHost) -> str:
+    rows = netstats_rows(svc)
+    out = [_NETSTATS_HEADER, *(_NETSTATS_ROW % row for row in rows)]
     out.append(f"{len(rows)} active IAX channel{_ess(len(rows))}\n")
     return "".join(out)
 

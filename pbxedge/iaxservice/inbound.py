@@ -25,6 +25,7 @@ from dialplan.patterns import MatchMode
 from pbxedge.channelname import channel_name, host_label
 from pbxedge.channels.iax import EndpointLink, IaxChannel
 from pbxedge.config.iax_models import User
+from pbxedge.events import Newchannel
 from pbxedge.iax2.accounts import UserAccount
 from pbxedge.iax2.auth import (
     DELAYREJECT_SECONDS,
@@ -390,6 +391,8 @@ class InboundCall:
         channel.variables.update(dict(user.setvars))
         self.channel = channel
         svc.add_channel(channel, self.callno, call=True)
+        if channel.env.events.active:
+            channel.env.events.publish(Newchannel(channel, self._context, entry or "s"))
         channel.use_jitterbuffer(True)
         if self._agreement.key_rotation and svc.iax.endpoint.call_info(self.callno).encrypted:
             # Only the side that answers rotates: the AUTHREQ offered no KEYROTATE bit (§5.2).

@@ -30,11 +30,12 @@ from datetime import datetime
 import trio
 
 from dialplan.channel import Channel, ChannelState, Indication
-from dialplan.dialer import DialResult, DialStatus
+from dialplan.dialer import DialResult, DialStatus, Originated
 from pbxedge.channelname import channel_name, host_label
 from pbxedge.channels.bridge import bridge
 from pbxedge.channels.iax import EndpointLink, IaxChannel
 from pbxedge.channels.media import MediaChannel
+from pbxedge.events import DialBegin, DialEnd, Newchannel
 from pbxedge.iax2.accounts import PeerAccount
 from pbxedge.iax2.auth import (
     AuthFailure,
@@ -111,11 +112,19 @@ class _Placed:
 
 
 class OutboundLeg:
-    """One outgoing call: owns its call number from NEW to the end of the call."""
+    """One outgoing call: owns its call number from NEW to the end of the call.
 
-    def __init__(self, service: CallHost, caller: Channel, placed: _Placed) -> None:
+    *caller* is the channel that dials (None for a call placed from nowhere, the manager's
+    Originate); *callerid* (number, name) replaces the caller's own.
+    """
+
+    def __init__(self, service: CallHost, caller: Channel | None, placed: _Placed, *,
+                 callerid: tuple[str | None, str | None] | None = None) -> None:
         self._svc = service
         self._caller = caller
+        if callerid is None:
+            callerid = (caller.caller_num, caller.caller_name) if caller else (None, None)
+        self._callerid = callerid
         self._target = placed.target
         self._addr = placed.addr
         self._variables = placed.variables
@@ -133,7 +142,8 @@ class OutboundLeg:
     def place(self) -> None:
         svc = self._svc
         target = self._target
-        codec = _originating_codec(self._caller, target)
+        caller = self._caller
+        codec = _originating_codec(caller, target)
         prefs = [codec, *(c for c in target.prefs if c != codec)]
         ies = build_new(
             target.exten,
@@ -142,10 +152,10 @@ class OutboundLeg:
             format=int(codec),
             now_datetime=datetime.now(),
             username=target.username,
-            calling_number=self._caller.caller_num,
-            calling_name=self._caller.caller_name,
-            ani=self._caller.caller_ani if target.sendani else None,
-            language=self._caller.language or None,
+            calling_number=self._callerid[0],
+            calling_name=self._callerid[1],
+            ani=caller.caller_ani if caller and target.sendani else None,
+            language=(caller.language if caller else None) or None,
             context=target.context,
             encryption=target.encryption,
             autoanswer=target.autoanswer,
@@ -164,8 +174,8 @@ class OutboundLeg:
                                   EndpointLink(svc.iax, self.callno), env=svc.media_env,
                                   nursery=svc.nursery, codec=int(codec),
                                   state=ChannelState.DOWN,
-                                  caller_num=self._caller.caller_num,
-                                  caller_name=self._caller.caller_name)
+                                  caller_num=self._callerid[0],
+                                  caller_name=self._callerid[1])
         general = svc.config.general
         peer = svc.config.peers.get(target.peer_name) if target.peer_name else None
         self.channel.mohinterpret = ((peer.mohinterpret if peer else general.mohinterpret)
@@ -175,6 +185,10 @@ class OutboundLeg:
             peer.jitterbuffer if peer else general.jitterbuffer)
         self.channel.use_jitterbuffer(True)
         svc.add_channel(self.channel, self.callno)
+        events = svc.media_env.events
+        if events.active:
+            events.publish(Newchannel(self.channel, target.context or "default",
+                                      target.exten or "s", linked=caller))
         svc.iax.kick()
         kill_ms = target.qualify_maxms or svc.config.general.autokill_ms
         if kill_ms:
@@ -206,9 +220,8 @@ class OutboundLeg:
     def hangup(self, cause: int) -> None:
         channel = self.channel
         if channel is not None and not channel.is_hungup:
-            channel.hangup_cause = cause
+            channel.hangup_now(cause)
             self._svc.remove_channel(channel)
-            self._svc.nursery.start_soon(channel.hangup, cause)
 
     def _fail(self, status: DialStatus, cause: int, reason: str) -> None:
         logger.warning("call to %s failed: %s", self._describe(), reason)
@@ -235,8 +248,8 @@ class OutboundLeg:
             self._settle(status_for_cause(cause) if cause else DialStatus.CHANUNAVAIL,
                          cause or Cause.NORMAL_CLEARING)
         if self.channel is not None:
-            self._svc.remove_channel(self.channel)
             self.channel.remote_hangup(cause)
+            self._svc.remove_channel(self.channel)
 
     def _on_frame(self, frame: FullFrame) -> None:
         if frame.frametype == FrameType.CONTROL:
@@ -288,8 +301,9 @@ class OutboundLeg:
             self.hangup(Cause.NORMAL_CIRCUIT_CONGESTION)
 
     def _forward(self, indication: Indication) -> None:
-        if self._caller.state is not ChannelState.UP and not self._caller.is_hungup:
-            self._svc.nursery.start_soon(self._caller.indicate, indication)
+        caller = self._caller
+        if caller is not None and caller.state is not ChannelState.UP and not caller.is_hungup:
+            self._svc.nursery.start_soon(caller.indicate, indication)
 
     def _on_authreq(self, ies: IEList) -> None:
         svc = self._svc
@@ -344,8 +358,8 @@ class OutboundLeg:
             except UnknownCall:
                 return
             if self.channel is not None:
-                self._svc.remove_channel(self.channel)
                 self.channel.remote_hangup(Cause.BEARERCAPABILITY_NOTAVAIL)
+                self._svc.remove_channel(self.channel)
             return
         try:
             encrypted = endpoint.call_info(self.callno).encrypted
@@ -370,7 +384,7 @@ def _ip_of(addr: tuple[str, int] | None) -> str | None:
     return addr[0] if addr is not None else None
 
 
-def _originating_codec(caller: Channel, target: DialTarget) -> Codec:
+def _originating_codec(caller: Channel | None, target: DialTarget) -> Codec:
     """The caller's codec goes first, as ``create_addr`` does to avoid transcoding."""
     codec = getattr(caller, "codec", 0)
     if codec and codec & target.capability:
@@ -407,26 +421,35 @@ class IaxDialer:
                     options: str) -> DialResult:
         legs: list[OutboundLeg] = []
         failures: list[DialResult] = []
-        for text in targets:
-            placed = await self._resolve(text)
-            if isinstance(placed, DialResult):
-                failures.append(placed)
-                continue
-            leg = OutboundLeg(self._svc, channel, placed)
-            leg.place()
-            legs.append(leg)
-        if not legs:
-            return _combine(failures)
-        moh = re.search(r"m(?:\(([^)]*)\))?", options)
-        if moh is not None:
-            await channel.start_moh(moh.group(1) or "default")
-        elif "r" in options and channel.state is not ChannelState.UP:
-            await channel.indicate(Indication.RINGING)
         try:
-            winner = await self._race(channel, legs, timeout)
-        finally:
+            for text in targets:
+                placed = await self._resolve(text)
+                if isinstance(placed, DialResult):
+                    failures.append(placed)
+                    continue
+                leg = OutboundLeg(self._svc, channel, placed)
+                leg.place()
+                legs.append(leg)
+                self._publish_begin(channel, leg, text[len(_TECH):])
+            if not legs:
+                return _combine(failures)
+            moh = re.search(r"m(?:\(([^)]*)\))?", options)
             if moh is not None:
-                await channel.stop_moh()
+                await channel.start_moh(moh.group(1) or "default")
+            elif "r" in options and channel.state is not ChannelState.UP:
+                await channel.indicate(Indication.RINGING)
+            try:
+                winner = await self._race(channel, legs, timeout)
+            finally:
+                if moh is not None:
+                    await channel.stop_moh()
+        except BaseException:
+            # Cancelled (a Redirect moved the caller, the node stops): nobody waits for
+            # these legs any more.
+            for leg in legs:
+                leg.hangup(Cause.NORMAL_CLEARING)
+            raise
+        self._publish_end(channel, legs, winner)
         for leg in legs:
             if leg is not winner:
                 leg.hangup(channel.hangup_cause if channel.is_hungup else Cause.NORMAL_CLEARING)
@@ -440,6 +463,47 @@ class IaxDialer:
         if len(results) < len(legs):
             return DialResult(DialStatus.NOANSWER, Cause.NO_ANSWER, peer=last)
         return replace(_combine([*failures, *results]), peer=last)
+
+    def _publish_begin(self, caller: Channel, leg: OutboundLeg, dialstring: str) -> None:
+        events = self._svc.media_env.events
+        if events.active and leg.channel is not None:
+            events.publish(DialBegin(caller, leg.channel, dialstring))
+
+    def _publish_end(self, caller: Channel, legs: list[OutboundLeg],
+                     winner: OutboundLeg | None) -> None:
+        events = self._svc.media_env.events
+        if not events.active:
+            return
+        for leg in legs:
+            if leg.channel is None:
+                continue
+            if leg is winner:
+                status = DialStatus.ANSWER
+            elif winner is not None or caller.is_hungup:
+                status = DialStatus.CANCEL
+            else:
+                status = leg.result.status if leg.result is not None else DialStatus.NOANSWER
+            events.publish(DialEnd(caller, leg.channel, status.value))
+
+    async def originate(self, target: str, timeout: float | None, caller_num: str | None,
+                        caller_name: str | None) -> Originated:
+        """One ``IAX2/…`` leg, not bridged: the manager's Originate runs it once answered."""
+        placed = await self._resolve(target)
+        if isinstance(placed, DialResult):
+            return Originated(placed.status, None, placed.hangup_cause)
+        leg = OutboundLeg(self._svc, None, placed, callerid=(caller_num, caller_name))
+        leg.place()
+        try:
+            with trio.move_on_after(math.inf if timeout is None else max(0.0, timeout)):
+                await leg.settled.wait()
+        except BaseException:
+            leg.hangup(Cause.NORMAL_CLEARING)
+            raise
+        result = leg.result
+        if result is None:
+            leg.hangup(Cause.NO_ANSWER)
+            return Originated(DialStatus.NOANSWER, leg.channel, Cause.NO_ANSWER)
+        return Originated(result.status, leg.channel, result.hangup_cause)
 
     async def _resolve(self, text: str) -> _Placed | DialResult:
         svc = self._svc
@@ -525,16 +589,16 @@ class IaxDialer:
             else:
                 await channel.answer()
         answered = trio.current_time()
-        if isinstance(channel, MediaChannel):
-            await bridge(channel, callee)
-        else:
-            await _signalling_bridge(channel, callee)
-        if callee.is_hungup:
-            cause = callee.hangup_cause or Cause.NORMAL_CLEARING
-        else:
-            cause = channel.hangup_cause or Cause.NORMAL_CLEARING
-            leg.hangup(cause)
-        return DialResult(DialStatus.ANSWER, cause,
+        try:
+            if isinstance(channel, MediaChannel):
+                await bridge(channel, callee)
+            else:
+                await _signalling_bridge(channel, callee)
+        finally:
+            if not callee.is_hungup:
+                # The caller hung up, or left the bridge (a Redirect): the callee ends too.
+                leg.hangup(channel.hangup_cause or Cause.NORMAL_CLEARING)
+        return DialResult(DialStatus.ANSWER, callee.hangup_cause or Cause.NORMAL_CLEARING,
                           answered_seconds=trio.current_time() - answered, peer=callee.name)
 
 

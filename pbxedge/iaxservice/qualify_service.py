@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 
 from pbxedge import log
 from pbxedge.config.iax_models import Peer
+from pbxedge.events import PeerStatus as PeerStatusEvent
 from pbxedge.iax2.endpoint import CallNumbersExhausted
 from pbxedge.iax2.enums import IaxSubclass
 from pbxedge.iax2.events import CallDestroyed, Event, PeerUnreachable, PongReceived
@@ -25,6 +26,7 @@ from pbxedge.iax2.qualify import (
     Qualifier,
     Reachability,
     SendPoke,
+    StatusChange,
 )
 from pbxedge.iaxservice.reg_log import emit
 from pbxedge.iaxservice.service import IaxService
@@ -147,6 +149,8 @@ class QualifyService:
                 self._abandon(action.peer, now)
             elif isinstance(action, Log):
                 emit(action)
+            elif isinstance(action, StatusChange):
+                self._iax.events.publish(PeerStatusEvent(action.peer, action.status))
         self._iax.kick()
 
     def _poke(self, qualifier: Qualifier, addr: Address, now: float) -> None:

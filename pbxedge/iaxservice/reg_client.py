@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 
 from pbxedge import log
 from pbxedge.config.iax_models import Registration
+from pbxedge.events import Registry
 from pbxedge.iax2.auth import AuthFailure, Credentials, answer_challenge
 from pbxedge.iax2.callstate import CallStateError
 from pbxedge.iax2.endpoint import CallNumbersExhausted, UnknownCall
@@ -195,11 +196,15 @@ class OutboundRegistrations:
             before = client.perceived
             seen_as = ies.get_addr(IE.APPARENT_ADDR)
             client.on_regack(ies.get_u16(IE.REFRESH), seen_as, ies.get_u16(IE.MSGCOUNT), now)
+            self._iax.events.publish(Registry(client.username, _domain(line), "Registered"))
             if before is not None and seen_as is not None and seen_as != before:
                 self._local_address_changed(line, before, seen_as, now)
         elif subclass is IaxSubclass.REGREJ:
             call.answered = True
-            client.on_regrej(ies.get_str(IE.CAUSE), now)
+            cause = ies.get_str(IE.CAUSE)
+            client.on_regrej(cause, now)
+            self._iax.events.publish(Registry(client.username, _domain(line), "Rejected",
+                                              cause or ""))
 
     def _local_address_changed(
         self, line: RegistrationLine, before: Address, now_seen: Address, now: float
@@ -291,3 +296,9 @@ class OutboundRegistrations:
 def _same_line(reg: Registration) -> tuple[str, str | None, str | None, str, int]:
     """What makes two ``register =>`` lines the same registration (not where they stand)."""
     return reg.username, reg.secret, reg.key, reg.host, reg.port
+
+
+def _domain(line: RegistrationLine) -> str:
+    """``Domain:`` of a Registry event: the registrar's address as resolved (host:port)."""
+    addr = line.client.registry_row().addr
+    return format_addr(*addr) if addr else f"{line.config.host}:{line.config.port}"

@@ -29,6 +29,7 @@ from pbxedge import log
 from pbxedge.channelname import peer_name_at
 from pbxedge.config.iax_models import IaxConfig, Peer
 from pbxedge.control.registry import CommandRegistry
+from pbxedge.events import PeerStatus as PeerStatusEvent
 from pbxedge.iax2.dialstring import PeerRuntime
 from pbxedge.iax2.enums import EncryptionMethod
 from pbxedge.iax2.qualify import Log
@@ -291,11 +292,15 @@ class RegistrationService:
     def registered(self, grant: RegistrationGrant, now: float) -> None:
         self._apply_registrar(now)
         if grant.address_changed:
+            # Asterisk tells a registration only when it is new or moved, and without port.
+            self._iax.events.publish(PeerStatusEvent(grant.peer, "Registered",
+                                                address=grant.addr[0]))
             self.qualify.address_changed(grant.peer, grant.addr, now)
         self._wake()
 
     def unregistered(self, peer: str, now: float) -> None:
         self._apply_registrar(now)
+        self._iax.events.publish(PeerStatusEvent(peer, "Unregistered"))
         self.qualify.address_lost(peer, now)
         self._wake()
 
@@ -317,6 +322,7 @@ class RegistrationService:
 
     def _tick(self, now: float) -> None:
         for peer in self.registrar.tick(now):
+            self._iax.events.publish(PeerStatusEvent(peer, "Unregistered", cause="Expired"))
             self.qualify.address_lost(peer, now)
         self._apply_registrar(now)
         self.outbound.tick(now)

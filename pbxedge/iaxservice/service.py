@@ -31,6 +31,7 @@ import trio
 
 from pbxedge.config.iax_models import IaxConfig
 from pbxedge.control.registry import CommandRegistry
+from pbxedge.events import EventBus
 from pbxedge.iax2.callnumbers import CallNumberPool
 from pbxedge.iax2.calltoken import CallTokenIssuer
 from pbxedge.iax2.endpoint import LIMIT_TEXT, TOKEN_REQUIRED_TEXT, Endpoint
@@ -84,9 +85,11 @@ class IaxService:
 
     name = "iax2"
 
-    def __init__(self, config: IaxConfig, *, rng: random.Random | None = None) -> None:
+    def __init__(self, config: IaxConfig, *, rng: random.Random | None = None,
+                 events: EventBus | None = None) -> None:
         general = config.general
         self.config = config
+        self.events = events or EventBus()  # the node's: peers and registrations tell it
         self.rng = rng or random.SystemRandom()
         self.pool = CallNumberPool(
             maxcallnumbers=general.maxcallnumbers,

@@ -91,7 +91,8 @@ async def test_module_names_as_asterisk_admins_type_them(tmp_path: Path) -> None
     assert (result.ok, result.found, result.status) == (False, False, 2)
     reply = await registry.execute(ctx, "reload")
     assert reply.splitlines() == [f"Module '{m}' reloaded successfully." for m in (
-        "chan_iax2.so", "logger", "pbx_config.so", "res_musiconhold.so", "indications", "cdr")]
+        "chan_iax2.so", "logger", "pbx_config.so", "res_musiconhold.so", "indications", "cdr",
+        "manager")]
 
 
 async def test_an_applier_that_fails_stops_the_modules_after_it(tmp_path: Path) -> None:
