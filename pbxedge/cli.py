@@ -24,6 +24,7 @@ _EPILOG = """\
 subcommands:
   pbxedge decode [--port N] [--secret S] FILE   print the IAX2 frames of a capture
   pbxedge keygen ...                            create an RSA key pair for IAX2
+  pbxedge load calls|register|poke|flood HOST   load an IAX2 server (pbxedge load -h)
 
 file locations (all derived from -c unless given):
   extensions.conf  <confdir>/extensions.conf
@@ -184,7 +185,7 @@ def _run(paths: NodePaths, args: argparse.Namespace) -> int:
 
 
 def _subcommand(argv: list[str]) -> int | None:
-    """``pbxedge decode …`` / ``pbxedge keygen …``, or None for the node's own options."""
+    """``pbxedge decode|keygen|load …``, or None for the node's own options."""
     if not argv:
         return None
     if argv[0] == "decode":
@@ -195,6 +196,10 @@ def _subcommand(argv: list[str]) -> int | None:
         from pbxedge.keys import keygen_main
 
         return keygen_main(argv[1:])
+    if argv[0] == "load":
+        from pbxedge.load.main import main as load_main
+
+        return load_main(argv[1:])
     return None
 
 
