@@ -323,18 +323,16 @@ class Call:
     # -- timers ---------------------------------------------------------------------------
 
     def next_deadline(self) -> float | None:
-        candidates = [
-            self.queue.next_deadline(),
-            self._ping_at,
-            self._lagrq_at,
-            self._destroy_at,
-            self._rotate_at,
-        ]
+        # Runs after every frame of a call: plain comparisons, no list or generator.
+        best = self.queue.next_deadline()
+        for due in (self._ping_at, self._lagrq_at, self._destroy_at, self._rotate_at):
+            if due is not None and (best is None or due < best):
+                best = due
         if self._jb is not None:
-            due = self._jb.next_deadline_ms()
-            if due is not None:
-                candidates.append(due / 1000.0)
-        return min((d for d in candidates if d is not None), default=None)
+            ms = self._jb.next_deadline_ms()
+            if ms is not None and (best is None or ms / 1000.0 < best):
+                best = ms / 1000.0
+        return best
 
     def handle_timer(self, now: float) -> None:
         if self._jb is not None:

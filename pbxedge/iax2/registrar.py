@@ -19,6 +19,7 @@ The REGACK and REGREJ IE builders live here too, since they render what the regi
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 from collections import deque
@@ -319,6 +320,12 @@ def local_datetime(unix_time: float, timezone: str | None) -> datetime:
 
     An unknown zone name falls back to the system's local time, as Asterisk does.
     """
+    # Whole seconds (the IE keeps two-second steps): a busy registrar converts once a second.
+    return _local_datetime(int(unix_time), timezone)
+
+
+@functools.lru_cache(maxsize=64)
+def _local_datetime(unix_time: int, timezone: str | None) -> datetime:
     local = datetime.fromtimestamp(unix_time).astimezone()
     if timezone:
         try:
