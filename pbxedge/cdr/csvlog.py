@@ -59,6 +59,7 @@ class CsvCdrLog:
     def __init__(self, folder: Path, config: CdrConfig) -> None:
         self.folder = folder
         self.config = config
+        self._made = False  # the folder exists (created once, not checked per record)
         self._unsynced: set[Path] = set()
         self._synced_at = -SYNC_INTERVAL  # time.monotonic() of the last sync
 
@@ -73,7 +74,9 @@ class CsvCdrLog:
             name = record.accountcode.replace("/", "_")
             targets.append(self.folder / f"{name}.csv")
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            if not self._made:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                self._made = True
             for path in targets:
                 _append(path, line)
                 self._unsynced.add(path)

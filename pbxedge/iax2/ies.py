@@ -32,10 +32,12 @@ _U64_VERSIONED = struct.Struct("!BQ")
 class IEList:
     """Ordered IEs of one frame; the same id may appear more than once."""
 
-    __slots__ = ("_items",)
+    __slots__ = ("_first", "_items")
 
     def __init__(self, items: Iterable[tuple[int, bytes]] = ()) -> None:
         self._items: list[tuple[int, bytes]] = []
+        # The first value of each id, built at the first lookup: a NEW is read IE by IE.
+        self._first: dict[int, bytes] | None = None
         for ie, data in items:
             self.add(ie, data)
 
@@ -64,6 +66,7 @@ class IEList:
         if len(data) > MAX_IE_DATA:
             raise ValueError(f"IE {ie} data is {len(data)} bytes; at most {MAX_IE_DATA} fit")
         self._items.append((int(ie), bytes(data)))
+        self._first = None
         return self
 
     def add_str(self, ie: int, s: str) -> IEList:
@@ -129,16 +132,19 @@ class IEList:
 
     # -- reading -----------------------------------------------------------------------
     def get(self, ie: int) -> bytes | None:
-        for item_ie, data in self._items:
-            if item_ie == ie:
-                return data
-        return None
+        first = self._first
+        if first is None:
+            first = {}
+            for item_ie, data in self._items:
+                first.setdefault(item_ie, data)
+            self._first = first
+        return first.get(ie)
 
     def get_all(self, ie: int) -> list[bytes]:
         return [data for item_ie, data in self._items if item_ie == ie]
 
     def has(self, ie: int) -> bool:
-        return any(item_ie == ie for item_ie, _ in self._items)
+        return self.get(ie) is not None
 
     def get_str(self, ie: int) -> str | None:
         data = self.get(ie)
