@@ -38,6 +38,9 @@ class IEList:
         self._items: list[tuple[int, bytes]] = []
         # The first value of each id, built at the first lookup: a NEW is read IE by IE.
         self._first: dict[int, bytes] | None = None
+        if isinstance(items, IEList):
+            self._items = items._items.copy()  # already checked when they were added
+            return
         for ie, data in items:
             self.add(ie, data)
 

@@ -57,6 +57,7 @@ Address = tuple[str, int]
 # (arrival on the trio clock, the sender's timestamp, codec, payload)
 VoiceSink = Callable[[float, int, int, bytes], None]
 _REUSE_AFTER = 5.0  # seconds before a call number of an ended dialog is used again
+_NEW_IES_KEPT = 64
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ class AgentCall:
     accepted: trio.Event = field(default_factory=trio.Event)
     answered: trio.Event = field(default_factory=trio.Event)
     ended: trio.Event = field(default_factory=trio.Event)
+    settled: trio.Event = field(default_factory=trio.Event)  # answered or ended
 
     @property
     def up(self) -> bool:
@@ -170,6 +172,7 @@ class CallAgent:
         self._accounts: dict[int, Account] = {}
         self._registrations: dict[int, tuple[AgentRegistration, Account]] = {}
         self._pokes: dict[int, AgentPoke] = {}
+        self._new_ies: dict[tuple[object, ...], IEList] = {}
         self.local: Address | None = None
 
     async def run(self, *, task_status: trio.TaskStatus[Address] = trio.TASK_STATUS_IGNORED) -> None:
@@ -187,11 +190,17 @@ class CallAgent:
              codec: int = Codec.ULAW, capability: int | None = None,
              context: str | None = None) -> AgentCall:
         account = account or self.account
-        ies = build_new(exten, prefs=[Codec(codec)], capability=capability or codec,
-                        format=codec, now_datetime=datetime.now(), username=account.username,
-                        calling_number=account.calling_number,
-                        calling_name=account.calling_name, context=context,
-                        encryption=EncryptionMethod.AES128 if account.encryption else 0)
+        # A load run places thousands of the same NEW: its IEs are built once a minute.
+        key = (exten, account, codec, capability, context, int(trio.current_time() // 60))
+        ies = self._new_ies.get(key)
+        if ies is None:
+            if len(self._new_ies) > _NEW_IES_KEPT:
+                self._new_ies.clear()
+            ies = self._new_ies[key] = build_new(
+                exten, prefs=[Codec(codec)], capability=capability or codec, format=codec,
+                now_datetime=datetime.now(), username=account.username,
+                calling_number=account.calling_number, calling_name=account.calling_name,
+                context=context, encryption=EncryptionMethod.AES128 if account.encryption else 0)
         now = trio.current_time()
         callno = self.endpoint.start(target, IaxSubclass.NEW, ies, now)
         call = AgentCall(callno, exten, codec, now)
@@ -280,6 +289,7 @@ class CallAgent:
         if not call.ended.is_set():
             call.ended_at = now
             call.ended.set()
+            call.settled.set()
 
     def _on_frame(self, call: AgentCall, frame: FullFrame, now: float) -> None:
         if frame.frametype == FrameType.CONTROL:
@@ -287,6 +297,7 @@ class CallAgent:
             if frame.subclass == ControlSubclass.ANSWER and not call.answered.is_set():
                 call.answered_at = now
                 call.answered.set()
+                call.settled.set()
             return
         if frame.frametype == FrameType.DTMF_END and 0 < frame.subclass < 128:
             call.digits.append(chr(frame.subclass))

@@ -180,16 +180,6 @@ async def _paced(index: int, rate: float, origin: float) -> None:
     await trio.sleep_until(origin + index / rate)
 
 
-async def _first(*events: trio.Event) -> None:
-    """Wait until any of *events* is set."""
-    async with trio.open_nursery() as nursery:
-        for event in events:
-            async def wait(event: trio.Event = event) -> None:
-                await event.wait()
-                nursery.cancel_scope.cancel()
-            nursery.start_soon(wait)
-
-
 def _ms(start: float, at: float | None) -> float | None:
     return None if at is None else (at - start) * 1000.0
 
@@ -249,7 +239,7 @@ class _Calls:
         outcome = ""
         try:
             with trio.move_on_after(s.timeout):
-                await _first(call.answered, call.ended)
+                await call.settled.wait()
             if not call.answered.is_set():
                 outcome = "timeout" if not call.ended.is_set() else (
                     "rejected" if call.rejected else "hangup")
