@@ -10,6 +10,7 @@ of them together, then the cancellation of its task.
 
 from __future__ import annotations
 
+import gc
 import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -145,6 +146,11 @@ async def run_node(options: NodeOptions) -> int:
                 *_iax_services(config, options.paths, files, store, registry), control]
             for service in services:
                 service.register_commands(registry)
+            # Configuration, dialplan and modules live as long as the node: out of the
+            # garbage collector's sight they no longer make every collection walk them
+            # (with many peers, that walk was a tenth of the time of a call setup).
+            gc.collect()
+            gc.freeze()
             await _serve(services, _banner(options, config, files), signals, stop)
     return 0
 
