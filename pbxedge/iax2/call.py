@@ -212,6 +212,7 @@ class Call:
         self.last_voice_ts: int | None = None
         self._last_vnak: float | None = None
         self.rx_voice_frames = 0  # for RR_PKTS; the endpoint's relay fast path counts too
+        self.tx_voice_frames = 0  # voice frames sent (relayed ones too), for the statistics
         self._rx_voice_ooo = 0
         self._rx_voice_last: int | None = None  # highest voice timestamp received
         self.rx_origin_ms: float | None = None  # set by the first voice frame
@@ -557,6 +558,7 @@ class Call:
             # Audio cannot wait for the peer's call number the way signalling does: by the
             # time it could be sent it would be stale, so it is dropped instead of held.
             return False
+        self.tx_voice_frames += 1
         rate = _SAMPLE_RATES.get(codec, 8000)
         if timestamp is None:
             ts = self.tx.voice(now, samples, rate)
