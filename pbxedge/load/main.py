@@ -79,7 +79,8 @@ def _parser() -> argparse.ArgumentParser:
                "  pbxedge load --scenario mix.toml 127.0.0.1 --target-pid $(pidof pbxedge)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("kind", nargs="?", choices=_KINDS, help="what to do (or --scenario)")
+    parser.add_argument("kind", nargs="?", metavar="{calls,register,poke,flood}",
+                        help="what to do (or --scenario FILE)")
     parser.add_argument("target", nargs="?", help="HOST[:PORT] of the server (port 4569)")
     parser.add_argument("--scenario", type=Path, metavar="FILE",
                         help="a TOML file of [[scenario]] tables run together (a mix)")
@@ -191,7 +192,7 @@ def build_scenarios(args: argparse.Namespace) -> tuple[list[Scenario], float]:
     duration = args.duration
     cli = {k.replace("-", "_"): v for k, v in vars(args).items()}
     if args.scenario is None:
-        if args.kind is None or args.target is None:
+        if args.kind not in _KINDS or args.target is None:
             raise UsageError("give a scenario (calls, register, poke, flood) and a target, "
                              "or --scenario FILE")
         return [_scenario(args.kind, parse_target(args.target), cli)], duration
