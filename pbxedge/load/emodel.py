@@ -112,4 +112,5 @@ def mos_from_r(r: float) -> float:
         return 1.0
     if r >= 100:
         return 4.5
-    return float(1 + 0.035 * r + r * (r - 60) * (100 - r) * 7e-6)
+    # The polynomial dips just below 1 for R under about 6.5: 1 is the floor of the scale.
+    return max(1.0, float(1 + 0.035 * r + r * (r - 60) * (100 - r) * 7e-6))
