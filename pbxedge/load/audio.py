@@ -167,8 +167,8 @@ class CallMeter:
 
     # -- results --------------------------------------------------------------------------
 
-    def echo_ms(self) -> float | None:
-        return percentile(self.echoes, 50)
+    def echo_ms(self, pct: float = 50) -> float | None:
+        return percentile(self.echoes, pct)
 
     def round_trip_loss_pct(self) -> float | None:
         """Frames sent whose echo never came, when echoes are matched exactly (G.711)."""

@@ -82,6 +82,7 @@ def _kind_summary(records: list[Record], duration: float) -> dict[str, object]:
                                          for name in ("late", "reordered", "duplicates")),
         "jitter_ms": {"mean": sum(jitter) / len(jitter), "max": max(jitter)} if jitter else None,
         "echo_ms": _spread(echo),
+        "echo_p99_ms": _spread([r.echo_p99_ms for r in talked if r.echo_p99_ms is not None]),
         "mos": {"mean": sum(mos) / len(mos), "min": min(mos)} if mos else None,
     })
     return out
@@ -169,6 +170,7 @@ def summary_table(summary: Summary) -> tuple[Table, list[str]]:
     row("jitter ms mean/max", "jitter_ms",
         lambda v: f"{v['mean']:.2f} / {v['max']:.2f}" if v else "-")
     row("echo ms p50/p95/max", "echo_ms", _spread_text)
+    row("echo p99 ms p50/p95/max", "echo_p99_ms", _spread_text)
     row("MOS mean/min", "mos", lambda v: f"{v['mean']:.2f} / {v['min']:.2f}" if v else "-")
     lines = [f"load tool: {summary.tool_cpu_s:.2f} s CPU"
              + (f" in {summary.procs} processes" if summary.procs > 1 else "")]

@@ -81,7 +81,8 @@ class Record:
     reordered: int = 0
     duplicates: int = 0
     jitter_ms: float | None = None
-    echo_ms: float | None = None
+    echo_ms: float | None = None  # median round trip to an echo
+    echo_p99_ms: float | None = None
     mos: float | None = None
     codec: str = ""
     detail: str = ""
@@ -302,6 +303,7 @@ class _Calls:
             duplicates=stream.duplicates,
             jitter_ms=stream.jitter_ms if stream.received > 1 else None,
             echo_ms=meter.echo_ms(),
+            echo_p99_ms=meter.echo_ms(99),
             mos=meter.mos(),
             codec=codec_name(call.codec),
             detail=detail,
