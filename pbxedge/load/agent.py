@@ -58,6 +58,7 @@ Address = tuple[str, int]
 VoiceSink = Callable[[float, int, int, bytes], None]
 _REUSE_AFTER = 5.0  # seconds before a call number of an ended dialog is used again
 _NEW_IES_KEPT = 64
+_RECEIVE_BUFFER = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,9 @@ class CallAgent:
             token_policy=lambda *_: False,
             rng=rng,
         )
-        self.transport = UdpTransport(self.endpoint, [bind], _Events(self))
+        # A big receive buffer: the load tool must not lose what the server sent it.
+        self.transport = UdpTransport(self.endpoint, [bind], _Events(self),
+                                      receive_buffer=_RECEIVE_BUFFER)
         self.account = account or Account()
         self._key: RSAPrivateKey | None = None
         self._calls: dict[int, AgentCall] = {}
