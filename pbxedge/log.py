@@ -177,7 +177,8 @@ def configure(
             handler.close()
     _Gate.verbosity = verbosity
     _Gate.debug = debug_level
-    _apply_levels()
+    for logger in _LOGGERS:
+        logger.setLevel(DEBUG)
     console = logging.StreamHandler(stream) if stream is not None else _CurrentStderrHandler()
     targets: list[logging.Handler] = [console]
     if log_file is not None:
@@ -189,22 +190,8 @@ def configure(
             logger.addHandler(handler)
 
 
-def _apply_levels() -> None:
-    """Loggers drop at once what no handler would print, so a busy node does not build a
-    record for every call's debug and verbose line only for the filter to discard it."""
-    if _Gate.debug:
-        level = DEBUG
-    elif _Gate.verbosity:
-        level = VERBOSE
-    else:
-        level = NOTICE  # verbose level 0 is let through by verbose() itself
-    for logger in _LOGGERS:
-        logger.setLevel(level)
-
-
 def set_verbosity(level: int) -> None:
     _Gate.verbosity = max(0, level)
-    _apply_levels()
 
 
 def verbosity() -> int:
@@ -213,7 +200,6 @@ def verbosity() -> int:
 
 def set_debug_level(level: int) -> None:
     _Gate.debug = max(0, level)
-    _apply_levels()
 
 
 def debug_level() -> int:
@@ -222,15 +208,7 @@ def debug_level() -> int:
 
 def verbose(level: int, message: str) -> None:
     """Log *message* when the verbosity is at least *level* (Asterisk's ``ast_verb``)."""
-    if level > _Gate.verbosity:
-        return
-    if _LOGGER.isEnabledFor(VERBOSE):
-        _LOGGER.log(VERBOSE, message, extra={"verbose_level": level}, stacklevel=_CALLER)
-        return
-    # Level 0 at verbosity 0: below the logger's level, so handed to the handlers directly.
-    fn, lno, func, _ = _LOGGER.findCaller(stacklevel=_CALLER)
-    _LOGGER.handle(_LOGGER.makeRecord(_LOGGER.name, VERBOSE, fn, lno, message, (), None, func,
-                                      {"verbose_level": level}))
+    _LOGGER.log(VERBOSE, message, extra={"verbose_level": level}, stacklevel=_CALLER)
 
 
 def notice(message: str) -> None:

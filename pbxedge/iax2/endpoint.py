@@ -162,7 +162,7 @@ class Endpoint:
             call = self._calls.get(callno)
             if call is not None:
                 call.flush_ack()
-                self._settle(call, now)
+                self._collect(call)  # an ACK changes no timer and no index
         out, self._out = self._out, []
         return out
 

@@ -7,6 +7,7 @@ is ignored (reads as None) rather than rejected.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import struct
 from collections.abc import Iterable, Iterator
@@ -93,12 +94,12 @@ class IEList:
 
     def add_addr(self, ie: int, host: str, port: int) -> IEList:
         """A Linux ``sockaddr_in``/``sockaddr_in6`` image, family in little-endian (§1.9)."""
-        ip = ipaddress.ip_address(host)
         port_bytes = port.to_bytes(2, "big")
-        if isinstance(ip, ipaddress.IPv4Address):
-            data = bytes((_AF_INET, 0)) + port_bytes + ip.packed + bytes(8)
+        version, packed = _packed_ip(host)
+        if version == 4:
+            data = bytes((_AF_INET, 0)) + port_bytes + packed + bytes(8)
         else:
-            data = bytes((_AF_INET6_LINUX, 0)) + port_bytes + bytes(4) + ip.packed + bytes(4)
+            data = bytes((_AF_INET6_LINUX, 0)) + port_bytes + bytes(4) + packed + bytes(4)
         return self.add(ie, data)
 
     def add_datetime(self, ie: int, when: datetime) -> IEList:
@@ -218,6 +219,13 @@ class IEList:
         result = cls()
         result._items = items
         return result
+
+
+@functools.lru_cache(maxsize=4096)
+def _packed_ip(host: str) -> tuple[int, bytes]:
+    """(IP version, address bytes): every REGACK carries the peer's address."""
+    ip = ipaddress.ip_address(host)
+    return ip.version, ip.packed
 
 
 def decode_sockaddr(data: bytes) -> tuple[str, int] | None:
