@@ -132,7 +132,8 @@ class _Node:
             except NotRunningError:
                 if time.monotonic() > deadline or self.process.poll() is not None:
                     self.stop()
-                    raise RuntimeError(f"node did not start: {(folder / 'stderr').read_text()}")
+                    log = (folder / "stderr").read_text()
+                    raise RuntimeError(f"node did not start: {log}") from None
                 time.sleep(0.1)
 
     @property

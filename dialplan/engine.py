@@ -89,11 +89,10 @@ class Engine:
     def reload(self, plan: Dialplan) -> None:
         """Use *plan* for new calls; running calls keep the plan they started with.
 
-        *plan* should have been loaded with ``runtime=engine.plan.runtime`` so that
-        registrations and globals carry over.
+        The run-time table (registrations' regcontext entries, globals) carries over to
+        *plan*, which must not have been used yet.
         """
-        if plan.runtime is not self.plan.runtime:
-            log.warning("reloaded dialplan does not share the run-time table; registrations are lost")
+        plan.runtime = self.plan.runtime
         self.plan = plan
         plan.apply_globals()
 

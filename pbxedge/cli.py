@@ -30,6 +30,11 @@ file locations (all derived from -c unless given):
   extensions.conf  <confdir>/extensions.conf
   RSA keys         <confdir>/keys, or <confdir>/../keys when only that exists
   state            <confdir>/var (SQLite file and the control socket pbxedge.ctl)
+  logger.conf      <confdir>/logger.conf; relative log files in <state>/log
+
+signals:
+  SIGHUP reloads every configuration file (as the console's "reload");
+  SIGTERM and SIGINT hang up the calls and stop the node.
 
 environment:
   PBXEDGE_CONFIG_MAX_BYTES   most bytes a config file with its includes may hold (16 MiB)
@@ -59,6 +64,10 @@ def _parser() -> argparse.ArgumentParser:
                         help="debug messages (repeat for more)")
     parser.add_argument("--log", type=Path, metavar="FILE",
                         help="also append log lines to FILE")
+    parser.add_argument("--logdir", type=Path, metavar="DIR",
+                        help="folder of logger.conf's relative log files (default: <state>/log)")
+    parser.add_argument("--pidfile", type=Path, metavar="FILE",
+                        help="write the node's process id to FILE while it runs")
     defaults = ConsoleLimits()
     parser.add_argument("--console-max-clients", type=_positive(int), metavar="N",
                         default=defaults.max_clients,
@@ -70,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
                              f"its own unnoticed (default: {defaults.idle_timeout:g})")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--check", action="store_true",
-                      help="validate iax.conf, extensions.conf and keys, then exit")
+                      help="validate every configuration file and the keys, then exit")
     mode.add_argument("-r", "--remote", action="store_true",
                       help="open a console on the running instance")
     parser.add_argument("-x", "--execute", metavar="COMMAND",
@@ -93,7 +102,8 @@ def _positive(kind: Callable[[str], _Number]) -> Callable[[str], _Number]:
 
 
 def _paths(args: argparse.Namespace) -> NodePaths:
-    return resolve_paths(args.config, args.extensions, args.keys, args.state, args.sounds)
+    return resolve_paths(args.config, args.extensions, args.keys, args.state, args.sounds,
+                         args.logdir)
 
 
 def _check(paths: NodePaths) -> int:
@@ -180,7 +190,8 @@ def _run(paths: NodePaths, args: argparse.Namespace) -> int:
 
     options = NodeOptions(paths, verbosity=args.verbose, debug=args.debug, log_file=args.log,
                           console=ConsoleLimits(args.console_max_clients,
-                                                args.console_idle_timeout))
+                                                args.console_idle_timeout),
+                          pidfile=args.pidfile.expanduser().absolute() if args.pidfile else None)
     return trio.run(run_node, options)
 
 

@@ -255,6 +255,22 @@ def _bindaddr(fields: Fields, var: Variable, sink: Sink) -> None:
     fields.setdefault("bindaddrs", []).append(BindAddr(host=host, port=port or fields.get("bindport", IAX_DEFAULT_PORT)))
 
 
+METRICS_DEFAULT_PORT = 9099
+METRICS_FORMS = "an IP address with an optional port (default 9099), e.g. 127.0.0.1:9099"
+
+
+def _metrics(fields: Fields, var: Variable, sink: Sink) -> None:
+    if var.value.strip().lower() in ("", "no", "off", "false"):
+        fields["metrics"] = None
+        return
+    try:
+        host, port = parse_host_port(var.value)
+        host = str(ipaddress.ip_address(host))
+    except ValueError:
+        raise ValueFormError(var.value, METRICS_FORMS) from None
+    fields["metrics"] = BindAddr(host=host, port=port or METRICS_DEFAULT_PORT)
+
+
 def _bindport(fields: Fields, var: Variable, sink: Sink) -> None:
     fields["bindport"] = _port(var.value)
     if fields.get("bindaddrs"):
@@ -337,6 +353,7 @@ GENERAL_OPTIONS: dict[str, Handler] = {
     "shrinkcallerid": _set("shrinkcallerid", _BOOL),
     "iaxcompat": _set("iaxcompat", _BOOL),
     "subscribe_network_change_event": _set("subscribe_network_change_event", _BOOL),
+    "metrics": _metrics,
 }
 
 _ENTRY_COMMON: dict[str, Handler] = {

@@ -136,6 +136,8 @@ class General:
     shrinkcallerid: bool = True
     iaxcompat: bool = False
     subscribe_network_change_event: bool = True
+    # pbxedge's own: where Prometheus scrapes the node's metrics (None: no endpoint).
+    metrics: BindAddr | None = None
 
 
 @dataclass(slots=True, kw_only=True)

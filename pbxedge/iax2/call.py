@@ -56,6 +56,7 @@ __all__ = [
     "CallState",
     "CallStateError",
     "NotEncrypted",
+    "ReliabilityCounters",
     "frame_name",
     "transition",
 ]
@@ -171,6 +172,15 @@ class _Held:
     timestamp: int
 
 
+@dataclass(slots=True)
+class ReliabilityCounters:
+    """What the calls of one endpoint had to resend or ask again, for the node's metrics."""
+
+    retransmitted: int = 0  # full frames sent again (timer or VNAK)
+    vnaks_sent: int = 0
+    vnaks_received: int = 0
+
+
 class Call:
     """Protocol state of one call number."""
 
@@ -184,8 +194,10 @@ class Call:
         rng: random.Random,
         pingtime: float,
         lagrqtime: float,
+        counters: ReliabilityCounters | None = None,
     ) -> None:
         self.callno = callno
+        self._counters = counters or ReliabilityCounters()
         self.addr = addr
         self.outbound = outbound
         self.peer_callno = 0
@@ -472,6 +484,7 @@ class Call:
         self._send_unsequenced(IaxSubclass.ACK, frame.source_call, frame.timestamp, frame.iseqno)
 
     def _vnak(self, frame: FullFrame) -> None:
+        self._counters.vnaks_sent += 1
         self._send_unsequenced(IaxSubclass.VNAK, frame.source_call, frame.timestamp, self.iseqno)
 
     def _retransmit(self, pending: Pending) -> None:
@@ -481,6 +494,7 @@ class Call:
             dest_call=pending.frame.dest_call or self.peer_callno,
             retransmitted=True,
         )
+        self._counters.retransmitted += 1
         self.aseqno = self.iseqno
         self._emit(frame, pending.cipher)
 
@@ -644,6 +658,7 @@ class Call:
         if iax in (IaxSubclass.ACK, IaxSubclass.TXCNT, IaxSubclass.TXACC):
             return
         if iax is IaxSubclass.VNAK:
+            self._counters.vnaks_received += 1
             for pending in self.queue.from_seq(frame.iseqno):
                 self._retransmit(pending)
             return
@@ -750,6 +765,7 @@ class Call:
             # Audio without a known codec: ask for the full frame again, at most once a second.
             if self._last_vnak is None or now - self._last_vnak >= VNAK_MIN_INTERVAL:
                 self._last_vnak = now
+                self._counters.vnaks_sent += 1
                 self._send_unsequenced(IaxSubclass.VNAK, self.peer_callno, 0, self.iseqno)
             return
         ts = unwrap_timestamp(self.rx_last, frame.timestamp)

@@ -84,10 +84,8 @@ class CallNumberPool:
         hold_seconds: float = 60.0,
         rng: random.Random,
     ) -> None:
-        self._maxcallnumbers = maxcallnumbers
-        # Most specific network first, so the lookup can stop at the first match.
-        self._limits = sorted(limits, key=lambda item: item[0].prefixlen, reverse=True)
-        self._max_nonvalidated = max_nonvalidated
+        self.set_limits(maxcallnumbers=maxcallnumbers, limits=limits,
+                        max_nonvalidated=max_nonvalidated)
         self._hold_seconds = hold_seconds
         self._rng = rng
         self._free: dict[bool, list[int]] = {False: list(NORMAL_RANGE), True: list(TRUNK_RANGE)}
@@ -99,6 +97,20 @@ class CallNumberPool:
         self._nonvalidated = 0
 
     # -- limits -------------------------------------------------------------------------
+
+    def set_limits(
+        self,
+        *,
+        maxcallnumbers: int,
+        limits: Sequence[tuple[IpNetwork, int]],
+        max_nonvalidated: int,
+    ) -> None:
+        """Apply new limits (a reload): numbers already given out stay; a limit now below
+        an address's usage only refuses that address's next request."""
+        self._maxcallnumbers = maxcallnumbers
+        # Most specific network first, so the lookup can stop at the first match.
+        self._limits = sorted(limits, key=lambda item: item[0].prefixlen, reverse=True)
+        self._max_nonvalidated = max_nonvalidated
 
     def limit_for(self, ip: str) -> int:
         """The per-IP limit for ``ip``: the most specific ``[callnumberlimits]`` entry."""

@@ -36,6 +36,11 @@ class CallTokenIssuer:
     def expiration(self) -> float:
         return self._expiration
 
+    @expiration.setter
+    def expiration(self, seconds: float) -> None:
+        """A reload's ``calltokenexpiration``: tokens already out are judged by the new one."""
+        self._expiration = seconds
+
     def _digest(self, addr: tuple[str, int], ts: int) -> str:
         mac = self._hmac.copy()
         mac.update(f"{addr[0]}:{addr[1]}:{ts}".encode())

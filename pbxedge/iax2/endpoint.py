@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from pbxedge.iax2.call import STATELESS_CALLNO, Call, CallInfo
+from pbxedge.iax2.call import STATELESS_CALLNO, Call, CallInfo, ReliabilityCounters
 from pbxedge.iax2.callnumbers import CallNumberPool, LimitKind
 from pbxedge.iax2.callstate import CallState
 from pbxedge.iax2.calltoken import CallTokenIssuer
@@ -149,6 +149,7 @@ class Endpoint:
         self._relays: dict[int, _Relay] = {}  # source call number -> where its audio goes
         self._fast: dict[tuple[str, int, int], _Relay] = {}  # the relays on the fast path
         self.stats = EndpointStats()
+        self.reliability = ReliabilityCounters()
 
     # -- outputs --------------------------------------------------------------------------
 
@@ -246,6 +247,7 @@ class Endpoint:
             rng=self._rng,
             pingtime=self._pingtime,
             lagrqtime=self._lagrqtime,
+            counters=self.reliability,
         )
         self._calls[callno] = call
         return call
@@ -634,6 +636,11 @@ class Endpoint:
         call = self._call(callno)
         call.enable_key_rotation(now)
         self._settle(call, now)
+
+    def set_call_timers(self, *, pingtime: float, lagrqtime: float) -> None:
+        """PING and LAGRQ intervals for calls started from now on (a reload)."""
+        self._pingtime = pingtime
+        self._lagrqtime = lagrqtime
 
     # -- inspection -----------------------------------------------------------------------
 

@@ -137,13 +137,6 @@ class Registrar:
         max_expire: int = 60,
         regcontext: str = "",
     ) -> None:
-        if not 0 < min_expire <= max_expire:
-            raise ValueError(f"need 0 < minregexpire ({min_expire}) <= maxregexpire ({max_expire})")
-        self._peers = {p.name: p for p in peers}
-        self.min_expire = min_expire
-        self.max_expire = max_expire
-        # Several contexts are accepted, '&'-separated (Asterisk takes only one, §6.4).
-        self._contexts = _split_amp(regcontext)
         self._live: dict[str, Registration] = {}
         self._actions: deque[RegistrarAction] = deque()
         # Indexes that keep a node with many peers at O(log n) per registration: expiries
@@ -153,6 +146,38 @@ class Registrar:
         self._at: dict[Address, set[str]] = {}
         self._since: dict[str, int] = {}
         self._sequence = itertools.count()
+        self._peers: dict[str, RegistrarPeer] = {}
+        self._contexts: list[str] = []
+        self.reconfigure(peers, min_expire=min_expire, max_expire=max_expire,
+                         regcontext=regcontext)
+
+    def reconfigure(self, peers: Iterable[RegistrarPeer], *, min_expire: int, max_expire: int,
+                    regcontext: str) -> list[str]:
+        """Take a reloaded configuration; returns the peers whose registration was dropped.
+
+        Registrations of peers still configured stay, with their granted expiry (the new
+        limits apply from their next refresh); those of peers no longer configured end.
+        The regcontext entries follow a changed regcontext or regexten.
+        """
+        if not 0 < min_expire <= max_expire:
+            raise ValueError(f"need 0 < minregexpire ({min_expire}) <= maxregexpire ({max_expire})")
+        new_peers = {p.name: p for p in peers}
+        dropped = [name for name in self._live if name not in new_peers]
+        for name in dropped:
+            self._drop(name)
+            self._log(log.VERBOSE, f"Unregistered IAX2 '{name}' (no longer configured)")
+        before = {name: self.regcontext_entries(name) for name in self._live}
+        self._peers = new_peers
+        self.min_expire = min_expire
+        self.max_expire = max_expire
+        # Several contexts are accepted, '&'-separated (Asterisk takes only one, §6.4).
+        self._contexts = _split_amp(regcontext)
+        for name, old in before.items():
+            new = self.regcontext_entries(name)
+            if new != old:
+                self._actions.extend(RemoveExtension(c, e, name) for c, e in old)
+                self._actions.extend(AddExtension(c, e, name) for c, e in new)
+        return dropped
 
     # -- outputs -----------------------------------------------------------------------
     def next_action(self) -> RegistrarAction | None:
@@ -172,6 +197,10 @@ class Registrar:
     # -- queries -----------------------------------------------------------------------
     def registration(self, peer: str) -> Registration | None:
         return self._live.get(peer)
+
+    def count(self) -> int:
+        """How many peers are registered now."""
+        return len(self._live)
 
     def address_of(self, peer: str) -> Address | None:
         """Where to send a call for *peer*, or None while it is not registered."""

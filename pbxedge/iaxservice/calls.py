@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections import Counter
 
 import trio
 
@@ -65,6 +66,9 @@ class CallService:
         self._channels: dict[str, tuple[IaxChannel, int]] = {}
         self._calls: set[str] = set()  # channels running the dialplan: one per call
         self.processed = 0
+        # For the metrics: channels opened by direction, and closed by hangup cause.
+        self.started: Counter[str] = Counter()
+        self.ended: Counter[int] = Counter()
         self._nursery: trio.Nursery | None = None
 
     @property
@@ -72,6 +76,12 @@ class CallService:
         if self._nursery is None:
             raise RuntimeError("the call service is not running")
         return self._nursery
+
+    def reconfigure(self, config: IaxConfig, keys: KeyStore) -> None:
+        """New calls use a reloaded config and keys; each live call keeps the user or peer
+        it was set up with, so a removed account's call goes on to its end."""
+        self.config = config
+        self.keys = keys
 
     # -- channels -------------------------------------------------------------------------
 
@@ -93,6 +103,7 @@ class CallService:
     def add_channel(self, channel: IaxChannel, callno: int, *, call: bool = False) -> None:
         """Track a live channel; *call*: it runs the dialplan (an incoming call)."""
         self._channels[channel.name] = (channel, callno)
+        self.started["inbound" if call else "outbound"] += 1
         if call:
             self._calls.add(channel.name)
             self.processed += 1
@@ -105,6 +116,7 @@ class CallService:
         if self._channels.get(channel.name, (None, 0))[0] is channel:
             del self._channels[channel.name]
             self._calls.discard(channel.name)
+            self.ended[channel.hangup_cause] += 1
             # Asterisk's "Hungup 'IAX2/…'" (verbose 3), with the cause operators look for.
             logger.info("Hungup '%s' (cause %d)", channel.name, channel.hangup_cause)
 

@@ -133,6 +133,7 @@ class InboundCall:
 
     def _reject_now(self, rejection: Rejection | NoCommonCodec) -> None:
         self._finish()
+        self._svc.iax.rejects[rejection.text] += 1
         try:
             self._svc.iax.endpoint.reject(
                 self.callno, rejection.text, int(rejection.cause), self._now()

@@ -90,21 +90,42 @@ class OutboundRegistrations:
         self._iax = iax
         self._keys = keys
         self._wake = wake
-        self.lines = [
-            RegistrationLine(
-                reg,
-                RegistrationClient(
-                    reg.username,
-                    reg.host,
-                    now,
-                    answer=self._answerer(reg),
-                    rng=iax.rng,
-                    port=reg.port,
-                    srv=srv,
-                ),
-            )
-            for reg in registrations
-        ]
+        self._srv = srv
+        self.lines = [self._line(reg, now) for reg in registrations]
+
+    def _line(self, reg: Registration, now: float) -> RegistrationLine:
+        client = RegistrationClient(reg.username, reg.host, now, answer=self._answerer(reg),
+                                    rng=self._iax.rng, port=reg.port, srv=self._srv)
+        return RegistrationLine(reg, client)
+
+    def reconfigure(self, registrations: Iterable[Registration], *, keys: KeyStore,
+                    srv: bool, now: float) -> tuple[int, int]:
+        """The ``register =>`` lines of a reloaded config; returns (started, stopped).
+
+        A line that did not change keeps its registration and refresh schedule; a changed
+        or new one registers at once; one no longer there stops (its attempt is dropped and
+        the registration runs out at the server).
+        """
+        self._keys = keys
+        # srvlookup changes how every server is found: all lines start anew then.
+        old = {_same_line(line.config): line for line in self.lines} if srv == self._srv else {}
+        self._srv = srv
+        lines: list[RegistrationLine] = []
+        started: list[RegistrationLine] = []
+        for reg in registrations:
+            line = old.pop(_same_line(reg), None)
+            if line is None:
+                line = self._line(reg, now)
+                started.append(line)
+            lines.append(line)
+        stopped = [line for line in self.lines if line not in lines]
+        for line in stopped:
+            self._drop_call(line, now)
+        self.lines = lines
+        for line in started:
+            line.client.tick(now)
+            self._drain(line, now)
+        return len(started), len(stopped)
 
     # -- queries -------------------------------------------------------------------------
     def rows(self) -> list[RegistryRow]:
@@ -254,13 +275,19 @@ class OutboundRegistrations:
 
     def _answerer(self, reg: Registration) -> Answerer:
         creds = Credentials(reg.secret, reg.key)
-        keys = self._keys
 
         def answer(methods: AuthMethod, challenge: str) -> IEList | None:
-            result = answer_challenge(methods, challenge or None, reg.username, creds, keys)
+            # The keys in force when the challenge comes (a reload may have replaced them).
+            result = answer_challenge(methods, challenge or None, reg.username, creds,
+                                      self._keys)
             if isinstance(result, AuthFailure):
                 log.debug(f"register => {reg.username}@{reg.host}: {result.reason}")
                 return None
             return result.ies
 
         return answer
+
+
+def _same_line(reg: Registration) -> tuple[str, str | None, str | None, str, int]:
+    """What makes two ``register =>`` lines the same registration (not where they stand)."""
+    return reg.username, reg.secret, reg.key, reg.host, reg.port

@@ -44,6 +44,7 @@ from pbxedge.iax2.errors import MalformedFrame
 from pbxedge.iax2.events import Event, FrameReceived, NewCall
 from pbxedge.iax2.ies import IEList
 from pbxedge.iax2.registrar import (
+    REGISTRATION_REFUSED,
     Registrar,
     RegistrationGrant,
     local_datetime,
@@ -123,6 +124,12 @@ class InboundRegistrations:
         for subclass in _REQUESTS:
             iax.on_request(subclass, self.on_request)
 
+    def reconfigure(self, config: IaxConfig, keys: KeyStore) -> None:
+        """Answer requests from now on with a reloaded config and keys; exchanges under way
+        finish with the account they started with."""
+        self._config = config
+        self._keys = keys
+
     # -- the first frame -----------------------------------------------------------------
     def on_request(self, event: NewCall) -> None:
         now = self._iax.now()
@@ -193,7 +200,12 @@ class InboundRegistrations:
         authenticated: bool,
     ) -> None:
         assert exchange.peer is not None  # only real peers get this far
-        peer = self._config.peers[exchange.peer.name]
+        peer = self._config.peers.get(exchange.peer.name)
+        if peer is None or not peer.dynamic:
+            # A reload removed the peer (or made it static) while it was answering REGAUTH.
+            exchange.reason = "no longer a dynamic peer in the configuration"
+            self._refuse(exchange, subclass, now)
+            return
         if exchange.token_validated:
             self._iax.token_policy.mark_validated(subclass, exchange.username)
         grant: RegistrationGrant | None = None
@@ -229,6 +241,7 @@ class InboundRegistrations:
                 f"refused: {exchange.reason}"
             )
         exchange.finished = True
+        self._iax.rejects[REGISTRATION_REFUSED] += 1
         if self._config.general.delayreject:
             # The endpoint ACKs the request at once; the REGREJ follows after a pause that
             # slows down password guessing.

@@ -104,19 +104,10 @@ class RegistrationService:
         # and the file order that decides between several peers at one address.
         self._static_at: dict[Address, set[str]] = {}
         self._default_at: dict[Address, set[str]] = {}
-        self._order = {name: index for index, name in enumerate(config.peers)}
-        for peer in config.peers.values():
-            default = ip_literal(peer.defaultip, peer.port) if peer.defaultip else None
-            if default is not None:
-                self._default_at.setdefault(default, set()).add(peer.name)
-        dynamic = [p for p in config.peers.values() if p.dynamic]
-        self.registrar = Registrar(
-            [RegistrarPeer(p.name, p.regexten or "") for p in dynamic],
-            min_expire=general.minregexpire,
-            # A maximum below the minimum would make every grant impossible; the minimum wins.
-            max_expire=max(general.minregexpire, general.maxregexpire),
-            regcontext=general.regcontext or "",
-        )
+        self._order: dict[str, int] = {}
+        self._index_peers(config)
+        self.registrar = Registrar([])
+        self._configure_registrar(config)
         self.inbound = InboundRegistrations(
             iax,
             config=config,
@@ -149,12 +140,8 @@ class RegistrationService:
         now = self._iax.now()
         self._restore(now)
         for peer in self._config.peers.values():
-            if not peer.dynamic and peer.host:
-                literal = ip_literal(peer.host, peer.port)
-                if literal is not None:
-                    self._static_found(peer.name, literal, now)
-                else:
-                    self._iax.nursery.start_soon(self._locate_static, peer)
+            if _static_place(peer) is not None:
+                self._locate(peer, now)
         task_status.started()
         while True:
             self._sleeping_until = self._next_deadline()
@@ -163,6 +150,63 @@ class RegistrationService:
             self._tick(self._iax.now())
             # Reset only now: the tick's own wake-ups are covered by the next deadline.
             self._wakeup = trio.Event()
+
+    def reconfigure(self, config: IaxConfig, keys: KeyStore) -> list[str]:
+        """Apply a reloaded iax.conf; returns what changed, for the log.
+
+        Registrations of peers still configured as dynamic stay; peers no longer
+        configured lose theirs (their live calls go on: a call does not need its peer's
+        entry). Unchanged ``register =>`` lines keep their registration, changed ones
+        register again; qualify keeps the status of peers whose settings did not change.
+        """
+        now = self._iax.now()
+        old_peers = self._config.peers
+        self._config = config
+        self.inbound.reconfigure(config, keys)
+        dropped = self._configure_registrar(config)
+        self._index_peers(config)
+        for name in dropped:
+            self.qualify.address_lost(name, now)
+        self._apply_registrar(now)
+        started, stopped = self.outbound.reconfigure(
+            config.registrations, keys=keys, srv=config.general.srvlookup, now=now)
+        moved = [name for name in self._static
+                 if _static_place(config.peers.get(name)) != _static_place(old_peers.get(name))]
+        for name in moved:
+            self._static_at.get(self._static.pop(name), set()).discard(name)
+            self.qualify.address_lost(name, now)
+        for name in self.qualify.reconfigure(config.peers.values(), now):
+            addr = self._current_address(name)
+            if addr is not None:
+                self.qualify.address_changed(name, addr, now)
+        for peer in config.peers.values():
+            if _static_place(peer) is not None and peer.name not in self._static:
+                self._locate(peer, now)
+        self._wake()
+        added = len(config.peers.keys() - old_peers.keys())
+        removed = len(old_peers.keys() - config.peers.keys())
+        return [f"peers: {len(config.peers)} ({added} added, {removed} removed, "
+                f"{len(dropped)} registrations ended)",
+                f"register => lines: {len(self.outbound.lines)} ({started} registering anew, "
+                f"{stopped} stopped)"]
+
+    def _index_peers(self, config: IaxConfig) -> None:
+        self._order = {name: index for index, name in enumerate(config.peers)}
+        self._default_at = {}
+        for peer in config.peers.values():
+            default = ip_literal(peer.defaultip, peer.port) if peer.defaultip else None
+            if default is not None:
+                self._default_at.setdefault(default, set()).add(peer.name)
+
+    def _configure_registrar(self, config: IaxConfig) -> list[str]:
+        general = config.general
+        return self.registrar.reconfigure(
+            [RegistrarPeer(p.name, p.regexten or "") for p in config.peers.values() if p.dynamic],
+            min_expire=general.minregexpire,
+            # A maximum below the minimum would make every grant impossible; the minimum wins.
+            max_expire=max(general.minregexpire, general.maxregexpire),
+            regcontext=general.regcontext or "",
+        )
 
     # -- peer directory (used by calls and the console) -----------------------------------
     def address_of(self, peer: str) -> Address | None:
@@ -188,7 +232,8 @@ class RegistrationService:
         names = [*self.registrar.peers_at(addr), *self._static_at.get(addr, ())]
         names += [name for name in self._default_at.get(addr, ())
                   if self._current_address(name) is None]
-        return min(names, key=self._order.__getitem__, default=None)
+        last = len(self._order)
+        return min(names, key=lambda name: self._order.get(name, last), default=None)
 
     def peer_rows(self) -> list[PeerRow]:
         return [
@@ -303,12 +348,23 @@ class RegistrationService:
         for reg in kept:
             self.qualify.address_changed(reg.peer, reg.addr, now)
 
+    def _locate(self, peer: Peer, now: float) -> None:
+        """Find a static peer: at once for an IP literal, else by a lookup in a task."""
+        assert peer.host is not None
+        literal = ip_literal(peer.host, peer.port)
+        if literal is not None:
+            self._static_found(peer.name, literal, now)
+        else:
+            self._iax.nursery.start_soon(self._locate_static, peer)
+
     async def _locate_static(self, peer: Peer) -> None:
         assert peer.host is not None
         addrs = await resolve(peer.host, peer.port, srv=False)
         if not addrs:
             log.warning(f"Unable to resolve host '{peer.host}' of peer '{peer.name}'")
             return
+        if self._config.peers.get(peer.name) is not peer:
+            return  # a reload replaced or removed the peer meanwhile
         self._static_found(peer.name, addrs[0], self._iax.now())
 
     def _static_found(self, peer: str, addr: Address, now: float) -> None:
@@ -355,6 +411,13 @@ class RegistrationService:
                 )
         elif isinstance(action, Log):
             emit(action)
+
+
+def _static_place(peer: Peer | None) -> tuple[str, int] | None:
+    """Where a static peer is configured to be (None: not a static peer)."""
+    if peer is None or peer.dynamic or not peer.host:
+        return None
+    return peer.host, peer.port
 
 
 def _detail(peer: Peer, status: str, addr: Address | None, expires: int | None) -> PeerDetail:

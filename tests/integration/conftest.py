@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import socket
@@ -9,13 +10,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import trio
 
 from pbxedge.control.client import ControlClient, NotRunningError
+from pbxedge.load.agent import CallAgent
 
 FIXTURE_DIR = Path(__file__).parent.parent / "control" / "data"
 # Generous: only reached when something is broken, never a performance check.
@@ -90,8 +93,10 @@ def _wait_until_ready(node: RunningNode) -> None:
 
 
 def start_node(folder: Path, config: Path, port: int, *extra_args: str,
-               preexec_fn: Callable[[], None] | None = None) -> RunningNode:
-    """*preexec_fn* runs in the child before pbxedge starts (to lower a resource limit)."""
+               preexec_fn: Callable[[], None] | None = None,
+               env: dict[str, str] | None = None) -> RunningNode:
+    """*preexec_fn* runs in the child before pbxedge starts (to lower a resource limit);
+    *env* adds to the child's environment."""
     state = folder / "var"
     stderr_path = folder / "pbxedge.stderr"
     with stderr_path.open("wb") as stderr:
@@ -99,7 +104,7 @@ def start_node(folder: Path, config: Path, port: int, *extra_args: str,
             [sys.executable, "-m", "pbxedge", "-c", str(config), "--state", str(state), "-v",
              *extra_args],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
-            preexec_fn=preexec_fn,
+            preexec_fn=preexec_fn, env={**os.environ, **(env or {})},
         )
     node = RunningNode(process, config, state, stderr_path, port)
     try:
@@ -109,6 +114,16 @@ def start_node(folder: Path, config: Path, port: int, *extra_args: str,
         process.wait()
         raise
     return node
+
+
+@pytest.fixture
+async def agent() -> AsyncIterator[CallAgent]:
+    """An IAX2 calling agent on its own loopback socket, for the test's trio run."""
+    async with trio.open_nursery() as nursery:
+        caller = CallAgent()
+        await nursery.start(caller.run)
+        yield caller
+        nursery.cancel_scope.cancel()
 
 
 @pytest.fixture
