@@ -452,8 +452,11 @@ class UdpTransport:
                 self._send_output()
         finally:
             self._flushing = False
-        if self._timer_scope is not None:
-            self._timer_scope.deadline = self._wanted_deadline()
+        scope = self._timer_scope
+        if scope is not None:
+            wanted = self._wanted_deadline()
+            if wanted != scope.deadline:  # trio re-files a deadline even when it is the same
+                scope.deadline = wanted
 
     def _send_output(self) -> None:
         try:
