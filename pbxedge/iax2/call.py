@@ -133,6 +133,10 @@ def frame_name(frame: FullFrame) -> str:
         return f"TYPE{frame.frametype}"
 
 
+def _label(note: tuple[str, FullFrame] | None) -> str:
+    return "" if note is None else f"{note[0]}:{frame_name(note[1])}"
+
+
 @dataclass(frozen=True, slots=True)
 class CallInfo:
     callno: int
@@ -239,8 +243,10 @@ class Call:
         self._destroy_at: float | None = None
         self._rotate_at: float | None = None
 
-        self.first_message = ""
-        self.last_message = ""
+        # (direction, frame) of the first and the last frame, labelled only when shown:
+        # a label per frame would cost every frame a string.
+        self._first_note: tuple[str, FullFrame] | None = None
+        self._last_note: tuple[str, FullFrame] | None = None
         self.protocol_violations = 0
         self.outbox: list[bytes] = []
         self.events: list[Event] = []
@@ -418,10 +424,18 @@ class Call:
     # -- sending --------------------------------------------------------------------------
 
     def _note(self, direction: str, frame: FullFrame) -> None:
-        label = f"{direction}:{frame_name(frame)}"
-        if not self.first_message:
-            self.first_message = label
-        self.last_message = label
+        if self._first_note is None:
+            self._first_note = (direction, frame)
+        self._last_note = (direction, frame)
+
+    @property
+    def first_message(self) -> str:
+        """``Rx:NEW``-style label of the first frame, as ``iax2 show channels`` prints it."""
+        return _label(self._first_note)
+
+    @property
+    def last_message(self) -> str:
+        return _label(self._last_note)
 
     def _emit(self, frame: FullFrame, cipher: AesTransform | None) -> None:
         data = frame.encode()
