@@ -24,7 +24,7 @@ import sys
 import tomllib
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,14 @@ from rich.table import Table
 from pbxedge.iax2.codecs import UnknownCodecError, codec_by_name
 from pbxedge.load.agent import Account, CallAgent
 from pbxedge.load.audio import AudioSource, Expectation
-from pbxedge.load.report import ProcessSample, plot, sample_process, summarise, summary_table
+from pbxedge.load.report import (
+    LABELS,
+    ProcessSample,
+    plot,
+    sample_process,
+    summarise,
+    summary_table,
+)
 from pbxedge.load.scenarios import (
     CallsScenario,
     FloodScenario,
@@ -356,14 +363,10 @@ async def _stop_on_signals(stop: trio.Event) -> None:
 # -- the display ----------------------------------------------------------------------------
 
 
-_LABELS = {"call": "calls", "register": "registrations", "poke": "pokes", "flood": "flood"}
-
-
 class Display:
     """The live view: per kind of operation, attempted / in progress / succeeded / failed."""
 
-    def __init__(self, console: Console, target_pid: int | None) -> None:
-        self.console = console
+    def __init__(self, target_pid: int | None) -> None:
         self.target_pid = target_pid
         self.progress = Progress()
         self.elapsed = 0.0
@@ -378,7 +381,7 @@ class Display:
         table = Table(title=f"pbxedge load  {self.elapsed:6.1f} s", title_justify="left")
         for column in ("", "attempted", "in progress", "succeeded", "failed", "per second"):
             table.add_column(column, justify="right")
-        for kind, label in _LABELS.items():
+        for kind, label in LABELS.items():
             if not p.attempted[kind]:
                 continue
             rate = p.ok[kind] / self.elapsed if self.elapsed > 0 else 0.0
@@ -484,19 +487,15 @@ async def _worker_main(scenarios: list[Scenario], duration: float, args: argpars
             seed=None if args.seed is None else args.seed + index,
             on_progress=lambda p, _t: emit({"progress": p.to_json()}), stop=stop)
         nursery.cancel_scope.cancel()
-    emit({"records": [_record_json(r) for r in result.records], "timeline": result.timeline,
+    emit({"records": [asdict(r) for r in result.records], "timeline": result.timeline,
           "cpu_s": result.cpu_s, "interrupted": result.interrupted})
     return 0
-
-
-def _record_json(record: Record) -> dict[str, object]:
-    return dict(record.__dict__)
 
 
 async def _main(args: argparse.Namespace, argv: list[str], scenarios: list[Scenario],
                 duration: float) -> int:
     console = Console(stderr=True)
-    display = Display(console, args.target_pid)
+    display = Display(args.target_pid)
     watch = _TargetWatch(args.target_pid)
     if args.target_pid is not None and watch.take() is None:
         raise UsageError(f"no process {args.target_pid} to sample")

@@ -14,12 +14,12 @@ from rich.table import Table
 from pbxedge.load.scenarios import Record
 from pbxedge.load.stats import percentile
 
-__all__ = ["ProcessSample", "Summary", "plot", "sample_process", "summarise", "summary_table"]
+__all__ = ["LABELS", "ProcessSample", "Summary", "plot", "sample_process", "summarise", "summary_table"]
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 _PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 _NOT_FAILED = {"stopped"}  # cut short by the run's end or Ctrl-C: not the server's fault
-_LABELS = {"call": "calls", "register": "registrations", "poke": "pokes", "flood": "flood NEWs"}
+LABELS = {"call": "calls", "register": "registrations", "poke": "pokes", "flood": "flood NEWs"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +144,7 @@ def summary_table(summary: Summary) -> tuple[Table, list[str]]:
     table = Table(title=f"pbxedge load: {summary.duration_s:.1f} s", show_header=True)
     table.add_column("")
     for kind in summary.kinds:
-        table.add_column(_LABELS.get(kind, kind), justify="right")
+        table.add_column(LABELS.get(kind, kind), justify="right")
     kinds = list(summary.kinds.values())
 
     def row(label: str, key: str, render: object = _fmt) -> None:
@@ -182,7 +182,7 @@ def summary_table(summary: Summary) -> tuple[Table, list[str]]:
         per_op = target.get("cpu_us_per_op")
         if isinstance(per_op, dict):
             for kind, us in per_op.items():
-                lines.append(f"target CPU per {_LABELS.get(kind, kind + 's')[:-1]}: "
+                lines.append(f"target CPU per {LABELS.get(kind, kind + 's')[:-1]}: "
                              f"{us:,.0f} µs ({1e6 / us:,.0f} a second per core)")
     return table, lines
 
@@ -196,13 +196,13 @@ def plot(records: list[Record], timeline: list[dict[str, float]], path: Path) ->
 
     fig, (up, setup, loss) = plt.subplots(3, 1, figsize=(9, 8), sharex=True)
     seconds = [point["t"] for point in timeline]
-    for kind, label in _LABELS.items():
+    for kind, label in LABELS.items():
         values = [point.get(kind, 0.0) for point in timeline]
         if any(values):
             up.plot(seconds, values, label=f"{label} in progress")
     up.set_ylabel("in progress")
     up.legend(loc="upper right")
-    for kind, label in _LABELS.items():
+    for kind, label in LABELS.items():
         timed = [(r.start, r.setup_ms) for r in records if r.kind == kind and r.setup_ms]
         if timed:
             setup.scatter(*zip(*timed, strict=True), s=4, label=label)
