@@ -426,9 +426,12 @@ class _TargetWatch:
 
 
 async def _run_workers(argv: list[str], workers: int,
-                       on_progress: Callable[[Progress, float], None]) -> RunResult:
-    """K copies of this command as workers; their JSON lines merged."""
+                       on_progress: Callable[[Progress, float], None],
+                       stop: trio.Event) -> RunResult:
+    """K copies of this command as workers; their JSON lines merged. *stop* (Ctrl-C or a
+    SIGTERM to this process alone) is passed on to them as SIGINT."""
     progress = [Progress() for _ in range(workers)]
+    processes: list[trio.Process] = []
     results: list[dict[str, Any]] = [{} for _ in range(workers)]
     started = trio.current_time()
 
@@ -436,6 +439,7 @@ async def _run_workers(argv: list[str], workers: int,
         command = [sys.executable, "-m", "pbxedge", "load", *argv,
                    "--worker", f"{index}/{workers}"]
         process = await trio.lowlevel.open_process(command, stdout=subprocess.PIPE)
+        processes.append(process)
         assert process.stdout is not None
         buffer = b""
         try:
@@ -453,11 +457,20 @@ async def _run_workers(argv: list[str], workers: int,
         finally:
             await process.wait()
 
+    async def pass_stop() -> None:
+        await stop.wait()
+        for process in processes:
+            if process.returncode is None:
+                process.send_signal(signal.SIGINT)
+
     with trio.CancelScope(shield=True):
-        # Ctrl-C reaches the workers too (same process group): each stops and reports.
+        # Each worker stops on SIGINT and still reports what it did.
         async with trio.open_nursery() as nursery:
-            for index in range(workers):
-                nursery.start_soon(worker, index)
+            nursery.start_soon(pass_stop)
+            async with trio.open_nursery() as running:
+                for index in range(workers):
+                    running.start_soon(worker, index)
+            nursery.cancel_scope.cancel()
     records = [Record(**r) for result in results for r in result.get("records", [])]
     timeline: dict[float, dict[str, float]] = {}
     for result in results:
@@ -508,7 +521,8 @@ async def _main(args: argparse.Namespace, argv: list[str], scenarios: list[Scena
             nursery.start_soon(_stop_on_signals, stop)
             nursery.start_soon(watch.run, display if live else None)
             if args.procs > 1:
-                result = await _run_workers(_worker_argv(argv), args.procs, display.update)
+                result = await _run_workers(_worker_argv(argv), args.procs, display.update,
+                                            stop)
             else:
                 result = await run_scenarios(scenarios, duration, bind=args.bind,
                                              seed=args.seed, on_progress=display.update,

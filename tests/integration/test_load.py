@@ -130,12 +130,13 @@ def test_echo_calls_count_what_the_node_counts(node: RunningNode, tmp_path: Path
     assert all(r["setup_ms"] <= r["answer_ms"] for r in records)
 
 
-def test_held_calls_show_in_iax2_show_channels(node: RunningNode, tmp_path: Path) -> None:
+def _held_then_interrupted(node: RunningNode, tmp_path: Path, *extra: str) -> None:
+    """Four calls held; once the node shows them, SIGINT to the load tool (only)."""
     process = subprocess.Popen(
         [sys.executable, "-m", "pbxedge", "load", "calls", _target(node), "--exten", "602",
          "-n", "4", "-r", "20", "--hold", "30", "--user", "load", "--secret", "s3cret",
-         "--media", "silence", "--expect", "tone:440", "-q", "--json", str(tmp_path / "j")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+         "--media", "silence", "--expect", "tone:440", "-q", "--json", str(tmp_path / "j"),
+         *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + LIMIT
         while time.monotonic() < deadline:
@@ -163,6 +164,14 @@ def test_held_calls_show_in_iax2_show_channels(node: RunningNode, tmp_path: Path
     while counters(node)["active"] and time.monotonic() < deadline:
         time.sleep(0.1)
     assert counters(node)["active"] == 0
+
+
+def test_held_calls_show_in_iax2_show_channels(node: RunningNode, tmp_path: Path) -> None:
+    _held_then_interrupted(node, tmp_path)
+
+
+def test_an_interrupt_reaches_the_worker_processes(node: RunningNode, tmp_path: Path) -> None:
+    _held_then_interrupted(node, tmp_path, "--procs", "2")
 
 
 def test_tone_expectation_passes_and_fails(node: RunningNode, tmp_path: Path) -> None:
