@@ -53,11 +53,6 @@ __all__ = ["CallHandler", "IaxService", "RequestHandler"]
 logger = logging.getLogger("pbxedge.iax2")
 
 UNSERVED_TEXT = "Request not served here"
-# SO_RCVBUF of the node's sockets. The kernel's default (about 200 KiB, which a small
-# datagram uses up at roughly 1 KiB) holds some 20 ms of the audio of 200 calls: one pause of
-# the event loop longer than that loses voice. 2 MiB is some 50 ms of 1000 calls; more would
-# only turn an overload into seconds of delay. The kernel caps it at net.core.rmem_max.
-RECEIVE_BUFFER = 2 << 20
 
 
 class CallHandler(Protocol):
@@ -116,7 +111,6 @@ class IaxService:
             [(bind.host, bind.port) for bind in general.bindaddrs],
             _InlineEvents(self),
             tos=general.tos or None,
-            receive_buffer=RECEIVE_BUFFER,
         )
         self.log_limiter = RateLimiter(clock=trio.current_time)
         # REJECTs and REGREJs sent, by their CAUSE text (for the metrics).
