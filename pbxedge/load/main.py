@@ -168,6 +168,8 @@ def _scenario(kind: str, target: tuple[str, int], opts: dict[str, Any]) -> Scena
             expectation = Expectation.parse(expect) if expect else None
         except (ValueError, OSError) as exc:
             raise UsageError(str(exc)) from None
+        if expectation is not None and expectation.kind == "echo" and source is None:
+            raise UsageError("--expect echo needs --media: nothing is sent to echo")
         account = Account(username=opts.get("user"), secret=opts.get("secret"), key_file=key,
                           encryption=bool(get("encrypt", False)))
         return CallsScenario(target, str(get("exten", "s")), count,

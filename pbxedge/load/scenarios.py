@@ -245,9 +245,9 @@ class _Calls:
                 outcome = "timeout" if not call.ended.is_set() else (
                     "rejected" if call.rejected else "hangup")
                 return
+            meter.fmt = media_format(call.codec)  # the codec the far end chose
+            meter.codec = call.codec
             if self.frames:
-                meter.fmt = media_format(call.codec)  # the codec the far end chose
-                meter.codec = call.codec
                 self.talking[call.callno] = (call, meter)
             with trio.move_on_after(s.hold):
                 await call.ended.wait()
@@ -278,7 +278,7 @@ class _Calls:
         stream = meter.stream
         ok = outcome == "answered"
         detail = ""
-        if ok and self.s.expect is not None and self.frames:
+        if ok and self.s.expect is not None:
             why = meter.check(self.s.expect)
             if why is not None:
                 ok, outcome, detail = False, "expect", why

@@ -63,6 +63,7 @@ def test_workers_do_not_repeat_what_only_the_parent_does() -> None:
     [], ["calls"], ["dance", "127.0.0.1"], ["register", "127.0.0.1"],
     ["calls", "127.0.0.1", "--codec", "nope"], ["calls", "127.0.0.1", "--media", "tone:x"],
     ["calls", "127.0.0.1", "-n", "0"], ["calls", "127.0.0.1", "--procs", "0"],
+    ["calls", "127.0.0.1", "--expect", "echo"],
     ["--scenario", "/nonexistent.toml", "127.0.0.1"],
 ])
 def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
