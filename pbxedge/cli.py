@@ -25,6 +25,7 @@ subcommands:
   pbxedge decode [--port N] [--secret S] FILE   print the IAX2 frames of a capture
   pbxedge keygen ...                            create an RSA key pair for IAX2
   pbxedge realtime-sql {tables|migrate}         print the Realtime SQL, for psql
+  pbxedge load calls|register|poke|flood HOST   load an IAX2 server (pbxedge load -h)
 
 file locations (all derived from -c unless given):
   extensions.conf  <confdir>/extensions.conf
@@ -196,7 +197,7 @@ def _run(paths: NodePaths, args: argparse.Namespace) -> int:
 
 
 def _subcommand(argv: list[str]) -> int | None:
-    """``pbxedge decode …`` / ``keygen …`` / ``realtime-sql …``, or None for the node's own options."""
+    """``pbxedge decode|keygen|realtime-sql|load …``, or None for the node's own options."""
     if not argv:
         return None
     if argv[0] == "decode":
@@ -211,6 +212,10 @@ def _subcommand(argv: list[str]) -> int | None:
         from pbxedge.realtime.schema import realtime_sql_main
 
         return realtime_sql_main(argv[1:])
+    if argv[0] == "load":
+        from pbxedge.load.main import main as load_main
+
+        return load_main(argv[1:])
     return None
 
 

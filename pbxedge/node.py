@@ -12,6 +12,7 @@ SIGHUP reloads the configuration (:class:`~pbxedge.reload.Reloader`), as ``reloa
 from __future__ import annotations
 
 import contextlib
+import gc
 import signal
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -181,6 +182,11 @@ async def run_node(options: NodeOptions) -> int:
                 control]
             for service in services:
                 service.register_commands(registry)
+            # Configuration, dialplan and modules live as long as the node: out of the
+            # garbage collector's sight they no longer make every collection walk them
+            # (with many peers, that walk was a tenth of the time of a call setup).
+            gc.collect()
+            gc.freeze()
             await _serve(services, _banner(options, config, files), signals, stop, reloader,
                          events)
     return 0

@@ -47,7 +47,7 @@ import math
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -315,19 +315,21 @@ class Store:
         username: str | None = None,
     ) -> None:
         """Record (or replace) ``peer``'s registration, valid until unix time ``expires_at``."""
-        if not peer:
-            raise ValueError("peer name must not be empty")
-        if not 0 <= port <= 0xFFFF:
-            raise ValueError(f"port out of range: {port}")
-        if not math.isfinite(expires_at):
-            raise ValueError(f"expires_at must be a finite unix time, not {expires_at}")
-        if refresh < 0:
-            raise ValueError(f"refresh must not be negative: {refresh}")
+        reg = StoredRegistration(peer, host, port, expires_at, refresh, username)
+        self.write_registrations([(peer, reg)])
+
+    def write_registrations(self, changes: Iterable[tuple[str, StoredRegistration | None]]) -> None:
+        """Apply many saves (a registration) and deletes (None), in order, in one transaction:
+        what a busy registrar has decided since its last write, at the cost of one commit."""
         with self._write() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO registrations VALUES (?, ?, ?, ?, ?, ?)",
-                (peer, host, port, expires_at, refresh, username),
-            )
+            for peer, reg in changes:
+                if reg is None:
+                    db.execute("DELETE FROM registrations WHERE peer = ?", (peer,))
+                else:
+                    _check_registration(reg)
+                    db.execute("INSERT OR REPLACE INTO registrations VALUES (?, ?, ?, ?, ?, ?)",
+                               (peer, reg.host, reg.port, reg.expires_at, reg.refresh,
+                                reg.username))
 
     def delete_registration(self, peer: str) -> bool:
         """Forget ``peer``'s registration; True if there was one."""
@@ -457,6 +459,17 @@ class Store:
             yield self._connection
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: {exc}") from exc
+
+
+def _check_registration(reg: StoredRegistration) -> None:
+    if not reg.peer:
+        raise ValueError("peer name must not be empty")
+    if not 0 <= reg.port <= 0xFFFF:
+        raise ValueError(f"port out of range: {reg.port}")
+    if not math.isfinite(reg.expires_at):
+        raise ValueError(f"expires_at must be a finite unix time, not {reg.expires_at}")
+    if reg.refresh < 0:
+        raise ValueError(f"refresh must not be negative: {reg.refresh}")
 
 
 def format_database_show(rows: list[tuple[str, str]]) -> str:

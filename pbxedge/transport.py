@@ -161,6 +161,7 @@ class UdpTransport:
         tos: int | None = None,
         max_batch: int = 256,
         max_backlog: int = 4096,
+        receive_buffer: int | None = None,
     ) -> None:
         """
         :param bind_addresses: ``(ip, port)`` pairs; IPv6 sockets are bound ``IPV6_V6ONLY`` so
@@ -170,6 +171,9 @@ class UdpTransport:
         :param tos: IP TOS byte (``IPV6_TCLASS`` on IPv6 sockets), e.g. ``0xB8`` for EF.
         :param max_batch: datagrams read per wake-up before yielding to other tasks.
         :param max_backlog: datagrams kept per socket while its send buffer is full.
+        :param receive_buffer: ``SO_RCVBUF`` in bytes (the kernel caps it at
+            ``net.core.rmem_max``); the default of about 200 KiB holds only a few tens of
+            milliseconds of a busy node's audio, so a pause of the event loop loses voice.
         """
         if not bind_addresses:
             raise ValueError("at least one bind address is needed")
@@ -183,6 +187,7 @@ class UdpTransport:
         self._tos = tos
         self._max_batch = max_batch
         self._max_backlog = max_backlog
+        self._receive_buffer = receive_buffer
         self._bound: list[_BoundSocket] = []
         self._by_family: dict[int, _BoundSocket] = {}
         # Destinations already checked to be IP literals, and the socket that serves each.
@@ -317,6 +322,8 @@ class UdpTransport:
                 # collide with the "0.0.0.0" socket on the same port.
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             sock.setblocking(False)
+            if self._receive_buffer is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self._receive_buffer)
             sock.bind((host, port))
         except OSError as exc:
             sock.close()
@@ -445,8 +452,11 @@ class UdpTransport:
                 self._send_output()
         finally:
             self._flushing = False
-        if self._timer_scope is not None:
-            self._timer_scope.deadline = self._wanted_deadline()
+        scope = self._timer_scope
+        if scope is not None:
+            wanted = self._wanted_deadline()
+            if wanted != scope.deadline:  # trio re-files a deadline even when it is the same
+                scope.deadline = wanted
 
     def _send_output(self) -> None:
         try:

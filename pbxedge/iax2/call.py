@@ -133,6 +133,10 @@ def frame_name(frame: FullFrame) -> str:
         return f"TYPE{frame.frametype}"
 
 
+def _label(note: tuple[str, FullFrame] | None) -> str:
+    return "" if note is None else f"{note[0]}:{frame_name(note[1])}"
+
+
 @dataclass(frozen=True, slots=True)
 class CallInfo:
     callno: int
@@ -224,6 +228,7 @@ class Call:
         self.last_voice_ts: int | None = None
         self._last_vnak: float | None = None
         self.rx_voice_frames = 0  # for RR_PKTS; the endpoint's relay fast path counts too
+        self.tx_voice_frames = 0  # voice frames sent (relayed ones too), for the statistics
         self._rx_voice_ooo = 0
         self._rx_voice_last: int | None = None  # highest voice timestamp received
         self.rx_origin_ms: float | None = None  # set by the first voice frame
@@ -238,8 +243,10 @@ class Call:
         self._destroy_at: float | None = None
         self._rotate_at: float | None = None
 
-        self.first_message = ""
-        self.last_message = ""
+        # (direction, frame) of the first and the last frame, labelled only when shown:
+        # a label per frame would cost every frame a string.
+        self._first_note: tuple[str, FullFrame] | None = None
+        self._last_note: tuple[str, FullFrame] | None = None
         self.protocol_violations = 0
         self.outbox: list[bytes] = []
         self.events: list[Event] = []
@@ -335,18 +342,16 @@ class Call:
     # -- timers ---------------------------------------------------------------------------
 
     def next_deadline(self) -> float | None:
-        candidates = [
-            self.queue.next_deadline(),
-            self._ping_at,
-            self._lagrq_at,
-            self._destroy_at,
-            self._rotate_at,
-        ]
+        # Runs after every frame of a call: plain comparisons, no list or generator.
+        best = self.queue.next_deadline()
+        for due in (self._ping_at, self._lagrq_at, self._destroy_at, self._rotate_at):
+            if due is not None and (best is None or due < best):
+                best = due
         if self._jb is not None:
-            due = self._jb.next_deadline_ms()
-            if due is not None:
-                candidates.append(due / 1000.0)
-        return min((d for d in candidates if d is not None), default=None)
+            ms = self._jb.next_deadline_ms()
+            if ms is not None and (best is None or ms / 1000.0 < best):
+                best = ms / 1000.0
+        return best
 
     def handle_timer(self, now: float) -> None:
         if self._jb is not None:
@@ -419,10 +424,18 @@ class Call:
     # -- sending --------------------------------------------------------------------------
 
     def _note(self, direction: str, frame: FullFrame) -> None:
-        label = f"{direction}:{frame_name(frame)}"
-        if not self.first_message:
-            self.first_message = label
-        self.last_message = label
+        if self._first_note is None:
+            self._first_note = (direction, frame)
+        self._last_note = (direction, frame)
+
+    @property
+    def first_message(self) -> str:
+        """``Rx:NEW``-style label of the first frame, as ``iax2 show channels`` prints it."""
+        return _label(self._first_note)
+
+    @property
+    def last_message(self) -> str:
+        return _label(self._last_note)
 
     def _emit(self, frame: FullFrame, cipher: AesTransform | None) -> None:
         data = frame.encode()
@@ -573,6 +586,7 @@ class Call:
             # Audio cannot wait for the peer's call number the way signalling does: by the
             # time it could be sent it would be stale, so it is dropped instead of held.
             return False
+        self.tx_voice_frames += 1
         rate = _SAMPLE_RATES.get(codec, 8000)
         if timestamp is None:
             ts = self.tx.voice(now, samples, rate)

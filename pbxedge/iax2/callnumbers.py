@@ -36,6 +36,7 @@ NORMAL_RANGE = range(2, 16384)
 TRUNK_RANGE = range(16384, 32768)
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+_LIMITS_KEPT = 4096  # remembered per-IP limits; past this the memory starts over
 
 
 class LimitKind(enum.Enum):
@@ -92,6 +93,7 @@ class CallNumberPool:
         # Hold time is constant, so release order is expiry order: a FIFO is enough.
         self._held: deque[tuple[float, int, _Allocation]] = deque()
         self._per_ip: dict[str, int] = {}
+        self._limit_of: dict[str, int] = {}  # limit_for's answers: parsing an IP is slow
         self._nonvalidated = 0
 
     # -- limits -------------------------------------------------------------------------
@@ -112,6 +114,14 @@ class CallNumberPool:
 
     def limit_for(self, ip: str) -> int:
         """The per-IP limit for ``ip``: the most specific ``[callnumberlimits]`` entry."""
+        limit = self._limit_of.get(ip)
+        if limit is None:
+            if len(self._limit_of) >= _LIMITS_KEPT:
+                self._limit_of.clear()
+            limit = self._limit_of[ip] = self._lookup_limit(ip)
+        return limit
+
+    def _lookup_limit(self, ip: str) -> int:
         try:
             address = ipaddress.ip_address(ip)
         except ValueError:

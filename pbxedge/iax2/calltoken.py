@@ -29,6 +29,8 @@ class CallTokenIssuer:
             raise ValueError("call token key must not be empty")
         self._key = key
         self._expiration = expiration
+        # Keyed once; each digest copies this state instead of keying HMAC again.
+        self._hmac = hmac.new(key, digestmod=hashlib.sha256)
 
     @property
     def expiration(self) -> float:
@@ -40,8 +42,9 @@ class CallTokenIssuer:
         self._expiration = seconds
 
     def _digest(self, addr: tuple[str, int], ts: int) -> str:
-        message = f"{addr[0]}:{addr[1]}:{ts}".encode()
-        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+        mac = self._hmac.copy()
+        mac.update(f"{addr[0]}:{addr[1]}:{ts}".encode())
+        return mac.hexdigest()
 
     def issue(self, addr: tuple[str, int], now: float) -> str:
         """Return a token for ``addr`` stamped with the current whole second."""

@@ -110,6 +110,8 @@ class EndpointStats:
     unknown_call: int = 0
     invalid_tokens: int = 0
     stateless_replies: int = 0
+    voice_received: int = 0  # by calls that have ended (see Endpoint.voice_frames)
+    voice_sent: int = 0
 
 
 def _normalize(addr: tuple[object, ...]) -> Address:
@@ -161,7 +163,7 @@ class Endpoint:
             call = self._calls.get(callno)
             if call is not None:
                 call.flush_ack()
-                self._settle(call, now)
+                self._collect(call)  # an ACK changes no timer and no index
         out, self._out = self._out, []
         return out
 
@@ -228,6 +230,8 @@ class Endpoint:
         if self._calls.get(callno) is call:
             del self._calls[callno]
             self._pool.release(callno, now)
+            self.stats.voice_received += call.rx_voice_frames
+            self.stats.voice_sent += call.tx_voice_frames
         key = self._peer_key.pop(callno, None)
         if key is not None and self._by_peer.get(key) is call:
             del self._by_peer[key]
@@ -293,6 +297,7 @@ class Endpoint:
         src.rx_voice_frames += 1
         dst = relay.dst
         self._out.append((_WORDS.pack(dst.callno, out & 0xFFFF) + data[4:], dst.addr))
+        dst.tx_voice_frames += 1
         relay.frames += 1
         return True
 
@@ -648,6 +653,14 @@ class Endpoint:
     def ending_calls(self) -> list[int]:
         """Calls whose final frame (HANGUP, REJECT, REGACK, REGREJ) still awaits its ACK."""
         return sorted(no for no, call in self._calls.items() if call.state is CallState.HANGING_UP)
+
+    def voice_frames(self) -> tuple[int, int]:
+        """Voice frames received and sent since the endpoint was created, all calls."""
+        received, sent = self.stats.voice_received, self.stats.voice_sent
+        for call in self._calls.values():
+            received += call.rx_voice_frames
+            sent += call.tx_voice_frames
+        return received, sent
 
     def pending_retransmits(self) -> int:
         return sum(len(call.queue) for call in self._calls.values())

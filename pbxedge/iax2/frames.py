@@ -44,6 +44,8 @@ _SUBCLASS_MINUS_ONE = 0xFF  # Asterisk's -1 ("stop sounds" control)
 _TRUNK_WITH_TIMESTAMPS = 0x01  # cmddata bit: IAX_META_TRUNK_MINI
 
 _FULL = struct.Struct("!HHIBBBB")
+# A dict lookup instead of the enum's constructor, which raises for unknown values.
+_IAX_SUBCLASSES: dict[int, IaxSubclass] = {int(sub): sub for sub in IaxSubclass}
 _MINI = struct.Struct("!HH")
 _META_VIDEO = struct.Struct("!HHH")
 _META_TRUNK = struct.Struct("!HBBI")
@@ -113,10 +115,7 @@ class FullFrame:
         """The IAX command, or None for other frame types and unknown subclasses."""
         if self.frametype != FrameType.IAX:
             return None
-        try:
-            return IaxSubclass(self.subclass)
-        except ValueError:
-            return None
+        return _IAX_SUBCLASSES.get(self.subclass)
 
 
 @dataclass(frozen=True, slots=True)

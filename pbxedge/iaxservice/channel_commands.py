@@ -148,12 +148,22 @@ def show_stats(svc: CallHost) -> str:
         info = endpoint.call_info(callno)
         if info.state is CallState.HANGING_UP:
             final += info.unacked
+    wire = svc.iax.transport.stats
+    voice_in, voice_out = endpoint.voice_frames()
+    dropped = endpoint.stats
+    # Asterisk's four lines, then pbxedge's own counters (what a load test checks against).
     return (
         "    IAX Statistics\n"
         "---------------------\n"
         f"Outstanding frames: {egress} (0 ingress, {egress} egress)\n"
         f"0 timed and 0 untimed transmits; MTU 0/0/{svc.config.general.trunkmtu}\n"
         f"Packets in transmit queue: 0 dead, {final} final, {egress} total\n\n"
+        f"Datagrams: {wire.datagrams_received} received, {wire.datagrams_sent} sent\n"
+        f"Voice frames: {voice_in} received, {voice_out} sent\n"
+        f"Calls: {svc.processed} processed, {svc.active_calls} active\n"
+        f"Dropped: {dropped.malformed} malformed, {dropped.undecryptable} undecryptable, "
+        f"{dropped.unknown_call} for unknown calls, {dropped.invalid_tokens} invalid tokens\n"
+        f"Stateless replies: {dropped.stateless_replies}\n"
     )
 
 

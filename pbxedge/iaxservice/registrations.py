@@ -7,8 +7,9 @@
 - our own ``register =>`` lines (:mod:`pbxedge.iaxservice.reg_client`);
 - qualify (:mod:`pbxedge.iaxservice.qualify_service`);
 
-and applies what the registrar decides: write-through to the state store with ABSOLUTE
-expiry times (a restart restores the remaining time, never a fresh period), the regcontext
+and applies what the registrar decides: the state store (written in batches, see
+:data:`STORE_DELAY`) with ABSOLUTE expiry times (a restart restores the remaining time, never
+a fresh period), the regcontext
 ``exten => EXT,1,NoOp(PEER)`` lines in the dialplan's run-time table, and a POKE to every
 peer that (re)appears. One timer task sleeps until the earliest deadline of all the sans-IO
 machines, then ticks them.
@@ -19,6 +20,7 @@ qualify looks, for the dialer and the console.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 
@@ -26,7 +28,6 @@ import trio
 
 from dialplan.engine import Engine
 from pbxedge import log
-from pbxedge.channelname import peer_name_at
 from pbxedge.config.iax_models import IaxConfig, Peer
 from pbxedge.control.registry import CommandRegistry
 from pbxedge.events import PeerStatus as PeerStatusEvent
@@ -35,6 +36,7 @@ from pbxedge.iax2.enums import EncryptionMethod
 from pbxedge.iax2.qualify import Log
 from pbxedge.iax2.regclient import RegistryRow
 from pbxedge.iax2.registrar import (
+    EXPIRY_GRACE,
     AddExtension,
     DeleteRegistration,
     Registrar,
@@ -55,7 +57,7 @@ from pbxedge.iaxservice.service import IaxService
 from pbxedge.keys import KeyStore
 from pbxedge.realtime.service import RealtimeService
 from pbxedge.registry_views import PeerDetail, PeerRow
-from pbxedge.store import Store, StoreError
+from pbxedge.store import Store, StoredRegistration, StoreError
 
 __all__ = ["RegistrationService"]
 
@@ -66,6 +68,11 @@ _EXTENSION_APP = "NoOp"
 _EXTENSION_REGISTRAR = "IAX2"
 # Machines created before the trio clock can be read are due at their first tick.
 _DUE_AT_FIRST_TICK = 0.0
+# A registration reaches the store at most this long after its REGACK, together with the
+# others of that moment: one transaction for many instead of one each (what makes a busy
+# registrar cheap). A crash loses at most this much of refreshes the peers repeat anyway;
+# a clean stop writes everything.
+STORE_DELAY = 0.1
 
 
 class RegistrationService:
@@ -95,7 +102,17 @@ class RegistrationService:
         self._engine = engine
         self._wall_clock = wall_clock
         self._wakeup = trio.Event()
+        self._sleeping_until = math.inf  # the timer task's deadline while it waits
+        # Registrations decided but not yet in the store, written together (see STORE_DELAY).
+        self._unsaved: dict[str, StoredRegistration | None] = {}
+        self._save_at: float | None = None
         self._static: dict[str, Address] = {}
+        # peer_at without a scan of every peer: static and defaultip addresses by address,
+        # and the file order that decides between several peers at one address.
+        self._static_at: dict[Address, set[str]] = {}
+        self._default_at: dict[Address, set[str]] = {}
+        self._order: dict[str, int] = {}
+        self._index_peers(config)
         self.registrar = Registrar([])
         self._configure_registrar(config)
         self.inbound = InboundRegistrations(
@@ -123,7 +140,8 @@ class RegistrationService:
         register_registration_commands(registry, self)
 
     async def stop(self) -> None:
-        """Nothing to finish: registrations are stored as they change."""
+        """Write the registrations not yet stored."""
+        self._save()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Restore stored registrations, locate static peers, then run the timers."""
@@ -134,7 +152,8 @@ class RegistrationService:
                 self._locate(peer, now)
         task_status.started()
         while True:
-            with trio.move_on_at(self._next_deadline()):
+            self._sleeping_until = self._next_deadline()
+            with trio.move_on_at(self._sleeping_until):
                 await self._wakeup.wait()
             self._tick(self._iax.now())
             # Reset only now: the tick's own wake-ups are covered by the next deadline.
@@ -153,6 +172,7 @@ class RegistrationService:
         self._config = config
         self.inbound.reconfigure(config, keys)
         dropped = self._configure_registrar(config)
+        self._index_peers(config)
         for name in dropped:
             self.qualify.address_lost(name, now)
         self._apply_registrar(now)
@@ -161,7 +181,7 @@ class RegistrationService:
         moved = [name for name in self._static
                  if _static_place(config.peers.get(name)) != _static_place(old_peers.get(name))]
         for name in moved:
-            del self._static[name]
+            self._static_at.get(self._static.pop(name), set()).discard(name)
             self.qualify.address_lost(name, now)
         for name in self.qualify.reconfigure(config.peers.values(), now):
             addr = self._current_address(name)
@@ -177,6 +197,14 @@ class RegistrationService:
                 f"{len(dropped)} registrations ended)",
                 f"register => lines: {len(self.outbound.lines)} ({started} registering anew, "
                 f"{stopped} stopped)"]
+
+    def _index_peers(self, config: IaxConfig) -> None:
+        self._order = {name: index for index, name in enumerate(config.peers)}
+        self._default_at = {}
+        for peer in config.peers.values():
+            default = ip_literal(peer.defaultip, peer.port) if peer.defaultip else None
+            if default is not None:
+                self._default_at.setdefault(default, set()).add(peer.name)
 
     def _configure_registrar(self, config: IaxConfig) -> list[str]:
         general = config.general
@@ -209,7 +237,11 @@ class RegistrationService:
 
     def peer_at(self, addr: Address) -> str | None:
         """The first peer (file order) that is at *addr* now."""
-        return peer_name_at(addr, self._config.peers, lambda p: self.address_of(p.name))
+        names = [*self.registrar.peers_at(addr), *self._static_at.get(addr, ())]
+        names += [name for name in self._default_at.get(addr, ())
+                  if self._current_address(name) is None]
+        last = len(self._order)
+        return min(names, key=lambda name: self._order.get(name, last), default=None)
 
     def peer_rows(self) -> list[PeerRow]:
         rows = [self._peer_row(p, None) for p in self._config.peers.values()]
@@ -296,7 +328,12 @@ class RegistrationService:
             self._iax.events.publish(PeerStatusEvent(grant.peer, "Registered",
                                                 address=grant.addr[0]))
             self.qualify.address_changed(grant.peer, grant.addr, now)
-        self._wake()
+            self._wake()
+        elif min(grant.expires_at + EXPIRY_GRACE, self._save_at or math.inf) \
+                < self._sleeping_until:
+            # A refresh from the same address moves no deadline but the store's (and the
+            # expiry, if it was shortened): most refreshes wake nothing.
+            self._wake()
 
     def unregistered(self, peer: str, now: float) -> None:
         self._apply_registrar(now)
@@ -315,12 +352,26 @@ class RegistrationService:
                 self.registrar.get_timer(),
                 self.outbound.get_timer(),
                 self.qualify.get_timer(),
+                self._save_at,
             )
             if t is not None
         ]
         return min(timers, default=float("inf"))
 
+    def _save(self) -> None:
+        """Write what changed since the last write, in one transaction."""
+        unsaved, self._unsaved = self._unsaved, {}
+        self._save_at = None
+        if unsaved and self._store is not None:
+            try:
+                self._store.write_registrations(unsaved.items())
+            except StoreError as exc:
+                # The registrations stand; only their survival across a restart is lost.
+                log.warning(f"Cannot update the state store: {exc}")
+
     def _tick(self, now: float) -> None:
+        if self._save_at is not None and now >= self._save_at:
+            self._save()
         for peer in self.registrar.tick(now):
             self._iax.events.publish(PeerStatusEvent(peer, "Unregistered", cause="Expired"))
             self.qualify.address_lost(peer, now)
@@ -372,37 +423,41 @@ class RegistrationService:
         self._static_found(peer.name, addrs[0], self._iax.now())
 
     def _static_found(self, peer: str, addr: Address, now: float) -> None:
+        old = self._static.get(peer)
+        if old is not None:
+            self._static_at.get(old, set()).discard(peer)
         self._static[peer] = addr
+        self._static_at.setdefault(addr, set()).add(peer)
         self.qualify.address_changed(peer, addr, now)
         self._wake()
 
     def _apply_registrar(self, now: float) -> None:
         """Carry out the registrar's actions: store, dialplan, log."""
         while (action := self.registrar.next_action()) is not None:
-            try:
-                self._apply_one(action, now)
-            except StoreError as exc:
-                # The registration itself stands; only its survival across a restart is lost.
-                log.warning(f"Cannot update the state store: {exc}")
+            self._apply_one(action, now)
+
+    def _unsaved_change(self, peer: str, reg: StoredRegistration | None, now: float) -> None:
+        if self._store is None:
+            return
+        self._unsaved[peer] = reg
+        if self._save_at is None:
+            self._save_at = now + STORE_DELAY
 
     def _apply_one(self, action: RegistrarAction, now: float) -> None:
-        store = self._store
         if isinstance(action, StoreRegistration):
             self._realtime_registered(action)
             reg = self.registrar.registration(action.peer)
-            if store is not None and reg is not None:
+            if reg is not None:
                 expires_at = self._wall_clock() + (action.expires_at - now)
-                store.save_registration(
+                self._unsaved_change(action.peer, StoredRegistration(
                     action.peer, action.addr[0], action.addr[1], expires_at, reg.refresh,
-                    username=action.peer,
-                )
+                    action.peer), now)
         elif isinstance(action, DeleteRegistration):
             registered_at = self._rt_registered.pop(action.peer, None)
             if registered_at is not None and self._realtime is not None \
                     and self._realtime.updates_registrations:
                 self._realtime.writer.unregistered(action.peer, registered_at)
-            if store is not None:
-                store.delete_registration(action.peer)
+            self._unsaved_change(action.peer, None, now)
         elif isinstance(action, AddExtension):
             if self._engine is not None:
                 self._engine.plan.add_extension(
