@@ -636,10 +636,12 @@ class _Builder:
                 origin,
             )
         if fields.get("trunk"):
-            self.warn(
-                f"'{section.name}' has trunk=yes with forceencryption: trunked audio is never "
-                "encrypted (meta trunk frames carry no encryption)",
-                origin,
+            trunk_var = section.get("trunk")
+            self.error(
+                f"'{section.name}' has trunk=yes with forceencryption: IAX2 never encrypts "
+                "trunked audio (meta trunk frames carry no encryption), so the two cannot be "
+                f"combined{inherited}",
+                trunk_var.origin if trunk_var is not None else origin,
             )
 
     def warn_plaintext(self, who: str, origin: Origin | None) -> None:

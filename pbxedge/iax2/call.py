@@ -46,6 +46,7 @@ from pbxedge.iax2.ies import IEList
 from pbxedge.iax2.reliable import Pending, RetransmitQueue, seq_distance
 from pbxedge.iax2.rr import ReceptionReport
 from pbxedge.iax2.timestamps import TxTimestamps, unwrap_timestamp
+from pbxedge.iax2.trunk import TrunkPeer
 from pbxedge.media.jitterbuffer import JbResult, JitterBuffer, JitterBufferSettings
 
 __all__ = [
@@ -215,6 +216,8 @@ class Call:
         self._rx_voice_ooo = 0
         self._rx_voice_last: int | None = None  # highest voice timestamp received
         self.rx_origin_ms: float | None = None  # set by the first voice frame
+        self.rx_full_voice = False  # a full voice frame arrived: trunk entries are welcome
+        self.trunk: TrunkPeer | None = None  # where our voice goes when trunked (the endpoint's)
         self._jb: JitterBuffer[_Voice] | None = None
         self._jb_last: _Voice | None = None
         self.remote_rr = ReceptionReport()
@@ -566,6 +569,15 @@ class Call:
             ts = self.tx.delivered(timestamp, samples, rate)
         last = self.last_voice_ts
         self.last_voice_ts = ts
+        if codec == self.tx_format and last is not None:
+            trunk = self.trunk
+            if trunk is not None and self.keys.tx is None:
+                # Trunked whatever the timestamp, as Asterisk does; never encrypted audio,
+                # so an encrypted trunk call keeps its (encrypted) mini frames.
+                datagram = trunk.add(self.callno, ts, payload, now)
+                if datagram is not None:
+                    self.outbox.append(datagram)
+                return False
         if codec == self.tx_format and last is not None and ts >> 16 == last >> 16:
             mini = MiniFrame(self.callno, ts & 0xFFFF, payload).encode()
             cipher = self.tx_cipher
@@ -739,6 +751,7 @@ class Call:
             self._apply(In.RECV_ANSWER)
         if frame.frametype == FrameType.VOICE:
             self.rx_format = frame.subclass
+            self.rx_full_voice = True
             self._voice(frame.subclass, frame.timestamp, frame.payload, now, full=True)
             return
         self.events.append(FrameReceived(self.callno, frame))
@@ -747,18 +760,29 @@ class Call:
         if self.destroyed:
             return
         if self.rx_format is None:
-            # Audio without a known codec: ask for the full frame again, at most once a second.
-            if self._last_vnak is None or now - self._last_vnak >= VNAK_MIN_INTERVAL:
-                self._last_vnak = now
-                self._send_unsequenced(IaxSubclass.VNAK, self.peer_callno, 0, self.iseqno)
+            # Audio without a known codec: ask for the full frame again.
+            self._vnak_voice(now)
             return
         ts = unwrap_timestamp(self.rx_last, frame.timestamp)
         self.rx_last = max(self.rx_last, ts)
         self._voice(self.rx_format, ts, frame.payload, now, full=False)
 
+    def _vnak_voice(self, now: float) -> None:
+        """VNAK for voice that came before its full frame, at most once a second."""
+        if self._last_vnak is None or now - self._last_vnak >= VNAK_MIN_INTERVAL:
+            self._last_vnak = now
+            self._send_unsequenced(IaxSubclass.VNAK, self.peer_callno, 0, self.iseqno)
+
     def receive_trunk(self, payload: bytes, timestamp: int, now: float) -> None:
-        """Audio for this call carried in a meta trunk frame (never creates state)."""
-        if self.destroyed or self.rx_format is None:
+        """Audio for this call carried in a meta trunk frame (never creates state).
+
+        Before the first full voice frame the entry gets a VNAK, as in Asterisk: the codec
+        the peer sends is only certain once that frame has arrived.
+        """
+        if self.destroyed:
+            return
+        if not self.rx_full_voice or self.rx_format is None:
+            self._vnak_voice(now)
             return
         self.rx_last = max(self.rx_last, timestamp)
         self._voice(self.rx_format, timestamp, payload, now, full=False)

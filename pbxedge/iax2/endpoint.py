@@ -31,12 +31,14 @@ from pbxedge.iax2.call import STATELESS_CALLNO, Call, CallInfo
 from pbxedge.iax2.callnumbers import CallNumberPool, LimitKind
 from pbxedge.iax2.callstate import CallState
 from pbxedge.iax2.calltoken import CallTokenIssuer
+from pbxedge.iax2.codecs import frame_ms
 from pbxedge.iax2.enums import IE, Cause, FrameType, IaxSubclass
 from pbxedge.iax2.errors import MalformedFrame
 from pbxedge.iax2.events import CallTokenRejected, Event, LimitReached, NewCall
 from pbxedge.iax2.frames import FullFrame, MetaTrunkFrame, parse_datagram
 from pbxedge.iax2.ies import IEList
 from pbxedge.iax2.timestamps import UNWRAP_THRESHOLD_MS, unwrap_timestamp
+from pbxedge.iax2.trunk import Trunks, TrunkSettings
 from pbxedge.media.jitterbuffer import JitterBufferSettings
 
 __all__ = [
@@ -129,6 +131,7 @@ class Endpoint:
         rng: random.Random,
         pingtime: float = 21,
         lagrqtime: float = 10,
+        trunk: TrunkSettings | None = None,
     ) -> None:
         self._pool = pool
         self._tokens = tokens
@@ -146,6 +149,7 @@ class Endpoint:
         self._events: deque[Event] = deque()
         self._relays: dict[int, _Relay] = {}  # source call number -> where its audio goes
         self._fast: dict[tuple[str, int, int], _Relay] = {}  # the relays on the fast path
+        self.trunks = Trunks(trunk)
         self.stats = EndpointStats()
 
     # -- outputs --------------------------------------------------------------------------
@@ -169,9 +173,15 @@ class Endpoint:
         timers = self._timers
         while timers and self._scheduled.get(timers[0][1]) != timers[0][0]:
             heapq.heappop(timers)  # superseded deadline
+        tick = self.trunks.due
+        if tick is not None and (not timers or tick < timers[0][0]):
+            return tick
         return timers[0][0] if timers else None
 
     def handle_timer(self, now: float) -> None:
+        tick = self.trunks.due
+        if tick is not None and tick <= now:
+            self._out.extend(self.trunks.tick(now))
         timers = self._timers
         while timers and timers[0][0] <= now:
             deadline, callno = heapq.heappop(timers)
@@ -232,6 +242,9 @@ class Endpoint:
             del self._by_peer[key]
         self._scheduled.pop(callno, None)
         self._ack_owed.discard(callno)
+        if call.trunk is not None:
+            self.trunks.leave(call.trunk, now)
+            call.trunk = None
 
     def _new_call(self, callno: int, addr: Address, now: float, *, outbound: bool) -> Call:
         call = Call(
@@ -260,37 +273,49 @@ class Endpoint:
         source: Address = addr if len(addr) == 2 else _normalize(addr)  # type: ignore[assignment]
         if type(data) is not bytes:
             data = bytes(data)
-        if self._fast and len(data) > _WORDS.size and self._relay_fast(data, source):
+        if self._fast and len(data) > _WORDS.size and self._relay_fast(data, source, now):
             return
         try:
             self._receive(data, source, now)
         except MalformedFrame:
             self.stats.malformed += 1
 
-    def _relay_fast(self, data: bytes, addr: Address) -> bool:
+    def _relay_fast(self, data: bytes, addr: Address, now: float) -> bool:
         """The bridge fast path: a mini frame of a relayed call gets a new 4-byte header
-        and is queued, with no frame object and no event. False: take the ordinary path
-        (not a relayed mini frame, or its timestamp starts a new 16-bit block, which goes
-        out as a full frame)."""
+        (or joins the destination's trunk) and is queued, with no frame object and no
+        event. False: take the ordinary path (not a relayed mini frame, or its timestamp
+        starts a new 16-bit block, which goes out as a full frame)."""
         first, ts16 = _WORDS.unpack_from(data)
         relay = self._fast.get((addr[0], addr[1], first))
         if relay is None:
             return False
-        src = relay.src
-        last = src.rx_last
+        last = relay.src.rx_last
         ts = (last & 0xFFFF0000) | ts16  # unwrap_timestamp, inlined for speed
         if last - ts > UNWRAP_THRESHOLD_MS:
             ts += 0x10000
         elif ts - last > UNWRAP_THRESHOLD_MS and ts >= 0x10000:
             ts -= 0x10000
+        return self._relay(relay, ts, data[4:], now)
+
+    def _relay(self, relay: _Relay, ts: int, payload: bytes, now: float) -> bool:
+        """Send *payload*, stamped *ts* on the source's clock, on toward the relay's
+        destination: a mini frame, or an entry of its trunk. False when it must take the
+        ordinary path instead (a new 16-bit block needs a full frame)."""
         out = (ts + (relay.delta or 0)) & _U32  # a relay is fast only once it has a delta
-        if out >> 16 != relay.block:
+        dst = relay.dst
+        trunk = dst.trunk
+        if trunk is None and out >> 16 != relay.block:
             return False
-        if ts > last:
+        src = relay.src
+        if ts > src.rx_last:
             src.rx_last = ts
         src.rx_voice_frames += 1
-        dst = relay.dst
-        self._out.append((_WORDS.pack(dst.callno, out & 0xFFFF) + data[4:], dst.addr))
+        if trunk is None:
+            self._out.append((_WORDS.pack(dst.callno, out & 0xFFFF) + payload, dst.addr))
+        else:
+            datagram = trunk.add(dst.callno, out, payload, now)
+            if datagram is not None:
+                self._out.append((datagram, dst.addr))
         relay.frames += 1
         return True
 
@@ -306,21 +331,45 @@ class Endpoint:
             self._receive_mini(data, addr, first, now)
 
     def _receive_meta(self, data: bytes, addr: Address, now: float) -> None:
+        """A meta trunk frame: each entry goes to the call (address, sender's call number)
+        names; entries of unknown calls are skipped, and never create one (§1.4)."""
         frame = parse_datagram(data)
         if not isinstance(frame, MetaTrunkFrame):
             return  # meta video: pbxedge carries audio only
+        host, port = addr
+        epoch: int | None = None
+        # Without per-entry timestamps, a second entry of one call in the same frame is
+        # placed a frame after the first (Asterisk gives both the same timestamp).
+        placed: dict[int, int] = {}
         for entry in frame.entries:
-            call = self._by_peer.get((addr[0], addr[1], entry.call))
+            key = (host, port, entry.call)
+            call = self._by_peer.get(key)
             if call is None:
                 self.stats.unknown_call += 1
                 continue
-            if entry.timestamp is None:
-                timestamp = frame.timestamp
+            if epoch is None:
+                peer = self.trunks.peer(addr, now)
+                epoch = peer.received(frame.timestamp, len(frame.entries), len(data), now)
+            payload = entry.payload
+            if entry.timestamp:
+                ts = unwrap_timestamp(call.rx_last, entry.timestamp)
+            elif call.rx_origin_ms is None or call.rx_format is None:
+                ts = frame.timestamp  # no voice yet: the entry only draws a VNAK
             else:
-                timestamp = unwrap_timestamp(call.rx_last, entry.timestamp)
-            call.receive_trunk(entry.payload, timestamp, now)
-            self._events.extend(call.events)
-            call.events.clear()
+                # fix_peerts: the trunk clock moved onto the call's (both on our clock).
+                ts = (frame.timestamp + epoch - round(call.rx_origin_ms)) & _U32
+                before = placed.get(entry.call)
+                if before is not None:
+                    ts = before + frame_ms(call.rx_format, len(payload))
+                placed[entry.call] = ts
+            relay = self._fast.get(key) if self._fast else None
+            if relay is not None and self._relay(relay, ts, payload, now):
+                continue
+            call.receive_trunk(payload, ts, now)
+            if call.jitterbuffer:
+                self._settle(call, now)
+            else:
+                self._collect(call)
 
     def _receive_mini(self, data: bytes, addr: Address, source_call: int, now: float) -> None:
         call = self._by_peer.get((addr[0], addr[1], source_call))
@@ -478,6 +527,8 @@ class Endpoint:
             kind = self._pool.refusal(peer[0], now, validated=True, trunk=trunk, counted=counted)
             raise CallNumbersExhausted(kind or LimitKind.EXHAUSTED)
         call = self._new_call(callno, peer, now, outbound=True)
+        if trunk:
+            call.trunk = self.trunks.join(peer, now)
         call.send_request(subclass, ies, now)
         self._settle(call, now)
         return callno
@@ -494,6 +545,15 @@ class Endpoint:
         call = self._call(callno)
         call.send_iax(subclass, ies, now, final=final)
         self._settle(call, now)
+
+    def set_trunk(self, callno: int, trunk: bool, now: float) -> None:
+        """Send *callno*'s voice in its peer's meta trunk frames (``trunk=yes``) or not."""
+        call = self._call(callno)
+        if trunk and call.trunk is None:
+            call.trunk = self.trunks.join(call.addr, now)
+        elif not trunk and call.trunk is not None:
+            self.trunks.leave(call.trunk, now)
+            call.trunk = None
 
     def send_control(self, callno: int, subclass: int, now: float, payload: bytes = b"") -> None:
         call = self._call(callno)

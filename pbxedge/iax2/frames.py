@@ -26,7 +26,9 @@ __all__ = [
     "TrunkEntry",
     "compress_subclass",
     "iax_frame",
+    "meta_trunk_header",
     "parse_datagram",
+    "trunk_entry",
     "uncompress_subclass",
 ]
 
@@ -157,19 +159,27 @@ class MetaTrunkFrame:
             raise ValueError(f"meta trunk field out of range: {exc}") from exc
 
     def _pack(self) -> bytes:
-        cmddata = _TRUNK_WITH_TIMESTAMPS if self.with_timestamps else 0
-        parts = [_META_TRUNK.pack(0, MetaCommand.TRUNK, cmddata, self.timestamp)]
+        parts = [meta_trunk_header(self.timestamp, self.with_timestamps)]
         for entry in self.entries:
-            if self.with_timestamps:
-                if entry.timestamp is None:
-                    raise ValueError("trunk entry needs a timestamp when with_timestamps is set")
-                parts.append(
-                    _TRUNK_MINI.pack(len(entry.payload), entry.call, entry.timestamp & 0xFFFF)
-                )
-            else:
-                parts.append(_TRUNK_SUPERMINI.pack(entry.call, len(entry.payload)))
-            parts.append(entry.payload)
+            if self.with_timestamps and entry.timestamp is None:
+                raise ValueError("trunk entry needs a timestamp when with_timestamps is set")
+            parts.append(trunk_entry(entry.call, entry.payload,
+                                     entry.timestamp if self.with_timestamps else None))
         return b"".join(parts)
+
+
+def meta_trunk_header(timestamp: int, with_timestamps: bool) -> bytes:
+    """The 8 bytes that open a meta trunk frame (zeros, metacmd, cmddata, trunk timestamp)."""
+    cmddata = _TRUNK_WITH_TIMESTAMPS if with_timestamps else 0
+    return _META_TRUNK.pack(0, MetaCommand.TRUNK, cmddata, timestamp)
+
+
+def trunk_entry(call: int, payload: bytes, timestamp: int | None) -> bytes:
+    """One call's audio in a meta trunk frame: ``len, callno, ts16`` when *timestamp* is
+    given (trunktimestamps=yes), else ``callno, len`` (the field order differs, §1.4)."""
+    if timestamp is None:
+        return _TRUNK_SUPERMINI.pack(call, len(payload)) + payload
+    return _TRUNK_MINI.pack(len(payload), call, timestamp & 0xFFFF) + payload
 
 
 @dataclass(frozen=True, slots=True)

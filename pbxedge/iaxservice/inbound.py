@@ -320,6 +320,11 @@ class InboundCall:
         if self._token_validated:
             svc.iax.token_policy.mark_validated(IaxSubclass.NEW, request.username)
         peer = svc.peers.peer_at(self.addr)
+        peer_entry = svc.config.peers.get(peer) if peer is not None else None
+        if user.trunk or (peer_entry is not None and peer_entry.trunk):
+            # Asterisk lets only a trunk=yes peer at the caller's address decide (its
+            # check_access overwrites the user's flag); here either one does.
+            svc.iax.endpoint.set_trunk(self.callno, True, self._now())
         label = host_label(self.addr, peer_name=peer,
                            user_name=user.name if authenticated else None)
         channel = IaxChannel(
