@@ -139,6 +139,12 @@ def test_mtu_flushes_early_and_maxsize_drops() -> None:
         # Two entries: 332 (or 328) + 160 + 4 >= 334, so every second entry leaves at once:
         # 340 bytes with the header, as Asterisk's trunkmtu=334 datagrams (§15.11).
         assert sizes == [size] * 5
+    # Without an MTU, a buffer never grows past what one UDP datagram carries.
+    unlimited = Trunks(TrunkSettings(mtu=0, maxsize=200_000))
+    big = unlimited.join(B, 0.0)
+    sent = [data for call in range(2, 602) if (data := big.add(call, 0, b"p" * 160, 0.0))]
+    assert [len(data) for data in sent] == [8 + 399 * 164]  # 400 entries would pass 65 507
+    assert big.datalen == 201 * 164
     small = Trunks(TrunkSettings(mtu=0, maxsize=500))
     crowded = small.join(B, 0.0)
     for call in range(2, 6):
