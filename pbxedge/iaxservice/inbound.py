@@ -15,6 +15,7 @@ succeed, so probing cannot tell unknown names from wrong passwords.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import trio
@@ -58,6 +59,7 @@ from pbxedge.iax2.negotiate import CodecOffer, NoCommonCodec, negotiate_codec, p
 from pbxedge.iax2.newcall import CallRequest, parse_new, shrink_phone_number
 from pbxedge.iaxservice.accounts import user_accounts
 from pbxedge.iaxservice.call_host import CallHost
+from pbxedge.iaxservice.overlap import TBD_IDLE_SECONDS, TBD_TIMEOUT_TEXT
 from pbxedge.log import printable
 
 __all__ = [
@@ -121,6 +123,7 @@ class InboundCall:
         self._context = ""
         self.channel: IaxChannel | None = None
         self._tbd = False
+        self._tbd_active = 0.0  # last DPREQ (or the ACCEPT) of a call waiting for DIAL
         self._finished = False
 
     # -- small helpers --------------------------------------------------------------------
@@ -355,6 +358,8 @@ class InboundCall:
             svc.iax.endpoint.enable_key_rotation(self.callno, self._now())
         if entry is None:
             self._tbd = True  # wait for DPREQ / DIAL (§7.3)
+            self._tbd_active = self._now()
+            svc.nursery.start_soon(self._tbd_watchdog)
             return
         self._enter(entry)
 
@@ -377,7 +382,31 @@ class InboundCall:
 
     # -- TBD calls: DPREQ and DIAL --------------------------------------------------------
 
+    async def _tbd_watchdog(self) -> None:
+        """A call left waiting for DIAL ends after 30 s without a DPREQ, with HANGUP
+        "Timeout" and cause 18, as Asterisk's auto_hangup ends the caller's side."""
+        while self._tbd and not self._finished:
+            due = self._tbd_active + TBD_IDLE_SECONDS
+            if self._now() < due:
+                await trio.sleep_until(due)
+                continue
+            if self._admit_log("TBD call timeout"):
+                logger.warning("call %d from %s:%d: no DIAL within %g s; hanging up",
+                               self.callno, self.addr[0], self.addr[1], TBD_IDLE_SECONDS)
+            self._tbd = False
+            self._finish()
+            ies = IEList().add_str(IE.CAUSE, TBD_TIMEOUT_TEXT)
+            ies.add_u8(IE.CAUSECODE, Cause.NO_USER_RESPONSE)
+            with contextlib.suppress(UnknownCall, CallStateError):
+                self._svc.iax.endpoint.send_iax(self.callno, IaxSubclass.HANGUP, ies,
+                                                self._now(), final=True)
+            self._svc.iax.kick()
+            if self.channel is not None:
+                self._svc.remove_channel(self.channel)
+                self.channel.remote_hangup(Cause.NO_USER_RESPONSE)
+
     def _on_dpreq(self, ies: IEList) -> None:
+        self._tbd_active = self._now()
         number = ies.get_str(IE.CALLED_NUMBER) or ""
         callerid = self.channel.caller_num if self.channel else None
         status = self._svc.engine.plan.dp_status(self._context, number, callerid)

@@ -41,7 +41,7 @@ from pbxedge.iax2.auth import (
     answer_challenge,
     choose_credentials,
 )
-from pbxedge.iax2.callstate import CallState
+from pbxedge.iax2.callstate import CallState, CallStateError
 from pbxedge.iax2.codecs import Codec, best_codec
 from pbxedge.iax2.dialstring import (
     DialStringError,
@@ -75,6 +75,7 @@ from pbxedge.iax2.newcall import build_new
 from pbxedge.iaxservice.accounts import dial_defaults, peer_accounts
 from pbxedge.iaxservice.call_host import CallHost
 from pbxedge.iaxservice.inbound import cause_of, deliver_to_channel
+from pbxedge.iaxservice.overlap import TBD_TIMEOUT_TEXT, Overlap
 from pbxedge.log import printable
 
 __all__ = ["IaxDialer", "OutboundLeg", "status_for_cause"]
@@ -116,6 +117,10 @@ class OutboundLeg:
         self.result: DialResult | None = None
         self.settled = trio.Event()
         self._heard = False
+        # Dial(IAX2/peer/TBD): the caller's digits follow as DPREQs, then a DIAL (§7.3).
+        self._overlap = (Overlap(caller, self._send_iax, self._give_up, self._idle_hangup,
+                                 self._describe)
+                         if placed.target.exten == "TBD" else None)
 
     def _now(self) -> float:
         return self._svc.iax.now()
@@ -189,12 +194,34 @@ class OutboundLeg:
     def _describe(self) -> str:
         return self.channel.name if self.channel else f"{self._addr[0]}:{self._addr[1]}"
 
+    def _send_iax(self, subclass: IaxSubclass, ies: IEList) -> None:
+        try:
+            self._svc.iax.endpoint.send_iax(self.callno, subclass, ies, self._now())
+        except (UnknownCall, CallStateError):
+            return
+        self._svc.iax.kick()
+
+    def _give_up(self, cause: int, reason: str) -> None:
+        self._fail(status_for_cause(cause), cause, reason)
+
+    def _idle_hangup(self, cause: int, reason: str) -> None:
+        """Asterisk's auto_hangup of a TBD call: HANGUP "Timeout" with *cause*."""
+        logger.warning("call to %s hung up: %s", self._describe(), reason)
+        self._settle(status_for_cause(cause), cause)
+        ies = IEList().add_str(IE.CAUSE, TBD_TIMEOUT_TEXT).add_u8(IE.CAUSECODE, cause)
+        self._send_iax(IaxSubclass.HANGUP, ies)
+        if self.channel is not None:
+            self._svc.remove_channel(self.channel)
+            self.channel.remote_hangup(cause)
+
     def _settle(self, status: DialStatus, cause: int) -> None:
         if self.result is None:
             self.result = DialResult(status, cause)
             self.settled.set()
 
     def hangup(self, cause: int) -> None:
+        if self._overlap is not None:
+            self._overlap.stop()
         channel = self.channel
         if channel is not None and not channel.is_hungup:
             channel.hangup_cause = cause
@@ -222,6 +249,8 @@ class OutboundLeg:
 
     def _end(self, cause: int) -> None:
         """The call is gone on the wire."""
+        if self._overlap is not None:
+            self._overlap.stop()
         if not self.settled.is_set():
             self._settle(status_for_cause(cause) if cause else DialStatus.CHANUNAVAIL,
                          cause or Cause.NORMAL_CLEARING)
@@ -258,6 +287,8 @@ class OutboundLeg:
             self._on_authreq(ies)
         elif sub is IaxSubclass.ACCEPT:
             self._on_accept(ies)
+        elif sub is IaxSubclass.DPREP and self._overlap is not None:
+            self._overlap.on_dprep(ies)
 
     def _on_control(self, subclass: int) -> None:
         channel = self.channel
@@ -350,6 +381,8 @@ class OutboundLeg:
             return
         if self.channel is not None:
             self.channel.set_codec(fmt)
+        if self._overlap is not None:
+            self._svc.nursery.start_soon(self._overlap.run)
 
 
 def _ip_of(addr: tuple[str, int] | None) -> str | None:

@@ -1,4 +1,4 @@
-"""An IAX2 trunk between two real nodes, watched on the wire.
+"""An IAX2 trunk between two real nodes, watched on the wire; overlap dialling across it.
 
 calling agent ─mini─► node B ══ meta trunk frames ══► node A ``Echo``, and back.
 
@@ -18,8 +18,14 @@ from pathlib import Path
 import pytest
 import trio
 
-from pbxedge.iax2.enums import IaxSubclass
-from pbxedge.iax2.frames import MetaTrunkFrame, MiniFrame, TrunkEntry, parse_datagram
+from pbxedge.iax2.enums import IE, IaxSubclass
+from pbxedge.iax2.frames import (
+    FullFrame,
+    MetaTrunkFrame,
+    MiniFrame,
+    TrunkEntry,
+    parse_datagram,
+)
 from pbxedge.load.agent import AgentCall, CallAgent
 from tests.iax2.pcaputil import write_pcap
 from tests.iax2.test_tshark import _tshark
@@ -49,6 +55,9 @@ requirecalltoken = no
 A_EXTENSIONS = """[echo]
 exten => 800,1,Answer()
  same => n,Echo()
+exten => _20X,1,Answer()
+ same => n,Verbose(1,REACHED ${EXTEN})
+ same => n,Echo()
 """
 
 
@@ -74,6 +83,8 @@ trunk = yes
 
 B_EXTENSIONS = """[out]
 exten => 800,1,Dial(IAX2/a-trunk/800)
+ same => n,Hangup()
+exten => 9,1,Dial(IAX2/a-trunk/TBD)
  same => n,Hangup()
 """
 
@@ -272,3 +283,29 @@ def test_trunk_entry_before_the_first_full_voice_frame_draws_a_vnak(
         client.hangup(16)
     finally:
         client.close()
+
+
+async def test_overlap_dialling_routes_digit_by_digit(
+        trunk_mtu: Trunked, agent: CallAgent) -> None:
+    """The agent dials 9 on B, then 2, 0, 1 one at a time: B asks A about each number so
+    far (DPREQ) and sends the call on (DIAL) once A's dialplan knows it."""
+    call = agent.call(("127.0.0.1", trunk_mtu.b.port), "9")
+    started = time.monotonic()
+    with trio.fail_after(LIMIT):
+        await call.accepted.wait()
+        for digit in "201":
+            await trio.sleep(0.3)
+            agent.send_dtmf(call, digit)
+        await call.answered.wait()
+    assert wait_for_log(trunk_mtu.a, "REACHED").endswith("REACHED 201")
+    asked = []
+    for moment, direction, data in list(trunk_mtu.wire.seen):
+        frame = parse_datagram(data)
+        if (moment >= started and direction is Direction.TO_SERVER
+                and isinstance(frame, FullFrame)
+                and frame.iax_subclass in (IaxSubclass.DPREQ, IaxSubclass.DIAL)
+                and not frame.retransmitted):
+            asked.append((frame.iax_subclass.name,
+                          frame.ies().get_str(IE.CALLED_NUMBER)))
+    assert asked == [("DPREQ", "2"), ("DPREQ", "20"), ("DPREQ", "201"), ("DIAL", "201")]
+    agent.hangup(call)
