@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from pbxedge.iax2.call import STATELESS_CALLNO, Call, CallInfo
 from pbxedge.iax2.callnumbers import CallNumberPool, LimitKind
-from pbxedge.iax2.callstate import CallState
+from pbxedge.iax2.callstate import CallState, TransferState
 from pbxedge.iax2.calltoken import CallTokenIssuer
 from pbxedge.iax2.codecs import frame_ms
 from pbxedge.iax2.enums import IE, Cause, FrameType, IaxSubclass
@@ -74,6 +74,14 @@ _SILENT_WHEN_UNKNOWN = frozenset(
         IaxSubclass.FWDOWNL,
     }
 )
+
+
+@dataclass(slots=True)
+class _Transfer:
+    """One of the two calls of a native transfer this endpoint started (§7.6)."""
+
+    partner: int  # the other call's number
+    media_only: bool
 
 
 @dataclass(slots=True, eq=False)
@@ -150,6 +158,8 @@ class Endpoint:
         self._relays: dict[int, _Relay] = {}  # source call number -> where its audio goes
         self._fast: dict[tuple[str, int, int], _Relay] = {}  # the relays on the fast path
         self.trunks = Trunks(trunk)
+        self._transfers: dict[int, _Transfer] = {}  # native transfers we started, both calls
+        self._media_keys: dict[int, tuple[str, int, int]] = {}  # TXMEDIA legs, second index
         self.stats = EndpointStats()
 
     # -- outputs --------------------------------------------------------------------------
@@ -197,6 +207,9 @@ class Endpoint:
 
     def _collect(self, call: Call) -> None:
         """Take a call's queued datagrams and events (all that mini voice can produce)."""
+        if call.addressed:
+            self._out.extend(call.addressed)
+            call.addressed.clear()
         if call.outbox:
             self._out.extend((data, call.addr) for data in call.outbox)
             call.outbox.clear()
@@ -213,6 +226,10 @@ class Endpoint:
         if call.destroyed:
             self._forget(call, now)
             return
+        if call.repathed:
+            self._repathed(call, now)
+        if call.media_pass or callno in self._media_keys:
+            self._index_media(call)
         key = (call.addr[0], call.addr[1], call.peer_callno) if call.peer_callno else None
         old = self._peer_key.get(callno)
         if old != key:
@@ -242,6 +259,10 @@ class Endpoint:
             del self._by_peer[key]
         self._scheduled.pop(callno, None)
         self._ack_owed.discard(callno)
+        media_key = self._media_keys.pop(callno, None)
+        if media_key is not None and self._by_peer.get(media_key) is call:
+            del self._by_peer[media_key]
+        self._transfers.pop(callno, None)
         if call.trunk is not None:
             self.trunks.leave(call.trunk, now)
             call.trunk = None
@@ -311,7 +332,8 @@ class Endpoint:
             src.rx_last = ts
         src.rx_voice_frames += 1
         if trunk is None:
-            self._out.append((_WORDS.pack(dst.callno, out & 0xFFFF) + payload, dst.addr))
+            to = dst.transfer_addr if dst.media_pass and dst.transfer_addr else dst.addr
+            self._out.append((_WORDS.pack(dst.callno, out & 0xFFFF) + payload, to))
         else:
             datagram = trunk.add(dst.callno, out, payload, now)
             if datagram is not None:
@@ -402,6 +424,9 @@ class Endpoint:
         if dest_call:
             call = self._calls.get(dest_call)
             if call is not None and call.addr != addr:
+                if call.transfer_addr == addr:
+                    self._receive_from_leg(call, data, now)
+                    return
                 call = None
         else:
             call = self._by_peer.get((addr[0], addr[1], source_call))
@@ -416,7 +441,19 @@ class Endpoint:
         relay = self._relays.get(call.callno)
         if relay is not None and relay.codec != call.rx_format:
             self._set_fast(relay, False)  # the peer changed codec: the bridge decides again
+        if self._transfers and call.callno in self._transfers:
+            self._advance_transfer(call, now)
         self._settle(call, now)
+
+    def _receive_from_leg(self, call: Call, data: bytes, now: float) -> None:
+        """A frame from the other leg of a transfer: only TXCNT and TXACC are taken
+        (chan_iax2 10711-10719); anything else from there is dropped."""
+        frame = parse_full(data)
+        if frame.iax_subclass in (IaxSubclass.TXCNT, IaxSubclass.TXACC):
+            call.receive_from_leg(frame, now)
+            self._settle(call, now)
+        else:
+            self.stats.unknown_call += 1
 
     def _receive_unknown(self, frame: FullFrame, addr: Address, now: float) -> None:
         sub = frame.iax_subclass if frame.frametype == FrameType.IAX else None
@@ -545,6 +582,76 @@ class Endpoint:
         call = self._call(callno)
         call.send_iax(subclass, ies, now, final=final)
         self._settle(call, now)
+
+    # -- native transfer (§7.6) ------------------------------------------------------------
+
+    def set_transfer_allowed(self, callno: int, allowed: bool) -> None:
+        """Whether *callno*'s peer may re-path it (``transfer=no`` answers TXREQ with TXREJ)."""
+        self._call(callno).transfer_allowed = allowed
+
+    def start_transfer(self, a: int, b: int, now: float, *, media_only: bool = False) -> bool:
+        """Re-path two calls this node bridges so that their endpoints talk directly
+        (TXREQ to each; then TXREL, or TXMEDIA when *media_only*). False when it cannot be
+        tried: a call is gone, not answered, encrypted, or already transferring."""
+        first, second = self._calls.get(a), self._calls.get(b)
+        if first is None or second is None or a == b:
+            return False
+        for call in (first, second):
+            if (call.state is not CallState.UP or not call.peer_callno or call.keys.encrypted
+                    or call.transfer_state is not TransferState.NONE):
+                return False
+        transfer_id = self._rng.getrandbits(32)
+        self._unrelay(first)  # the relay would keep the legs' voice coming through us
+        self._unrelay(second)
+        first.start_transfer(second.addr, second.peer_callno, transfer_id, now)
+        second.start_transfer(first.addr, first.peer_callno, transfer_id, now)
+        self._transfers[a] = _Transfer(b, media_only)
+        self._transfers[b] = _Transfer(a, media_only)
+        self._settle(first, now)
+        self._settle(second, now)
+        return True
+
+    def _advance_transfer(self, call: Call, now: float) -> None:
+        """After a frame on one of our transfer's calls: release both legs once both are
+        ready; tell the other leg to stop when this one refused."""
+        record = self._transfers[call.callno]
+        partner = self._calls.get(record.partner)
+        state = call.transfer_state
+        if state is TransferState.NONE or partner is None:
+            # TXREJ from this leg (or the other call vanished): the transfer is off.
+            self._transfers.pop(call.callno, None)
+            self._transfers.pop(record.partner, None)
+            if partner is not None:
+                partner.abandon_transfer("the other leg refused", now)
+                self._settle(partner, now)
+            return
+        if state is TransferState.BRIDGE_READY and partner.transfer_state is (
+                TransferState.BRIDGE_READY):
+            call.release_transfer(partner.peer_callno, record.media_only, now)
+            partner.release_transfer(call.peer_callno, record.media_only, now)
+            self._settle(partner, now)
+
+    def _repathed(self, call: Call, now: float) -> None:
+        """TXREL moved *call* to another address and peer: its relays start over (their
+        clocks are gone) and its trunk follows the new address."""
+        call.repathed = False
+        self._unrelay(call)
+        if call.trunk is not None and call.trunk.addr != call.addr:
+            self.trunks.leave(call.trunk, now)
+            call.trunk = self.trunks.join(call.addr, now)
+
+    def _index_media(self, call: Call) -> None:
+        key = call.media_key
+        old = self._media_keys.get(call.callno)
+        if key == old:
+            return
+        if old is not None:
+            del self._media_keys[call.callno]
+            if self._by_peer.get(old) is call:
+                del self._by_peer[old]
+        if key is not None:
+            self._media_keys[call.callno] = key
+            self._by_peer[key] = call
 
     def set_trunk(self, callno: int, trunk: bool, now: float) -> None:
         """Send *callno*'s voice in its peer's meta trunk frames (``trunk=yes``) or not."""
