@@ -47,10 +47,13 @@ from pbxedge.iax2.enums import IE, AuthMethod, Cause, ControlSubclass, FrameType
 from pbxedge.iax2.errors import MalformedFrame
 from pbxedge.iax2.events import (
     CallDestroyed,
+    CallTransferred,
     Event,
     FrameReceived,
     NewCall,
     PeerUnreachable,
+    TransferFailed,
+    TransferReleased,
     VoiceReceived,
 )
 from pbxedge.iax2.frames import FullFrame
@@ -60,6 +63,7 @@ from pbxedge.iax2.newcall import CallRequest, parse_new, shrink_phone_number
 from pbxedge.iaxservice.accounts import user_accounts
 from pbxedge.iaxservice.call_host import CallHost
 from pbxedge.iaxservice.overlap import TBD_IDLE_SECONDS, TBD_TIMEOUT_TEXT
+from pbxedge.iaxservice.transfers import HandOver, log_transfer_event, transfer_context
 from pbxedge.log import printable
 
 __all__ = [
@@ -67,6 +71,7 @@ __all__ = [
     "InboundCall",
     "cause_of",
     "deliver_to_channel",
+    "run_dialplan",
 ]
 
 logger = logging.getLogger("pbxedge.iax2")
@@ -101,6 +106,21 @@ def deliver_to_channel(channel: IaxChannel, frame: FullFrame) -> bool:
         channel.remote_text(text.decode("utf-8", errors="replace"))
         return True
     return False
+
+
+async def run_dialplan(svc: CallHost, channel: IaxChannel, context: str, exten: str) -> None:
+    """Run *channel* through the dialplan from ``exten@context`` to its end: the CDR is on
+    disk before the hangup is logged and the channel forgotten."""
+    outcome = None
+    try:
+        outcome = await svc.engine.start(channel, context, exten)
+    except Exception:
+        logger.exception("dialplan failed on %s", channel.name)
+        await channel.hangup(16)
+    finally:
+        if outcome is not None and svc.cdr is not None:
+            svc.cdr.call_ended(channel, outcome)
+        svc.remove_channel(channel)
 
 
 class InboundCall:
@@ -349,6 +369,8 @@ class InboundCall:
         channel.rdnis = request.rdnis
         channel.amaflags = user.amaflags
         channel.username = user.name
+        channel.transfer_policy = user.transfer
+        svc.iax.endpoint.set_transfer_allowed(self.callno, user.transfer != "no")
         channel.variables.update(dict(user.setvars))
         self.channel = channel
         svc.add_channel(channel, self.callno, call=True)
@@ -365,20 +387,8 @@ class InboundCall:
 
     def _enter(self, exten: str) -> None:
         assert self.channel is not None
-        self._svc.nursery.start_soon(self._run_dialplan, self.channel, self._context, exten)
-
-    async def _run_dialplan(self, channel: IaxChannel, context: str, exten: str) -> None:
-        outcome = None
-        try:
-            outcome = await self._svc.engine.start(channel, context, exten)
-        except Exception:
-            logger.exception("dialplan failed on %s", channel.name)
-            await channel.hangup(16)
-        finally:
-            # The record is on disk before the hangup is logged (and the call forgotten).
-            if outcome is not None and self._svc.cdr is not None:
-                self._svc.cdr.call_ended(channel, outcome)
-            self._svc.remove_channel(channel)
+        self._svc.nursery.start_soon(run_dialplan, self._svc, self.channel, self._context,
+                                     exten)
 
     # -- TBD calls: DPREQ and DIAL --------------------------------------------------------
 
@@ -438,6 +448,9 @@ class InboundCall:
         elif isinstance(event, PeerUnreachable):
             if self.channel is not None:
                 self.channel.remote_hangup(Cause.DESTINATION_OUT_OF_ORDER)
+        elif isinstance(event, (CallTransferred, TransferReleased, TransferFailed)):
+            if self.channel is not None:
+                log_transfer_event(self.channel.name, event)
         elif isinstance(event, CallDestroyed):
             self._finish()
             if self.channel is not None:
@@ -470,6 +483,25 @@ class InboundCall:
             self._on_dpreq(ies)
         elif sub is IaxSubclass.DIAL and self._tbd:
             self._on_dial(ies)
+        elif sub is IaxSubclass.TRANSFER and self.channel is not None:
+            self._on_blind_transfer(self.channel, ies.get_str(IE.CALLED_NUMBER) or "")
+
+    def _on_blind_transfer(self, channel: IaxChannel, exten: str) -> None:
+        """The peer hands its call on: the leg our Dial bridged to it goes to *exten* in
+        our context and enters the dialplan there; this side of the call ends."""
+        svc = self._svc
+        transferee = channel.bridged
+        owner = (svc.iax.owner(transferee.link.callno)
+                 if isinstance(transferee, IaxChannel) else None)
+        context = transfer_context(svc, channel)
+        if not exten or transferee is None or not isinstance(owner, HandOver):
+            logger.warning("Blind transfer of '%s' to '%s@%s' failed: nothing to transfer",
+                           channel.name, printable(exten), context)
+            return
+        logger.info("Blind transfer of '%s' to '%s@%s'", transferee.name, printable(exten),
+                    context)
+        owner.hand_over(context, exten)
+        svc.nursery.start_soon(channel.hangup, int(Cause.NORMAL_CLEARING))
 
 
 def _callerid(user: User, request: CallRequest) -> tuple[str | None, str | None]:

@@ -63,9 +63,12 @@ from pbxedge.iax2.enums import (
 from pbxedge.iax2.errors import MalformedFrame
 from pbxedge.iax2.events import (
     CallDestroyed,
+    CallTransferred,
     Event,
     FrameReceived,
     PeerUnreachable,
+    TransferFailed,
+    TransferReleased,
     VoiceReceived,
 )
 from pbxedge.iax2.frames import FullFrame
@@ -74,8 +77,13 @@ from pbxedge.iax2.negotiate import accept_format_ok
 from pbxedge.iax2.newcall import build_new
 from pbxedge.iaxservice.accounts import dial_defaults, peer_accounts
 from pbxedge.iaxservice.call_host import CallHost
-from pbxedge.iaxservice.inbound import cause_of, deliver_to_channel
+from pbxedge.iaxservice.inbound import cause_of, deliver_to_channel, run_dialplan
 from pbxedge.iaxservice.overlap import TBD_TIMEOUT_TEXT, Overlap
+from pbxedge.iaxservice.transfers import (
+    log_transfer_event,
+    start_native_transfer,
+    transfer_context,
+)
 from pbxedge.log import printable
 
 __all__ = ["IaxDialer", "OutboundLeg", "status_for_cause"]
@@ -117,6 +125,10 @@ class OutboundLeg:
         self.result: DialResult | None = None
         self.settled = trio.Event()
         self._heard = False
+        # Blind transfers: the far end sent the caller elsewhere (redirect), or the caller's
+        # side sent this leg into our dialplan (handover); both as (context, exten).
+        self.redirect: tuple[str, str] | None = None
+        self.handover: tuple[str, str] | None = None
         # Dial(IAX2/peer/TBD): the caller's digits follow as DPREQs, then a DIAL (§7.3).
         self._overlap = (Overlap(caller, self._send_iax, self._give_up, self._idle_hangup,
                                  self._describe)
@@ -169,6 +181,9 @@ class OutboundLeg:
         self.channel.mohsuggest = (peer.mohsuggest if peer else general.mohsuggest) or ""
         self.channel.jitterbuffer = svc.jitter_settings(
             peer.jitterbuffer if peer else general.jitterbuffer)
+        self.channel.transfer_policy = peer.transfer if peer else general.transfer
+        svc.iax.endpoint.set_transfer_allowed(self.callno,
+                                              self.channel.transfer_policy != "no")
         self.channel.use_jitterbuffer(True)
         svc.add_channel(self.channel, self.callno)
         svc.iax.kick()
@@ -244,6 +259,8 @@ class OutboundLeg:
             self._on_frame(event.frame)
         elif isinstance(event, PeerUnreachable):
             self._end(Cause.DESTINATION_OUT_OF_ORDER)
+        elif isinstance(event, (CallTransferred, TransferReleased, TransferFailed)):
+            log_transfer_event(self._describe(), event)
         elif isinstance(event, CallDestroyed):
             self._end(0)
 
@@ -289,6 +306,22 @@ class OutboundLeg:
             self._on_accept(ies)
         elif sub is IaxSubclass.DPREP and self._overlap is not None:
             self._overlap.on_dprep(ies)
+        elif sub is IaxSubclass.TRANSFER and self.settled.is_set():
+            self._on_blind_transfer(ies.get_str(IE.CALLED_NUMBER) or "")
+
+    def _on_blind_transfer(self, exten: str) -> None:
+        """The called side hands the caller on: the Dial ends by sending the caller to
+        *exten* in the context it dialled from, and this leg hangs up."""
+        if not exten or self.result is None or self.result.status is not DialStatus.ANSWER:
+            return
+        context = transfer_context(self._svc, self._caller)
+        logger.info("Blind transfer of '%s' to '%s@%s'", self._caller.name, printable(exten),
+                    context)
+        self.redirect = (context, exten)
+        self.hangup(Cause.NORMAL_CLEARING)
+
+    def hand_over(self, context: str, exten: str) -> None:
+        self.handover = (context, exten)
 
     def _on_control(self, subclass: int) -> None:
         channel = self.channel
@@ -526,17 +559,26 @@ class IaxDialer:
             else:
                 await channel.answer()
         answered = trio.current_time()
+        if isinstance(channel, IaxChannel):
+            start_native_transfer(self._svc, channel, callee)
         if isinstance(channel, MediaChannel):
             await bridge(channel, callee)
         else:
             await _signalling_bridge(channel, callee)
-        if callee.is_hungup:
+        if leg.handover is not None and not callee.is_hungup:
+            # The caller's far end transferred the called leg into our dialplan.
+            context, exten = leg.handover
+            self._svc.add_channel(callee, leg.callno, call=True)
+            self._svc.nursery.start_soon(run_dialplan, self._svc, callee, context, exten)
+            cause = channel.hangup_cause or Cause.NORMAL_CLEARING
+        elif callee.is_hungup:
             cause = callee.hangup_cause or Cause.NORMAL_CLEARING
         else:
             cause = channel.hangup_cause or Cause.NORMAL_CLEARING
             leg.hangup(cause)
         return DialResult(DialStatus.ANSWER, cause,
-                          answered_seconds=trio.current_time() - answered, peer=callee.name)
+                          answered_seconds=trio.current_time() - answered, peer=callee.name,
+                          redirect=leg.redirect)
 
 
 async def _signalling_bridge(caller: Channel, callee: MediaChannel) -> None:

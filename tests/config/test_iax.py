@@ -55,7 +55,9 @@ def test_general_defaults_are_asterisks() -> None:
     )
     assert g.maxauthreq == 3 and g.auth is None and g.shrinkcallerid is True
     assert g.capability == BANDWIDTH_HIGH and g.prefs == []
-    assert (g.codecpriority, g.transfer, g.amaflags, g.context) == ("host", "yes", "default", "default")
+    # transfer is Asterisk's "yes" for answering TXREQs; "default" also means pbxedge starts
+    # no native transfer of its own unless yes/mediaonly is written.
+    assert (g.codecpriority, g.transfer, g.amaflags, g.context) == ("host", "default", "default", "default")
     assert cfg.users == {} and cfg.peers == {} and cfg.registrations == [] and cfg.callnumberlimits == []
 
 
