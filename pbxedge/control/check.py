@@ -16,6 +16,7 @@ from pbxedge.cdr.config import CdrConfig, load_cdr_config
 from pbxedge.channels.moh import MohClasses, load_moh
 from pbxedge.config.diagnostics import ConfigError, Diagnostic, Severity
 from pbxedge.config.iax import IaxConfig, load_iax_config
+from pbxedge.config.trunk_check import check_trunk_pair, check_trunk_setup
 from pbxedge.keys import KeyStore
 from pbxedge.media.indications import Indications
 from pbxedge.paths import PACKAGE_SOUNDS, NodePaths
@@ -119,12 +120,30 @@ def _load_media(paths: NodePaths, loaded: LoadedFiles) -> None:
                                for d in loaded.indications.diagnostics)
 
 
-def load_node_files(paths: NodePaths) -> LoadedFiles:
+def _check_trunk_peer(config: IaxConfig, far_path: Path, loaded: LoadedFiles) -> None:
+    """The far node's iax.conf against ours (its own problems are its own business)."""
+    try:
+        far, _ = load_iax_config(far_path)
+    except ConfigError as exc:
+        loaded.problems.append(Problem(
+            f"{far_path}: warning: the far node's iax.conf cannot be read, so the trunk "
+            f"between the two is not checked ({exc})", is_error=False))
+        return
+    loaded.problems.extend(Problem.from_diagnostic(d)
+                           for d in check_trunk_pair(config, far, str(far_path)))
+
+
+def load_node_files(paths: NodePaths, trunk_peer: Path | None = None) -> LoadedFiles:
+    """Read every file of the node; with *trunk_peer* (the iax.conf of the node at the far
+    end of a trunk), also check that the two agree."""
     try:
         config, diagnostics = load_iax_config(paths.config)
     except ConfigError as exc:
         return LoadedFiles(None, problems=[Problem.from_diagnostic(d) for d in exc.diagnostics])
+    diagnostics = [*diagnostics, *check_trunk_setup(config)]
     loaded = LoadedFiles(config, problems=[Problem.from_diagnostic(d) for d in diagnostics])
+    if trunk_peer is not None:
+        _check_trunk_peer(config, trunk_peer, loaded)
     _load_keys(paths, loaded)
     _check_key_references(config, loaded.keys, paths.keys, loaded)
     _load_dialplan(paths, loaded)

@@ -85,8 +85,10 @@ class _Rate:
 
     def add(self, size: int, now: float) -> None:
         since = self.since
-        if since is None:
-            self.since = now
+        if since is None or now - since >= 2 * _RATE_WINDOW_S:
+            # The first datagram, or the first after a quiet spell: a fresh window.
+            self.since, self.count, self.bytes = now, 0, 0
+            self.per_s_count = self.per_s_bytes = 0.0
         elif now - since >= _RATE_WINDOW_S:
             elapsed = now - since
             self.per_s_count, self.per_s_bytes = self.count / elapsed, self.bytes / elapsed

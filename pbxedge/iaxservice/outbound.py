@@ -520,6 +520,14 @@ class IaxDialer:
             logger.warning("Dial: cannot resolve %s: %s", target.host, exc)
             return DialResult(DialStatus.CHANUNAVAIL, Cause.SUBSCRIBER_ABSENT)
         host, port = str(found[0][4][0]), int(found[0][4][1])
+        if target.peer_name is not None and not target.username:
+            reg = next((r for r in svc.config.registrations
+                        if r.port == port and r.host in (host, target.host)), None)
+            if reg is not None:
+                # The two-way trunk: a friend entry holds the secret the far node proves
+                # to us; toward it we are who our register => line says (§10 row 9).
+                target = replace(target, username=reg.username, secret=reg.secret,
+                                 outkey=reg.key)
         return _Placed(target, (host, port))
 
     async def _race(self, channel: Channel, legs: list[OutboundLeg],
