@@ -35,9 +35,9 @@ from pbxedge.iax2.codecs import frame_ms
 from pbxedge.iax2.enums import IE, Cause, FrameType, IaxSubclass
 from pbxedge.iax2.errors import MalformedFrame
 from pbxedge.iax2.events import CallTokenRejected, Event, LimitReached, NewCall
-from pbxedge.iax2.frames import FullFrame, MetaTrunkFrame, parse_datagram
+from pbxedge.iax2.frames import FullFrame, parse_datagram, trunk_entries
 from pbxedge.iax2.ies import IEList
-from pbxedge.iax2.timestamps import UNWRAP_THRESHOLD_MS, unwrap_timestamp
+from pbxedge.iax2.timestamps import UNWRAP_THRESHOLD_MS
 from pbxedge.iax2.trunk import Trunks, TrunkSettings
 from pbxedge.media.jitterbuffer import JitterBufferSettings
 
@@ -355,36 +355,41 @@ class Endpoint:
     def _receive_meta(self, data: bytes, addr: Address, now: float) -> None:
         """A meta trunk frame: each entry goes to the call (address, sender's call number)
         names; entries of unknown calls are skipped, and never create one (§1.4)."""
-        frame = parse_datagram(data)
-        if not isinstance(frame, MetaTrunkFrame):
+        if len(data) >= 4 and data[2] & 0x80:
             return  # meta video: pbxedge carries audio only
+        trunk_ts, with_ts, entries = trunk_entries(data)
         host, port = addr
+        fast, by_peer = self._fast, self._by_peer
         epoch: int | None = None
         # Without per-entry timestamps, a second entry of one call in the same frame is
         # placed a frame after the first (Asterisk gives both the same timestamp).
         placed: dict[int, int] = {}
-        for entry in frame.entries:
-            key = (host, port, entry.call)
-            call = self._by_peer.get(key)
+        for callno, ts16, payload in entries:
+            key = (host, port, callno)
+            relay = fast.get(key) if fast else None
+            call = relay.src if relay is not None else by_peer.get(key)
             if call is None:
                 self.stats.unknown_call += 1
                 continue
             if epoch is None:
                 peer = self.trunks.peer(addr, now)
-                epoch = peer.received(frame.timestamp, len(frame.entries), len(data), now)
-            payload = entry.payload
-            if entry.timestamp:
-                ts = unwrap_timestamp(call.rx_last, entry.timestamp)
+                epoch = peer.received(trunk_ts, len(entries), len(data), now)
+            if ts16:  # 0 falls back to the trunk's own clock, as in Asterisk
+                last = call.rx_last
+                ts = (last & 0xFFFF0000) | ts16  # unwrap_timestamp, inlined for speed
+                if last - ts > UNWRAP_THRESHOLD_MS:
+                    ts += 0x10000
+                elif ts - last > UNWRAP_THRESHOLD_MS and ts >= 0x10000:
+                    ts -= 0x10000
             elif call.rx_origin_ms is None or call.rx_format is None:
-                ts = frame.timestamp  # no voice yet: the entry only draws a VNAK
+                ts = trunk_ts  # no voice yet: the entry only draws a VNAK
             else:
                 # fix_peerts: the trunk clock moved onto the call's (both on our clock).
-                ts = (frame.timestamp + epoch - round(call.rx_origin_ms)) & _U32
-                before = placed.get(entry.call)
+                ts = (trunk_ts + epoch - round(call.rx_origin_ms)) & _U32
+                before = placed.get(callno)
                 if before is not None:
                     ts = before + frame_ms(call.rx_format, len(payload))
-                placed[entry.call] = ts
-            relay = self._fast.get(key) if self._fast else None
+                placed[callno] = ts
             if relay is not None and self._relay(relay, ts, payload, now):
                 continue
             call.receive_trunk(payload, ts, now)

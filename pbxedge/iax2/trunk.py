@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from pbxedge.iax2.frames import META_TRUNK_HEADER_LEN, meta_trunk_header, trunk_entry
+from pbxedge.iax2.frames import META_TRUNK_HEADER_LEN, TRUNK_ENTRY_HEADER, meta_trunk_header
 
 __all__ = [
     "DEFAULT_TRUNKMTU",
@@ -41,7 +41,6 @@ MAX_SKEW_MS = 160  # MAX_TIMESTAMP_SKEW: within this of the prediction, the pred
 MAX_TRUNK_DATA = 65507 - META_TRUNK_HEADER_LEN
 IDLE_FORGET_S = 5.0  # a trunk peer with no calls and no traffic for this long is forgotten
 _RATE_WINDOW_S = 1.0
-_ENTRY_OVERHEAD = {False: 4, True: 6}  # callno+len, or len+callno+ts16
 _U32 = 0xFFFFFFFF
 
 
@@ -110,10 +109,14 @@ class TrunkPeer:
     receive epoch of its trunk clock."""
 
     __slots__ = (
+        "_entry_size",
+        "_header",
         "_lastsent",
+        "_limit",
         "_lasttx_ms",
         "_parts",
         "_rx_rate",
+        "_settings",
         "_trunks",
         "_tx_rate",
         "_txtrunk_ms",
@@ -128,6 +131,7 @@ class TrunkPeer:
         "rx_epoch_ms",
         "tx_datagrams",
         "tx_entries",
+        "with_timestamps",
     )
 
     def __init__(self, trunks: Trunks, addr: Address, now: float) -> None:
@@ -136,6 +140,13 @@ class TrunkPeer:
         self.calls = 0
         self._parts: list[bytes] = []
         self.datalen = 0  # bytes of entries waiting, without the 8-byte meta header
+        # Fixed for the peer's life (no command changes it): the entry layout.
+        self._settings = settings = trunks.settings
+        self.with_timestamps = settings.timestamps
+        self._header = TRUNK_ENTRY_HEADER[self.with_timestamps]
+        self._entry_size = self._header.size
+        # Past this the slow path decides: leave early (UDP limit) or drop (trunkmaxsize).
+        self._limit = min(MAX_TRUNK_DATA, settings.maxsize)
         self._txtrunk_ms: int | None = None
         self._lasttx_ms = 0
         self._lastsent: int | None = None
@@ -149,37 +160,49 @@ class TrunkPeer:
     def add(self, callno: int, timestamp: int, payload: bytes, now: float) -> bytes | None:
         """Queue one call's voice; returns a datagram when it had to leave before the tick:
         ``trunkmtu`` was reached, or this entry would not fit in one UDP datagram."""
-        settings = self._trunks.settings
-        with_ts = settings.timestamps
-        size = len(payload) + _ENTRY_OVERHEAD[with_ts]
+        length = len(payload)
+        datalen = self.datalen
+        size = self._entry_size + length
         early = None
-        if self.datalen + size > MAX_TRUNK_DATA:
-            # Asterisk would build a datagram the kernel refuses (EMSGSIZE) and lose all of
-            # it; with trunkmtu=0 that takes only ~400 calls of µ-law in one tick.
-            self.early_flushes += 1
-            early = self.flush(now)
-        if self.datalen + size > settings.maxsize:
-            self.dropped += 1
-            return early
-        self._parts.append(trunk_entry(callno, payload, timestamp if with_ts else None))
-        if not self.datalen:
+        if datalen + size > self._limit:
+            early = self._make_room(size, now)
+            if early is None and self.datalen + size > self._settings.maxsize:
+                self.dropped += 1
+                return None
+            datalen = self.datalen
+        parts = self._parts
+        if self.with_timestamps:
+            parts.append(self._header.pack(length, callno, timestamp & 0xFFFF))
+        else:
+            parts.append(self._header.pack(callno, length))
+        parts.append(payload)
+        if not datalen:
             self._trunks.arm(self, now)
-        self.datalen += size
-        self.tx_entries += 1
+        self.datalen = datalen = datalen + size
         # iax2_trunk_queue: leave early when another entry of this size would reach the MTU
         # (so a datagram may pass trunkmtu by a few bytes, as Asterisk's do, §15.11).
-        mtu = settings.mtu
-        if mtu and self.datalen + len(payload) + 4 >= mtu:
+        mtu = self._settings.mtu
+        if mtu and datalen + length + 4 >= mtu:
             self.early_flushes += 1
             return self.flush(now)
         return early
+
+    def _make_room(self, size: int, now: float) -> bytes | None:
+        """The buffer is nearly full: past what one UDP datagram carries it leaves now
+        (Asterisk would build a datagram the kernel refuses and lose all of it; with
+        trunkmtu=0 ~400 calls of µ-law fill one tick). None when trunkmaxsize is the limit."""
+        if self.datalen + size <= MAX_TRUNK_DATA:
+            return None
+        self.early_flushes += 1
+        return self.flush(now)
 
     def flush(self, now: float) -> bytes | None:
         """The waiting entries as one meta trunk frame (None when nothing waits)."""
         if not self.datalen:
             return None
-        header = meta_trunk_header(self._stamp(now), self._trunks.settings.timestamps)
+        header = meta_trunk_header(self._stamp(now), self.with_timestamps)
         data = header + b"".join(self._parts)
+        self.tx_entries += len(self._parts) // 2  # a header and a payload each
         self._parts = []
         self.datalen = 0
         self.tx_datagrams += 1

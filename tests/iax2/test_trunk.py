@@ -149,6 +149,7 @@ def test_mtu_flushes_early_and_maxsize_drops() -> None:
     crowded = small.join(B, 0.0)
     for call in range(2, 6):
         assert crowded.add(call, 0, b"p" * 160, 0.0) is None
+    crowded.flush(0.0)
     [stats] = small.stats(0.0)
     assert (stats.tx_entries, stats.dropped) == (3, 1)
 
