@@ -357,7 +357,7 @@ class Endpoint:
         names; entries of unknown calls are skipped, and never create one (§1.4)."""
         if len(data) >= 4 and data[2] & 0x80:
             return  # meta video: pbxedge carries audio only
-        trunk_ts, with_ts, entries = trunk_entries(data)
+        trunk_ts, _, entries = trunk_entries(data)
         host, port = addr
         fast, by_peer = self._fast, self._by_peer
         epoch: int | None = None

@@ -17,6 +17,7 @@ from pbxedge.iax2.ies import IEList
 __all__ = [
     "FULL_HEADER_LEN",
     "MAX_CALL_NUMBER",
+    "TRUNK_ENTRY_HEADER",
     "ByteSource",
     "Frame",
     "FullFrame",
@@ -27,7 +28,6 @@ __all__ = [
     "compress_subclass",
     "iax_frame",
     "meta_trunk_header",
-    "TRUNK_ENTRY_HEADER",
     "parse_datagram",
     "trunk_entries",
     "trunk_entry",
