@@ -9,13 +9,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import trio
 
 from pbxedge.control.client import ControlClient, NotRunningError
+from pbxedge.load.agent import CallAgent
 
 FIXTURE_DIR = Path(__file__).parent.parent / "control" / "data"
 # Generous: only reached when something is broken, never a performance check.
@@ -133,3 +135,15 @@ def running_node(node_dir: Path) -> Iterator[RunningNode]:
             except subprocess.TimeoutExpired:
                 node.process.kill()
                 node.process.wait()
+
+
+@pytest.fixture
+async def agent() -> AsyncIterator[CallAgent]:
+    """A calling agent on a free loopback port (a file may define its own instead)."""
+    async with trio.open_nursery() as nursery:
+        caller = CallAgent()
+        await nursery.start(caller.run)
+        # Voice relayed from a whole trunk datagram comes back as one burst of mini frames.
+        caller.transport.sockets[0].setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+        yield caller
+        nursery.cancel_scope.cancel()

@@ -9,7 +9,6 @@ tshark, and checks every call heard its own tagged audio back.
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -185,17 +184,6 @@ def _meta(wire: Wire, direction: Direction, start: float, end: float) -> list[Me
             if isinstance(frame, MetaTrunkFrame):
                 frames.append(frame)
     return frames
-
-
-@pytest.fixture
-async def agent() -> Iterator[CallAgent]:  # type: ignore[misc]
-    async with trio.open_nursery() as nursery:
-        caller = CallAgent()
-        await nursery.start(caller.run)
-        # Echoes of a whole trunk datagram come back as one burst of mini frames.
-        caller.transport.sockets[0].setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
-        yield caller
-        nursery.cancel_scope.cancel()
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,15 +86,6 @@ def offices(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Offices]:
     finally:
         stop(south)
         stop(north)
-
-
-@pytest.fixture
-async def agent() -> AsyncIterator[CallAgent]:
-    async with trio.open_nursery() as nursery:
-        caller = CallAgent()
-        await nursery.start(caller.run)
-        yield caller
-        nursery.cancel_scope.cancel()
 
 
 def test_check_finds_nothing_wrong_with_the_pair(offices: Offices) -> None:
