@@ -607,21 +607,22 @@ class Call:
         self.last_voice_ts = ts
         if codec == self.tx_format and last is not None:
             trunk = self.trunk
-            if trunk is not None and self.keys.tx is None:
+            if trunk is not None and self.keys.tx is None and not self.media_pass:
                 # Trunked whatever the timestamp, as Asterisk does; never encrypted audio,
                 # so an encrypted trunk call keeps its (encrypted) mini frames.
                 datagram = trunk.add(self.callno, ts, payload, now)
                 if datagram is not None:
                     self.outbox.append(datagram)
                 return False
-        if codec == self.tx_format and last is not None and ts >> 16 == last >> 16:
-            mini = MiniFrame(self.callno, ts & 0xFFFF, payload).encode()
-            cipher = self.tx_cipher
-            if self.media_pass and self.transfer_addr is not None:
-                self.addressed.append((mini, self.transfer_addr))  # never encrypted (§7.6)
-            else:
-                self.outbox.append(cipher.encrypt_mini(mini) if cipher is not None else mini)
-            return False
+            if ts >> 16 == last >> 16:
+                mini = MiniFrame(self.callno, ts & 0xFFFF, payload).encode()
+                cipher = self.tx_cipher
+                if self.media_pass and self.transfer_addr is not None:
+                    self.addressed.append((mini, self.transfer_addr))  # never encrypted
+                else:
+                    self.outbox.append(cipher.encrypt_mini(mini) if cipher is not None
+                                       else mini)
+                return False
         self.tx_format = codec
         self._send_full(FrameType.VOICE, codec, payload, ts, now)
         return True

@@ -606,8 +606,6 @@ class Endpoint:
                     or call.transfer_state is not TransferState.NONE):
                 return False
         transfer_id = self._rng.getrandbits(32)
-        self._unrelay(first)  # the relay would keep the legs' voice coming through us
-        self._unrelay(second)
         first.start_transfer(second.addr, second.peer_callno, transfer_id, now)
         second.start_transfer(first.addr, first.peer_callno, transfer_id, now)
         self._transfers[a] = _Transfer(b, media_only)

@@ -306,7 +306,7 @@ class OutboundLeg:
             self._on_accept(ies)
         elif sub is IaxSubclass.DPREP and self._overlap is not None:
             self._overlap.on_dprep(ies)
-        elif sub is IaxSubclass.TRANSFER and self.settled.is_set():
+        elif sub is IaxSubclass.TRANSFER:
             self._on_blind_transfer(ies.get_str(IE.CALLED_NUMBER) or "")
 
     def _on_blind_transfer(self, exten: str) -> None:
