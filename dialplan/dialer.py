@@ -30,6 +30,8 @@ class DialResult:
     dialed_seconds: float = field(default=0.0, compare=False)  # ${DIALEDTIME}
     answered_seconds: float = field(default=0.0, compare=False)  # ${ANSWEREDTIME}
     peer: str = field(default="", compare=False)  # answered or last tried: the CDR dstchannel
+    # The far end blind-transferred the caller: continue the plan at (context, exten), 1.
+    redirect: tuple[str, str] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

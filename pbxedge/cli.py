@@ -81,6 +81,9 @@ def _parser() -> argparse.ArgumentParser:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--check", action="store_true",
                       help="validate every configuration file and the keys, then exit")
+    parser.add_argument("--trunk-peer", type=Path, metavar="FILE",
+                        help="with --check: the iax.conf of the node at the far end of a "
+                             "trunk, to check that the two files fit together")
     mode.add_argument("-r", "--remote", action="store_true",
                       help="open a console on the running instance")
     parser.add_argument("-x", "--execute", metavar="COMMAND",
@@ -107,10 +110,10 @@ def _paths(args: argparse.Namespace) -> NodePaths:
                          args.logdir)
 
 
-def _check(paths: NodePaths) -> int:
+def _check(paths: NodePaths, trunk_peer: Path | None) -> int:
     from pbxedge.control.check import load_node_files
 
-    files = load_node_files(paths)
+    files = load_node_files(paths, trunk_peer=trunk_peer)
     for problem in files.problems:
         print(problem.text)
     return 1 if files.has_errors else 0
@@ -229,8 +232,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.execute is not None and not args.remote:
         parser.error("-x needs -r (use -rx \"COMMAND\")")
     paths = _paths(args)
+    if args.trunk_peer is not None and not args.check:
+        parser.error("--trunk-peer needs --check")
     if args.check:
-        return _check(paths)
+        return _check(paths, args.trunk_peer)
     if args.remote:
         if args.execute is not None:
             return _remote_execute(paths, args.execute)

@@ -26,7 +26,8 @@ from pbxedge.channels.media import MediaChannel, MediaEnv, VoiceFrame
 from pbxedge.events import DtmfBegin, DtmfEnd, HangupRequest, Newstate, SoftHangupRequest
 from pbxedge.iax2.callstate import CallStateError
 from pbxedge.iax2.endpoint import UnknownCall
-from pbxedge.iax2.enums import ControlSubclass
+from pbxedge.iax2.enums import IE, ControlSubclass, IaxSubclass
+from pbxedge.iax2.ies import IEList
 from pbxedge.media.jitterbuffer import JitterBufferSettings
 from pbxedge.media.translate import Translator
 
@@ -67,6 +68,7 @@ class IaxLink(Protocol):
     def unbridge(self) -> None: ...
     def set_jitterbuffer(self, settings: JitterBufferSettings | None) -> None: ...
     def hangup(self, cause: int) -> None: ...
+    def send_transfer(self, exten: str, context: str | None) -> bool: ...
 
 
 class _Service(Protocol):
@@ -88,6 +90,8 @@ class _Commands(Protocol):
     def set_jitterbuffer(self, callno: int, settings: JitterBufferSettings | None,
                          now: float) -> None: ...
     def hangup(self, callno: int, cause: int, now: float) -> None: ...
+    def send_iax(self, callno: int, subclass: IaxSubclass, ies: IEList | None, now: float, *,
+                 final: bool = False) -> None: ...
 
 
 class EndpointLink:
@@ -140,9 +144,24 @@ class EndpointLink:
     def hangup(self, cause: int) -> None:
         self._run("hangup", cause)
 
+    def send_transfer(self, exten: str, context: str | None) -> bool:
+        """IAX TRANSFER (blind): CALLED_NUMBER, and CALLED_CONTEXT when one is named."""
+        ies = IEList().add_str(IE.CALLED_NUMBER, exten)
+        if context:
+            ies.add_str(IE.CALLED_CONTEXT, context)
+        try:
+            self._service.endpoint.send_iax(self.callno, IaxSubclass.TRANSFER, ies,
+                                            self._service.now())
+        except (UnknownCall, CallStateError):
+            return False
+        self._service.kick()
+        return True
+
 
 class IaxChannel(MediaChannel):
     """One IAX2 call leg (``IAX2/<host>-<callno>``)."""
+
+    technology = "IAX2"
 
     def __init__(
         self,
@@ -180,6 +199,7 @@ class IaxChannel(MediaChannel):
         self._to_peer: Translator | None = None
         self.jitterbuffer: JitterBufferSettings | None = None  # from the user/peer's config
         self._digit_sent_at = 0.0  # trio time of the last DTMF BEGIN sent (for its duration)
+        self.transfer_policy = "default"  # transfer= of the user or peer this leg belongs to
 
     # -- identity and state ---------------------------------------------------------------
 
@@ -343,6 +363,14 @@ class IaxChannel(MediaChannel):
             events.publish(HangupRequest(self, cause))
         self._mark_hungup()
         self._link.hangup(cause)
+
+    async def transfer(self, destination: str) -> bool:
+        """``Transfer()``: ask the peer to send its side of the call to ``exten[@context]``
+        (iax2_transfer); the answer is the peer's hangup, or nothing."""
+        if self.is_hungup:
+            return False
+        exten, _, context = destination.partition("@")
+        return self._link.send_transfer(exten, context or None)
 
     async def indicate(self, indication: Indication) -> None:
         if not self.is_hungup:

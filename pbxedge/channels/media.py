@@ -108,6 +108,7 @@ class MediaChannel:
         self.created_at = time.time()
         self.answered_at: float | None = None
         self.dial_peer = ""  # the channel the last Dial answered on, or tried last
+        self.bridged: MediaChannel | None = None  # the other side while a bridge joins us
 
     # -- what a subclass provides ---------------------------------------------------------
 

@@ -572,6 +572,11 @@ class _Builder:
         homes = [kind for kind, table in _TABLES.items() if name in table]
         if name == "type" and where == "[general]":
             self.warn("option 'type' has no effect in [general]", var.origin)
+        elif name == "host" and var.value.strip().lower() == "dynamic" and "type=user" in where:
+            # The classic two-way trunk mistake: a REGREQ only ever looks for a peer.
+            self.warn(f"host=dynamic in {where}: a type=user can never register (a "
+                      "registration looks for a peer); use type=friend for an entry that "
+                      "registers and calls", var.origin)
         elif homes:
             places = " or ".join("[general]" if k == "general" else f"type={k} sections" for k in homes)
             self.warn(f"option '{var.name}' has no effect in {where}; it belongs in {places}", var.origin)
@@ -689,10 +694,12 @@ class _Builder:
                 origin,
             )
         if fields.get("trunk"):
-            self.warn(
-                f"'{section.name}' has trunk=yes with forceencryption: trunked audio is never "
-                "encrypted (meta trunk frames carry no encryption)",
-                origin,
+            trunk_var = section.get("trunk")
+            self.error(
+                f"'{section.name}' has trunk=yes with forceencryption: IAX2 never encrypts "
+                "trunked audio (meta trunk frames carry no encryption), so the two cannot be "
+                f"combined{inherited}",
+                trunk_var.origin if trunk_var is not None else origin,
             )
 
     def warn_plaintext(self, who: str, origin: Origin | None) -> None:

@@ -37,7 +37,9 @@ __all__ = [
 AuthMethods = AuthMethod
 
 CodecPriority = Literal["host", "caller", "disabled", "reqonly"]
-Transfer = Literal["yes", "no", "mediaonly"]
+# "default" (transfer= not written) answers a peer's TXREQ like "yes" but never starts a
+# native transfer: only an explicit yes/mediaonly on both legs lets pbxedge re-path them.
+Transfer = Literal["default", "yes", "no", "mediaonly"]
 AmaFlags = Literal["default", "omit", "billing", "documentation"]
 # "default" differs from "yes": only a default lets calltokenoptional= ranges skip the
 # token (reference §3.3).
@@ -115,7 +117,7 @@ class General:
     prefs: list[Codec] = field(default_factory=list)
     codecpriority: CodecPriority = "host"
     # Transfer and trunking.
-    transfer: Transfer = "yes"
+    transfer: Transfer = "default"
     trunkfreq: int = 20
     trunkmtu: int = 1240
     trunkmaxsize: int = 128000
@@ -173,7 +175,7 @@ class _Entry:
     requirecalltoken: RequireCallToken = "default"
     callerid_name: str | None = None
     callerid_number: str | None = None
-    transfer: Transfer = "yes"
+    transfer: Transfer = "default"
     jitterbuffer: bool = False
     sendani: bool = False
     mohinterpret: str | None = None

@@ -18,6 +18,7 @@ from pbxedge.cdr.config import CdrConfig, load_cdr_config
 from pbxedge.channels.moh import MohClasses, load_moh
 from pbxedge.config.diagnostics import ConfigError, Diagnostic, Severity
 from pbxedge.config.iax import IaxConfig, load_iax_config
+from pbxedge.config.trunk_check import check_trunk_pair, check_trunk_setup
 from pbxedge.keys import KeyStore
 from pbxedge.logconf import LoggerConfig, load_logger_config
 from pbxedge.manager.config import ManagerConfig, load_manager_config
@@ -145,26 +146,43 @@ def _load_indications(paths: NodePaths, loaded: LoadedFiles) -> None:
     _add(loaded, loaded.indications.diagnostics)
 
 
-def _load_iax(paths: NodePaths, loaded: LoadedFiles) -> bool:
-    """iax.conf, then the keys it refers to; False when iax.conf could not be read."""
+def _check_trunk_peer(config: IaxConfig, far_path: Path, loaded: LoadedFiles) -> None:
+    """The far node's iax.conf against ours (its own problems are its own business)."""
+    try:
+        far, _ = load_iax_config(far_path)
+    except ConfigError as exc:
+        loaded.problems.append(Problem(
+            f"{far_path}: warning: the far node's iax.conf cannot be read, so the trunk "
+            f"between the two is not checked ({exc})", is_error=False))
+        return
+    _add(loaded, check_trunk_pair(config, far, str(far_path)))
+
+
+def _load_iax(paths: NodePaths, loaded: LoadedFiles, trunk_peer: Path | None) -> bool:
+    """iax.conf, then the keys it refers to; False when iax.conf could not be read. With
+    *trunk_peer* (the iax.conf of the node at the far end of a trunk), also check that the
+    two agree."""
     try:
         config, diagnostics = load_iax_config(paths.config)
     except ConfigError as exc:
         _add(loaded, exc.diagnostics)
         return False
     loaded.config = config
-    _add(loaded, diagnostics)
+    _add(loaded, [*diagnostics, *check_trunk_setup(config)])
+    if trunk_peer is not None:
+        _check_trunk_peer(config, trunk_peer, loaded)
     _load_keys(paths, loaded)
     _check_key_references(config, loaded.keys, paths.keys, loaded)
     return True
 
 
-def load_node_files(paths: NodePaths, parts: Collection[Part] = ALL_PARTS) -> LoadedFiles:
+def load_node_files(paths: NodePaths, parts: Collection[Part] = ALL_PARTS,
+                    trunk_peer: Path | None = None) -> LoadedFiles:
     """Read the files of *parts* (all by default); when iax.conf is among them and cannot
     be read at all, nothing else is read."""
     loaded = LoadedFiles(None, parts=frozenset(parts))
     if Part.IAX in parts:
-        if not _load_iax(paths, loaded):
+        if not _load_iax(paths, loaded, trunk_peer):
             return loaded
         # extconfig.conf, res_pgsql.conf and cdr_pgsql.conf, beside iax.conf as in Asterisk
         # (read with iax.conf; a reload checks them but the connection is made at start).

@@ -33,6 +33,7 @@ from pbxedge.iaxservice.inbound import InboundCall
 from pbxedge.iaxservice.outbound import IaxDialer
 from pbxedge.iaxservice.peers import PeerDirectory
 from pbxedge.iaxservice.service import IaxService
+from pbxedge.iaxservice.trunk_commands import register_trunk_commands
 from pbxedge.keys import KeyStore
 from pbxedge.media.jitterbuffer import JitterBufferSettings
 from pbxedge.realtime.accounts import RealtimeAccounts
@@ -144,6 +145,7 @@ class CallService:
 
     def register_commands(self, registry: CommandRegistry) -> None:
         register_channel_commands(registry, self)
+        register_trunk_commands(registry, self)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         try:

@@ -15,6 +15,7 @@ succeed, so probing cannot tell unknown names from wrong passwords.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 
@@ -49,10 +50,13 @@ from pbxedge.iax2.enums import IE, AuthMethod, Cause, ControlSubclass, FrameType
 from pbxedge.iax2.errors import MalformedFrame
 from pbxedge.iax2.events import (
     CallDestroyed,
+    CallTransferred,
     Event,
     FrameReceived,
     NewCall,
     PeerUnreachable,
+    TransferFailed,
+    TransferReleased,
     VoiceReceived,
 )
 from pbxedge.iax2.frames import FullFrame
@@ -61,7 +65,9 @@ from pbxedge.iax2.negotiate import CodecOffer, NoCommonCodec, negotiate_codec, p
 from pbxedge.iax2.newcall import CallRequest, parse_new, shrink_phone_number
 from pbxedge.iaxservice.accounts import user_account, user_accounts
 from pbxedge.iaxservice.call_host import CallHost
+from pbxedge.iaxservice.overlap import TBD_IDLE_SECONDS, TBD_TIMEOUT_TEXT
 from pbxedge.iaxservice.realtime_route import RELAY_VARIABLE
+from pbxedge.iaxservice.transfers import HandOver, log_transfer_event, transfer_context
 from pbxedge.log import printable
 
 __all__ = [
@@ -69,6 +75,7 @@ __all__ = [
     "InboundCall",
     "cause_of",
     "deliver_to_channel",
+    "run_dialplan",
 ]
 
 logger = logging.getLogger("pbxedge.iax2")
@@ -105,6 +112,21 @@ def deliver_to_channel(channel: IaxChannel, frame: FullFrame) -> bool:
     return False
 
 
+async def run_dialplan(svc: CallHost, channel: IaxChannel, context: str, exten: str) -> None:
+    """Run *channel* through the dialplan from ``exten@context`` to its end: the CDR is on
+    disk before the hangup is logged and the channel forgotten."""
+    outcome = None
+    try:
+        outcome = await svc.engine.start(channel, context, exten)
+    except Exception:
+        logger.exception("dialplan failed on %s", channel.name)
+        await channel.hangup(16)
+    finally:
+        if outcome is not None and svc.cdr is not None:
+            svc.cdr.call_ended(channel, outcome)
+        svc.remove_channel(channel)
+
+
 class InboundCall:
     """The life of one call opened by the peer's NEW."""
 
@@ -125,6 +147,7 @@ class InboundCall:
         self._context = ""
         self.channel: IaxChannel | None = None
         self._tbd = False
+        self._tbd_active = 0.0  # last DPREQ (or the ACCEPT) of a call waiting for DIAL
         self._finished = False
 
     # -- small helpers --------------------------------------------------------------------
@@ -367,6 +390,11 @@ class InboundCall:
         if self._token_validated:
             svc.iax.token_policy.mark_validated(IaxSubclass.NEW, request.username)
         peer = svc.peers.peer_at(self.addr)
+        peer_entry = svc.config.peers.get(peer) if peer is not None else None
+        if user.trunk or (peer_entry is not None and peer_entry.trunk):
+            # Asterisk lets only a trunk=yes peer at the caller's address decide (its
+            # check_access overwrites the user's flag); here either one does.
+            svc.iax.endpoint.set_trunk(self.callno, True, self._now())
         label = host_label(self.addr, peer_name=peer,
                            user_name=user.name if authenticated else None)
         channel = IaxChannel(
@@ -388,6 +416,8 @@ class InboundCall:
         channel.rdnis = request.rdnis
         channel.amaflags = user.amaflags
         channel.username = user.name
+        channel.transfer_policy = user.transfer
+        svc.iax.endpoint.set_transfer_allowed(self.callno, user.transfer != "no")
         channel.variables.update(dict(user.setvars))
         self.channel = channel
         svc.add_channel(channel, self.callno, call=True)
@@ -402,6 +432,8 @@ class InboundCall:
             return
         if entry is None:
             self._tbd = True  # wait for DPREQ / DIAL (§7.3)
+            self._tbd_active = self._now()
+            svc.nursery.start_soon(self._tbd_watchdog)
             return
         self._enter(entry)
 
@@ -432,20 +464,8 @@ class InboundCall:
 
     def _enter(self, exten: str) -> None:
         assert self.channel is not None
-        self._svc.nursery.start_soon(self._run_dialplan, self.channel, self._context, exten)
-
-    async def _run_dialplan(self, channel: IaxChannel, context: str, exten: str) -> None:
-        outcome = None
-        try:
-            outcome = await self._svc.engine.start(channel, context, exten)
-        except Exception:
-            logger.exception("dialplan failed on %s", channel.name)
-            await channel.hangup(16)
-        finally:
-            # The record is on disk before the hangup is logged (and the call forgotten).
-            if outcome is not None and self._svc.cdr is not None:
-                self._svc.cdr.call_ended(channel, outcome)
-            self._svc.remove_channel(channel)
+        self._svc.nursery.start_soon(run_dialplan, self._svc, self.channel, self._context,
+                                     exten)
 
     # -- TBD calls: DPREQ and DIAL --------------------------------------------------------
 
@@ -458,7 +478,31 @@ class InboundCall:
         if not self._finished and self._tbd:
             handler(ies)
 
+    async def _tbd_watchdog(self) -> None:
+        """A call left waiting for DIAL ends after 30 s without a DPREQ, with HANGUP
+        "Timeout" and cause 18, as Asterisk's auto_hangup ends the caller's side."""
+        while self._tbd and not self._finished:
+            due = self._tbd_active + TBD_IDLE_SECONDS
+            if self._now() < due:
+                await trio.sleep_until(due)
+                continue
+            if self._admit_log("TBD call timeout"):
+                logger.warning("call %d from %s:%d: no DIAL within %g s; hanging up",
+                               self.callno, self.addr[0], self.addr[1], TBD_IDLE_SECONDS)
+            self._tbd = False
+            self._finish()
+            ies = IEList().add_str(IE.CAUSE, TBD_TIMEOUT_TEXT)
+            ies.add_u8(IE.CAUSECODE, Cause.NO_USER_RESPONSE)
+            with contextlib.suppress(UnknownCall, CallStateError):
+                self._svc.iax.endpoint.send_iax(self.callno, IaxSubclass.HANGUP, ies,
+                                                self._now(), final=True)
+            self._svc.iax.kick()
+            if self.channel is not None:
+                self._svc.remove_channel(self.channel)
+                self.channel.remote_hangup(Cause.NO_USER_RESPONSE)
+
     def _on_dpreq(self, ies: IEList) -> None:
+        self._tbd_active = self._now()
         number = ies.get_str(IE.CALLED_NUMBER) or ""
         callerid = self.channel.caller_num if self.channel else None
         status = self._svc.engine.plan.dp_status(self._context, number, callerid)
@@ -490,6 +534,9 @@ class InboundCall:
         elif isinstance(event, PeerUnreachable):
             if self.channel is not None:
                 self.channel.remote_hangup(Cause.DESTINATION_OUT_OF_ORDER)
+        elif isinstance(event, (CallTransferred, TransferReleased, TransferFailed)):
+            if self.channel is not None:
+                log_transfer_event(self.channel.name, event)
         elif isinstance(event, CallDestroyed):
             self._finish()
             if self.channel is not None:
@@ -525,6 +572,25 @@ class InboundCall:
             else:
                 modes = tuple(MatchMode) if sub is IaxSubclass.DPREQ else (MatchMode.MATCH,)
                 self._svc.nursery.start_soon(self._prepared, ies, handler, modes)
+        elif sub is IaxSubclass.TRANSFER and self.channel is not None:
+            self._on_blind_transfer(self.channel, ies.get_str(IE.CALLED_NUMBER) or "")
+
+    def _on_blind_transfer(self, channel: IaxChannel, exten: str) -> None:
+        """The peer hands its call on: the leg our Dial bridged to it goes to *exten* in
+        our context and enters the dialplan there; this side of the call ends."""
+        svc = self._svc
+        transferee = channel.bridged
+        owner = (svc.iax.owner(transferee.link.callno)
+                 if isinstance(transferee, IaxChannel) else None)
+        context = transfer_context(svc, channel)
+        if not exten or transferee is None or not isinstance(owner, HandOver):
+            logger.warning("Blind transfer of '%s' to '%s@%s' failed: nothing to transfer",
+                           channel.name, printable(exten), context)
+            return
+        logger.info("Blind transfer of '%s' to '%s@%s'", transferee.name, printable(exten),
+                    context)
+        owner.hand_over(context, exten)
+        svc.nursery.start_soon(channel.hangup, int(Cause.NORMAL_CLEARING))
 
 
 def _callerid(user: User, request: CallRequest) -> tuple[str | None, str | None]:

@@ -44,7 +44,7 @@ from pbxedge.iax2.auth import (
     answer_challenge,
     choose_credentials,
 )
-from pbxedge.iax2.callstate import CallState
+from pbxedge.iax2.callstate import CallState, CallStateError
 from pbxedge.iax2.codecs import Codec, best_codec
 from pbxedge.iax2.dialstring import (
     DialString,
@@ -68,9 +68,12 @@ from pbxedge.iax2.enums import (
 from pbxedge.iax2.errors import MalformedFrame
 from pbxedge.iax2.events import (
     CallDestroyed,
+    CallTransferred,
     Event,
     FrameReceived,
     PeerUnreachable,
+    TransferFailed,
+    TransferReleased,
     VoiceReceived,
 )
 from pbxedge.iax2.frames import FullFrame
@@ -79,8 +82,14 @@ from pbxedge.iax2.negotiate import accept_format_ok
 from pbxedge.iax2.newcall import build_new
 from pbxedge.iaxservice.accounts import dial_defaults, peer_account, peer_accounts
 from pbxedge.iaxservice.call_host import CallHost
-from pbxedge.iaxservice.inbound import cause_of, deliver_to_channel
+from pbxedge.iaxservice.inbound import cause_of, deliver_to_channel, run_dialplan
+from pbxedge.iaxservice.overlap import TBD_TIMEOUT_TEXT, Overlap
 from pbxedge.iaxservice.realtime_route import RELAY_VARIABLE, realtime_route
+from pbxedge.iaxservice.transfers import (
+    log_transfer_event,
+    start_native_transfer,
+    transfer_context,
+)
 from pbxedge.log import printable
 
 __all__ = ["IaxDialer", "OutboundLeg", "status_for_cause"]
@@ -133,6 +142,14 @@ class OutboundLeg:
         self.result: DialResult | None = None
         self.settled = trio.Event()
         self._heard = False
+        # Blind transfers: the far end sent the caller elsewhere (redirect), or the caller's
+        # side sent this leg into our dialplan (handover); both as (context, exten).
+        self.redirect: tuple[str, str] | None = None
+        self.handover: tuple[str, str] | None = None
+        # Dial(IAX2/peer/TBD): the caller's digits follow as DPREQs, then a DIAL (§7.3).
+        self._overlap = (Overlap(caller, self._send_iax, self._give_up, self._idle_hangup,
+                                 self._describe)
+                         if placed.target.exten == "TBD" and caller is not None else None)
 
     def _now(self) -> float:
         return self._svc.iax.now()
@@ -183,6 +200,9 @@ class OutboundLeg:
         self.channel.mohsuggest = (peer.mohsuggest if peer else general.mohsuggest) or ""
         self.channel.jitterbuffer = svc.jitter_settings(
             peer.jitterbuffer if peer else general.jitterbuffer)
+        self.channel.transfer_policy = peer.transfer if peer else general.transfer
+        svc.iax.endpoint.set_transfer_allowed(self.callno,
+                                              self.channel.transfer_policy != "no")
         self.channel.use_jitterbuffer(True)
         svc.add_channel(self.channel, self.callno)
         events = svc.media_env.events
@@ -212,12 +232,34 @@ class OutboundLeg:
     def _describe(self) -> str:
         return self.channel.name if self.channel else f"{self._addr[0]}:{self._addr[1]}"
 
+    def _send_iax(self, subclass: IaxSubclass, ies: IEList) -> None:
+        try:
+            self._svc.iax.endpoint.send_iax(self.callno, subclass, ies, self._now())
+        except (UnknownCall, CallStateError):
+            return
+        self._svc.iax.kick()
+
+    def _give_up(self, cause: int, reason: str) -> None:
+        self._fail(status_for_cause(cause), cause, reason)
+
+    def _idle_hangup(self, cause: int, reason: str) -> None:
+        """Asterisk's auto_hangup of a TBD call: HANGUP "Timeout" with *cause*."""
+        logger.warning("call to %s hung up: %s", self._describe(), reason)
+        self._settle(status_for_cause(cause), cause)
+        ies = IEList().add_str(IE.CAUSE, TBD_TIMEOUT_TEXT).add_u8(IE.CAUSECODE, cause)
+        self._send_iax(IaxSubclass.HANGUP, ies)
+        if self.channel is not None:
+            self._svc.remove_channel(self.channel)
+            self.channel.remote_hangup(cause)
+
     def _settle(self, status: DialStatus, cause: int) -> None:
         if self.result is None:
             self.result = DialResult(status, cause)
             self.settled.set()
 
     def hangup(self, cause: int) -> None:
+        if self._overlap is not None:
+            self._overlap.stop()
         channel = self.channel
         if channel is not None and not channel.is_hungup:
             channel.hangup_now(cause)
@@ -239,11 +281,15 @@ class OutboundLeg:
             self._on_frame(event.frame)
         elif isinstance(event, PeerUnreachable):
             self._end(Cause.DESTINATION_OUT_OF_ORDER)
+        elif isinstance(event, (CallTransferred, TransferReleased, TransferFailed)):
+            log_transfer_event(self._describe(), event)
         elif isinstance(event, CallDestroyed):
             self._end(0)
 
     def _end(self, cause: int) -> None:
         """The call is gone on the wire."""
+        if self._overlap is not None:
+            self._overlap.stop()
         if not self.settled.is_set():
             self._settle(status_for_cause(cause) if cause else DialStatus.CHANUNAVAIL,
                          cause or Cause.NORMAL_CLEARING)
@@ -280,6 +326,25 @@ class OutboundLeg:
             self._on_authreq(ies)
         elif sub is IaxSubclass.ACCEPT:
             self._on_accept(ies)
+        elif sub is IaxSubclass.DPREP and self._overlap is not None:
+            self._overlap.on_dprep(ies)
+        elif sub is IaxSubclass.TRANSFER:
+            self._on_blind_transfer(ies.get_str(IE.CALLED_NUMBER) or "")
+
+    def _on_blind_transfer(self, exten: str) -> None:
+        """The called side hands the caller on: the Dial ends by sending the caller to
+        *exten* in the context it dialled from, and this leg hangs up."""
+        if (not exten or self._caller is None or self.result is None
+                or self.result.status is not DialStatus.ANSWER):
+            return
+        context = transfer_context(self._svc, self._caller)
+        logger.info("Blind transfer of '%s' to '%s@%s'", self._caller.name, printable(exten),
+                    context)
+        self.redirect = (context, exten)
+        self.hangup(Cause.NORMAL_CLEARING)
+
+    def hand_over(self, context: str, exten: str) -> None:
+        self.handover = (context, exten)
 
     def _on_control(self, subclass: int) -> None:
         channel = self.channel
@@ -373,6 +438,8 @@ class OutboundLeg:
             return
         if self.channel is not None:
             self.channel.set_codec(fmt)
+        if self._overlap is not None:
+            self._svc.nursery.start_soon(self._overlap.run)
 
 
 def _located(addr: Address | None) -> Callable[[str], PeerRuntime]:
@@ -541,6 +608,14 @@ class IaxDialer:
             logger.warning("Dial: cannot resolve %s: %s", target.host, exc)
             return DialResult(DialStatus.CHANUNAVAIL, Cause.SUBSCRIBER_ABSENT)
         host, port = str(found[0][4][0]), int(found[0][4][1])
+        if target.peer_name is not None and not target.username:
+            reg = next((r for r in svc.config.registrations
+                        if r.port == port and r.host in (host, target.host)), None)
+            if reg is not None:
+                # The two-way trunk: a friend entry holds the secret the far node proves
+                # to us; toward it we are who our register => line says (§10 row 9).
+                target = replace(target, username=reg.username, secret=reg.secret,
+                                 outkey=reg.key)
         return _Placed(target, (host, port))
 
     async def _resolve_via(self, parsed: DialString, node: str,
@@ -589,17 +664,28 @@ class IaxDialer:
             else:
                 await channel.answer()
         answered = trio.current_time()
+        if isinstance(channel, IaxChannel):
+            start_native_transfer(self._svc, channel, callee)
         try:
             if isinstance(channel, MediaChannel):
                 await bridge(channel, callee)
             else:
                 await _signalling_bridge(channel, callee)
         finally:
-            if not callee.is_hungup:
+            if leg.handover is None and not callee.is_hungup:
                 # The caller hung up, or left the bridge (a Redirect): the callee ends too.
                 leg.hangup(channel.hangup_cause or Cause.NORMAL_CLEARING)
-        return DialResult(DialStatus.ANSWER, callee.hangup_cause or Cause.NORMAL_CLEARING,
-                          answered_seconds=trio.current_time() - answered, peer=callee.name)
+        if leg.handover is not None and not callee.is_hungup:
+            # The caller's far end transferred the called leg into our dialplan.
+            context, exten = leg.handover
+            self._svc.add_channel(callee, leg.callno, call=True)
+            self._svc.nursery.start_soon(run_dialplan, self._svc, callee, context, exten)
+            cause = channel.hangup_cause or Cause.NORMAL_CLEARING
+        else:
+            cause = callee.hangup_cause or Cause.NORMAL_CLEARING
+        return DialResult(DialStatus.ANSWER, cause,
+                          answered_seconds=trio.current_time() - answered, peer=callee.name,
+                          redirect=leg.redirect)
 
 
 async def _signalling_bridge(caller: Channel, callee: MediaChannel) -> None:

@@ -44,6 +44,7 @@ from pbxedge.iax2.events import (
     NewCall,
 )
 from pbxedge.iax2.ies import IEList
+from pbxedge.iax2.trunk import TrunkSettings
 from pbxedge.iaxservice.accounts import token_policy
 from pbxedge.iaxservice.debug import FrameDebugger, TappedEndpoint
 from pbxedge.log import RateLimiter
@@ -107,6 +108,9 @@ class IaxService:
             rng=self.rng,
             pingtime=float(general.pingtime),
             lagrqtime=float(general.lagrqtime),
+            trunk=TrunkSettings(freq_ms=general.trunkfreq, mtu=general.trunkmtu,
+                                maxsize=general.trunkmaxsize,
+                                timestamps=general.trunktimestamps),
         )
         self.debug = FrameDebugger()
         self.transport = UdpTransport(

@@ -55,7 +55,9 @@ def test_general_defaults_are_asterisks() -> None:
     )
     assert g.maxauthreq == 3 and g.auth is None and g.shrinkcallerid is True
     assert g.capability == BANDWIDTH_HIGH and g.prefs == []
-    assert (g.codecpriority, g.transfer, g.amaflags, g.context) == ("host", "yes", "default", "default")
+    # transfer is Asterisk's "yes" for answering TXREQs; "default" also means pbxedge starts
+    # no native transfer of its own unless yes/mediaonly is written.
+    assert (g.codecpriority, g.transfer, g.amaflags, g.context) == ("host", "default", "default", "default")
     assert cfg.users == {} and cfg.peers == {} and cfg.registrations == [] and cfg.callnumberlimits == []
 
 
@@ -432,10 +434,11 @@ def test_forceencryption_no_keeps_encryption() -> None:
     assert cfg.peers["p"].encryption and not cfg.peers["p"].forceencryption
 
 
-def test_trunk_with_forceencryption_warns() -> None:
+def test_trunk_with_forceencryption_is_refused() -> None:
     _, diags = build("[t]\ntype=friend\nhost=dynamic\nsecret=s\ntrunk=yes\nforceencryption=yes\n")
-    assert errors(diags) == []
-    assert len(warnings(diags)) == 1 and "trunked audio is never encrypted" in warnings(diags)[0]
+    [error] = errors(diags)
+    assert error.startswith("iax.conf:5: error: 't' has trunk=yes with forceencryption")
+    assert "never encrypts trunked audio" in error
 
 
 def test_section_without_type_is_skipped_like_asterisk() -> None:

@@ -117,16 +117,6 @@ def start_node(folder: Path, config: Path, port: int, *extra_args: str,
 
 
 @pytest.fixture
-async def agent() -> AsyncIterator[CallAgent]:
-    """An IAX2 calling agent on its own loopback socket, for the test's trio run."""
-    async with trio.open_nursery() as nursery:
-        caller = CallAgent()
-        await nursery.start(caller.run)
-        yield caller
-        nursery.cancel_scope.cancel()
-
-
-@pytest.fixture
 def node_dir() -> Iterator[Path]:
     # Short on purpose: the control socket path must fit in 107 bytes.
     folder = Path(tempfile.mkdtemp(prefix="pbx-"))
@@ -148,3 +138,15 @@ def running_node(node_dir: Path) -> Iterator[RunningNode]:
             except subprocess.TimeoutExpired:
                 node.process.kill()
                 node.process.wait()
+
+
+@pytest.fixture
+async def agent() -> AsyncIterator[CallAgent]:
+    """An IAX2 calling agent on a free loopback port, for the test's trio run."""
+    async with trio.open_nursery() as nursery:
+        caller = CallAgent()
+        await nursery.start(caller.run)
+        # Voice relayed from a whole trunk datagram comes back as one burst of mini frames.
+        caller.transport.sockets[0].setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+        yield caller
+        nursery.cancel_scope.cancel()

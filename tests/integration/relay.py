@@ -102,6 +102,8 @@ class LossyRelay:
     @staticmethod
     def _bind() -> socket.socket:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        # Room for bursts of trunk datagrams while the thread waits for the GIL.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
         sock.bind(("127.0.0.1", 0))
         return sock
 
