@@ -83,6 +83,7 @@ class MediaChannel:
         self._nursery = nursery
         self.native = native
         self.language = "en"
+        self.hangup_cause = 0
         self._audio_sink: AudioSink | None = None
         self._digit_sink: DigitSink | None = None
         self._text_sink: TextSink | None = None
@@ -106,6 +107,10 @@ class MediaChannel:
         self.created_at = time.time()
         self.answered_at: float | None = None
         self.dial_peer = ""  # the channel the last Dial answered on, or tried last
+
+    @property
+    def name(self) -> str:
+        return self._media_name
 
     # -- what a subclass provides ---------------------------------------------------------
 

@@ -20,10 +20,8 @@ hold cross, and a hangup on either leg hangs up the other with the same cause.
 from __future__ import annotations
 
 import logging
-import math
-import re
 import socket
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 import trio
@@ -31,9 +29,8 @@ import trio
 from dialplan.channel import Channel, ChannelState, Indication
 from dialplan.dialer import DialResult, DialStatus
 from pbxedge.channelname import channel_name, host_label
-from pbxedge.channels.bridge import bridge
+from pbxedge.channels.dial import Dialer
 from pbxedge.channels.iax import EndpointLink, IaxChannel
-from pbxedge.channels.media import MediaChannel
 from pbxedge.iax2.auth import (
     AuthFailure,
     ChallengeAnswer,
@@ -77,11 +74,9 @@ from pbxedge.iaxservice.call_host import CallHost
 from pbxedge.iaxservice.inbound import cause_of, deliver_to_channel
 from pbxedge.log import printable
 
-__all__ = ["IaxDialer", "OutboundLeg", "status_for_cause"]
+__all__ = ["IaxDialer", "IaxTechnology", "OutboundLeg", "status_for_cause"]
 
 logger = logging.getLogger("pbxedge.iax2")
-
-_TECH = "iax2/"
 
 
 def status_for_cause(cause: int) -> DialStatus:
@@ -367,71 +362,22 @@ def _originating_codec(caller: Channel, target: DialTarget) -> Codec:
     return best_codec(target.capability) or Codec.ULAW
 
 
-class IaxDialer:
-    """``Dial()`` for IAX2 targets, in parallel; the first to answer wins.
-
-    Options: ``r`` tells the caller it rings at once, ``m[(class)]`` plays music on hold
-    to the caller until the answer instead; ``t``/``T`` (transfer keys) are accepted and
-    have no keys to act on; ``g`` is the dialplan's (continue after the bridge).
-    """
+class IaxTechnology:
+    """Places the ``IAX2/…`` legs of a Dial."""
 
     def __init__(self, service: CallHost) -> None:
         self._svc = service
 
-    async def dial(self, channel: Channel, targets: list[str], timeout: float | None,
-                   options: str) -> DialResult:
-        started = trio.current_time()
-        result = await self._dial(channel, targets, timeout, options)
-        result = replace(result, dialed_seconds=trio.current_time() - started)
-        if isinstance(channel, MediaChannel) and result.peer:
-            channel.dial_peer = result.peer
-        logger.info("Dial(%s) on '%s': DIALSTATUS %s (cause %d)", "&".join(targets),
-                    channel.name, result.status.value, result.hangup_cause)
-        return result
-
-    async def _dial(self, channel: Channel, targets: list[str], timeout: float | None,
-                    options: str) -> DialResult:
-        legs: list[OutboundLeg] = []
-        failures: list[DialResult] = []
-        for text in targets:
-            placed = await self._resolve(text)
-            if isinstance(placed, DialResult):
-                failures.append(placed)
-                continue
-            leg = OutboundLeg(self._svc, channel, placed)
-            leg.place()
-            legs.append(leg)
-        if not legs:
-            return _combine(failures)
-        moh = re.search(r"m(?:\(([^)]*)\))?", options)
-        if moh is not None:
-            await channel.start_moh(moh.group(1) or "default")
-        elif "r" in options and channel.state is not ChannelState.UP:
-            await channel.indicate(Indication.RINGING)
-        try:
-            winner = await self._race(channel, legs, timeout)
-        finally:
-            if moh is not None:
-                await channel.stop_moh()
-        for leg in legs:
-            if leg is not winner:
-                leg.hangup(channel.hangup_cause if channel.is_hungup else Cause.NORMAL_CLEARING)
-        if winner is not None:
-            return await self._bridge(channel, winner)
-        last = legs[-1].channel.name if legs[-1].channel is not None else ""
-        if channel.is_hungup:
-            return DialResult(DialStatus.CANCEL, channel.hangup_cause or Cause.NORMAL_CLEARING,
-                              peer=last)
-        results = [leg.result for leg in legs if leg.result is not None]
-        if len(results) < len(legs):
-            return DialResult(DialStatus.NOANSWER, Cause.NO_ANSWER, peer=last)
-        return replace(_combine([*failures, *results]), peer=last)
+    async def place(self, caller: Channel, target: str) -> OutboundLeg | DialResult:
+        placed = await self._resolve(target)
+        if isinstance(placed, DialResult):
+            return placed
+        leg = OutboundLeg(self._svc, caller, placed)
+        leg.place()
+        return leg
 
     async def _resolve(self, text: str) -> _Placed | DialResult:
         svc = self._svc
-        if not text.lower().startswith(_TECH):
-            logger.warning("Dial: technology of '%s' is not available on this node", text)
-            return DialResult(DialStatus.CHANUNAVAIL, Cause.SUBSCRIBER_ABSENT)
         try:
             parsed = parse_dial_string(text)
         except DialStringError as exc:
@@ -456,86 +402,11 @@ class IaxDialer:
         host, port = str(found[0][4][0]), int(found[0][4][1])
         return _Placed(target, (host, port))
 
-    async def _race(self, channel: Channel, legs: list[OutboundLeg],
-                    timeout: float | None) -> OutboundLeg | None:
-        winner: OutboundLeg | None = None
-        with trio.move_on_after(math.inf if timeout is None else max(0.0, timeout)):
-            async with trio.open_nursery() as nursery:
-                remaining = len(legs)
 
-                async def watch(leg: OutboundLeg) -> None:
-                    nonlocal winner, remaining
-                    await leg.settled.wait()
-                    remaining -= 1
-                    if leg.result is not None and leg.result.status is DialStatus.ANSWER:
-                        winner = leg
-                        nursery.cancel_scope.cancel()
-                    elif remaining == 0:
-                        nursery.cancel_scope.cancel()
+class IaxDialer(Dialer):
+    """The node's dialer, knowing ``IAX2`` from the start; other technologies (local
+    phones) join it through :meth:`Dialer.add_technology`."""
 
-                async def caller_gone() -> None:
-                    await channel.wait(None)
-                    nursery.cancel_scope.cancel()
-
-                for leg in legs:
-                    nursery.start_soon(watch, leg)
-                nursery.start_soon(caller_gone)
-        return winner
-
-    async def _bridge(self, channel: Channel, leg: OutboundLeg) -> DialResult:
-        """Whichever side hangs up first ends the other with its cause; meanwhile voice,
-        DTMF, TEXT and hold cross (:func:`pbxedge.channels.bridge.bridge`)."""
-        callee = leg.channel
-        assert callee is not None
-        if channel.state is not ChannelState.UP and not channel.is_hungup:
-            if isinstance(channel, IaxChannel):
-                channel.answer_now()
-            else:
-                await channel.answer()
-        answered = trio.current_time()
-        if isinstance(channel, MediaChannel):
-            await bridge(channel, callee)
-        else:
-            await _signalling_bridge(channel, callee)
-        if callee.is_hungup:
-            cause = callee.hangup_cause or Cause.NORMAL_CLEARING
-        else:
-            cause = channel.hangup_cause or Cause.NORMAL_CLEARING
-            leg.hangup(cause)
-        return DialResult(DialStatus.ANSWER, cause,
-                          answered_seconds=trio.current_time() - answered, peer=callee.name)
-
-
-async def _signalling_bridge(caller: Channel, callee: MediaChannel) -> None:
-    """A caller that carries no media (a plan-only channel, a test double) hears the
-    callee's digits and text, and either hangup ends the call."""
-    async with trio.open_nursery() as nursery:
-        def digit(value: str, begin: bool) -> None:
-            if not begin:
-                nursery.start_soon(caller.send_dtmf, value)
-
-        def text(value: str) -> None:
-            nursery.start_soon(caller.send_text, value)
-
-        async def ends(side: Channel | MediaChannel) -> None:
-            await side.wait(None)
-            nursery.cancel_scope.cancel()
-
-        callee.take_audio(None, digit, text)
-        try:
-            nursery.start_soon(ends, caller)
-            nursery.start_soon(ends, callee)
-        except BaseException:
-            callee.take_audio(None)
-            raise
-    callee.take_audio(None)
-
-
-def _combine(results: list[DialResult]) -> DialResult:
-    """Asterisk's priority when every leg failed: BUSY, CONGESTION, CHANUNAVAIL, NOANSWER."""
-    for status in (DialStatus.BUSY, DialStatus.CONGESTION, DialStatus.CHANUNAVAIL):
-        for result in results:
-            if result.status is status:
-                return result
-    return results[0] if results else DialResult(DialStatus.CHANUNAVAIL,
-                                                 Cause.SUBSCRIBER_ABSENT)
+    def __init__(self, service: CallHost) -> None:
+        super().__init__()
+        self.add_technology("IAX2", IaxTechnology(service))
