@@ -40,6 +40,7 @@ from pbxedge.iaxservice.calls import CallService
 from pbxedge.iaxservice.registrations import RegistrationService
 from pbxedge.iaxservice.service import IaxService
 from pbxedge.paths import NodePaths
+from pbxedge.phones.service import PhoneService
 from pbxedge.private_state import make_state_private
 from pbxedge.store import Store
 
@@ -162,7 +163,8 @@ def _dialplan_engine(paths: NodePaths, files: LoadedFiles, store: Store) -> Engi
 
 def _iax_services(config: IaxConfig, paths: NodePaths, files: LoadedFiles, store: Store,
                   registry: CommandRegistry) -> list[Service]:
-    """The dialplan and the IAX2 side: endpoint and transport, registrations, calls."""
+    """The dialplan and the IAX2 side (endpoint and transport, registrations, calls), and
+    the local phones of console.conf."""
     engine = _dialplan_engine(paths, files, store)
     register_dialplan_commands(registry, engine, paths.extensions)
     keys = files.keys
@@ -173,7 +175,12 @@ def _iax_services(config: IaxConfig, paths: NodePaths, files: LoadedFiles, store
     calls = CallService(iax, config=config, keys=keys, store=store, engine=engine,
                         peers=registrations, media_env=media,
                         cdr=CdrRecorder(files.cdr, csv, (store,)))
-    return [iax, registrations, calls]
+    if not files.console.phones:
+        return [iax, registrations, calls]
+    phones = PhoneService(files.console, engine=engine, dialer=calls.dialer, store=store,
+                          state_dir=paths.state, media_env=media,
+                          indications=files.indications, cdr=calls.cdr)
+    return [iax, registrations, calls, phones]
 
 
 def _make_state_private(paths: NodePaths) -> bool:

@@ -1,6 +1,7 @@
 """The node's persistent state: one SQLite file in the state directory.
 
-It replaces Asterisk's astdb and holds two things:
+It replaces Asterisk's astdb and holds, besides call detail records and the alarms and self
+tests of phone boxes, two things:
 
 - **registrations of peers that registered to us**, each with an *absolute* expiry time (unix
   seconds).  Asterisk stores only ``host:port:expiry`` and, after a restart, grants the peer a
@@ -62,15 +63,18 @@ __all__ = [
     "ReservedFamilyError",
     "Store",
     "StoreError",
+    "StoredAlarm",
+    "StoredBoxTest",
     "StoredRegistration",
     "format_database_show",
 ]
 
 DEFAULT_FILENAME = "pbxedge.sqlite3"
 REGISTRY_FAMILY = "IAX/Registry"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # Older versions the store upgrades in place: version -> the tables it lacks.
-_MIGRATIONS: dict[int, tuple[str, ...]] = {1: ("cdr",)}
+_MIGRATIONS: dict[int, tuple[str, ...]] = {1: ("cdr", "alarms", "box_tests"),
+                                           2: ("alarms", "box_tests")}
 
 # How long a write waits for another connection's lock before failing.  Only another pbxedge
 # process (or a human with the sqlite3 shell) can hold it, so a short wait is plenty and keeps the
@@ -103,6 +107,19 @@ _SCHEMA: dict[str, str] = {
         " duration INTEGER NOT NULL, billsec INTEGER NOT NULL, disposition TEXT NOT NULL,"
         " amaflags TEXT NOT NULL, uniqueid TEXT, userfield TEXT, linkedid TEXT)"
     ),
+    # A phone box's alarm from the press until a person acknowledges it (or the box gives
+    # up): written at every step, so a restart resumes it where it was.
+    "alarms": (
+        "CREATE TABLE alarms ("
+        " id INTEGER PRIMARY KEY, box TEXT NOT NULL, started_at REAL NOT NULL,"
+        " state TEXT NOT NULL, attempts INTEGER NOT NULL, next_target INTEGER NOT NULL,"
+        " closed_at REAL, closed_by TEXT)"
+    ),
+    "box_tests": (
+        "CREATE TABLE box_tests ("
+        " id INTEGER PRIMARY KEY, box TEXT NOT NULL, at REAL NOT NULL,"
+        " passed INTEGER NOT NULL, detail TEXT NOT NULL)"
+    ),
 }
 _CDR_COLUMNS = ("id", "accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel",
                 "lastapp", "lastdata", "start", "answer", "end", "duration", "billsec",
@@ -112,6 +129,9 @@ _EXPECTED_COLUMNS: dict[str, tuple[str, ...]] = {
     "registrations": ("peer", "host", "port", "expires_at", "refresh", "username"),
     "kv": ("key", "value"),
     "cdr": _CDR_COLUMNS,
+    "alarms": ("id", "box", "started_at", "state", "attempts", "next_target", "closed_at",
+               "closed_by"),
+    "box_tests": ("id", "box", "at", "passed", "detail"),
 }
 # Files SQLite keeps beside the database; they belong to it and move aside with it.
 COMPANION_SUFFIXES = ("-wal", "-shm", "-journal")
@@ -147,6 +167,30 @@ class StoredRegistration:
     def remaining(self, now: float) -> float:
         """Seconds left at unix time ``now`` (0 once expired)."""
         return max(0.0, self.expires_at - now)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAlarm:
+    """A phone box's alarm as persisted (``state``: pending, acknowledged, given-up)."""
+
+    id: int
+    box: str
+    started_at: float
+    state: str
+    attempts: int
+    next_target: int
+    closed_at: float | None = None
+    closed_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBoxTest:
+    """The outcome of a phone box's periodic self test."""
+
+    box: str
+    at: float
+    passed: bool
+    detail: str
 
 
 class _Unusable(Exception):
@@ -237,6 +281,52 @@ class Store:
         with self._read() as db:
             rows = db.execute("SELECT * FROM cdr ORDER BY id").fetchall()
         return [dict(zip(_CDR_COLUMNS, row, strict=True)) for row in rows]
+
+    # ------------------------------------------------------------------ phone boxes
+
+    def open_alarm(self, box: str, started_at: float) -> StoredAlarm:
+        """Record a new pending alarm of *box*."""
+        with self._write() as db:
+            cursor = db.execute(
+                "INSERT INTO alarms (box, started_at, state, attempts, next_target)"
+                " VALUES (?, ?, 'pending', 0, 0)", (box, started_at))
+            alarm_id = int(cursor.lastrowid or 0)
+        return StoredAlarm(alarm_id, box, started_at, "pending", 0, 0)
+
+    def update_alarm(self, alarm_id: int, attempts: int, next_target: int) -> None:
+        with self._write() as db:
+            db.execute("UPDATE alarms SET attempts = ?, next_target = ? WHERE id = ?",
+                       (attempts, next_target, alarm_id))
+
+    def close_alarm(self, alarm_id: int, state: str, closed_at: float,
+                    closed_by: str | None = None) -> None:
+        with self._write() as db:
+            db.execute("UPDATE alarms SET state = ?, closed_at = ?, closed_by = ? WHERE id = ?",
+                       (state, closed_at, closed_by, alarm_id))
+
+    def pending_alarm(self, box: str) -> StoredAlarm | None:
+        """The alarm of *box* still waiting for a person, oldest first."""
+        with self._read() as db:
+            row = db.execute("SELECT * FROM alarms WHERE box = ? AND state = 'pending'"
+                             " ORDER BY id LIMIT 1", (box,)).fetchone()
+        return StoredAlarm(*row) if row is not None else None
+
+    def last_alarm(self, box: str) -> StoredAlarm | None:
+        with self._read() as db:
+            row = db.execute("SELECT * FROM alarms WHERE box = ? ORDER BY id DESC LIMIT 1",
+                             (box,)).fetchone()
+        return StoredAlarm(*row) if row is not None else None
+
+    def save_box_test(self, box: str, at: float, passed: bool, detail: str) -> None:
+        with self._write() as db:
+            db.execute("INSERT INTO box_tests (box, at, passed, detail) VALUES (?, ?, ?, ?)",
+                       (box, at, int(passed), detail))
+
+    def last_box_test(self, box: str) -> StoredBoxTest | None:
+        with self._read() as db:
+            row = db.execute("SELECT box, at, passed, detail FROM box_tests WHERE box = ?"
+                             " ORDER BY id DESC LIMIT 1", (box,)).fetchone()
+        return StoredBoxTest(str(row[0]), float(row[1]), bool(row[2]), str(row[3])) if row else None
 
     # ------------------------------------------------------------------ registrations
 

@@ -69,7 +69,7 @@ def test_schema_version_is_recorded(db_path: Path) -> None:
     open_clean(db_path).close()
     with sqlite3.connect(db_path) as raw:
         assert raw.execute("SELECT value FROM meta WHERE name='schema_version'").fetchone() == (
-            "2",
+            "3",
         )
 
 

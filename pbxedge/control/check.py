@@ -19,6 +19,7 @@ from pbxedge.config.iax import IaxConfig, load_iax_config
 from pbxedge.keys import KeyStore
 from pbxedge.media.indications import Indications
 from pbxedge.paths import PACKAGE_SOUNDS, NodePaths
+from pbxedge.phones.config import ConsoleConfig, load_console_config
 
 __all__ = ["LoadedFiles", "Problem", "load_node_files"]
 
@@ -43,6 +44,7 @@ class LoadedFiles:
     moh: MohClasses = field(default_factory=MohClasses)
     indications: Indications = field(default_factory=Indications.builtin)
     cdr: CdrConfig = field(default_factory=CdrConfig)
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -103,10 +105,13 @@ def _load_dialplan(paths: NodePaths, loaded: LoadedFiles) -> None:
 
 
 def _load_media(paths: NodePaths, loaded: LoadedFiles) -> None:
-    """musiconhold.conf, cdr.conf and indications.conf beside iax.conf; all may be absent."""
+    """musiconhold.conf, cdr.conf, indications.conf and console.conf (local phones)
+    beside iax.conf; all may be absent."""
     loaded.moh, problems = load_moh(paths.config_dir / "musiconhold.conf", PACKAGE_SOUNDS)
     loaded.problems.extend(Problem.from_diagnostic(d) for d in problems)
     loaded.cdr, problems = load_cdr_config(paths.config_dir / "cdr.conf")
+    loaded.problems.extend(Problem.from_diagnostic(d) for d in problems)
+    loaded.console, problems = load_console_config(paths.config_dir / "console.conf")
     loaded.problems.extend(Problem.from_diagnostic(d) for d in problems)
     indications = paths.config_dir / "indications.conf"
     if indications.is_file():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import socket
@@ -90,8 +91,10 @@ def _wait_until_ready(node: RunningNode) -> None:
 
 
 def start_node(folder: Path, config: Path, port: int, *extra_args: str,
-               preexec_fn: Callable[[], None] | None = None) -> RunningNode:
-    """*preexec_fn* runs in the child before pbxedge starts (to lower a resource limit)."""
+               preexec_fn: Callable[[], None] | None = None,
+               env: dict[str, str] | None = None) -> RunningNode:
+    """*preexec_fn* runs in the child before pbxedge starts (to lower a resource limit);
+    *env* is added to the environment it inherits (sound devices of a test)."""
     state = folder / "var"
     stderr_path = folder / "pbxedge.stderr"
     with stderr_path.open("wb") as stderr:
@@ -99,7 +102,7 @@ def start_node(folder: Path, config: Path, port: int, *extra_args: str,
             [sys.executable, "-m", "pbxedge", "-c", str(config), "--state", str(state), "-v",
              *extra_args],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
-            preexec_fn=preexec_fn,
+            preexec_fn=preexec_fn, env={**os.environ, **env} if env else None,
         )
     node = RunningNode(process, config, state, stderr_path, port)
     try:

@@ -7,6 +7,7 @@ unanswered and an unreachable destination gives BUSY, NOANSWER and CHANUNAVAIL.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
@@ -181,7 +182,7 @@ async def test_same_codec_bridge_relays_on_the_fast_path_untouched(
     agent.hangup(call)
     assert heard == b"".join(sent)
     stamps = [v.timestamp for v in sorted(call.voice, key=lambda v: v.timestamp)]
-    assert all(b - a == 20 for a, b in zip(stamps, stamps[1:], strict=False))
+    assert all(b - a == 20 for a, b in itertools.pairwise(stamps))
 
 
 async def test_ulaw_to_g722_echo_carries_the_chirp(three: Three, agent: CallAgent) -> None:
