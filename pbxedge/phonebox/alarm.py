@@ -18,7 +18,6 @@ same alarm with the target after the last one tried, and never extends ``alarm_g
 from __future__ import annotations
 
 import logging
-import time
 
 import trio
 
@@ -65,7 +64,7 @@ class Alarm:
     async def _run(self) -> None:
         targets = self.parts.config.alarm_targets
         while True:
-            remaining = self.give_up_at - time.time()
+            remaining = self.give_up_at - self.parts.clock()
             if remaining <= 0:
                 self._give_up()
                 return
@@ -83,7 +82,7 @@ class Alarm:
             self.calling = ""
             self._save()
             pause = ROUND_PAUSE if self.next_target % len(targets) == 0 else ATTEMPT_PAUSE
-            await trio.sleep(max(0.0, min(pause, self.give_up_at - time.time())))
+            await trio.sleep(max(0.0, min(pause, self.give_up_at - self.parts.clock())))
 
     # -- one call -------------------------------------------------------------------------
 
@@ -170,7 +169,7 @@ class Alarm:
     def _acknowledged(self, target: str) -> None:
         self.state = "acknowledged"
         self.closed_by = target
-        seconds = time.time() - self.started_at
+        seconds = self.parts.clock() - self.started_at
         self._close("acknowledged", target)
         logger.info("Alarm of '%s' acknowledged by %s after %.0f s and %d call%s: closed",
                     self.parts.name, target, seconds, self.attempts,
@@ -194,6 +193,6 @@ class Alarm:
 
     def _close(self, state: str, by: str | None) -> None:
         try:
-            self.parts.store.close_alarm(self.id, state, time.time(), by)
+            self.parts.store.close_alarm(self.id, state, self.parts.clock(), by)
         except StoreError as exc:
             logger.error("Alarm of '%s': closing not saved: %s", self.parts.name, exc)

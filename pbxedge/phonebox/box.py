@@ -41,7 +41,7 @@ class PhoneBox:
         self.next_test_at: float | None = None
         self._test_now = trio.Event()
         self._nursery: trio.Nursery | None = None
-        self._started = time.time()
+        self._started = self.parts.clock()
 
     # -- the button -----------------------------------------------------------------------
 
@@ -56,10 +56,10 @@ class PhoneBox:
         if self.testing and self.parts.phone.call is not None:
             self.parts.phone.call.end(Cause.NORMAL_CLEARING)  # the alarm does not wait for a test call
         try:
-            stored = self.parts.store.open_alarm(self.name, time.time())
+            stored = self.parts.store.open_alarm(self.name, self.parts.clock())
         except StoreError as exc:
             logger.error("Alarm of '%s' not saved (it goes on): %s", self.name, exc)
-            stored = StoredAlarm(0, self.name, time.time(), "pending", 0, 0)
+            stored = StoredAlarm(0, self.name, self.parts.clock(), "pending", 0, 0)
         logger.warning("Alarm of '%s' (%s): button pressed", self.name,
                        self.parts.config.location or "no location")
         self.parts.emit("AlarmStarted", Location=self.parts.config.location)
@@ -115,14 +115,14 @@ class PhoneBox:
         due = self._due()
         while True:
             self.next_test_at = due
-            with trio.move_on_after(max(0.0, due - time.time())):
+            with trio.move_on_after(max(0.0, due - self.parts.clock())):
                 await self._test_now.wait()
             self._test_now = trio.Event()
             busy = self.parts.phone.call is not None or (
                 self.alarm is not None and not self.alarm.done.is_set())
             if busy:
                 logger.info("phone box '%s': self test postponed (busy)", self.name)
-                due = time.time() + config.test_retry
+                due = self.parts.clock() + config.test_retry
                 continue
             await self._self_test()
             due = self._due()
@@ -158,12 +158,14 @@ class PhoneBox:
                          f"{config.ack_digit} within {config.ack_timeout:.0f} s, give up "
                          f"after {config.alarm_give_up / 60:.0f} min)")
         alarm = self.alarm
-        if alarm is not None and not alarm.done.is_set():
+        if alarm is None or alarm.done.is_set():
+            lines.append("  Alarm:      none")
+        elif alarm.state == "acknowledged":
+            lines.append(f"  Alarm:      acknowledged by {alarm.closed_by}, in call")
+        else:
             calling = f", calling {alarm.calling}" if alarm.calling else ""
             lines.append(f"  Alarm:      pending since {_when(alarm.started_at)}, "
                          f"{alarm.attempts} call{'s' if alarm.attempts != 1 else ''}{calling}")
-        else:
-            lines.append("  Alarm:      none")
         try:
             last = parts.store.last_alarm(self.name)
             test = parts.store.last_box_test(self.name)

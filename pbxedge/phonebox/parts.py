@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from pbxedge.channels.dial import Dialer
 from pbxedge.phonebox.events import BoxEvent, BoxEvents
@@ -26,6 +28,7 @@ class BoxParts:
     store: Store
     events: BoxEvents
     location: LocationPrompt
+    clock: Callable[[], float] = field(default=time.time)  # unix time, for the records
 
     @property
     def caller_name(self) -> str | None:
@@ -37,4 +40,5 @@ class BoxParts:
         return self.config.box_id or self.phone.config.callerid_num
 
     def emit(self, name: str, **fields: object) -> None:
-        self.events.emit(BoxEvent(name, self.name, {k: str(v) for k, v in fields.items()}))
+        self.events.emit(BoxEvent(name, self.name, {k: str(v) for k, v in fields.items()},
+                                  self.clock()))

@@ -13,7 +13,6 @@ The test fails when the tone is not heard, or when the report call is not answer
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -119,7 +118,7 @@ async def report(parts: BoxParts, passed: bool, detail: str) -> tuple[bool, str]
 
 
 async def run_self_test(parts: BoxParts) -> SelfTestResult:
-    at = time.time()
+    at = parts.clock()
     loop_ok, detail = await acoustic_loop(parts)
     reported, problem = await report(parts, loop_ok, detail)
     if problem:
