@@ -405,3 +405,37 @@ def test_simultaneous_first_opens_create_one_schema(db_path: Path) -> None:
     assert corrupt_files(db_path) == []
     with open_clean(db_path) as store:
         assert len(store.db_show("threads")) == 8
+
+
+def test_a_phone_box_alarm_is_kept_until_it_is_closed(db_path: Path) -> None:
+    with open_clean(db_path) as store:
+        alarm = store.open_alarm("lift", T0)
+        store.update_alarm(alarm.id, 3, 2)
+        other = store.open_alarm("hall", T0 + 1)
+    with open_clean(db_path) as store:  # a restart
+        pending = store.pending_alarm("lift")
+        assert pending is not None and (pending.attempts, pending.next_target) == (3, 2)
+        store.close_alarm(alarm.id, "acknowledged", T0 + 40, "IAX2/desk/100")
+        assert store.pending_alarm("lift") is None
+        assert store.pending_alarm("hall") == other
+        last = store.last_alarm("lift")
+        assert last is not None and (last.state, last.closed_at, last.closed_by) == (
+            "acknowledged", T0 + 40, "IAX2/desk/100")
+        assert store.last_box_test("lift") is None
+        store.save_box_test("lift", T0, False, "tone not heard")
+        store.save_box_test("lift", T0 + 60, True, "tone heard")
+        test = store.last_box_test("lift")
+        assert test is not None and (test.at, test.passed, test.detail) == (
+            T0 + 60, True, "tone heard")
+
+
+def test_a_version_2_state_file_gains_the_phone_box_tables(db_path: Path) -> None:
+    with open_clean(db_path) as store:
+        store.db_put("fam", "key", "value")
+    with sqlite3.connect(db_path) as raw:
+        raw.execute("DROP TABLE alarms")
+        raw.execute("DROP TABLE box_tests")
+        raw.execute("UPDATE meta SET value = '2' WHERE name = 'schema_version'")
+    with open_clean(db_path) as store:
+        assert store.db_get("fam", "key") == "value"
+        assert store.open_alarm("lift", T0).state == "pending"

@@ -49,6 +49,8 @@ class PhoneBox:
         """What one press does; returns a line for the console."""
         if not self.parts.config.alarm_targets:
             return "no alarm_targets"
+        if self._nursery is None:
+            return "not running"
         if self.alarm is not None and not self.alarm.done.is_set():
             logger.info("Alarm of '%s': button pressed again; the alarm is in progress",
                         self.name)
@@ -67,20 +69,25 @@ class PhoneBox:
         return "alarm started"
 
     def _start(self, alarm: Alarm) -> None:
+        assert self._nursery is not None
         self.alarm = alarm
-        if self._nursery is None:
-            raise RuntimeError("the phone box is not running")
         self._nursery.start_soon(alarm.run)
 
     # -- running --------------------------------------------------------------------------
 
-    async def run(self) -> None:
-        async with trio.open_nursery() as nursery:
-            self._nursery = nursery
-            nursery.start_soon(self.parts.location.prepare)
-            self._resume()
-            if self.parts.config.test_target:
-                nursery.start_soon(self._test_schedule)
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+                  ) -> None:
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                task_status.started()
+                nursery.start_soon(self.parts.location.prepare)
+                self._resume()
+                if self.parts.config.test_target:
+                    nursery.start_soon(self._test_schedule)
+                await trio.sleep_forever()  # the button may be pressed at any time
+        finally:
+            self._nursery = None
 
     def _resume(self) -> None:
         try:

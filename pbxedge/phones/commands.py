@@ -12,19 +12,34 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import trio
 
 from pbxedge.audio.devices import AudioUnavailable, DeviceInfo, list_devices
 from pbxedge.channels.console import console_verbose
 from pbxedge.control.registry import CommandContext, CommandRegistry, Handler, UsageError
+from pbxedge.phonebox.box import PhoneBox
 from pbxedge.phones.phone import LocalPhone
 
-if TYPE_CHECKING:
-    from pbxedge.phones.service import PhoneService
-
 __all__ = ["register_console_commands"]
+
+
+
+class PhoneService(Protocol):
+    """What the commands use of :class:`pbxedge.phones.service.PhoneService`."""
+
+    phones: dict[str, LocalPhone]
+    boxes: dict[str, PhoneBox]
+    active: LocalPhone | None
+
+    @property
+    def nursery(self) -> trio.Nursery: ...
+
+    def phone(self, name: str | None) -> LocalPhone | None: ...
+
+    def press(self, phone: LocalPhone) -> str: ...
+
 
 _RULE = "=" * 61
 _DASHES = "=== " + "-" * 57

@@ -129,7 +129,7 @@ class PhoneService:
                 for phone in self.phones.values():
                     nursery.start_soon(phone.run)
                 for box in self.boxes.values():
-                    nursery.start_soon(box.run)
+                    await nursery.start(box.run)
                 for button in self.buttons:
                     nursery.start_soon(button.run)
                 task_status.started()
