@@ -274,3 +274,23 @@ output_device = {other.output_device}
     finally:
         stop(node)
         stop(echo)
+
+
+def test_a_missing_device_is_named_and_the_node_runs_without_it(node_dir: Path) -> None:
+    phone = FilePhone("desk", node_dir / "in.raw", node_dir / "play.raw")
+    node = phone_node(node_dir / "phone", _console("desk", None, "active = yes\n"
+                                                   "extension = 600",
+                                                   inp="lift_mic", out="desk_play"),
+                      "[default]\nexten => 600,1,Answer()\n same => n,Verbose(1,NO AUDIO)\n",
+                      phones=[phone])
+    try:
+        line = wait_for_log(node, "Console/desk: cannot open the sound device")
+        assert "no input device 'lift_mic'; devices: " in line and "'desk_cap'" in line
+        assert "device unavailable (no input device 'lift_mic'" in rx(node, "console show stats")
+        assert rx(node, "console dial") == ""  # the dialplan still runs, without audio
+        wait_for_log(node, "NO AUDIO")
+        time.sleep(4)  # retries at 1, 2 and 4 s
+        assert node.stderr().count("cannot open the sound device") == 1  # said once
+        assert rx(node, "core show uptime")  # the node serves on
+    finally:
+        stop(node)

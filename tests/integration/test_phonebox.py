@@ -145,3 +145,66 @@ def test_the_self_test_passes_with_the_loop_closed_and_fails_with_a_deaf_microph
     finally:
         stop(box)
         stop(desks)
+
+
+HOT_LINE_DESKS = """[from-phone]
+exten => 104,1,Busy(5)
+exten => 105,1,Answer()
+ same => n,Verbose(1,HOTLINE ANSWERED from '${CALLERID(name)}' <${CALLERID(num)}>)
+ same => n,Wait(2)
+ same => n,Hangup()
+"""
+HOT_LINE = """[hotline]
+exten => s,1,Dial(IAX2/far/104,5)
+ same => n,Verbose(1,FIRST ${DIALSTATUS})
+ same => n,Dial(IAX2/far/105,20)
+ same => n,Hangup()
+[from-far]
+exten => 300,1,Dial(Console/lift)
+"""
+
+
+async def test_a_hot_line_falls_back_hangs_up_with_the_desk_and_takes_callbacks(
+        node_dir: Path, loop_phone: FilePhone) -> None:
+    import trio
+
+    from pbxedge.load.agent import CallAgent
+
+    desks = far_node(node_dir / "desks", HOT_LINE_DESKS)
+    conf = f"""[lift]
+input_device = {loop_phone.input_device}
+output_device = {loop_phone.output_device}
+immediate = yes
+autoanswer = yes
+context = hotline
+callerid = "Lift 2" <42>
+"""
+    box = phone_node(node_dir / "box", conf, HOT_LINE, phones=[loop_phone],
+                     far_port=desks.port)
+    try:
+        await trio.to_thread.run_sync(wait_for_log, box, "Console/lift: sound device open")
+        assert await trio.to_thread.run_sync(rx, box, "console press lift") == (
+            "Console/lift: dialling\n")
+        await trio.to_thread.run_sync(wait_for_log, box, "FIRST BUSY")
+        line = await trio.to_thread.run_sync(wait_for_log, desks, "HOTLINE ANSWERED")
+        assert "from 'Lift 2' <42>" in line
+        await trio.to_thread.run_sync(wait_for_log, box, "Hangup on Console")
+        # The desk calls back: answered at once.
+        async with trio.open_nursery() as nursery:
+            agent = CallAgent()
+            await nursery.start(agent.run)
+            call = agent.call(("127.0.0.1", box.port), "300")
+            with trio.fail_after(20):
+                await call.answered.wait()
+            calls = await trio.to_thread.run_sync(rx, box, "console show calls")
+            assert "Console/lift" in calls and "1 active console call" in calls
+            agent.hangup(call)
+            agent.flush()
+            await trio.to_thread.run_sync(
+                wait_until, lambda: "0 active console calls" in rx(box, "console show calls"),
+                "the callback to end")
+            nursery.cancel_scope.cancel()
+        assert "Auto-answered" in box.stderr()
+    finally:
+        stop(box)
+        stop(desks)
