@@ -55,8 +55,12 @@ class PhoneBox:
             logger.info("Alarm of '%s': button pressed again; the alarm is in progress",
                         self.name)
             return "alarm in progress"
-        if self.testing and self.parts.phone.call is not None:
-            self.parts.phone.call.end(Cause.NORMAL_CLEARING)  # the alarm does not wait for a test call
+        call = self.parts.phone.call
+        if call is not None and not self.testing:
+            logger.info("Alarm of '%s': button pressed during a call; no new alarm", self.name)
+            return "in a call"
+        if call is not None:
+            call.end(Cause.NORMAL_CLEARING)  # the alarm does not wait for a test call
         try:
             stored = self.parts.store.open_alarm(self.name, self.parts.clock())
         except StoreError as exc:

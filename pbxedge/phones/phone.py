@@ -125,7 +125,6 @@ class LocalPhone:
         self._digit_listeners: list[Callable[[ConsoleChannel, str, bool], None]] = []
         self._far_end_prompt = 0  # prompts replacing the microphone towards the far end
         self._local_prompt = 0  # prompts replacing the far end on the loudspeaker
-        self.mic_blocks = 0
         self.mic_sent = 0
         zone = host.indications.zone(None)
         self._tones = zone.tones if zone is not None else {}
@@ -224,7 +223,6 @@ class LocalPhone:
                 self._from_microphone(block)
 
     def _from_microphone(self, block: Samples) -> None:
-        self.mic_blocks += 1
         call = self.call
         if not self._mic_listeners and call is None:
             return

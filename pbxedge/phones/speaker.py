@@ -75,7 +75,6 @@ class SpeakerFeed:
         self._ready = np.zeros(0, dtype=np.int16)  # device-rate samples due now
         self._stamped: bool | None = None
         self.frames_in = 0
-        self.blocks_out = 0
         self.underflows = 0  # blocks padded with silence while audio was queued
 
     def _now_ms(self) -> int:
@@ -139,7 +138,6 @@ class SpeakerFeed:
                     self.underflows += 1  # audio is queued, yet none is due: the card is early
                 block = np.concatenate([block, np.zeros(count - len(block), dtype=np.int16)])
             self._ready = block[count:]
-            self.blocks_out += 1
         return apply_gain(block[:count], self._gain)
 
     def _to_device(self, samples: Samples) -> Samples:

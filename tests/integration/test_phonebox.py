@@ -3,14 +3,17 @@
 Desk 100 answers and never acknowledges; desk 101 answers and presses 5 after two
 seconds; receiver 200 reads the box's test report (``*<box>#<result>#``). The box's
 microphone and loudspeaker are ALSA file devices: one file for both closes the acoustic
-loop, a silent file makes the microphone deaf.
+loop, a silent file makes the microphone deaf. The button is a synthetic evdev device where
+/dev/uinput exists, else `console press` (the same press the button reader calls).
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -70,14 +73,48 @@ def loop_phone(node_dir: Path) -> FilePhone:
     return FilePhone("lift", loop, loop)
 
 
+class Button:
+    """The box's call button: a synthetic input device (evdev ``UInput``) where the kernel
+    offers ``/dev/uinput``, read by the node's button reader; elsewhere ``console press``,
+    which calls the same press the reader calls."""
+
+    def __init__(self) -> None:
+        self.device: Any = None
+        if os.access("/dev/uinput", os.W_OK):
+            from evdev import UInput, ecodes
+
+            self.device = UInput({ecodes.EV_KEY: [ecodes.KEY_F1]}, name="pbxedge lift button")
+
+    @property
+    def config(self) -> str:
+        return f"button = {self.device.device.path}:KEY_F1\n" if self.device else ""
+
+    def press(self, box: RunningNode) -> None:
+        if self.device is None:
+            assert rx(box, "console press lift") == "Console/lift: alarm started\n"
+            return
+        from evdev import ecodes
+
+        wait_for_log(box, "Console/lift: call button KEY_F1")
+        self.device.write(ecodes.EV_KEY, ecodes.KEY_F1, 1)
+        self.device.write(ecodes.EV_KEY, ecodes.KEY_F1, 0)
+        self.device.syn()
+        wait_for_log(box, "Console/lift: button KEY_F1 pressed")
+
+    def close(self) -> None:
+        if self.device is not None:
+            self.device.close()
+
+
 def test_an_alarm_goes_on_until_a_desk_acknowledges_it(
         node_dir: Path, loop_phone: FilePhone, record_property: pytest.RecordProperty) -> None:
     desks = far_node(node_dir / "desks", DESKS)
-    box = _start_box(node_dir / "box", desks, [loop_phone], _box("lift", loop_phone, "42"),
-                     free_udp_port())
+    button = Button()
+    box = _start_box(node_dir / "box", desks, [loop_phone],
+                     _box("lift", loop_phone, "42") + button.config, free_udp_port())
     try:
         pressed = time.monotonic()
-        assert rx(box, "console press lift") == "Console/lift: alarm started\n"
+        button.press(box)
         # The first desk's node takes the NEW: that is when its phone starts ringing.
         wait_until(lambda: "Accepting UNAUTHENTICATED call" in desks.stderr(), "desk 1")
         ring_s = time.monotonic() - pressed
@@ -101,6 +138,7 @@ def test_an_alarm_goes_on_until_a_desk_acknowledges_it(
     finally:
         stop(box)
         stop(desks)
+        button.close()
 
 
 def test_a_restart_in_the_middle_resumes_the_alarm(node_dir: Path,
