@@ -1,4 +1,7 @@
-"""Outgoing IAX2 calls: the dialplan's :class:`~dialplan.dialer.Dialer`.
+"""Outgoing IAX2 calls: the ``IAX2`` technology of the node's dialer.
+
+:class:`IaxDialer` is the node's :class:`~pbxedge.channels.dial.Dialer` (the race of the
+legs and the bridge live there) with :class:`IaxTechnology` placing the ``IAX2/…`` legs.
 
 ``Dial(IAX2/[user[:secret|:[key]]@]peer[:port][/exten[@context]][/options])`` resolves the
 target (peer defaults, §8.1), sends a NEW built like Asterisk's (§7.2), answers the
@@ -13,8 +16,9 @@ REJECT, unreachable    CHANUNAVAIL (cause 20 when the peer cannot be dialled)
 timeout                NOANSWER
 =====================  ===========================================
 
-After ANSWER the legs are bridged (:mod:`pbxedge.channels.bridge`): voice, DTMF, TEXT and
-hold cross, and a hangup on either leg hangs up the other with the same cause.
+After ANSWER the legs are bridged (:mod:`pbxedge.channels.bridge`): voice, DTMF, TEXT,
+hold and hook flashes cross, and a hangup on either leg hangs up the other with the same
+cause.
 """
 
 from __future__ import annotations

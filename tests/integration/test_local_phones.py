@@ -132,6 +132,8 @@ def test_two_nodes_talk_through_their_local_phones(node_dir: Path) -> None:
         assert rx(a, "console flash") == "No call to flash\nCommand 'console flash' failed.\n"
         assert rx(a, "console dial 999@nowhere") == "No such extension '999' in context 'nowhere'\n"
         assert rx(a, "console show active") == "The active console device is 'desk'.\n"
+        available = rx(a, "console list available")
+        assert "=== Device Name: desk_cap\n=== ---> Input Device\n" in available
 
         assert rx(a, "console dial 100") == ""
         wait_for_log(b, "Call to device 'lobby' on console from 'Front desk' <200>")
