@@ -33,6 +33,7 @@ def parse_button(spec: str) -> tuple[str, str]:
 
 
 def _key_code(name: str) -> int | None:
+    # evdev is loaded only by a node that has a button (it is Linux-only).
     try:
         from evdev import ecodes
     except ImportError:

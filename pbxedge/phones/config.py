@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from pbxedge.config.diagnostics import ConfigError, Diagnostic, Origin, Severity
-from pbxedge.config.loader import Category, Variable, load_config
+from pbxedge.config.loader import Category, Variable, load_config, parse_config_text
 from pbxedge.config.values import ValueFormError, parse_bool, parse_callerid, parse_int
 from pbxedge.media.jitterbuffer import JitterBufferSettings
 
@@ -310,8 +310,6 @@ def load_console_config(path: Path) -> tuple[ConsoleConfig, list[Diagnostic]]:
 def parse_console_config(text: str, filename: str = "console.conf") -> tuple[ConsoleConfig,
                                                                              list[Diagnostic]]:
     """The same from text (tests, tools)."""
-    from pbxedge.config.loader import parse_config_text
-
     config = parse_config_text(text, filename)
     console, problems = _build(config.sections(), None)
     return console, [*config.diagnostics, *problems]
