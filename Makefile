@@ -7,14 +7,19 @@ PYTHON ?= python3
 # Debian packages: PortAudio for local phones; libgsm for the GSM codec; espeak-ng speaks the
 # prompts at install time (and a phone box's location); linux-libc-dev lets pip build evdev;
 # tshark, nmap and iaxmodem are test peers; PulseAudio (a null sink, reached through the
-# ALSA pulse plugin) is the clocked sound device of the local-phone tests.
+# ALSA pulse plugin) is the clocked sound device of the local-phone tests; systemd's
+# systemd-analyze checks the service unit; the Realtime tests and bench run a private
+# PostgreSQL server.
 APT_PACKAGES := libportaudio2 libgsm1 espeak-ng linux-libc-dev tshark nmap iaxmodem \
-	libasound2-plugins pulseaudio pulseaudio-utils
+	libasound2-plugins pulseaudio pulseaudio-utils systemd postgresql
 STAMP := $(VENV)/.installed
 # The English core prompts, spoken by espeak-ng into the package (not kept in git).
 SOUNDS := pbxedge/sounds/.generated
 
-.PHONY: run test lint bench deps apt keyperms sounds clean
+# Where `make install-service` puts the node (the unit's ExecStart follows it).
+PREFIX ?= /opt/pbxedge
+
+.PHONY: run test lint bench deps apt keyperms sounds clean install-service
 
 run: $(STAMP) $(SOUNDS) keyperms
 	$(VENV)/bin/pbxedge -c configs/iax.conf
@@ -58,6 +63,24 @@ $(STAMP): pyproject.toml | apt
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -e '.[dev]'
 	touch $@
+
+# As root: the node in $(PREFIX) (its own venv, with the prompts), the sample configuration in
+# /etc/pbxedge (files already there are kept), the system user pbxedge, and the systemd unit.
+# Then: systemctl enable --now pbxedge. See "Operating pbxedge" in README.md.
+install-service: | apt
+	$(PYTHON) -m venv $(PREFIX)
+	$(PREFIX)/bin/pip install -q --upgrade pip
+	$(PREFIX)/bin/pip install -q .
+	$(PREFIX)/bin/python -m pbxedge.prompts
+	id -u pbxedge >/dev/null 2>&1 || useradd --system --user-group --home-dir /var/lib/pbxedge \
+	  --shell /usr/sbin/nologin pbxedge
+	install -d -m 0750 -g pbxedge /etc/pbxedge
+	for f in iax.conf extensions.conf musiconhold.conf; do \
+	  test -e /etc/pbxedge/$$f || install -m 0640 -g pbxedge configs/$$f /etc/pbxedge/$$f; \
+	done
+	sed 's#/opt/pbxedge#$(PREFIX)#g' configs/pbxedge.service > /etc/systemd/system/pbxedge.service
+	systemd-analyze verify /etc/systemd/system/pbxedge.service
+	systemctl daemon-reload 2>/dev/null || echo "systemd is not running here: reload it before starting pbxedge"
 
 clean:
 	rm -rf $(VENV) var pbxedge/sounds .pytest_cache .mypy_cache .ruff_cache

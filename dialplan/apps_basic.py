@@ -11,6 +11,7 @@ from dialplan.args import separate_args
 from dialplan.call import Call
 from dialplan.channel import ChannelState, Feature, Indication
 from dialplan.registry import Application, AppResult, Registry
+from pbxedge.events import UserEvent
 
 __all__ = ["register_basic_apps"]
 
@@ -163,6 +164,21 @@ async def _system(call: Call, data: str) -> AppResult | None:
     return None
 
 
+async def _user_event(call: Call, data: str) -> AppResult | None:
+    """``UserEvent(name[,key: value[,...]])``: a manager event of the ``user`` class."""
+    parts = separate_args(data)
+    if not parts or not parts[0].strip():
+        log.warning("UserEvent requires an argument (eventname[,body])")
+        return None
+    headers = []
+    for item in parts[1:]:
+        key, colon, value = item.partition(":")
+        if colon and key.strip():
+            headers.append((key.strip(), value.strip()))
+    call.services.events.publish(UserEvent(parts[0].strip(), tuple(headers), call.channel))
+    return None
+
+
 def register_basic_apps(registry: Registry[Call]) -> None:
     for app in (
         Application("Answer", _answer, "Answer a channel if ringing."),
@@ -179,5 +195,7 @@ def register_basic_apps(registry: Registry[Call]) -> None:
         Application("MSet", _mset, "Set channel variable(s) or function value(s)."),
         Application("SendText", _send_text, "Send a Text Message on a channel."),
         Application("System", _system, "Execute a system command.", waits=True),
+        Application("UserEvent", _user_event, "Send an arbitrary user-defined event to "
+                    "parties interested in a channel (AMI users)."),
     ):
         registry.add_app(app)

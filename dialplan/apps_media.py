@@ -353,6 +353,11 @@ async def _dial(call: Call, data: str) -> AppResult | None:
     if result.status is DialStatus.ANSWER:
         call.set_variable("ANSWEREDTIME", str(int(result.answered_seconds)))
         call.set_variable("ANSWEREDTIME_MS", str(int(result.answered_seconds * 1000)))
+        if result.redirect is not None and not call.channel.is_hungup:
+            # A blind transfer from the far end: the caller goes on where it was sent.
+            context, exten = result.redirect
+            call.goto(context, exten, 1)
+            return None
         call.channel.hangup_cause = result.hangup_cause
         # After a bridged call only the 'g' option continues in the dialplan.
         return None if "g" in options and not call.channel.is_hungup else AppResult.HANGUP

@@ -6,6 +6,7 @@ from dialplan.agi import register_agi_app
 from dialplan.apps_basic import register_basic_apps
 from dialplan.apps_flow import register_flow_apps
 from dialplan.apps_media import register_media_apps
+from dialplan.apps_transfer import register_transfer_app
 from dialplan.call import Call
 from dialplan.func_channel import register_channel_functions
 from dialplan.func_math import register_math_function
@@ -20,6 +21,7 @@ def default_registry() -> Registry[Call]:
     register_basic_apps(registry)
     register_flow_apps(registry)
     register_media_apps(registry)
+    register_transfer_app(registry)
     register_agi_app(registry)
     register_builtin_functions(registry)
     register_channel_functions(registry)

@@ -8,12 +8,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import trio
+
 from dialplan.channel import Channel
 from dialplan.dialer import Dialer
 from dialplan.plan import Dialplan
 from dialplan.registry import Registry
 from dialplan.store import KeyValueStore
 from dialplan.substitution import substitute
+from pbxedge.events import EventBus, VarSet
 
 __all__ = [
     "Call",
@@ -59,6 +62,7 @@ class Services:
     store: KeyValueStore | None = None
     options: EngineOptions = field(default_factory=EngineOptions)
     indications: ToneZones | None = None
+    events: EventBus = field(default_factory=EventBus)  # where Newexten, VarSet… are told
 
 
 @dataclass
@@ -130,6 +134,10 @@ class Call:
         self.response_timeout = services.options.response_timeout
         self.digit_timeout = services.options.digit_timeout
         self.tonezone: str | None = None
+        # Where a Redirect sends the call, and what it interrupts to get there.
+        self.redirect: tuple[str, str, int] | None = None
+        self._interruptible: trio.CancelScope | None = None
+        self.ended = False  # left the dialplan (``h`` may still run)
 
     def location(self) -> CallLocation:
         """A snapshot of where the call is now (the console reads it from another task)."""
@@ -139,6 +147,19 @@ class Call:
     def goto(self, context: str | None, exten: str | None, priority: int) -> None:
         """Continue at the given place after the current application returns."""
         self.jump = (context or self.context, exten or self.exten, priority)
+
+    def redirect_to(self, context: str, exten: str, priority: int) -> None:
+        """Continue at the given place now, stopping the application that runs (the
+        manager's Redirect, Asterisk's ``ast_async_goto``)."""
+        self.redirect = (context, exten, priority)
+        if self._interruptible is not None:
+            self._interruptible.cancel()
+
+    def interruptible(self) -> trio.CancelScope:
+        """A scope :meth:`redirect_to` cancels: what runs inside it stops for the Redirect
+        (cancelling it once it is left changes nothing)."""
+        scope = self._interruptible = trio.CancelScope()
+        return scope
 
     # -- variables ---------------------------------------------------------------------
     def lookup_variable(self, name: str) -> str | None:
@@ -192,6 +213,9 @@ class Call:
             self.channel.variables[name] = value
         else:
             self.channel.variables.pop(name, None)
+        events = self.services.events
+        if events.active:
+            events.publish(VarSet(self.channel, name, value))
 
     def substitute(self, text: str) -> str:
         return substitute(text, self)

@@ -26,6 +26,7 @@ __all__ = [
     "RecordResult",
     "RecordStatus",
     "SoundNotFound",
+    "Transferable",
 ]
 
 
@@ -182,3 +183,18 @@ class Channel(Protocol):
         ...
 
     async def stop_moh(self) -> None: ...
+
+
+@runtime_checkable
+class Transferable(Protocol):
+    """A channel whose technology can blind-transfer the far end (``Transfer()``)."""
+
+    @property
+    def technology(self) -> str:
+        """``IAX2``: the ``Tech`` a ``Transfer(Tech/dest)`` must name."""
+        ...
+
+    async def transfer(self, destination: str) -> bool:
+        """Ask the far end to send its side of the call to ``exten[@context]``; False when
+        the request could not be sent."""
+        ...

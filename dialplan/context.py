@@ -66,7 +66,8 @@ class Include:
 
 @dataclass(frozen=True, slots=True)
 class Switch:
-    """``switch => ...``: kept so ``dialplan show`` lists it; not executed on this node."""
+    """``switch => ...``: ``Realtime/...`` ones are looked up (:mod:`dialplan.switches`);
+    any other is only listed by ``dialplan show``."""
 
     kind: str
     data: str

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from dialplan.call import Call
+from dialplan.patterns import MatchMode
 
 __all__ = ["collect_extension", "goto_collected"]
 
@@ -19,13 +20,20 @@ async def collect_extension(call: Call, first_timeout: float, digit_timeout: flo
     if not digits:
         first = await call.channel.wait_for_digit(first_timeout)
         if first is None:
+            await call.plan.prepare(call.context, "t")
             return ""
         digits = first
-    while call.plan.match_more(call.context, digits, callerid):
+    while True:
+        await call.plan.prepare(call.context, digits, MatchMode.MATCHMORE)
+        if not call.plan.match_more(call.context, digits, callerid):
+            break
         more = await call.channel.wait_for_digit(digit_timeout)
         if more is None:
             break
         digits += more
+    # What goto_collected() will look for, for Realtime switches.
+    for exten in (digits, "i"):
+        await call.plan.prepare(call.context, exten)
     return digits
 
 

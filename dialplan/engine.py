@@ -5,12 +5,17 @@ application, then continue at the next priority or where a Goto sent the call.  
 priorities run out the call ends (``autofallthrough=yes``) or waits for digits; an unknown
 extension goes to ``i``; the ``h`` extension runs when the call is over.  A plan that spins
 through priorities without ever waiting on the caller is stopped with a log line.
+
+Each priority run is told on the node's event bus (``Newexten``); a Redirect (from the
+manager interface) stops the running application and moves the call elsewhere.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import trio
@@ -29,6 +34,7 @@ from dialplan.digits import collect_extension, goto_collected
 from dialplan.plan import Dialplan
 from dialplan.registry import AppResult, Registry
 from dialplan.store import KeyValueStore
+from pbxedge.events import Newexten
 
 __all__ = ["CallOutcome", "Engine", "entry_extension"]
 
@@ -89,31 +95,71 @@ class Engine:
     def reload(self, plan: Dialplan) -> None:
         """Use *plan* for new calls; running calls keep the plan they started with.
 
-        *plan* should have been loaded with ``runtime=engine.plan.runtime`` so that
-        registrations and globals carry over.
+        The run-time table (registrations' regcontext entries, globals) carries over to
+        *plan*, which must not have been used yet.
         """
-        if plan.runtime is not self.plan.runtime:
-            log.warning("reloaded dialplan does not share the run-time table; registrations are lost")
+        plan.runtime = self.plan.runtime
         self.plan = plan
         plan.apply_globals()
 
     async def start(self, channel: Channel, context: str, exten: str, priority: int = 1) -> CallOutcome:
         """Run *channel* from ``exten@context`` until the call leaves the dialplan."""
         call = Call(channel, self.plan, self.services, context, exten, priority)
-        name = channel.name
+        with self._running_call(call):
+            return await self._finish(call, await self._run(call))
+
+    async def run_application(self, channel: Channel, app: str, data: str) -> CallOutcome:
+        """Run one application on *channel*, then end the call (the manager's Originate
+        with ``Application``); a Redirect meanwhile sends it into the dialplan instead."""
+        call = Call(channel, self.plan, self.services, "default", "s", 1)
+        with self._running_call(call):
+            result: AppResult | None = None
+            with call.interruptible():
+                result = await self._execute(call, app, data)
+            if call.redirect is not None:
+                outcome = await self._run(call)
+            else:
+                reason = "hangup" if result is AppResult.HANGUP else "fallthrough"
+                outcome = CallOutcome(reason, channel.hangup_cause or CAUSE_NORMAL_CLEARING)
+            return await self._finish(call, outcome)
+
+    @contextmanager
+    def _running_call(self, call: Call) -> Iterator[None]:
+        name = call.channel.name
         self._running[name] = call
         try:
-            outcome = await self._run(call)
-            outcome.ended_at = time.time()
-            await self._run_h(call)
-            if not channel.is_hungup:
-                await channel.hangup(outcome.hangup_cause)
+            yield
         finally:
             # A newer call that reused the name keeps its entry.
             if self._running.get(name) is call:
                 del self._running[name]
+
+    async def _finish(self, call: Call, outcome: CallOutcome) -> CallOutcome:
+        call.ended = True  # a Redirect can no longer move it
+        outcome.ended_at = time.time()
+        await self._run_h(call)
+        if not call.channel.is_hungup:
+            await call.channel.hangup(outcome.hangup_cause)
         outcome.trace = call.trace
         return outcome
+
+    def call_for(self, channel: Channel) -> Call:
+        """The call running *channel*, or a call made for it at ``s@default`` (to read or
+        set its variables and functions from outside the dialplan)."""
+        call = self._running.get(channel.name)
+        if call is not None and call.channel is channel:
+            return call
+        return Call(channel, self.plan, self.services, "default", "s", 1)
+
+    def redirect(self, channel_name: str, context: str, exten: str, priority: int) -> bool:
+        """Move the running call of *channel_name* to ``exten@context:priority`` now; False
+        when no such call runs the dialplan (or it is over)."""
+        call = self._running.get(channel_name)
+        if call is None or call.ended or call.channel.is_hungup:
+            return False
+        log.info("Redirecting '%s' to %s@%s:%d", channel_name, exten, context, priority)
+        call.redirect_to(context, exten, priority)
+        return True
 
     def location(self, channel_name: str) -> CallLocation | None:
         """Where the channel called *channel_name* is in the dialplan; None when it is not in it."""
@@ -126,11 +172,23 @@ class Engine:
 
     # -- the main loop -------------------------------------------------------------------
     async def _run(self, call: Call) -> CallOutcome:
+        """Run priorities until the call leaves the dialplan; a Redirect stops whatever runs
+        (one cancel scope per run, not per priority) and the call starts again there."""
+        while True:
+            if call.redirect is not None:
+                call.context, call.exten, call.priority = call.redirect
+                call.redirect = None
+                call.steps_without_wait = 0  # an outside action moved it: not a loop
+            with call.interruptible():
+                return await self._run_priorities(call)
+
+    async def _run_priorities(self, call: Call) -> CallOutcome:
         plan, channel = call.plan, call.channel
         try:
             while True:
                 if channel.is_hungup:
                     return CallOutcome("caller", channel.hangup_cause)
+                await plan.prepare(call.context, call.exten)
                 found = plan.find(call.context, call.exten, channel.caller_num, priority=call.priority)
                 if found is not None:
                     result = await self._execute(call, found.priority.app, found.priority.data)
@@ -138,6 +196,7 @@ class Engine:
                         return CallOutcome("hangup", channel.hangup_cause or CAUSE_NORMAL_CLEARING)
                     continue
                 if not plan.exists(call.context, call.exten, 1, channel.caller_num):
+                    await plan.prepare(call.context, "i")
                     if not self._to_invalid(call):
                         return CallOutcome("invalid", channel.hangup_cause)
                     continue
@@ -160,6 +219,10 @@ class Engine:
                   call.priority, app.name, call.channel.name, data)
         # The registered spelling, as Asterisk shows it whatever case the plan used.
         call.app, call.app_data = app.name, data
+        events = self.services.events
+        if events.active:
+            events.publish(Newexten(call.channel, call.context, call.exten, call.priority,
+                                    app.name, data))
         call.jump = None
         started = trio.current_time()
         try:
@@ -225,11 +288,13 @@ class Engine:
     async def _run_h(self, call: Call) -> None:
         """Run ``h`` in the call's current context, stopping at the first app that ends."""
         callerid = call.channel.caller_num
+        await call.plan.prepare(call.context, "h")
         if not call.plan.exists(call.context, "h", 1, callerid):
             return
         call.exten, call.priority = "h", 1
         try:
             while True:
+                await call.plan.prepare(call.context, call.exten)
                 found = call.plan.find(call.context, call.exten, callerid, priority=call.priority)
                 if found is None:
                     return

@@ -3,7 +3,7 @@
 The generic ``.conf`` syntax (comments, ``#include``, templates) is pbxedge.config's job;
 this module gives meaning to the entries: ``exten``/``same`` lines with priorities, labels
 and caller-ID matches, ``include`` (optionally time-conditional), ``ignorepat``,
-``switch`` (accepted, reported as unsupported), ``[general]`` and ``[globals]``.
+``switch`` (``Realtime/...`` switches; others are reported as unsupported), ``[general]`` and ``[globals]``.
 Categories with the same name are merged, as Asterisk does.  Every problem becomes a
 :class:`Diagnostic` naming ``file:line``; nothing raises on bad content.
 """
@@ -26,6 +26,7 @@ from dialplan.context import (
 )
 from dialplan.plan import Dialplan, DialplanOptions, RuntimeState
 from dialplan.substitution import substitute
+from dialplan.switches import parse_realtime_switch
 from dialplan.timing import TimeSpec
 from pbxedge.config.diagnostics import ConfigError, Diagnostic, Origin, Severity, excerpt
 from pbxedge.config.loader import Category, ConfigFile, Variable, load_config, parse_config_text
@@ -136,8 +137,10 @@ class _DialplanBuilder:
                 context.ignorepats.append(variable.value.strip())
             elif kind in ("switch", "lswitch", "eswitch"):
                 context.switches.append(Switch(variable.name, variable.value.strip(), variable.origin))
-                self.warning(f"'{variable.name} => {excerpt(variable.value.strip())}' is not supported on this "
-                             "node (no remote dialplan switches); ignored", variable.origin)
+                if parse_realtime_switch(variable.value.strip(), category.name) is None:
+                    self.warning(f"'{variable.name} => {excerpt(variable.value.strip())}' is not "
+                                 "supported on this node (no remote dialplan switches); ignored",
+                                 variable.origin)
             else:
                 self.warning(f"Unknown directive '{excerpt(variable.name)}' in context '{excerpt(category.name)}', ignored",
                              variable.origin)

@@ -14,6 +14,7 @@ from enum import IntFlag
 
 from dialplan.context import Context, EarlyMatchStop, Extension, Priority
 from dialplan.patterns import MatchMode
+from dialplan.switches import RealtimeSwitch, RealtimeSwitches, parse_realtime_switch
 from pbxedge.config.diagnostics import Diagnostic
 
 __all__ = ["Dialplan", "DialplanOptions", "DpStatus", "Found", "RuntimeState"]
@@ -63,6 +64,8 @@ class RuntimeState:
         self.contexts: dict[str, Context] = {}
         self.globals: dict[str, str] = {}
         self.version = 0
+        # ``switch => Realtime/...`` lookups, when the node has a database for them.
+        self.switches: RealtimeSwitches | None = None
 
     def add_extension(self, context: str, exten: str, priority: int, app: str, data: str,
                       registrar: str, label: str | None = None) -> None:
@@ -170,6 +173,17 @@ class Dialplan:
                     return Found(context, ext, ext.priorities[number])
         except EarlyMatchStop:
             return None
+        # Asterisk asks a context's switches after its own extensions, before its includes.
+        switches = self.runtime.switches
+        if switches is not None and label is None:
+            for switch in self._realtime_switches(current):
+                row = switches.find(switch, exten, mode, priority)
+                if row is None:
+                    continue
+                if mode is not MatchMode.MATCH:
+                    return Found(context, row, Priority(priority or 1, "", ""))
+                if priority in row.priorities:
+                    return Found(context, row, row.priorities[priority])
         stack.append(context)
         now: dt.datetime | None = None
         for include in current.includes:
@@ -181,6 +195,29 @@ class Dialplan:
             if found is not None:
                 return found
         return None
+
+    @staticmethod
+    def _realtime_switches(context: Context) -> list[RealtimeSwitch]:
+        found = (parse_realtime_switch(s.data, context.name) for s in context.switches)
+        return [switch for switch in found if switch is not None]
+
+    async def prepare(self, context: str, exten: str,
+                      mode: MatchMode = MatchMode.MATCH) -> None:
+        """Fetch what Realtime switches need to answer lookups of *exten* from *context*
+        (and the contexts it includes); returns at once when no switch is in use."""
+        switches = self.runtime.switches
+        if switches is None:
+            return
+        pending, seen = [context], set[str]()
+        while pending:
+            name = pending.pop()
+            current = self.context(name)
+            if name in seen or current is None or len(seen) >= MAX_INCLUDE_DEPTH:
+                continue
+            seen.add(name)
+            for switch in self._realtime_switches(current):
+                await switches.prepare(switch, exten, mode)
+            pending.extend(include.name for include in current.includes)
 
     def exists(self, context: str, exten: str, priority: int = 1, callerid: str | None = None) -> bool:
         return self.find(context, exten, callerid, priority=priority) is not None

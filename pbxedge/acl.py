@@ -72,9 +72,8 @@ class Acl:
 
     def permits(self, ip: str) -> bool:
         """Whether *ip* is allowed; an unparsable address is never allowed."""
-        try:
-            address = ipaddress.ip_address(ip.strip().strip("[]"))
-        except ValueError:
+        address = _address(ip)
+        if address is None:
             return False
         allowed = True
         for rule in self._rules:
@@ -92,6 +91,15 @@ class Acl:
     def __repr__(self) -> str:
         parts = [f"{'permit' if r.permit else 'deny'}={r.network}" for r in self._rules]
         return f"Acl({', '.join(parts)})"
+
+
+# Every call and registration asks about its source address: parsed once per address.
+@functools.lru_cache(maxsize=4096)
+def _address(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(ip.strip().strip("[]"))
+    except ValueError:
+        return None
 
 
 # Templates make thousands of entries repeat the same permit=/deny= text; parsing each

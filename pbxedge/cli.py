@@ -24,11 +24,18 @@ _EPILOG = """\
 subcommands:
   pbxedge decode [--port N] [--secret S] FILE   print the IAX2 frames of a capture
   pbxedge keygen ...                            create an RSA key pair for IAX2
+  pbxedge realtime-sql {tables|migrate}         print the Realtime SQL, for psql
+  pbxedge load calls|register|poke|flood HOST   load an IAX2 server (pbxedge load -h)
 
 file locations (all derived from -c unless given):
   extensions.conf  <confdir>/extensions.conf
   RSA keys         <confdir>/keys, or <confdir>/../keys when only that exists
   state            <confdir>/var (SQLite file and the control socket pbxedge.ctl)
+  logger.conf      <confdir>/logger.conf; relative log files in <state>/log
+
+signals:
+  SIGHUP reloads every configuration file (as the console's "reload");
+  SIGTERM and SIGINT hang up the calls and stop the node.
 
 environment:
   PBXEDGE_CONFIG_MAX_BYTES   most bytes a config file with its includes may hold (16 MiB)
@@ -58,6 +65,10 @@ def _parser() -> argparse.ArgumentParser:
                         help="debug messages (repeat for more)")
     parser.add_argument("--log", type=Path, metavar="FILE",
                         help="also append log lines to FILE")
+    parser.add_argument("--logdir", type=Path, metavar="DIR",
+                        help="folder of logger.conf's relative log files (default: <state>/log)")
+    parser.add_argument("--pidfile", type=Path, metavar="FILE",
+                        help="write the node's process id to FILE while it runs")
     defaults = ConsoleLimits()
     parser.add_argument("--console-max-clients", type=_positive(int), metavar="N",
                         default=defaults.max_clients,
@@ -69,7 +80,10 @@ def _parser() -> argparse.ArgumentParser:
                              f"its own unnoticed (default: {defaults.idle_timeout:g})")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--check", action="store_true",
-                      help="validate iax.conf, extensions.conf and keys, then exit")
+                      help="validate every configuration file and the keys, then exit")
+    parser.add_argument("--trunk-peer", type=Path, metavar="FILE",
+                        help="with --check: the iax.conf of the node at the far end of a "
+                             "trunk, to check that the two files fit together")
     mode.add_argument("-r", "--remote", action="store_true",
                       help="open a console on the running instance")
     parser.add_argument("-x", "--execute", metavar="COMMAND",
@@ -92,13 +106,14 @@ def _positive(kind: Callable[[str], _Number]) -> Callable[[str], _Number]:
 
 
 def _paths(args: argparse.Namespace) -> NodePaths:
-    return resolve_paths(args.config, args.extensions, args.keys, args.state, args.sounds)
+    return resolve_paths(args.config, args.extensions, args.keys, args.state, args.sounds,
+                         args.logdir)
 
 
-def _check(paths: NodePaths) -> int:
+def _check(paths: NodePaths, trunk_peer: Path | None) -> int:
     from pbxedge.control.check import load_node_files
 
-    files = load_node_files(paths)
+    files = load_node_files(paths, trunk_peer=trunk_peer)
     for problem in files.problems:
         print(problem.text)
     return 1 if files.has_errors else 0
@@ -179,12 +194,13 @@ def _run(paths: NodePaths, args: argparse.Namespace) -> int:
 
     options = NodeOptions(paths, verbosity=args.verbose, debug=args.debug, log_file=args.log,
                           console=ConsoleLimits(args.console_max_clients,
-                                                args.console_idle_timeout))
+                                                args.console_idle_timeout),
+                          pidfile=args.pidfile.expanduser().absolute() if args.pidfile else None)
     return trio.run(run_node, options)
 
 
 def _subcommand(argv: list[str]) -> int | None:
-    """``pbxedge decode …`` / ``pbxedge keygen …``, or None for the node's own options."""
+    """``pbxedge decode|keygen|realtime-sql|load …``, or None for the node's own options."""
     if not argv:
         return None
     if argv[0] == "decode":
@@ -195,6 +211,14 @@ def _subcommand(argv: list[str]) -> int | None:
         from pbxedge.keys import keygen_main
 
         return keygen_main(argv[1:])
+    if argv[0] == "realtime-sql":
+        from pbxedge.realtime.schema import realtime_sql_main
+
+        return realtime_sql_main(argv[1:])
+    if argv[0] == "load":
+        from pbxedge.load.main import main as load_main
+
+        return load_main(argv[1:])
     return None
 
 
@@ -208,8 +232,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.execute is not None and not args.remote:
         parser.error("-x needs -r (use -rx \"COMMAND\")")
     paths = _paths(args)
+    if args.trunk_peer is not None and not args.check:
+        parser.error("--trunk-peer needs --check")
     if args.check:
-        return _check(paths)
+        return _check(paths, args.trunk_peer)
     if args.remote:
         if args.execute is not None:
             return _remote_execute(paths, args.execute)

@@ -5,6 +5,10 @@ Every layer logs through the module functions here (``notice``, ``warning``, ``e
 VERBOSE messages carry a level and are shown only when the node's verbosity
 (``-v`` count, or ``core set verbose N``) reaches it, like Asterisk's ``ast_verb``.
 
+:func:`configure` installs the built-in channels: the console and ``--log FILE``.
+``logger.conf``'s channels (:mod:`pbxedge.logchannels`) are added with :func:`attach` and
+may replace the built-in console.
+
 Text that came from the network goes into a message through :func:`printable`, which
 escapes and shortens it.  The formatter escapes whatever is still unprintable in a message
 as a safety net, so one record is always exactly one line of text: no message can forge a
@@ -15,6 +19,7 @@ through a :class:`RateLimiter`.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -24,21 +29,30 @@ from typing import TextIO
 
 __all__ = [
     "DEBUG",
+    "DEFAULT_DATEFORMAT",
     "ERROR",
+    "LEVEL_NAMES",
     "NOTICE",
     "VERBOSE",
     "WARNING",
     "AsteriskFormatter",
     "RateLimiter",
+    "attach",
+    "builtin_log_file",
     "configure",
+    "console_handler",
     "debug",
     "debug_level",
+    "detach",
     "error",
     "notice",
     "printable",
     "set_debug_level",
     "set_verbosity",
+    "show_builtin_console",
+    "strftime",
     "verbose",
+    "verbose_level_of",
     "verbosity",
     "warning",
 ]
@@ -123,17 +137,24 @@ class _Gate:
     debug = 0
 
 
+LEVEL_NAMES = {DEBUG: "debug", NOTICE: "notice", WARNING: "warning", ERROR: "error",
+                logging.CRITICAL: "error"}
+
+
+def verbose_level_of(record: logging.LogRecord) -> int:
+    # Libraries' INFO (the dialplan's Verbose()/Log()) counts as verbose level 1.
+    return 1 if record.levelno == logging.INFO else getattr(record, "verbose_level", 0)
+
+
 class _LevelFilter(logging.Filter):
-    """Drops VERBOSE lines above the verbosity and DEBUG lines when debug is off."""
+    """The built-in channels: every level, VERBOSE up to the verbosity, DEBUG up to the
+    debug level."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno == VERBOSE:
-            return getattr(record, "verbose_level", 0) <= _Gate.verbosity
+        if record.levelno in (VERBOSE, logging.INFO):
+            return verbose_level_of(record) <= _Gate.verbosity
         if record.levelno == DEBUG:
             return getattr(record, "debug_level", 1) <= _Gate.debug
-        if record.levelno == logging.INFO:
-            # Libraries' INFO (the dialplan's Verbose()/Log()) counts as verbose level 1.
-            return _Gate.verbosity >= 1
         return True
 
 
@@ -153,15 +174,89 @@ class _CurrentStderrHandler(logging.StreamHandler[TextIO]):
         """The base class assigns a stream in __init__; the current one always wins."""
 
 
+# Asterisk's logger.conf ``dateformat``; pbxedge's default is ISO 8601 to the second.
+DEFAULT_DATEFORMAT = "%Y-%m-%d %H:%M:%S"
+_FRACTION = re.compile(r"%%|%(\d?)q")
+
+
+def strftime(dateformat: str, when: float) -> str:
+    """strftime plus Asterisk's ``%Nq``: N digits of the fraction of the second (3 by
+    default)."""
+    if "q" in dateformat:
+        def fraction(match: re.Match[str]) -> str:
+            if match.group(0) == "%%":
+                return "%%"
+            digits = int(match.group(1) or 3)
+            return f"{when % 1:.{digits}f}"[2:] if digits else ""
+
+        dateformat = _FRACTION.sub(fraction, dateformat)
+    return time.strftime(dateformat, time.localtime(when))
+
+
 class AsteriskFormatter(logging.Formatter):
-    """``[2026-11-27 05:18:23] NOTICE[1234] node.py: message``, always one line."""
+    """``[2026-11-27 05:18:23] NOTICE[1234] node.py: message``, always one line;
+    *plain* adds the line and function (``node.py:120 run_node: message``)."""
+
+    def __init__(self, dateformat: str = DEFAULT_DATEFORMAT, *, plain: bool = False) -> None:
+        super().__init__()
+        self._dateformat = dateformat
+        self._plain = plain
 
     def format(self, record: logging.LogRecord) -> str:
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.created))
+        stamp = strftime(self._dateformat, record.created)
+        where = (f"{record.filename}:{record.lineno} {record.funcName}" if self._plain
+                 else record.filename)
         return (
             f"[{stamp}] {record.levelname}[{record.process}] "
-            f"{record.filename}: {_one_line(record.getMessage())}"
+            f"{where}: {_one_line(record.getMessage())}"
         )
+
+
+@dataclass
+class _Builtin:
+    """The channels the command line sets up: the console, and ``--log FILE``."""
+
+    stream: TextIO | None = None
+    console: logging.Handler | None = None
+    log_file: logging.FileHandler | None = None
+
+
+_BUILTIN = _Builtin()
+
+
+def console_handler() -> logging.Handler:
+    """A new handler writing to the console stream :func:`configure` was given."""
+    stream = _BUILTIN.stream
+    return logging.StreamHandler(stream) if stream is not None else _CurrentStderrHandler()
+
+
+def attach(handler: logging.Handler) -> None:
+    """Send every line of the node (and of the dialplan) to *handler* as well."""
+    for logger in _LOGGERS:
+        logger.addHandler(handler)
+
+
+def detach(handler: logging.Handler) -> None:
+    for logger in _LOGGERS:
+        logger.removeHandler(handler)
+    handler.close()
+
+
+def show_builtin_console(shown: bool) -> None:
+    """Whether the built-in console channel writes (logger.conf's ``console`` replaces it)."""
+    console = _BUILTIN.console
+    if console is None:
+        return
+    for logger in _LOGGERS:
+        logger.removeHandler(console)
+    if shown:
+        attach(console)
+
+
+def builtin_log_file() -> Path | None:
+    """The ``--log FILE`` in use, if any."""
+    handler = _BUILTIN.log_file
+    return Path(handler.baseFilename) if handler is not None else None
 
 
 def configure(
@@ -170,24 +265,25 @@ def configure(
     log_file: Path | None = None,
     stream: TextIO | None = None,
 ) -> None:
-    """(Re)install the handlers: the console stream, plus *log_file* when given."""
+    """(Re)install the built-in handlers: the console stream, plus *log_file* when given.
+    Every other handler (logger.conf's channels) is removed."""
+    global _BUILTIN
     for logger in _LOGGERS:
         for handler in list(logger.handlers):
-            logger.removeHandler(handler)
-            handler.close()
+            detach(handler)
     _Gate.verbosity = verbosity
     _Gate.debug = debug_level
     for logger in _LOGGERS:
         logger.setLevel(DEBUG)
-    console = logging.StreamHandler(stream) if stream is not None else _CurrentStderrHandler()
-    targets: list[logging.Handler] = [console]
+    _BUILTIN = _Builtin(stream=stream)
+    _BUILTIN.console = console_handler()
     if log_file is not None:
-        targets.append(logging.FileHandler(log_file, encoding="utf-8"))
-    for handler in targets:
-        handler.setFormatter(AsteriskFormatter())
-        handler.addFilter(_LevelFilter())
-        for logger in _LOGGERS:
-            logger.addHandler(handler)
+        _BUILTIN.log_file = logging.FileHandler(log_file, encoding="utf-8")
+    for builtin in (_BUILTIN.console, _BUILTIN.log_file):
+        if builtin is not None:
+            builtin.setFormatter(AsteriskFormatter())
+            builtin.addFilter(_LevelFilter())
+            attach(builtin)
 
 
 def set_verbosity(level: int) -> None:

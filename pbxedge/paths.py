@@ -33,6 +33,7 @@ class NodePaths:
     keys: Path
     state: Path
     sounds: Path
+    logs: Path  # logger.conf's relative file names (Asterisk's astlogdir)
 
     @property
     def sound_dirs(self) -> tuple[Path, ...]:
@@ -79,15 +80,18 @@ def resolve_paths(
     keys: Path | None = None,
     state: Path | None = None,
     sounds: Path | None = None,
+    logs: Path | None = None,
 ) -> NodePaths:
     """Absolute paths for a node; unset ones are derived from *config*'s folder."""
     config = config.expanduser().absolute()
     config_dir = config.parent
+    state = state.expanduser().absolute() if state else config_dir / "var"
     return NodePaths(
         config=config,
         extensions=(extensions.expanduser().absolute() if extensions
                     else config_dir / "extensions.conf"),
         keys=keys.expanduser().absolute() if keys else default_keys_dir(config_dir),
-        state=state.expanduser().absolute() if state else config_dir / "var",
+        state=state,
         sounds=sounds.expanduser().absolute() if sounds else config_dir / "sounds",
+        logs=logs.expanduser().absolute() if logs else state / "log",
     )

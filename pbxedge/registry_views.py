@@ -4,7 +4,9 @@ Pure functions over small row dataclasses; the control layer gathers the rows fr
 the registrar, the qualifiers and the registration clients. Operators' scripts parse these
 layouts, so every width below is Asterisk's printf format.
 
-Deliberate differences from Asterisk, both in ``iax2 show peer``:
+Deliberate differences from Asterisk, in ``iax2 show peers``: a realtime peer's line ends with
+``(R) registered at <systemname>``, the node holding its registration (several nodes share one
+table). In ``iax2 show peer``:
 - ``Expire`` is the number of seconds the registration has left (-1 when not registered);
   Asterisk prints its internal scheduler id there, which means nothing to anyone.
 - ``Secret`` only ever says ``<Set>`` / ``<Not set>`` (as Asterisk does here; unlike its
@@ -54,6 +56,7 @@ class PeerRow:
     trunk: bool = False
     encryption: bool = False
     description: str = ""
+    regserver: str | None = None  # realtime peers: the node they are registered to
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,7 @@ def show_peers(
         if pattern is not None and not pattern.search(row.name):
             continue
         counts[row.status.reachability] += 1
-        out.append(
+        line = (
             _PEERS_ROW
             % (
                 f"{row.name}/{row.username}" if row.username else row.name,
@@ -122,6 +125,9 @@ def show_peers(
                 row.description,
             )
         )
+        if row.regserver is not None:  # a realtime peer: the node it is registered to
+            line = f"{line[:-1]} (R) registered at {row.regserver}\n"
+        out.append(line)
     online = counts[Reachability.ONLINE]
     offline = counts[Reachability.OFFLINE]
     unmonitored = counts[Reachability.UNMONITORED]

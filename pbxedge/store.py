@@ -1,7 +1,6 @@
 """The node's persistent state: one SQLite file in the state directory.
 
-It replaces Asterisk's astdb and holds, besides call detail records and the alarms and self
-tests of phone boxes, two things:
+It replaces Asterisk's astdb and holds:
 
 - **registrations of peers that registered to us**, each with an *absolute* expiry time (unix
   seconds).  Asterisk stores only ``host:port:expiry`` and, after a restart, grants the peer a
@@ -9,7 +8,11 @@ tests of phone boxes, two things:
   extends a registration: :meth:`Store.load_registrations` returns what is still valid and
   deletes what has expired;
 - **an astdb-like key/value store** (families and keys, stored as ``/family/key`` like astdb), used
-  by AGI ``DATABASE`` commands, ``dbsecret=family/key`` and the ``database show`` console view.
+  by AGI ``DATABASE`` commands, ``dbsecret=family/key`` and the ``database show`` console view;
+- the call detail records, and an **outbox** of writes for a shared Realtime database
+  (registration updates, CDRs), kept until that database has them;
+- the **alarms and self tests of phone boxes** (an alarm is written at every step, so a restart
+  resumes it).
 
 Registrations also appear in the key/value view under the family ``IAX/Registry``, as astdb shows
 them, with the value ``host:port:remaining``:
@@ -46,7 +49,7 @@ import math
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +63,7 @@ __all__ = [
     "REGISTRY_FAMILY",
     "SCHEMA_VERSION",
     "AstDb",
+    "OutboxEntry",
     "ReservedFamilyError",
     "Store",
     "StoreError",
@@ -71,10 +75,15 @@ __all__ = [
 
 DEFAULT_FILENAME = "pbxedge.sqlite3"
 REGISTRY_FAMILY = "IAX/Registry"
-SCHEMA_VERSION = 3
-# Older versions the store upgrades in place: version -> the tables it lacks.
-_MIGRATIONS: dict[int, tuple[str, ...]] = {1: ("cdr", "alarms", "box_tests"),
-                                           2: ("alarms", "box_tests")}
+SCHEMA_VERSION = 4
+# Older versions the store upgrades in place: version -> the tables it may lack (an upgrade
+# creates those that are missing). Version 3 was written in two forms, one with the Realtime
+# outbox and one with the phone-box tables; version 4 has both, so either 3 upgrades.
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: ("cdr", "outbox", "alarms", "box_tests"),
+    2: ("outbox", "alarms", "box_tests"),
+    3: ("outbox", "alarms", "box_tests"),
+}
 
 # How long a write waits for another connection's lock before failing.  Only another pbxedge
 # process (or a human with the sqlite3 shell) can hold it, so a short wait is plenty and keeps the
@@ -120,6 +129,16 @@ _SCHEMA: dict[str, str] = {
         " id INTEGER PRIMARY KEY, box TEXT NOT NULL, at REAL NOT NULL,"
         " passed INTEGER NOT NULL, detail TEXT NOT NULL)"
     ),
+    # Writes for a shared database, kept until it has them (see OutboxEntry).
+    "outbox": (
+        "CREATE TABLE outbox ("
+        " id INTEGER PRIMARY KEY,"
+        " target TEXT NOT NULL,"
+        " kind TEXT NOT NULL,"
+        " key TEXT,"
+        " payload TEXT NOT NULL,"
+        " attempts INTEGER NOT NULL DEFAULT 0)"
+    ),
 }
 _CDR_COLUMNS = ("id", "accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel",
                 "lastapp", "lastdata", "start", "answer", "end", "duration", "billsec",
@@ -132,6 +151,7 @@ _EXPECTED_COLUMNS: dict[str, tuple[str, ...]] = {
     "alarms": ("id", "box", "started_at", "state", "attempts", "next_target", "closed_at",
                "closed_by"),
     "box_tests": ("id", "box", "at", "passed", "detail"),
+    "outbox": ("id", "target", "kind", "key", "payload", "attempts"),
 }
 # Files SQLite keeps beside the database; they belong to it and move aside with it.
 COMPANION_SUFFIXES = ("-wal", "-shm", "-journal")
@@ -191,6 +211,22 @@ class StoredBoxTest:
     at: float
     passed: bool
     detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """A write waiting for the shared (Realtime) database, oldest first.
+
+    *target* names the database, *kind* the statement, *payload* its JSON arguments;
+    *attempts* counts the tries whose outcome is unknown (the commit may have arrived).
+    """
+
+    id: int
+    target: str
+    kind: str
+    key: str | None
+    payload: str
+    attempts: int
 
 
 class _Unusable(Exception):
@@ -327,6 +363,40 @@ class Store:
             row = db.execute("SELECT box, at, passed, detail FROM box_tests WHERE box = ?"
                              " ORDER BY id DESC LIMIT 1", (box,)).fetchone()
         return StoredBoxTest(str(row[0]), float(row[1]), bool(row[2]), str(row[3])) if row else None
+    # ------------------------------------------------------------------ outbox
+
+    def outbox_add(self, target: str, kind: str, payload: str, *, key: str | None = None) -> None:
+        """Queue a write; one with a *key* replaces the pending ones with the same key
+        (only the latest registration state of a peer matters)."""
+        with self._write() as db:
+            if key is not None:
+                db.execute("DELETE FROM outbox WHERE target = ? AND key = ?", (target, key))
+            db.execute("INSERT INTO outbox (target, kind, key, payload) VALUES (?, ?, ?, ?)",
+                       (target, kind, key, payload))
+
+    def outbox_pending(self, target: str, limit: int) -> list[OutboxEntry]:
+        with self._read() as db:
+            rows = db.execute("SELECT * FROM outbox WHERE target = ? ORDER BY id LIMIT ?",
+                              (target, limit)).fetchall()
+        return [OutboxEntry(*row) for row in rows]
+
+    def outbox_attempted(self, ids: list[int]) -> None:
+        with self._write() as db:
+            db.executemany("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?",
+                           [(i,) for i in ids])
+
+    def outbox_done(self, ids: list[int]) -> None:
+        with self._write() as db:
+            db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
+
+    def outbox_count(self, target: str | None = None) -> int:
+        with self._read() as db:
+            if target is None:
+                row = db.execute("SELECT count(*) FROM outbox").fetchone()
+            else:
+                row = db.execute("SELECT count(*) FROM outbox WHERE target = ?",
+                                 (target,)).fetchone()
+        return int(row[0])
 
     # ------------------------------------------------------------------ registrations
 
@@ -340,19 +410,21 @@ class Store:
         username: str | None = None,
     ) -> None:
         """Record (or replace) ``peer``'s registration, valid until unix time ``expires_at``."""
-        if not peer:
-            raise ValueError("peer name must not be empty")
-        if not 0 <= port <= 0xFFFF:
-            raise ValueError(f"port out of range: {port}")
-        if not math.isfinite(expires_at):
-            raise ValueError(f"expires_at must be a finite unix time, not {expires_at}")
-        if refresh < 0:
-            raise ValueError(f"refresh must not be negative: {refresh}")
+        reg = StoredRegistration(peer, host, port, expires_at, refresh, username)
+        self.write_registrations([(peer, reg)])
+
+    def write_registrations(self, changes: Iterable[tuple[str, StoredRegistration | None]]) -> None:
+        """Apply many saves (a registration) and deletes (None), in order, in one transaction:
+        what a busy registrar has decided since its last write, at the cost of one commit."""
         with self._write() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO registrations VALUES (?, ?, ?, ?, ?, ?)",
-                (peer, host, port, expires_at, refresh, username),
-            )
+            for peer, reg in changes:
+                if reg is None:
+                    db.execute("DELETE FROM registrations WHERE peer = ?", (peer,))
+                else:
+                    _check_registration(reg)
+                    db.execute("INSERT OR REPLACE INTO registrations VALUES (?, ?, ?, ?, ?, ?)",
+                               (peer, reg.host, reg.port, reg.expires_at, reg.refresh,
+                                reg.username))
 
     def delete_registration(self, peer: str) -> bool:
         """Forget ``peer``'s registration; True if there was one."""
@@ -482,6 +554,17 @@ class Store:
             yield self._connection
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: {exc}") from exc
+
+
+def _check_registration(reg: StoredRegistration) -> None:
+    if not reg.peer:
+        raise ValueError("peer name must not be empty")
+    if not 0 <= reg.port <= 0xFFFF:
+        raise ValueError(f"port out of range: {reg.port}")
+    if not math.isfinite(reg.expires_at):
+        raise ValueError(f"expires_at must be a finite unix time, not {reg.expires_at}")
+    if reg.refresh < 0:
+        raise ValueError(f"refresh must not be negative: {reg.refresh}")
 
 
 def format_database_show(rows: list[tuple[str, str]]) -> str:

@@ -24,12 +24,16 @@ Failures never stop the loops: an endpoint that raises on a datagram, a send tha
 is full or closed are each counted in :attr:`UdpTransport.stats` and logged, rate-limited,
 through the ``pbxedge.transport`` logger.
 
+:meth:`UdpTransport.rebind` changes the bind addresses while running (a reload): sockets whose
+address stays keep serving untouched, new ones are bound before anything is closed.
+
 Every ``now`` given to the endpoint is ``trio.current_time()``, so tests can run the whole stack
 on trio's ``MockClock``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import ipaddress
 import logging
@@ -66,6 +70,10 @@ _TIMER_RETRY_AFTER_ERROR = 0.05
 _LOG_INTERVAL = 10.0
 # Destinations whose address check is remembered; past this the memory starts over.
 _ROUTES_KEPT = 4096
+# Kernel receive buffer asked for (the kernel caps it at net.core.rmem_max): at 10 000
+# voice datagrams a second (200 trunked calls, each way) the 208 kB default overflows when
+# the loop is held up for ~20 ms; 2 MiB rides out ~200 ms.
+_RECEIVE_BUFFER_BYTES = 2 << 20
 
 
 class SansIOEndpoint(Protocol):
@@ -125,8 +133,12 @@ class TransportStats:
 class _BoundSocket:
     sock: socket.socket
     local: Address
+    requested: Address  # as configured (port 0 stays 0), what rebind compares
     backlog: deque[tuple[bytes, Address]] = field(default_factory=deque)
     backlog_waiting: trio.Event = field(default_factory=trio.Event)
+    # One per loop of the socket: rebind cancels them to retire it.
+    scopes: tuple[trio.CancelScope, trio.CancelScope] = field(
+        default_factory=lambda: (trio.CancelScope(), trio.CancelScope()))
 
 
 class UdpTransport:
@@ -141,8 +153,8 @@ class UdpTransport:
     Cancelling the nursery stops the loops and closes the sockets.  The event channel stays
     open; it belongs to the caller.
 
-    Outgoing datagrams leave through the first socket of the destination's address family, so
-    several bind addresses of one family share the first one's source address.
+    Outgoing datagrams leave through the socket that last heard from their destination, else
+    through the first socket of the destination's address family.
     """
 
     def __init__(
@@ -154,6 +166,7 @@ class UdpTransport:
         tos: int | None = None,
         max_batch: int = 256,
         max_backlog: int = 4096,
+        receive_buffer: int | None = None,
     ) -> None:
         """
         :param bind_addresses: ``(ip, port)`` pairs; IPv6 sockets are bound ``IPV6_V6ONLY`` so
@@ -163,6 +176,9 @@ class UdpTransport:
         :param tos: IP TOS byte (``IPV6_TCLASS`` on IPv6 sockets), e.g. ``0xB8`` for EF.
         :param max_batch: datagrams read per wake-up before yielding to other tasks.
         :param max_backlog: datagrams kept per socket while its send buffer is full.
+        :param receive_buffer: ``SO_RCVBUF`` in bytes (the kernel caps it at
+            ``net.core.rmem_max``); the default of about 200 KiB holds only a few tens of
+            milliseconds of a busy node's audio, so a pause of the event loop loses voice.
         """
         if not bind_addresses:
             raise ValueError("at least one bind address is needed")
@@ -176,10 +192,12 @@ class UdpTransport:
         self._tos = tos
         self._max_batch = max_batch
         self._max_backlog = max_backlog
+        self._receive_buffer = receive_buffer
         self._bound: list[_BoundSocket] = []
         self._by_family: dict[int, _BoundSocket] = {}
         # Destinations already checked to be IP literals, and the socket that serves each.
         self._routes: dict[Address, _BoundSocket] = {}
+        self._nursery: trio.Nursery | None = None
         self._timer_scope: trio.CancelScope | None = None
         self._timer_floor = -math.inf
         self._flushing = False
@@ -208,26 +226,59 @@ class UdpTransport:
         """
         if self._bound:
             raise RuntimeError("this transport is already running")
-        self._bound = self._bind_all()
-        for bound in reversed(self._bound):
-            self._by_family[bound.sock.family] = bound
+        self._bound = self._bind_all(self._bind_addresses)
+        self._index_families()
         try:
             async with trio.open_nursery() as nursery:
+                self._nursery = nursery
                 for bound in self._bound:
-                    nursery.start_soon(self._receive_loop, bound)
-                    nursery.start_soon(self._backlog_loop, bound)
+                    self._serve_socket(bound)
                 nursery.start_soon(self._timer_loop)
                 # The endpoint may have queued datagrams (registrations, POKEs) before we ran.
                 self._flush()
                 task_status.started(self.local_addresses)
         finally:
+            self._nursery = None
             for bound in self._bound:
-                trio.lowlevel.notify_closing(bound.sock)
-                bound.sock.close()
+                _close(bound)
             self._bound = []
             self._by_family = {}
             self._routes = {}
             self._timer_scope = None
+
+    def rebind(self, bind_addresses: Sequence[Address]) -> tuple[list[Address], list[Address]]:
+        """Serve *bind_addresses* from now on; returns the local addresses (added, removed).
+
+        A socket whose address is still wanted keeps serving, so the calls on it go on;
+        the new ones are all bound before any old one is closed, and when one cannot be,
+        nothing changes (:class:`BindError`). Before :meth:`run` only the list changes.
+        """
+        if not bind_addresses:
+            raise ValueError("at least one bind address is needed")
+        wanted = list(dict.fromkeys(bind_addresses))
+        if self._nursery is None:
+            self._bind_addresses = wanted
+            return [], []
+        kept = {bound.requested: bound for bound in self._bound if bound.requested in wanted}
+        added = self._bind_all([address for address in wanted if address not in kept])
+        removed = [bound for bound in self._bound if bound.requested not in wanted]
+        for bound in removed:
+            _close(bound)
+        fresh = iter(added)
+        self._bound = [kept[address] if address in kept else next(fresh) for address in wanted]
+        self._bind_addresses = wanted
+        self._index_families()
+        gone = set(removed)
+        self._routes = {addr: bound for addr, bound in self._routes.items() if bound not in gone}
+        for bound in added:
+            self._serve_socket(bound)
+        return [bound.local for bound in added], [bound.local for bound in removed]
+
+    def set_tos(self, tos: int) -> None:
+        """Mark what every socket sends from now on (``tos`` on reload; 0 is unmarked)."""
+        self._tos = tos or None
+        for bound in self._bound:
+            self._apply_tos(bound, tos)
 
     def kick(self) -> None:
         """Send what the endpoint has queued and re-arm its timer.
@@ -240,10 +291,16 @@ class UdpTransport:
 
     # ------------------------------------------------------------------ binding
 
-    def _bind_all(self) -> list[_BoundSocket]:
+    def _index_families(self) -> None:
+        """Outgoing datagrams leave through the first socket of their family."""
+        self._by_family = {}
+        for bound in reversed(self._bound):
+            self._by_family[bound.sock.family] = bound
+
+    def _bind_all(self, addresses: Sequence[Address]) -> list[_BoundSocket]:
         bound: list[_BoundSocket] = []
         try:
-            for address in self._bind_addresses:
+            for address in addresses:
                 bound.append(self._bind_one(address))
         except BaseException:
             for done in bound:
@@ -270,12 +327,17 @@ class UdpTransport:
                 # collide with the "0.0.0.0" socket on the same port.
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             sock.setblocking(False)
+            # A larger receive buffer absorbs bursts (200 trunked calls' audio in one tick);
+            # a size given to the transport replaces it.
+            with contextlib.suppress(OSError):  # only an optimisation
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF,
+                                self._receive_buffer or _RECEIVE_BUFFER_BYTES)
             sock.bind((host, port))
         except OSError as exc:
             sock.close()
             raise BindError(address, exc.errno, exc.strerror or str(exc)) from exc
         local = sock.getsockname()
-        bound = _BoundSocket(sock, (str(local[0]), int(local[1])))
+        bound = _BoundSocket(sock, (str(local[0]), int(local[1])), (host, port))
         if self._tos is not None:
             self._apply_tos(bound, self._tos)
         return bound
@@ -293,7 +355,16 @@ class UdpTransport:
 
     # ------------------------------------------------------------------ loops
 
+    def _serve_socket(self, bound: _BoundSocket) -> None:
+        assert self._nursery is not None
+        self._nursery.start_soon(self._receive_loop, bound)
+        self._nursery.start_soon(self._backlog_loop, bound)
+
     async def _receive_loop(self, bound: _BoundSocket) -> None:
+        with bound.scopes[0]:
+            await self._receive(bound)
+
+    async def _receive(self, bound: _BoundSocket) -> None:
         buffer = bytearray(_RECEIVE_BUFFER_SIZE)
         view = memoryview(buffer)
         sock = bound.sock
@@ -303,6 +374,9 @@ class UdpTransport:
             await trio.lowlevel.wait_readable(sock)
             # One clock reading per batch: the datagrams of a batch arrived together.
             now = trio.current_time()
+            # With several sockets, what goes back to a peer leaves through the socket that
+            # heard it (the one the peer addresses); with one there is nothing to choose.
+            routes = self._routes if len(self._bound) > 1 else None
             count = 0
             for _ in range(self._max_batch):
                 try:
@@ -318,6 +392,8 @@ class UdpTransport:
                     # IPv6 sources are (host, port, flowinfo, scope_id); the endpoint keys on
                     # (host, port).
                     source = (source[0], source[1])
+                if routes is not None and routes.get(source) is not bound:
+                    self._learn_route(source, bound)
                 try:
                     receive(bytes(view[:size]), source, now)
                 except Exception:
@@ -326,6 +402,10 @@ class UdpTransport:
             self._flush()
 
     async def _backlog_loop(self, bound: _BoundSocket) -> None:
+        with bound.scopes[1]:
+            await self._send_backlogs(bound)
+
+    async def _send_backlogs(self, bound: _BoundSocket) -> None:
         while True:
             await bound.backlog_waiting.wait()
             bound.backlog_waiting = trio.Event()
@@ -380,8 +460,11 @@ class UdpTransport:
                 self._send_output()
         finally:
             self._flushing = False
-        if self._timer_scope is not None:
-            self._timer_scope.deadline = self._wanted_deadline()
+        scope = self._timer_scope
+        if scope is not None:
+            wanted = self._wanted_deadline()
+            if wanted != scope.deadline:  # trio re-files a deadline even when it is the same
+                scope.deadline = wanted
 
     def _send_output(self) -> None:
         try:
@@ -448,6 +531,11 @@ class UdpTransport:
             self._routes.clear()
         self._routes[destination] = bound
         return bound
+
+    def _learn_route(self, source: Address, bound: _BoundSocket) -> None:
+        if len(self._routes) >= _ROUTES_KEPT:
+            self._routes.clear()
+        self._routes[source] = bound
 
     def _queue(self, bound: _BoundSocket, data: bytes, destination: Address) -> None:
         if len(bound.backlog) >= self._max_backlog:
@@ -518,6 +606,14 @@ class UdpTransport:
         if held_back:
             message += f" ({held_back} similar messages suppressed)"
         logger.warning(message, *args, exc_info=exc_info)
+
+
+def _close(bound: _BoundSocket) -> None:
+    # Cancelled first, so its loops wake up cancelled rather than on a closed socket.
+    for scope in bound.scopes:
+        scope.cancel()
+    trio.lowlevel.notify_closing(bound.sock)
+    bound.sock.close()
 
 
 def format_address(address: Address) -> str:

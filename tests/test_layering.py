@@ -32,6 +32,10 @@ DIALPLAN_MUST_NOT_IMPORT = (
     "pbxedge.transport",
 )
 
+# The load tool is a client of any IAX2 server: it stands on the protocol core, the media layer
+# and the transport, never on the node it may be pointed at.
+LOAD_MAY_IMPORT = ("pbxedge.load", "pbxedge.iax2", "pbxedge.media", "pbxedge.transport")
+
 
 def module_files(root: Path, packages: tuple[str, ...]) -> dict[str, Path]:
     modules: dict[str, Path] = {}
@@ -126,6 +130,13 @@ def test_the_dialplan_imports_neither_protocol_nor_node(module: str) -> None:
 @pytest.mark.parametrize("module", sorted(m for m in GRAPH if "sounddevice" in GRAPH[m]))
 def test_only_the_audio_package_touches_portaudio(module: str) -> None:
     assert within(module, ("pbxedge.audio",)), f"{module} imports sounddevice"
+
+
+@pytest.mark.parametrize("module", sorted(m for m in GRAPH if within(m, ("pbxedge.load",))))
+def test_the_load_tool_imports_only_core_media_and_transport(module: str) -> None:
+    node_parts = sorted(n for n in GRAPH[module]
+                        if within(n, ("pbxedge", "dialplan")) and not within(n, LOAD_MAY_IMPORT))
+    assert node_parts == [], f"{module} imports {node_parts}"
 
 
 def test_no_import_cycles() -> None:

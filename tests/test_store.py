@@ -11,6 +11,7 @@ import pytest
 
 from pbxedge.store import (
     DEFAULT_FILENAME,
+    SCHEMA_VERSION,
     ReservedFamilyError,
     Store,
     StoredRegistration,
@@ -69,7 +70,7 @@ def test_schema_version_is_recorded(db_path: Path) -> None:
     open_clean(db_path).close()
     with sqlite3.connect(db_path) as raw:
         assert raw.execute("SELECT value FROM meta WHERE name='schema_version'").fetchone() == (
-            "3",
+            "4",
         )
 
 
@@ -429,13 +430,51 @@ def test_a_phone_box_alarm_is_kept_until_it_is_closed(db_path: Path) -> None:
             T0 + 60, True, "tone heard")
 
 
-def test_a_version_2_state_file_gains_the_phone_box_tables(db_path: Path) -> None:
+
+# Each earlier form of the file, as the tables it lacks compared with today's: version 3 was
+# written in two forms (with the Realtime outbox, or with the phone-box tables).
+EARLIER_FORMS = {
+    "1": ("cdr", "outbox", "alarms", "box_tests"),
+    "2": ("outbox", "alarms", "box_tests"),
+    "3 with the outbox": ("alarms", "box_tests"),
+    "3 with the phone-box tables": ("outbox",),
+}
+
+
+@pytest.mark.parametrize("form", sorted(EARLIER_FORMS))
+def test_every_earlier_state_file_upgrades_and_keeps_its_state(db_path: Path, form: str) -> None:
     with open_clean(db_path) as store:
-        store.db_put("fam", "key", "value")
+        store.db_put("fam", "key", "kept")
+        store.save_registration("peer", "127.0.0.1", 4569, T0 + 60, 60)
     with sqlite3.connect(db_path) as raw:
-        raw.execute("DROP TABLE alarms")
-        raw.execute("DROP TABLE box_tests")
-        raw.execute("UPDATE meta SET value = '2' WHERE name = 'schema_version'")
+        for table in EARLIER_FORMS[form]:
+            raw.execute(f"DROP TABLE {table}")
+        raw.execute("UPDATE meta SET value = ? WHERE name = 'schema_version'", (form[0],))
     with open_clean(db_path) as store:
-        assert store.db_get("fam", "key") == "value"
+        assert store.db_get("fam", "key") == "kept"
+        assert [r.peer for r in store.load_registrations(T0)] == ["peer"]
+        store.outbox_add("config", "register", "{}", key="box")
+        assert store.outbox_count() == 1
         assert store.open_alarm("lift", T0).state == "pending"
+        store.save_box_test("lift", T0, True, "tone heard")
+        assert store.cdrs() == []
+    assert corrupt_files(db_path) == []
+    with sqlite3.connect(db_path) as raw:
+        assert raw.execute("SELECT value FROM meta WHERE name='schema_version'").fetchone() == (
+            str(SCHEMA_VERSION),)
+
+
+def test_outbox_keeps_the_latest_write_per_key_in_order(db_path: Path) -> None:
+    with open_clean(db_path) as store:
+        store.outbox_add("config", "register", "1", key="box")
+        store.outbox_add("cdr", "cdr", "a")
+        store.outbox_add("config", "unregister", "2", key="box")
+        store.outbox_add("cdr", "cdr", "b")
+        assert [e.payload for e in store.outbox_pending("config", 10)] == ["2"]
+        pending = store.outbox_pending("cdr", 10)
+        assert [e.payload for e in pending] == ["a", "b"]
+        store.outbox_attempted([pending[0].id])
+        store.outbox_done([pending[1].id])
+        assert [(e.payload, e.attempts) for e in store.outbox_pending("cdr", 10)] == [("a", 1)]
+        assert store.outbox_count("cdr") == 1
+        assert store.outbox_count() == 2

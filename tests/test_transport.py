@@ -504,3 +504,49 @@ def test_no_bind_address_is_refused() -> None:
     send_events, _ = trio.open_memory_channel[object](1)
     with pytest.raises(ValueError):
         UdpTransport(Recorder(), [], send_events)
+
+
+# ---------------------------------------------------------------- rebind (reload)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def test_rebind_keeps_the_unchanged_socket_and_replies_leave_where_they_came_in(
+        clock: trio.testing.MockClock) -> None:
+    first, second, third = _free_port(), _free_port(), _free_port()
+    peer = await plain_socket()
+    with trio.fail_after(TEST_DEADLINE):
+        async with trio.open_nursery() as nursery:
+            transport, _, _ = await start(nursery, Echo(), (("127.0.0.1", first),))
+            kept = transport.sockets[0]
+            added, removed = transport.rebind([("127.0.0.1", first), ("127.0.0.1", second)])
+            assert (added, removed) == ([("127.0.0.1", second)], [])
+            assert transport.sockets[0] is kept
+            for port in (first, second):
+                await peer.sendto(b"hi", ("127.0.0.1", port))
+                data, source = await peer.recvfrom(100)
+                assert (data, source[1]) == (b"echo:hi", port)  # answered from that socket
+            added, removed = transport.rebind([("127.0.0.1", second), ("127.0.0.1", third)])
+            assert (added, removed) == ([("127.0.0.1", third)], [("127.0.0.1", first)])
+            assert kept.fileno() == -1  # closed
+            await peer.sendto(b"again", ("127.0.0.1", third))
+            assert (await peer.recvfrom(100))[1][1] == third
+            nursery.cancel_scope.cancel()
+    peer.close()
+
+
+async def test_a_rebind_that_cannot_bind_changes_nothing(clock: trio.testing.MockClock) -> None:
+    taken = await plain_socket()
+    async with trio.open_nursery() as nursery:
+        transport, _, local = await start(nursery, Echo())
+        before = transport.sockets
+        with pytest.raises(BindError):
+            transport.rebind([("127.0.0.1", 0), address_of(taken)])
+        assert transport.sockets == before and transport.local_addresses == local
+        nursery.cancel_scope.cancel()
+    taken.close()

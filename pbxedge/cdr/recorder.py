@@ -18,8 +18,9 @@ from dialplan.engine import CallOutcome
 from pbxedge.cdr.config import CdrConfig
 from pbxedge.cdr.csvlog import CsvCdrLog
 from pbxedge.cdr.record import AmaFlags, CdrRecord, disposition_for
+from pbxedge.events import Cdr, EventBus
 
-__all__ = ["CdrChannel", "CdrRecorder", "CdrSink"]
+__all__ = ["CdrChannel", "CdrEvents", "CdrRecorder", "CdrSink"]
 
 logger = logging.getLogger("pbxedge.cdr")
 
@@ -44,6 +45,17 @@ class CdrChannel(Protocol):
 
 class CdrSink(Protocol):
     def save_cdr(self, record: CdrRecord) -> None: ...
+
+
+@dataclass
+class CdrEvents:
+    """A sink that tells the node's event bus of each record (the manager's Cdr event)."""
+
+    bus: EventBus
+    initiated_seconds: bool = False
+
+    def save_cdr(self, record: CdrRecord) -> None:
+        self.bus.publish(Cdr(record, self.initiated_seconds))
 
 
 @dataclass

@@ -36,6 +36,7 @@ def _hold_for(listener: MediaChannel, holder: MediaChannel,
 
 def _join(src: MediaChannel, dst: MediaChannel, nursery: trio.Nursery) -> None:
     """Route what *src* receives to *dst*."""
+    src.bridged = dst
     relayed = src.relay_voice_to(dst)
     src.use_jitterbuffer(not relayed and not dst.buffers_audio)
     src.take_audio(
@@ -66,6 +67,7 @@ async def bridge(caller: MediaChannel, callee: MediaChannel) -> None:
             nursery.start_soon(ends, callee)
     finally:
         for side in (caller, callee):
+            side.bridged = None
             side.relay_voice_to(None)
             side.use_jitterbuffer(True)
             side.take_audio(None)

@@ -9,7 +9,9 @@ local phone as on any IAX2 call.
 
 Like chan_console: ringing, busy and congestion are played as tones to the loudspeaker
 (from indications.conf), far-end DTMF and TEXT are logged, and the log lines carry
-chan_console's ``--- <("<) ---`` frame.
+chan_console's ``--- <("<) ---`` frame. Like an IAX2 leg, the channel tells the node's event
+bus its state changes, digits (``Received`` from the phone's keypad, ``Sent`` to its
+loudspeaker) and its end; whoever creates it tells its ``Newchannel``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,14 @@ from pbxedge.channels.media import (
     MediaEnv,
     TextSink,
     VoiceFrame,
+)
+from pbxedge.events import (
+    DtmfBegin,
+    DtmfEnd,
+    Hangup,
+    HangupRequest,
+    Newstate,
+    SoftHangupRequest,
 )
 from pbxedge.log import printable, verbose
 from pbxedge.media.formats import Format
@@ -129,18 +139,28 @@ class ConsoleChannel(MediaChannel):
         self._state = ChannelState.UP
         self._mark_answered()
         self.answered.set()
+        if self.env.events.active:
+            self.env.events.publish(Newstate(self))
 
     async def hangup(self, cause: int) -> None:
         self.end(cause)
 
-    def end(self, cause: int) -> None:
-        """Either side ended the call."""
+    def end(self, cause: int, *, by_phone: bool = False) -> None:
+        """The call is over: the node ended it, or the phone did (*by_phone*: ``console
+        hangup``, the button, the device lost)."""
         if self.is_hungup:
             return
         self.hangup_cause = cause or self.hangup_cause
+        events = self.env.events
+        if events.active:
+            if not by_phone:
+                events.publish(SoftHangupRequest(self, self.hangup_cause))
+            events.publish(HangupRequest(self, self.hangup_cause))
         self._mark_hungup()
         console_verbose("Hangup on Console")
         self._end.call_ended(self)
+        if events.active:
+            events.publish(Hangup(self, self.hangup_cause))
 
     # -- indications ----------------------------------------------------------------------
 
@@ -163,6 +183,15 @@ class ConsoleChannel(MediaChannel):
         await self.start_generator(generator)
         return True
 
+    # -- from the phone -------------------------------------------------------------------
+
+    def receive_digit(self, digit: str, *, begin: bool = False) -> None:
+        """A key of the phone's keypad, towards whoever holds the call."""
+        events = self.env.events
+        if events.active:
+            events.publish(DtmfBegin(self, digit) if begin else DtmfEnd(self, digit))
+        super().receive_digit(digit, begin=begin)
+
     # -- towards the phone ----------------------------------------------------------------
 
     def _emit_voice(self, frame: VoiceFrame) -> None:
@@ -170,13 +199,18 @@ class ConsoleChannel(MediaChannel):
 
     def _emit_digit(self, digit: str, begin: bool) -> None:
         now = time.monotonic()
+        events = self.env.events
         if begin:
             self._digit_began[digit] = now
             console_verbose(f"Console Received Beginning of Digit {digit}")
+            if events.active:
+                events.publish(DtmfBegin(self, digit, "Sent"))
         else:
             began = self._digit_began.pop(digit, None)
             duration = int((now - began) * 1000) if began is not None else 100
             console_verbose(f"Console Received End of Digit {digit} (duration {duration})")
+            if events.active:
+                events.publish(DtmfEnd(self, digit, duration, "Sent"))
         self._end.digit_heard(self, digit, begin)
 
     def _emit_text(self, text: str) -> None:

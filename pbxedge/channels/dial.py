@@ -4,7 +4,17 @@ A dial string is ``TECH/resource``; each technology (``IAX2``, ``Console``…) p
 through its :class:`Technology`, and :class:`Dialer` runs them together, whatever their
 kind: ``Dial(IAX2/desk/100&Console/lobby,20)`` rings both, the first to answer is bridged
 to the caller and the others are hung up. When every leg fails, the status is Asterisk's
-choice among them (BUSY, then CONGESTION, then CHANUNAVAIL, then NOANSWER).
+choice among them (BUSY, then CONGESTION, then CHANUNAVAIL, then NOANSWER). Each leg
+placed is told on the event bus (``DialBegin``) and so is what became of it (``DialEnd``).
+
+The bridge lasts until either side hangs up, which ends the other with its cause; a caller
+that leaves the bridge otherwise (a Redirect cancels its Dial) ends the callee too. A leg's
+technology may act on the bridge (:meth:`DialLeg.bridging`: IAX2 re-paths two of its own
+legs), send the caller elsewhere (:attr:`DialLeg.redirect`, a blind transfer from the far
+end) or keep the callee alive after the caller left (:meth:`DialLeg.release`).
+
+:meth:`Dialer.originate` calls one target of any technology alone, for the manager's
+Originate.
 
 Options: ``r`` tells the caller it rings at once, ``m[(class)]`` plays music on hold to the
 caller until the answer instead; ``t``/``T`` (transfer keys) are accepted and have no keys
@@ -17,20 +27,23 @@ import logging
 import math
 import re
 from dataclasses import replace
-from typing import Protocol
+from typing import Protocol, cast
 
 import trio
 
 from dialplan.channel import Channel, ChannelState, Indication
-from dialplan.dialer import DialResult, DialStatus
+from dialplan.dialer import DialResult, DialStatus, Originated
 from pbxedge.channels.bridge import bridge
 from pbxedge.channels.iax import IaxChannel
 from pbxedge.channels.media import MediaChannel
+from pbxedge.events import DialBegin, DialEnd, EventBus
 from pbxedge.iax2.enums import Cause
 
-__all__ = ["DialLeg", "Dialer", "Technology", "combine_failures"]
+__all__ = ["CallerId", "DialLeg", "Dialer", "Technology", "combine_failures"]
 
 logger = logging.getLogger("pbxedge.dial")
+
+CallerId = tuple[str | None, str | None]  # (number, name)
 
 
 class DialLeg(Protocol):
@@ -47,15 +60,31 @@ class DialLeg(Protocol):
         """The called channel, once there is one."""
         ...
 
+    @property
+    def redirect(self) -> tuple[str, str] | None:
+        """Where the far end sent the caller (context, exten) by a blind transfer."""
+        ...
+
     def hangup(self, cause: int) -> None:
         """Give up on the leg (another answered, the caller left, the time ran out)."""
         ...
 
+    def bridging(self, caller: Channel) -> None:
+        """The answered leg is about to be bridged to *caller*."""
+        ...
+
+    def release(self, cause: int) -> bool:
+        """The caller left the bridge: end the leg with *cause*, unless it lives on without
+        the caller (True: a transfer handed it to the dialplan)."""
+        ...
+
 
 class Technology(Protocol):
-    async def place(self, caller: Channel, target: str) -> DialLeg | DialResult:
-        """Start calling *target* (the whole ``TECH/resource`` text); a DialResult when
-        it cannot be called at all."""
+    async def place(self, caller: Channel | None, target: str,
+                    callerid: CallerId) -> DialLeg | DialResult:
+        """Start calling *target* (the whole ``TECH/resource`` text) for *caller* (None for
+        a call placed from nowhere, the manager's Originate), showing *callerid*; a
+        DialResult when it cannot be called at all."""
         ...
 
 
@@ -63,8 +92,9 @@ class Dialer:
     """The dialplan's :class:`~dialplan.dialer.Dialer`: legs of any technology, in parallel;
     the first to answer wins."""
 
-    def __init__(self) -> None:
+    def __init__(self, events: EventBus | None = None) -> None:
         self._technologies: dict[str, Technology] = {}
+        self._events = events or EventBus()
 
     def add_technology(self, name: str, technology: Technology) -> None:
         """Dial strings starting with ``name/`` (any case) go to *technology*."""
@@ -81,36 +111,65 @@ class Dialer:
                     channel.name, result.status.value, result.hangup_cause)
         return result
 
-    async def _place(self, channel: Channel, text: str) -> DialLeg | DialResult:
+    async def originate(self, target: str, timeout: float | None, caller_num: str | None,
+                        caller_name: str | None) -> Originated:
+        """One leg, not bridged: the manager's Originate runs it once answered."""
+        placed = await self._place(None, target, (caller_num, caller_name))
+        if isinstance(placed, DialResult):
+            return Originated(placed.status, None, placed.hangup_cause)
+        try:
+            with trio.move_on_after(_seconds(timeout)):
+                await placed.settled.wait()
+        except BaseException:
+            placed.hangup(Cause.NORMAL_CLEARING)
+            raise
+        result = placed.result
+        if result is None:
+            placed.hangup(Cause.NO_ANSWER)
+            return Originated(DialStatus.NOANSWER, _called(placed), Cause.NO_ANSWER)
+        return Originated(result.status, _called(placed), result.hangup_cause)
+
+    async def _place(self, caller: Channel | None, text: str,
+                     callerid: CallerId) -> DialLeg | DialResult:
         tech, _, _ = text.partition("/")
         technology = self._technologies.get(tech.lower())
         if technology is None:
             logger.warning("Dial: technology of '%s' is not available on this node", text)
             return DialResult(DialStatus.CHANUNAVAIL, Cause.SUBSCRIBER_ABSENT)
-        return await technology.place(channel, text)
+        return await technology.place(caller, text, callerid)
 
     async def _dial(self, channel: Channel, targets: list[str], timeout: float | None,
                     options: str) -> DialResult:
         legs: list[DialLeg] = []
         failures: list[DialResult] = []
-        for text in targets:
-            placed = await self._place(channel, text)
-            if isinstance(placed, DialResult):
-                failures.append(placed)
-            else:
-                legs.append(placed)
-        if not legs:
-            return combine_failures(failures)
-        moh = re.search(r"m(?:\(([^)]*)\))?", options)
-        if moh is not None:
-            await channel.start_moh(moh.group(1) or "default")
-        elif "r" in options and channel.state is not ChannelState.UP:
-            await channel.indicate(Indication.RINGING)
         try:
-            winner = await _race(channel, legs, timeout)
-        finally:
+            for text in targets:
+                placed = await self._place(channel, text,
+                                           (channel.caller_num, channel.caller_name))
+                if isinstance(placed, DialResult):
+                    failures.append(placed)
+                    continue
+                legs.append(placed)
+                self._publish_begin(channel, placed, text.partition("/")[2])
+            if not legs:
+                return combine_failures(failures)
+            moh = re.search(r"m(?:\(([^)]*)\))?", options)
             if moh is not None:
-                await channel.stop_moh()
+                await channel.start_moh(moh.group(1) or "default")
+            elif "r" in options and channel.state is not ChannelState.UP:
+                await channel.indicate(Indication.RINGING)
+            try:
+                winner = await _race(channel, legs, timeout)
+            finally:
+                if moh is not None:
+                    await channel.stop_moh()
+        except BaseException:
+            # Cancelled (a Redirect moved the caller, the node stops): nobody waits for
+            # these legs any more.
+            for leg in legs:
+                leg.hangup(Cause.NORMAL_CLEARING)
+            raise
+        self._publish_end(channel, legs, winner)
         for leg in legs:
             if leg is not winner:
                 leg.hangup(channel.hangup_cause if channel.is_hungup else Cause.NORMAL_CLEARING)
@@ -126,10 +185,41 @@ class Dialer:
             return DialResult(DialStatus.NOANSWER, Cause.NO_ANSWER, peer=last)
         return replace(combine_failures([*failures, *results]), peer=last)
 
+    def _publish_begin(self, caller: Channel, leg: DialLeg, dialstring: str) -> None:
+        called = _called(leg)
+        if self._events.active and called is not None:
+            self._events.publish(DialBegin(caller, called, dialstring))
+
+    def _publish_end(self, caller: Channel, legs: list[DialLeg],
+                     winner: DialLeg | None) -> None:
+        if not self._events.active:
+            return
+        for leg in legs:
+            called = _called(leg)
+            if called is None:
+                continue
+            if leg is winner:
+                status = DialStatus.ANSWER
+            elif winner is not None or caller.is_hungup:
+                status = DialStatus.CANCEL
+            else:
+                status = leg.result.status if leg.result is not None else DialStatus.NOANSWER
+            self._events.publish(DialEnd(caller, called, status.value))
+
+
+def _called(leg: DialLeg) -> Channel | None:
+    """The leg's channel as the dialplan sees it: every technology's channel (IaxChannel,
+    ConsoleChannel) is both a MediaChannel and a dialplan Channel, which a type cannot say."""
+    return cast(Channel | None, leg.channel)
+
+
+def _seconds(timeout: float | None) -> float:
+    return math.inf if timeout is None else max(0.0, timeout)
+
 
 async def _race(channel: Channel, legs: list[DialLeg], timeout: float | None) -> DialLeg | None:
     winner: DialLeg | None = None
-    with trio.move_on_after(math.inf if timeout is None else max(0.0, timeout)):
+    with trio.move_on_after(_seconds(timeout)):
         async with trio.open_nursery() as nursery:
             remaining = len(legs)
 
@@ -155,7 +245,7 @@ async def _race(channel: Channel, legs: list[DialLeg], timeout: float | None) ->
 
 async def _bridge(channel: Channel, leg: DialLeg) -> DialResult:
     """Whichever side hangs up first ends the other with its cause; meanwhile voice,
-    DTMF, TEXT and hold cross (:func:`pbxedge.channels.bridge.bridge`)."""
+    DTMF, TEXT, hold and hook flashes cross (:func:`pbxedge.channels.bridge.bridge`)."""
     callee = leg.channel
     assert callee is not None
     if channel.state is not ChannelState.UP and not channel.is_hungup:
@@ -164,17 +254,25 @@ async def _bridge(channel: Channel, leg: DialLeg) -> DialResult:
         else:
             await channel.answer()
     answered = trio.current_time()
-    if isinstance(channel, MediaChannel):
-        await bridge(channel, callee)
-    else:
-        await _signalling_bridge(channel, callee)
-    if callee.is_hungup:
-        cause = callee.hangup_cause or Cause.NORMAL_CLEARING
-    else:
+    leg.bridging(channel)
+    handed_over = False
+    try:
+        if isinstance(channel, MediaChannel):
+            await bridge(channel, callee)
+        else:
+            await _signalling_bridge(channel, callee)
+    finally:
+        # The caller hung up, or left the bridge (a Redirect): the callee ends too, unless
+        # a transfer gave it a life of its own.
+        if not callee.is_hungup:
+            handed_over = leg.release(channel.hangup_cause or Cause.NORMAL_CLEARING)
+    if handed_over:
         cause = channel.hangup_cause or Cause.NORMAL_CLEARING
-        leg.hangup(cause)
+    else:
+        cause = callee.hangup_cause or Cause.NORMAL_CLEARING
     return DialResult(DialStatus.ANSWER, cause,
-                      answered_seconds=trio.current_time() - answered, peer=callee.name)
+                      answered_seconds=trio.current_time() - answered, peer=callee.name,
+                      redirect=leg.redirect)
 
 
 async def _signalling_bridge(caller: Channel, callee: MediaChannel) -> None:

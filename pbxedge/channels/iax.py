@@ -23,13 +23,15 @@ import trio
 from dialplan.channel import ChannelState, Feature, Indication
 from pbxedge.channels.codecmap import codec_of, format_of
 from pbxedge.channels.media import MediaChannel, MediaEnv, VoiceFrame
+from pbxedge.events import DtmfBegin, DtmfEnd, HangupRequest, Newstate, SoftHangupRequest
 from pbxedge.iax2.callstate import CallStateError
 from pbxedge.iax2.endpoint import UnknownCall
-from pbxedge.iax2.enums import ControlSubclass
+from pbxedge.iax2.enums import IE, ControlSubclass, IaxSubclass
+from pbxedge.iax2.ies import IEList
 from pbxedge.media.jitterbuffer import JitterBufferSettings
 from pbxedge.media.translate import Translator
 
-__all__ = ["EndpointLink", "IaxChannel", "IaxLink"]
+__all__ = ["EndpointLink", "IaxChannel", "IaxLink", "set_system_name"]
 
 logger = logging.getLogger("pbxedge.channels")
 
@@ -42,6 +44,14 @@ _INDICATIONS = {
     Indication.CONGESTION: ControlSubclass.CONGESTION,
 }
 _sequence = itertools.count(1)
+# ``<systemname>-`` before every unique ID, as Asterisk does: nodes sharing one CDR table
+# must not hand out the same IDs.
+_uniqueid_prefix = ""
+
+
+def set_system_name(name: str | None) -> None:
+    global _uniqueid_prefix
+    _uniqueid_prefix = f"{name}-" if name else ""
 
 
 class IaxLink(Protocol):
@@ -58,6 +68,7 @@ class IaxLink(Protocol):
     def unbridge(self) -> None: ...
     def set_jitterbuffer(self, settings: JitterBufferSettings | None) -> None: ...
     def hangup(self, cause: int) -> None: ...
+    def send_transfer(self, exten: str, context: str | None) -> bool: ...
 
 
 class _Service(Protocol):
@@ -79,6 +90,8 @@ class _Commands(Protocol):
     def set_jitterbuffer(self, callno: int, settings: JitterBufferSettings | None,
                          now: float) -> None: ...
     def hangup(self, callno: int, cause: int, now: float) -> None: ...
+    def send_iax(self, callno: int, subclass: IaxSubclass, ies: IEList | None, now: float, *,
+                 final: bool = False) -> None: ...
 
 
 class EndpointLink:
@@ -131,9 +144,24 @@ class EndpointLink:
     def hangup(self, cause: int) -> None:
         self._run("hangup", cause)
 
+    def send_transfer(self, exten: str, context: str | None) -> bool:
+        """IAX TRANSFER (blind): CALLED_NUMBER, and CALLED_CONTEXT when one is named."""
+        ies = IEList().add_str(IE.CALLED_NUMBER, exten)
+        if context:
+            ies.add_str(IE.CALLED_CONTEXT, context)
+        try:
+            self._service.endpoint.send_iax(self.callno, IaxSubclass.TRANSFER, ies,
+                                            self._service.now())
+        except (UnknownCall, CallStateError):
+            return False
+        self._service.kick()
+        return True
+
 
 class IaxChannel(MediaChannel):
     """One IAX2 call leg (``IAX2/<host>-<callno>``)."""
+
+    technology = "IAX2"
 
     def __init__(
         self,
@@ -151,7 +179,7 @@ class IaxChannel(MediaChannel):
     ) -> None:
         super().__init__(name, env, nursery, format_of(codec))
         self._name = name
-        self._uniqueid = f"{int(time.time())}.{next(_sequence)}"
+        self._uniqueid = f"{_uniqueid_prefix}{int(time.time())}.{next(_sequence)}"
         self._link = link
         self._state = state
         self.caller_num = caller_num
@@ -170,6 +198,8 @@ class IaxChannel(MediaChannel):
         self._peer: IaxChannel | None = None  # the IAX2 leg our voice is relayed to
         self._to_peer: Translator | None = None
         self.jitterbuffer: JitterBufferSettings | None = None  # from the user/peer's config
+        self._digit_sent_at = 0.0  # trio time of the last DTMF BEGIN sent (for its duration)
+        self.transfer_policy = "default"  # transfer= of the user or peer this leg belongs to
 
     # -- identity and state ---------------------------------------------------------------
 
@@ -200,16 +230,24 @@ class IaxChannel(MediaChannel):
 
     # -- from the peer --------------------------------------------------------------------
 
+    def _set_state(self, state: ChannelState) -> None:
+        self._state = state
+        if self.env.events.active:
+            self.env.events.publish(Newstate(self))
+
     def remote_answered(self) -> None:
-        self._state = ChannelState.UP
+        self._set_state(ChannelState.UP)
         self._mark_answered()
 
     def remote_ringing(self) -> None:
-        if self._state is not ChannelState.UP:
-            self._state = ChannelState.RINGING
+        if self._state not in (ChannelState.UP, ChannelState.RINGING):
+            self._set_state(ChannelState.RINGING)
 
     def remote_digit(self, digit: str, *, begin: bool = False) -> None:
-        """A DTMF_BEGIN or DTMF_END from the peer."""
+        """A DTMF_BEGIN or DTMF_END from the peer (whose END carries no duration)."""
+        events = self.env.events
+        if events.active:
+            events.publish(DtmfBegin(self, digit) if begin else DtmfEnd(self, digit))
         self.receive_digit(digit, begin=begin)
 
     def remote_text(self, text: str) -> None:
@@ -253,6 +291,8 @@ class IaxChannel(MediaChannel):
             return
         if cause:
             self.hangup_cause = cause
+        if self.env.events.active:
+            self.env.events.publish(HangupRequest(self, self.hangup_cause))
         self._mark_hungup()
 
     # -- bridging to another IAX2 leg -----------------------------------------------------
@@ -278,6 +318,15 @@ class IaxChannel(MediaChannel):
 
     def _emit_digit(self, digit: str, begin: bool) -> None:
         self._link.send_dtmf(digit, begin)
+        events = self.env.events
+        if events.active:
+            now = trio.current_time()
+            if begin:
+                self._digit_sent_at = now
+                events.publish(DtmfBegin(self, digit, "Sent"))
+            else:
+                held = round((now - self._digit_sent_at) * 1000) if self._digit_sent_at else 0
+                events.publish(DtmfEnd(self, digit, held, "Sent"))
 
     def _emit_text(self, text: str) -> None:
         self._link.send_text(text)
@@ -294,18 +343,34 @@ class IaxChannel(MediaChannel):
         """ANSWER without waiting for the caller's audio (a bridge answering its caller)."""
         if self.is_hungup or self._state is ChannelState.UP:
             return
-        self._state = ChannelState.UP
+        self._set_state(ChannelState.UP)
         self._mark_answered()
         self._link.send_control(ControlSubclass.ANSWER)
         # Asterisk follows ANSWER with "stop sounds" (CONTROL 255, §15.7).
         self._link.send_control(ControlSubclass.STOP_SOUNDS)
 
     async def hangup(self, cause: int) -> None:
+        self.hangup_now(cause)
+
+    def hangup_now(self, cause: int) -> None:
+        """End the call from this side: HANGUP with *cause* (once)."""
         if self.is_hungup:
             return
         self.hangup_cause = cause
+        events = self.env.events
+        if events.active:
+            events.publish(SoftHangupRequest(self, cause))
+            events.publish(HangupRequest(self, cause))
         self._mark_hungup()
         self._link.hangup(cause)
+
+    async def transfer(self, destination: str) -> bool:
+        """``Transfer()``: ask the peer to send its side of the call to ``exten[@context]``
+        (iax2_transfer); the answer is the peer's hangup, or nothing."""
+        if self.is_hungup:
+            return False
+        exten, _, context = destination.partition("@")
+        return self._link.send_transfer(exten, context or None)
 
     async def indicate(self, indication: Indication) -> None:
         if not self.is_hungup:

@@ -42,6 +42,7 @@ from dialplan.channel import (
 from pbxedge.channels.moh import MohClasses
 from pbxedge.channels.recording import Recording
 from pbxedge.channels.voice import VoiceFrame
+from pbxedge.events import EventBus
 from pbxedge.log import verbose
 from pbxedge.media.fileformats import SoundFileError, read_sound
 from pbxedge.media.formats import Format, PayloadError
@@ -72,6 +73,7 @@ class MediaEnv:
 
     sound_dirs: tuple[Path, ...] = ()
     moh: MohClasses = field(default_factory=MohClasses)
+    events: EventBus = field(default_factory=EventBus)  # the node's: channels tell it theirs
 
 
 class MediaChannel:
@@ -113,6 +115,7 @@ class MediaChannel:
         self.created_at = time.time()
         self.answered_at: float | None = None
         self.dial_peer = ""  # the channel the last Dial answered on, or tried last
+        self.bridged: MediaChannel | None = None  # the other side while a bridge joins us
 
     @property
     def name(self) -> str:
@@ -138,6 +141,10 @@ class MediaChannel:
 
     @property
     def state(self) -> ChannelState:
+        raise NotImplementedError
+
+    async def hangup(self, cause: int) -> None:
+        """End the call from this side."""
         raise NotImplementedError
 
     # -- life -----------------------------------------------------------------------------

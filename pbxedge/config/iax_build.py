@@ -28,6 +28,7 @@ from pbxedge.config.iax_models import (
     AUTOKILL_YES_MS,
     IAX_DEFAULT_PORT,
     QUALIFY_YES_MS,
+    RTAUTOCLEAR_YES_S,
     AuthMethods,
     BindAddr,
     CallNumberLimit,
@@ -54,7 +55,7 @@ from pbxedge.config.values import (
 )
 from pbxedge.iax2.codecs import BANDWIDTH_HIGH, BANDWIDTH_LOW, BANDWIDTH_MEDIUM
 
-__all__ = ["build_iax_config"]
+__all__ = ["build_iax_config", "build_section"]
 
 Fields = dict[str, Any]
 Sink = list[Diagnostic]
@@ -158,6 +159,25 @@ def _network(value: str) -> Any:
         raise ValueFormError(value, "ip, ip/prefix or ip/netmask (IPv4 or IPv6)") from exc
 
 
+def _rtautoclear(value: str) -> int:
+    # chan_iax2 13961: a number is that many seconds, otherwise yes = 120 s and no = off.
+    text = value.strip()
+    if text.isdigit():
+        return int(text)
+    try:
+        return RTAUTOCLEAR_YES_S if parse_bool(text) else 0
+    except ValueFormError:
+        raise ValueFormError(value, f"a number of seconds or {BOOL_FORMS}") from None
+
+
+def _systemname(value: str) -> str:
+    text = value.strip()
+    # It prefixes unique IDs and names this node in the shared table: no spaces or commas.
+    if not text or any(ch.isspace() or ch in ",;'\"\\" for ch in text) or len(text) > 40:
+        raise ValueFormError(value, "a name of at most 40 characters without spaces or quotes")
+    return text
+
+
 def _hostname(value: str) -> str:
     text = value.strip()
     if not text or any(ch.isspace() for ch in text):
@@ -255,6 +275,22 @@ def _bindaddr(fields: Fields, var: Variable, sink: Sink) -> None:
     fields.setdefault("bindaddrs", []).append(BindAddr(host=host, port=port or fields.get("bindport", IAX_DEFAULT_PORT)))
 
 
+METRICS_DEFAULT_PORT = 9099
+METRICS_FORMS = "an IP address with an optional port (default 9099), e.g. 127.0.0.1:9099"
+
+
+def _metrics(fields: Fields, var: Variable, sink: Sink) -> None:
+    if var.value.strip().lower() in ("", "no", "off", "false"):
+        fields["metrics"] = None
+        return
+    try:
+        host, port = parse_host_port(var.value)
+        host = str(ipaddress.ip_address(host))
+    except ValueError:
+        raise ValueFormError(var.value, METRICS_FORMS) from None
+    fields["metrics"] = BindAddr(host=host, port=port or METRICS_DEFAULT_PORT)
+
+
 def _bindport(fields: Fields, var: Variable, sink: Sink) -> None:
     fields["bindport"] = _port(var.value)
     if fields.get("bindaddrs"):
@@ -337,6 +373,14 @@ GENERAL_OPTIONS: dict[str, Handler] = {
     "shrinkcallerid": _set("shrinkcallerid", _BOOL),
     "iaxcompat": _set("iaxcompat", _BOOL),
     "subscribe_network_change_event": _set("subscribe_network_change_event", _BOOL),
+    "metrics": _metrics,
+    "systemname": _set("systemname", _systemname),
+    "rtcachefriends": _set("rtcachefriends", _BOOL),
+    "rtupdate": _set("rtupdate", _BOOL),
+    "rtsavesysname": _set("rtsavesysname", _BOOL),
+    "rtautoclear": _set("rtautoclear", _rtautoclear),
+    "rtignoreregexpire": _set("rtignoreregexpire", _BOOL),
+    "rtreach": _set("rtreach", lambda v: parse_choice(v, ("auto", "direct", "regserver"))),
 }
 
 _ENTRY_COMMON: dict[str, Handler] = {
@@ -420,6 +464,15 @@ def build_iax_config(cfg: ConfigFile) -> tuple[IaxConfig, list[Diagnostic]]:
     """Build the typed config; content problems are returned, never raised."""
     builder = _Builder(cfg)
     return builder.build(), builder.diagnostics
+
+
+def build_section(section: Category, general: General) -> tuple[IaxConfig, list[Diagnostic]]:
+    """One user/peer/friend section read against an existing ``[general]``: how accounts
+    kept elsewhere (a Realtime table row) become the same models as iax.conf's."""
+    builder = _Builder(ConfigFile(section.origin.file))
+    config = IaxConfig(path=section.origin.file, general=general)
+    builder.build_entry(section, general, config)
+    return config, builder.diagnostics
 
 
 class _Builder:
@@ -519,6 +572,11 @@ class _Builder:
         homes = [kind for kind, table in _TABLES.items() if name in table]
         if name == "type" and where == "[general]":
             self.warn("option 'type' has no effect in [general]", var.origin)
+        elif name == "host" and var.value.strip().lower() == "dynamic" and "type=user" in where:
+            # The classic two-way trunk mistake: a REGREQ only ever looks for a peer.
+            self.warn(f"host=dynamic in {where}: a type=user can never register (a "
+                      "registration looks for a peer); use type=friend for an entry that "
+                      "registers and calls", var.origin)
         elif homes:
             places = " or ".join("[general]" if k == "general" else f"type={k} sections" for k in homes)
             self.warn(f"option '{var.name}' has no effect in {where}; it belongs in {places}", var.origin)
@@ -636,10 +694,12 @@ class _Builder:
                 origin,
             )
         if fields.get("trunk"):
-            self.warn(
-                f"'{section.name}' has trunk=yes with forceencryption: trunked audio is never "
-                "encrypted (meta trunk frames carry no encryption)",
-                origin,
+            trunk_var = section.get("trunk")
+            self.error(
+                f"'{section.name}' has trunk=yes with forceencryption: IAX2 never encrypts "
+                "trunked audio (meta trunk frames carry no encryption), so the two cannot be "
+                f"combined{inherited}",
+                trunk_var.origin if trunk_var is not None else origin,
             )
 
     def warn_plaintext(self, who: str, origin: Origin | None) -> None:

@@ -37,16 +37,21 @@ __all__ = [
 AuthMethods = AuthMethod
 
 CodecPriority = Literal["host", "caller", "disabled", "reqonly"]
-Transfer = Literal["yes", "no", "mediaonly"]
+# "default" (transfer= not written) answers a peer's TXREQ like "yes" but never starts a
+# native transfer: only an explicit yes/mediaonly on both legs lets pbxedge re-path them.
+Transfer = Literal["default", "yes", "no", "mediaonly"]
 AmaFlags = Literal["default", "omit", "billing", "documentation"]
 # "default" differs from "yes": only a default lets calltokenoptional= ranges skip the
 # token (reference §3.3).
 RequireCallToken = Literal["default", "yes", "no", "auto"]
 ConnectedLine = Literal["yes", "no", "send", "receive"]
+# How a call reaches a realtime peer registered to another node (a pbxedge option).
+RtReach = Literal["auto", "direct", "regserver"]
 
 IAX_DEFAULT_PORT = 4569
 QUALIFY_YES_MS = 2000
 AUTOKILL_YES_MS = 2000
+RTAUTOCLEAR_YES_S = 120
 
 
 # Acl is immutable, so every entry without permit=/deny= can share one.
@@ -112,7 +117,7 @@ class General:
     prefs: list[Codec] = field(default_factory=list)
     codecpriority: CodecPriority = "host"
     # Transfer and trunking.
-    transfer: Transfer = "yes"
+    transfer: Transfer = "default"
     trunkfreq: int = 20
     trunkmtu: int = 1240
     trunkmaxsize: int = 128000
@@ -136,6 +141,17 @@ class General:
     shrinkcallerid: bool = True
     iaxcompat: bool = False
     subscribe_network_change_event: bool = True
+    # pbxedge's own: where Prometheus scrapes the node's metrics (None: no endpoint).
+    metrics: BindAddr | None = None
+    # Realtime accounts in PostgreSQL (extconfig.conf), and this node's name among several
+    # sharing them (Asterisk keeps systemname in asterisk.conf).
+    systemname: str | None = None
+    rtcachefriends: bool = False
+    rtupdate: bool = True
+    rtsavesysname: bool = False
+    rtautoclear: int = 0  # seconds a cached realtime account is kept; 0 = until pruned
+    rtignoreregexpire: bool = False
+    rtreach: RtReach = "auto"
 
 
 @dataclass(slots=True, kw_only=True)
@@ -159,7 +175,7 @@ class _Entry:
     requirecalltoken: RequireCallToken = "default"
     callerid_name: str | None = None
     callerid_number: str | None = None
-    transfer: Transfer = "yes"
+    transfer: Transfer = "default"
     jitterbuffer: bool = False
     sendani: bool = False
     mohinterpret: str | None = None

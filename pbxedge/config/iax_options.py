@@ -17,11 +17,6 @@ OBSOLETE: dict[str, str] = {
     "cos": "802.1p priority is not set by pbxedge",
     "iaxthreadcount": "pbxedge does not use helper threads",
     "iaxmaxthreadcount": "pbxedge does not use helper threads",
-    "rtcachefriends": "realtime (database) peers are not supported",
-    "rtsavesysname": "realtime (database) peers are not supported",
-    "rtupdate": "realtime (database) peers are not supported",
-    "rtautoclear": "realtime (database) peers are not supported",
-    "rtignoreregexpire": "realtime (database) peers are not supported",
     "mailboxdetail": "message counts are always sent in full",
     "notransfer": "use transfer=no instead",
 }

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pbxedge.control.registry import CommandContext, CommandRegistry, UsageError
 from pbxedge.keys import KeyStore
 
 __all__ = ["register_keys_commands"]
 
 
-def register_keys_commands(registry: CommandRegistry, keys: KeyStore) -> None:
+def register_keys_commands(registry: CommandRegistry, keys: Callable[[], KeyStore]) -> None:
+    """*keys* returns the keys in force (a reload reads them again)."""
+
     def show(ctx: CommandContext, args: list[str]) -> str:
         if args:
             raise UsageError
-        return keys.show_text()
+        return keys().show_text()
 
     registry.register(
         "keys show", show,

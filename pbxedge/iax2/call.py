@@ -23,10 +23,13 @@ from dataclasses import dataclass, replace
 
 from pbxedge.iax2.callkeys import CallKeys
 from pbxedge.iax2.callstate import (
+    TRANSFER_TRANSITIONS,
     TRANSITIONS,
     CallInput,
     CallState,
     CallStateError,
+    TransferInput,
+    TransferState,
     transition,
 )
 from pbxedge.iax2.codecs import Codec, frame_ms
@@ -35,10 +38,13 @@ from pbxedge.iax2.enums import IE, ControlSubclass, FrameType, IaxSubclass
 from pbxedge.iax2.errors import MalformedFrame
 from pbxedge.iax2.events import (
     CallDestroyed,
+    CallTransferred,
     Event,
     FrameReceived,
     PeerUnreachable,
     PongReceived,
+    TransferFailed,
+    TransferReleased,
     VoiceReceived,
 )
 from pbxedge.iax2.frames import FullFrame, MiniFrame
@@ -46,6 +52,7 @@ from pbxedge.iax2.ies import IEList
 from pbxedge.iax2.reliable import Pending, RetransmitQueue, seq_distance
 from pbxedge.iax2.rr import ReceptionReport
 from pbxedge.iax2.timestamps import TxTimestamps, unwrap_timestamp
+from pbxedge.iax2.trunk import TrunkPeer
 from pbxedge.media.jitterbuffer import JbResult, JitterBuffer, JitterBufferSettings
 
 __all__ = [
@@ -56,6 +63,7 @@ __all__ = [
     "CallState",
     "CallStateError",
     "NotEncrypted",
+    "ReliabilityCounters",
     "frame_name",
     "transition",
 ]
@@ -63,6 +71,7 @@ __all__ = [
 Address = tuple[str, int]
 
 S, In = CallState, CallInput
+T, TIn = TransferState, TransferInput
 
 DEFAULT_RTT = 1.0  # Asterisk DEFAULT_RETRY_TIME: 1000 ms until a measurement exists
 HANGUP_SAFETY = 10.0  # destroy a hung-up call even if its HANGUP is never ACKed (chan_iax2 5458)
@@ -70,6 +79,8 @@ KEY_ROTATION_RANGE = (120.0, 300.0)  # seconds between our RTKEYs, drawn at rand
 VNAK_MIN_INTERVAL = 1.0  # at most one VNAK per second for voice without a format (§10 row 13)
 STATELESS_CALLNO = 1  # source of Asterisk's stateless replies; never a real call
 JB_RESET_GAP_MS = 5000  # chan_iax2 TS_GAP_FOR_JB_RESYNC: a jump this large starts the buffer over
+TRANSFER_RETRY = 1.0  # TXCNT goes again at most once a second (§7.6 item 2)
+TRANSFER_TRIES = 4  # TXCNTs without a TXACC before the leg gives up and sends TXREJ
 
 
 class NotEncrypted(RuntimeError):
@@ -83,6 +94,11 @@ _UNSEQUENCED = frozenset(
 # Frames ending the call: always sent final, and the receiver ACKs then destroys.
 _FINAL_SUBCLASSES = frozenset(
     {IaxSubclass.HANGUP, IaxSubclass.REJECT, IaxSubclass.REGACK, IaxSubclass.REGREJ}
+)
+# Native transfer commands from the peer; TXCNT/TXACC come from the other leg instead.
+_TRANSFER_COMMANDS = frozenset(
+    {IaxSubclass.TXREQ, IaxSubclass.TXREADY, IaxSubclass.TXREL, IaxSubclass.TXREJ,
+     IaxSubclass.TXMEDIA}
 )
 
 _SENT_INPUTS: dict[IaxSubclass, CallInput] = {
@@ -132,6 +148,10 @@ def frame_name(frame: FullFrame) -> str:
         return f"TYPE{frame.frametype}"
 
 
+def _label(note: tuple[str, FullFrame] | None) -> str:
+    return "" if note is None else f"{note[0]}:{frame_name(note[1])}"
+
+
 @dataclass(frozen=True, slots=True)
 class CallInfo:
     callno: int
@@ -151,6 +171,7 @@ class CallInfo:
     local_rr: ReceptionReport  # what our PONGs report about the audio we receive
     remote_rr: ReceptionReport  # what the peer's last PONG reported (zeros until one)
     jitterbuffer: bool = False  # local_rr's jitter, delay and loss come from a jitter buffer
+    transfer: TransferState = TransferState.NONE
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +192,15 @@ class _Held:
     timestamp: int
 
 
+@dataclass(slots=True)
+class ReliabilityCounters:
+    """What the calls of one endpoint had to resend or ask again, for the node's metrics."""
+
+    retransmitted: int = 0  # full frames sent again (timer or VNAK)
+    vnaks_sent: int = 0
+    vnaks_received: int = 0
+
+
 class Call:
     """Protocol state of one call number."""
 
@@ -184,8 +214,10 @@ class Call:
         rng: random.Random,
         pingtime: float,
         lagrqtime: float,
+        counters: ReliabilityCounters | None = None,
     ) -> None:
         self.callno = callno
+        self._counters = counters or ReliabilityCounters()
         self.addr = addr
         self.outbound = outbound
         self.peer_callno = 0
@@ -212,22 +244,41 @@ class Call:
         self.last_voice_ts: int | None = None
         self._last_vnak: float | None = None
         self.rx_voice_frames = 0  # for RR_PKTS; the endpoint's relay fast path counts too
+        self.tx_voice_frames = 0  # voice frames sent (relayed ones too), for the statistics
         self._rx_voice_ooo = 0
         self._rx_voice_last: int | None = None  # highest voice timestamp received
         self.rx_origin_ms: float | None = None  # set by the first voice frame
+        self.rx_full_voice = False  # a full voice frame arrived: trunk entries are welcome
+        self.trunk: TrunkPeer | None = None  # where our voice goes when trunked (the endpoint's)
         self._jb: JitterBuffer[_Voice] | None = None
         self._jb_last: _Voice | None = None
         self.remote_rr = ReceptionReport()
 
         self.keys = CallKeys(rng.randbytes)
 
+        # Native transfer (§7.6). As a leg: where the bridge sends us, and whether we let it.
+        self.transfer_state = TransferState.NONE
+        self.transfer_allowed = True
+        self.transfer_addr: Address | None = None
+        self.transfer_callno = 0
+        self._transfer_id: int | None = None
+        self._txcnt_at: float | None = None
+        self._txcnt_sent = 0
+        self.media_pass = False  # TXMEDIA: mini voice goes to transfer_addr
+        self.repathed = False  # TXREL moved the call: the endpoint re-indexes it
+        # Datagrams for an address other than ``addr`` (the other leg of a transfer, or
+        # the bridge's last ACK after the call moved away from it).
+        self.addressed: list[tuple[bytes, Address]] = []
+
         self._ping_at: float | None = now + pingtime
         self._lagrq_at: float | None = now + lagrqtime
         self._destroy_at: float | None = None
         self._rotate_at: float | None = None
 
-        self.first_message = ""
-        self.last_message = ""
+        # (direction, frame) of the first and the last frame, labelled only when shown:
+        # a label per frame would cost every frame a string.
+        self._first_note: tuple[str, FullFrame] | None = None
+        self._last_note: tuple[str, FullFrame] | None = None
         self.protocol_violations = 0
         self.outbox: list[bytes] = []
         self.events: list[Event] = []
@@ -273,6 +324,7 @@ class Call:
             local_rr=self.reception_report(),
             remote_rr=self.remote_rr,
             jitterbuffer=self._jb is not None,
+            transfer=self.transfer_state,
         )
 
     def reception_report(self) -> ReceptionReport:
@@ -323,18 +375,17 @@ class Call:
     # -- timers ---------------------------------------------------------------------------
 
     def next_deadline(self) -> float | None:
-        candidates = [
-            self.queue.next_deadline(),
-            self._ping_at,
-            self._lagrq_at,
-            self._destroy_at,
-            self._rotate_at,
-        ]
+        # Runs after every frame of a call: plain comparisons, no list or generator.
+        best = self.queue.next_deadline()
+        for due in (self._ping_at, self._lagrq_at, self._destroy_at, self._rotate_at,
+                    self._txcnt_at):
+            if due is not None and (best is None or due < best):
+                best = due
         if self._jb is not None:
-            due = self._jb.next_deadline_ms()
-            if due is not None:
-                candidates.append(due / 1000.0)
-        return min((d for d in candidates if d is not None), default=None)
+            ms = self._jb.next_deadline_ms()
+            if ms is not None and (best is None or ms / 1000.0 < best):
+                best = ms / 1000.0
+        return best
 
     def handle_timer(self, now: float) -> None:
         if self._jb is not None:
@@ -342,6 +393,11 @@ class Call:
         if self._destroy_at is not None and now >= self._destroy_at:
             self._destroy(In.DESTROY, "hangup not acknowledged")
             return
+        if self._txcnt_at is not None and now >= self._txcnt_at:
+            if self._txcnt_sent >= TRANSFER_TRIES:
+                self._leg_gives_up("the other leg never answered TXCNT", now)
+            else:
+                self._send_txcnt(now)
         resend, expired = self.queue.due(now)
         for pending in resend:
             self._retransmit(pending)
@@ -407,10 +463,18 @@ class Call:
     # -- sending --------------------------------------------------------------------------
 
     def _note(self, direction: str, frame: FullFrame) -> None:
-        label = f"{direction}:{frame_name(frame)}"
-        if not self.first_message:
-            self.first_message = label
-        self.last_message = label
+        if self._first_note is None:
+            self._first_note = (direction, frame)
+        self._last_note = (direction, frame)
+
+    @property
+    def first_message(self) -> str:
+        """``Rx:NEW``-style label of the first frame, as ``iax2 show channels`` prints it."""
+        return _label(self._first_note)
+
+    @property
+    def last_message(self) -> str:
+        return _label(self._last_note)
 
     def _emit(self, frame: FullFrame, cipher: AesTransform | None) -> None:
         data = frame.encode()
@@ -473,6 +537,7 @@ class Call:
         self._send_unsequenced(IaxSubclass.ACK, frame.source_call, frame.timestamp, frame.iseqno)
 
     def _vnak(self, frame: FullFrame) -> None:
+        self._counters.vnaks_sent += 1
         self._send_unsequenced(IaxSubclass.VNAK, frame.source_call, frame.timestamp, self.iseqno)
 
     def _retransmit(self, pending: Pending) -> None:
@@ -482,6 +547,7 @@ class Call:
             dest_call=pending.frame.dest_call or self.peer_callno,
             retransmitted=True,
         )
+        self._counters.retransmitted += 1
         self.aseqno = self.iseqno
         self._emit(frame, pending.cipher)
 
@@ -559,6 +625,7 @@ class Call:
             # Audio cannot wait for the peer's call number the way signalling does: by the
             # time it could be sent it would be stale, so it is dropped instead of held.
             return False
+        self.tx_voice_frames += 1
         rate = _SAMPLE_RATES.get(codec, 8000)
         if timestamp is None:
             ts = self.tx.voice(now, samples, rate)
@@ -566,11 +633,24 @@ class Call:
             ts = self.tx.delivered(timestamp, samples, rate)
         last = self.last_voice_ts
         self.last_voice_ts = ts
-        if codec == self.tx_format and last is not None and ts >> 16 == last >> 16:
-            mini = MiniFrame(self.callno, ts & 0xFFFF, payload).encode()
-            cipher = self.tx_cipher
-            self.outbox.append(cipher.encrypt_mini(mini) if cipher is not None else mini)
-            return False
+        if codec == self.tx_format and last is not None:
+            trunk = self.trunk
+            if trunk is not None and self.keys.tx is None and not self.media_pass:
+                # Trunked whatever the timestamp, as Asterisk does; never encrypted audio,
+                # so an encrypted trunk call keeps its (encrypted) mini frames.
+                datagram = trunk.add(self.callno, ts, payload, now)
+                if datagram is not None:
+                    self.outbox.append(datagram)
+                return False
+            if ts >> 16 == last >> 16:
+                mini = MiniFrame(self.callno, ts & 0xFFFF, payload).encode()
+                cipher = self.tx_cipher
+                if self.media_pass and self.transfer_addr is not None:
+                    self.addressed.append((mini, self.transfer_addr))  # never encrypted
+                else:
+                    self.outbox.append(cipher.encrypt_mini(mini) if cipher is not None
+                                       else mini)
+                return False
         self.tx_format = codec
         self._send_full(FrameType.VOICE, codec, payload, ts, now)
         return True
@@ -638,12 +718,15 @@ class Call:
                 if pending.sends == 1:  # Karn: a retransmitted frame's ACK is ambiguous
                     self.rtt = now - pending.first_sent
             if any(p.final for p in acked):
-                self._destroy(In.FINAL_ACKED, "hangup acknowledged")
+                released = self.transfer_state is T.RELEASED
+                self._destroy(In.FINAL_ACKED,
+                              "released by transfer" if released else "hangup acknowledged")
                 return
 
         if iax in (IaxSubclass.ACK, IaxSubclass.TXCNT, IaxSubclass.TXACC):
             return
         if iax is IaxSubclass.VNAK:
+            self._counters.vnaks_received += 1
             for pending in self.queue.from_seq(frame.iseqno):
                 self._retransmit(pending)
             return
@@ -707,6 +790,9 @@ class Call:
         if iax is IaxSubclass.RTKEY:
             self._on_rtkey(frame, now)
             return
+        if iax in _TRANSFER_COMMANDS:
+            self._on_transfer_command(iax, frame, now)
+            return
         if iax in _FINAL_SUBCLASSES:
             self.events.append(FrameReceived(self.callno, frame))
             self._ack_and_end(frame, iax.name.lower())
@@ -721,6 +807,176 @@ class Call:
             with contextlib.suppress(MalformedFrame):
                 self.rx_format = frame.ies().get_u32(IE.FORMAT)
         self.events.append(FrameReceived(self.callno, frame))
+
+    # -- native transfer --------------------------------------------------------------------
+
+    def _transfer_input(self, transfer_input: TransferInput) -> bool:
+        """Apply a transfer step; False (nothing changes) when the table does not allow it."""
+        new = TRANSFER_TRANSITIONS.get((self.transfer_state, transfer_input))
+        if new is None:
+            return False
+        self.transfer_state = new
+        return True
+
+    @property
+    def media_key(self) -> tuple[str, int, int] | None:
+        """While media passes straight between the legs, the other leg's mini voice comes
+        from its own address and call number: the endpoint finds this call under that too."""
+        if self.media_pass and self.transfer_addr is not None:
+            return (self.transfer_addr[0], self.transfer_addr[1], self.transfer_callno)
+        return None
+
+    def _on_transfer_command(self, iax: IaxSubclass, frame: FullFrame, now: float) -> None:
+        try:
+            ies = frame.ies()
+        except MalformedFrame:
+            ies = IEList()
+        if iax is IaxSubclass.TXREQ:
+            self._on_txreq(ies, now)
+        elif iax is IaxSubclass.TXREADY:
+            self._transfer_input(TIn.RECV_TXREADY)  # the endpoint pairs the two legs
+        elif iax is IaxSubclass.TXREL:
+            callno = ies.get_u16(IE.CALLNO) or 0
+            if self.transfer_state is T.READY and 0 < callno <= 0x7FFF:
+                self._complete_transfer(frame, callno)
+        elif iax is IaxSubclass.TXMEDIA:
+            if self._transfer_input(TIn.RECV_TXMEDIA):
+                self._txcnt_at = None
+                self.media_pass = True
+                assert self.transfer_addr is not None
+                self.events.append(CallTransferred(self.callno, self.transfer_addr, True))
+        elif iax is IaxSubclass.TXREJ:
+            self._cancel_transfer("refused by the " + ("leg" if self.transfer_state in (
+                T.BRIDGE_BEGIN, T.BRIDGE_READY) else "bridge"))
+
+    def _on_txreq(self, ies: IEList, now: float) -> None:
+        """The bridge asks us to reach the other leg directly (§7.6 items 1-2)."""
+        target = ies.get_addr(IE.APPARENT_ADDR)
+        callno = ies.get_u16(IE.CALLNO) or 0
+        reason = None
+        if not self.transfer_allowed:
+            reason = "transfer=no"
+        elif self.keys.encrypted:
+            reason = "the call is encrypted"  # the other leg could not read us
+        elif target is None or not 0 < callno <= 0x7FFF:
+            reason = "TXREQ without a usable address and call number"
+        elif not self._transfer_input(TIn.RECV_TXREQ):
+            reason = f"a transfer is already {self.transfer_state.value}"
+        if reason is not None:
+            self._send_iax(IaxSubclass.TXREJ, None, now)
+            self.events.append(TransferFailed(self.callno, reason))
+            return
+        assert target is not None
+        self.transfer_addr = (str(target[0]), int(target[1]))
+        self.transfer_callno = callno
+        self._transfer_id = ies.get_u32(IE.TRANSFERID)
+        self._txcnt_sent = 0
+        self._send_txcnt(now)
+
+    def _send_to_leg(self, subclass: IaxSubclass, dest: int, ies: IEList | None,
+                     now: float) -> None:
+        """TXCNT/TXACC: to the other leg's address, outside the call's sequence numbers
+        (oseqno and iseqno 0, as Asterisk's send_command_transfer)."""
+        assert self.transfer_addr is not None
+        frame = FullFrame(self.callno, dest, self.tx.genuine(now), 0, 0, FrameType.IAX,
+                          int(subclass), ies.encode() if ies is not None else b"")
+        self.addressed.append((frame.encode(), self.transfer_addr))
+
+    def _send_txcnt(self, now: float) -> None:
+        ies = IEList()
+        if self._transfer_id is not None:
+            ies.add_u32(IE.TRANSFERID, self._transfer_id)
+        self._send_to_leg(IaxSubclass.TXCNT, self.transfer_callno, ies, now)
+        self._txcnt_sent += 1
+        self._txcnt_at = now + TRANSFER_RETRY
+
+    def receive_from_leg(self, frame: FullFrame, now: float) -> None:
+        """A TXCNT or TXACC from the other leg of a transfer (from ``transfer_addr``)."""
+        if self.destroyed or frame.source_call != self.transfer_callno:
+            return
+        sub = frame.iax_subclass
+        if sub is IaxSubclass.TXCNT and self.transfer_state in (T.BEGIN, T.READY):
+            self._send_to_leg(IaxSubclass.TXACC, frame.source_call, None, now)
+        elif sub is IaxSubclass.TXACC and self._transfer_input(TIn.RECV_TXACC):
+            # The path works both ways: tell the bridge (§7.6 item 4).
+            self._txcnt_at = None
+            self._send_iax(IaxSubclass.TXREADY, IEList().add_u16(IE.CALLNO, self.callno), now)
+
+    def _leg_gives_up(self, reason: str, now: float) -> None:
+        self._send_iax(IaxSubclass.TXREJ, None, now)
+        self._cancel_transfer(reason)
+
+    def _cancel_transfer(self, reason: str) -> None:
+        if not self._transfer_input(TIn.CANCEL):
+            return
+        self._txcnt_at = None
+        self.media_pass = False
+        self.transfer_addr = None
+        self.transfer_callno = 0
+        self.events.append(TransferFailed(self.callno, reason))
+
+    def _complete_transfer(self, frame: FullFrame, peer_callno: int) -> None:
+        """TXREL (§7.6 item 6): ACK the bridge, then talk to the other leg from scratch:
+        its address and call number, sequence numbers and clocks at zero, nothing pending."""
+        old = self.addr
+        target = self.transfer_addr
+        assert target is not None
+        # Whatever was queued for the bridge still goes to the bridge, the ACK last.
+        self.addressed.extend((data, old) for data in self.outbox)
+        self.outbox.clear()
+        ack = FullFrame(self.callno, frame.source_call, frame.timestamp, frame.iseqno,
+                        self.iseqno, FrameType.IAX, int(IaxSubclass.ACK))
+        self.addressed.append((ack.encode(), old))
+        self._pending_ack = None
+        self._transfer_input(TIn.RECV_TXREL)
+        self.addr = target
+        self.peer_callno = peer_callno
+        self.transfer_addr = None
+        self.transfer_callno = 0
+        self._txcnt_at = None
+        self.oseqno = self.iseqno = self.aseqno = 0
+        self.queue.clear(0)
+        self._held.clear()
+        self.tx = TxTimestamps()
+        self.rx_last = 0
+        self.rtt = DEFAULT_RTT
+        self.tx_format = self.rx_format = None
+        self.last_voice_ts = None
+        self.rx_full_voice = False
+        self.rx_origin_ms = None
+        self._rx_voice_last = None
+        if self._jb is not None:
+            self._jb.reset()
+            self._jb_last = None
+        self.repathed = True
+        self.events.append(CallTransferred(self.callno, target, False))
+
+    def start_transfer(self, other_addr: Address, other_callno: int, transfer_id: int,
+                       now: float) -> None:
+        """As the bridge: ask this leg to reach the other one (TXREQ, §7.6 item 1)."""
+        if not self._transfer_input(TIn.SEND_TXREQ):
+            raise CallStateError(self.state, In.SEND_REQUEST)
+        ies = IEList().add_addr(IE.APPARENT_ADDR, *other_addr)
+        ies.add_u16(IE.CALLNO, other_callno).add_u32(IE.TRANSFERID, transfer_id)
+        self._send_iax(IaxSubclass.TXREQ, ies, now)
+
+    def release_transfer(self, other_callno: int, media_only: bool, now: float) -> None:
+        """As the bridge, both legs ready: TXREL (the call ends here once it is ACKed,
+        without a HANGUP) or TXMEDIA (media goes direct, signalling stays)."""
+        ies = IEList().add_u16(IE.CALLNO, other_callno)
+        if media_only:
+            self._transfer_input(TIn.SEND_TXMEDIA)
+            self._send_iax(IaxSubclass.TXMEDIA, ies, now)
+        else:
+            self._transfer_input(TIn.SEND_TXREL)
+            self.send_iax(IaxSubclass.TXREL, ies, now, final=True)
+        self.events.append(TransferReleased(self.callno, media_only))
+
+    def abandon_transfer(self, reason: str, now: float) -> None:
+        """As the bridge: the other leg failed, so this one is told to stop (TXREJ)."""
+        if self.transfer_state in (T.BRIDGE_BEGIN, T.BRIDGE_READY):
+            self._send_iax(IaxSubclass.TXREJ, None, now)
+            self._cancel_transfer(reason)
 
     def _on_rtkey(self, frame: FullFrame, now: float) -> None:
         try:
@@ -739,6 +995,7 @@ class Call:
             self._apply(In.RECV_ANSWER)
         if frame.frametype == FrameType.VOICE:
             self.rx_format = frame.subclass
+            self.rx_full_voice = True
             self._voice(frame.subclass, frame.timestamp, frame.payload, now, full=True)
             return
         self.events.append(FrameReceived(self.callno, frame))
@@ -747,18 +1004,30 @@ class Call:
         if self.destroyed:
             return
         if self.rx_format is None:
-            # Audio without a known codec: ask for the full frame again, at most once a second.
-            if self._last_vnak is None or now - self._last_vnak >= VNAK_MIN_INTERVAL:
-                self._last_vnak = now
-                self._send_unsequenced(IaxSubclass.VNAK, self.peer_callno, 0, self.iseqno)
+            # Audio without a known codec: ask for the full frame again.
+            self._vnak_voice(now)
             return
         ts = unwrap_timestamp(self.rx_last, frame.timestamp)
         self.rx_last = max(self.rx_last, ts)
         self._voice(self.rx_format, ts, frame.payload, now, full=False)
 
+    def _vnak_voice(self, now: float) -> None:
+        """VNAK for voice that came before its full frame, at most once a second."""
+        if self._last_vnak is None or now - self._last_vnak >= VNAK_MIN_INTERVAL:
+            self._last_vnak = now
+            self._counters.vnaks_sent += 1
+            self._send_unsequenced(IaxSubclass.VNAK, self.peer_callno, 0, self.iseqno)
+
     def receive_trunk(self, payload: bytes, timestamp: int, now: float) -> None:
-        """Audio for this call carried in a meta trunk frame (never creates state)."""
-        if self.destroyed or self.rx_format is None:
+        """Audio for this call carried in a meta trunk frame (never creates state).
+
+        Before the first full voice frame the entry gets a VNAK, as in Asterisk: the codec
+        the peer sends is only certain once that frame has arrived.
+        """
+        if self.destroyed:
+            return
+        if not self.rx_full_voice or self.rx_format is None:
+            self._vnak_voice(now)
             return
         self.rx_last = max(self.rx_last, timestamp)
         self._voice(self.rx_format, timestamp, payload, now, full=False)

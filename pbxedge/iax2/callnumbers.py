@@ -36,6 +36,7 @@ NORMAL_RANGE = range(2, 16384)
 TRUNK_RANGE = range(16384, 32768)
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+_LIMITS_KEPT = 4096  # remembered per-IP limits; past this the memory starts over
 
 
 class LimitKind(enum.Enum):
@@ -83,10 +84,8 @@ class CallNumberPool:
         hold_seconds: float = 60.0,
         rng: random.Random,
     ) -> None:
-        self._maxcallnumbers = maxcallnumbers
-        # Most specific network first, so the lookup can stop at the first match.
-        self._limits = sorted(limits, key=lambda item: item[0].prefixlen, reverse=True)
-        self._max_nonvalidated = max_nonvalidated
+        self.set_limits(maxcallnumbers=maxcallnumbers, limits=limits,
+                        max_nonvalidated=max_nonvalidated)
         self._hold_seconds = hold_seconds
         self._rng = rng
         self._free: dict[bool, list[int]] = {False: list(NORMAL_RANGE), True: list(TRUNK_RANGE)}
@@ -94,12 +93,35 @@ class CallNumberPool:
         # Hold time is constant, so release order is expiry order: a FIFO is enough.
         self._held: deque[tuple[float, int, _Allocation]] = deque()
         self._per_ip: dict[str, int] = {}
+        self._limit_of: dict[str, int] = {}  # limit_for's answers: parsing an IP is slow
         self._nonvalidated = 0
 
     # -- limits -------------------------------------------------------------------------
 
+    def set_limits(
+        self,
+        *,
+        maxcallnumbers: int,
+        limits: Sequence[tuple[IpNetwork, int]],
+        max_nonvalidated: int,
+    ) -> None:
+        """Apply new limits (a reload): numbers already given out stay; a limit now below
+        an address's usage only refuses that address's next request."""
+        self._maxcallnumbers = maxcallnumbers
+        # Most specific network first, so the lookup can stop at the first match.
+        self._limits = sorted(limits, key=lambda item: item[0].prefixlen, reverse=True)
+        self._max_nonvalidated = max_nonvalidated
+
     def limit_for(self, ip: str) -> int:
         """The per-IP limit for ``ip``: the most specific ``[callnumberlimits]`` entry."""
+        limit = self._limit_of.get(ip)
+        if limit is None:
+            if len(self._limit_of) >= _LIMITS_KEPT:
+                self._limit_of.clear()
+            limit = self._limit_of[ip] = self._lookup_limit(ip)
+        return limit
+
+    def _lookup_limit(self, ip: str) -> int:
         try:
             address = ipaddress.ip_address(ip)
         except ValueError:

@@ -1,15 +1,29 @@
-"""The life cycle of one IAX2 call number: states, inputs and the table joining them.
+"""The life cycle of one IAX2 call number: states, inputs and the tables joining them.
 
 Kept in the style of h2's ``_transitions``: every allowed ``(CallState, CallInput)`` pair is
 listed in :data:`TRANSITIONS`; a pair missing from it is refused. :mod:`pbxedge.iax2.call`
 feeds the inputs (local commands and frames from the peer) through :func:`transition`.
+
+A native transfer (reference iax2.md §7.6) runs beside that life cycle, in its own table
+:data:`TRANSFER_TRANSITIONS`: a call is either a *leg* being re-pathed by the node that
+bridges it (TXREQ, TXCNT/TXACC with the other leg, TXREADY, then TXREL or TXMEDIA), or one
+of the two calls this node bridges and re-paths itself (the *bridge* states).
 """
 
 from __future__ import annotations
 
 import enum
 
-__all__ = ["TRANSITIONS", "CallInput", "CallState", "CallStateError", "transition"]
+__all__ = [
+    "TRANSFER_TRANSITIONS",
+    "TRANSITIONS",
+    "CallInput",
+    "CallState",
+    "CallStateError",
+    "TransferInput",
+    "TransferState",
+    "transition",
+]
 
 
 class CallState(enum.Enum):
@@ -78,6 +92,51 @@ for _state in CallState:
         TRANSITIONS[(_state, In.GIVE_UP)] = S.DESTROYED
         TRANSITIONS[(_state, In.DESTROY)] = S.DESTROYED
 del _state
+
+
+class TransferState(enum.Enum):
+    NONE = "none"
+    # A leg: our peer (the bridge) is re-pathing this call toward another endpoint.
+    BEGIN = "begin"  # TXREQ accepted; TXCNT goes to the other leg until its TXACC
+    READY = "ready"  # TXACC came; TXREADY went to the bridge
+    MEDIAPASS = "mediapass"  # TXMEDIA: our mini voice goes straight to the other leg
+    # One of the two calls this node bridges and re-paths.
+    BRIDGE_BEGIN = "bridge-begin"  # TXREQ sent
+    BRIDGE_READY = "bridge-ready"  # the leg's TXREADY came
+    RELEASED = "released"  # TXREL sent: the leg talks to the other leg from now on
+    MEDIA = "media"  # TXMEDIA sent: media goes direct, signalling still through us
+
+
+class TransferInput(enum.Enum):
+    RECV_TXREQ = enum.auto()
+    RECV_TXACC = enum.auto()
+    RECV_TXREL = enum.auto()  # the leg moves to the other leg: back to NONE
+    RECV_TXMEDIA = enum.auto()
+    SEND_TXREQ = enum.auto()
+    RECV_TXREADY = enum.auto()
+    SEND_TXREL = enum.auto()
+    SEND_TXMEDIA = enum.auto()
+    CANCEL = enum.auto()  # TXREJ either way, or the other leg never answered
+
+
+T, TIn = TransferState, TransferInput
+
+TRANSFER_TRANSITIONS: dict[tuple[TransferState, TransferInput], TransferState] = {
+    (T.NONE, TIn.RECV_TXREQ): T.BEGIN,
+    (T.BEGIN, TIn.RECV_TXREQ): T.BEGIN,  # a resent TXREQ
+    (T.BEGIN, TIn.RECV_TXACC): T.READY,
+    (T.READY, TIn.RECV_TXREL): T.NONE,
+    (T.READY, TIn.RECV_TXMEDIA): T.MEDIAPASS,
+    (T.BEGIN, TIn.CANCEL): T.NONE,
+    (T.READY, TIn.CANCEL): T.NONE,
+    (T.MEDIAPASS, TIn.CANCEL): T.NONE,
+    (T.NONE, TIn.SEND_TXREQ): T.BRIDGE_BEGIN,
+    (T.BRIDGE_BEGIN, TIn.RECV_TXREADY): T.BRIDGE_READY,
+    (T.BRIDGE_READY, TIn.SEND_TXREL): T.RELEASED,
+    (T.BRIDGE_READY, TIn.SEND_TXMEDIA): T.MEDIA,
+    (T.BRIDGE_BEGIN, TIn.CANCEL): T.NONE,
+    (T.BRIDGE_READY, TIn.CANCEL): T.NONE,
+}
 
 
 class CallStateError(RuntimeError):

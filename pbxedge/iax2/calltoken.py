@@ -29,14 +29,22 @@ class CallTokenIssuer:
             raise ValueError("call token key must not be empty")
         self._key = key
         self._expiration = expiration
+        # Keyed once; each digest copies this state instead of keying HMAC again.
+        self._hmac = hmac.new(key, digestmod=hashlib.sha256)
 
     @property
     def expiration(self) -> float:
         return self._expiration
 
+    @expiration.setter
+    def expiration(self, seconds: float) -> None:
+        """A reload's ``calltokenexpiration``: tokens already out are judged by the new one."""
+        self._expiration = seconds
+
     def _digest(self, addr: tuple[str, int], ts: int) -> str:
-        message = f"{addr[0]}:{addr[1]}:{ts}".encode()
-        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+        mac = self._hmac.copy()
+        mac.update(f"{addr[0]}:{addr[1]}:{ts}".encode())
+        return mac.hexdigest()
 
     def issue(self, addr: tuple[str, int], now: float) -> str:
         """Return a token for ``addr`` stamped with the current whole second."""

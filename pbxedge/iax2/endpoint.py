@@ -27,16 +27,18 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from pbxedge.iax2.call import STATELESS_CALLNO, Call, CallInfo
+from pbxedge.iax2.call import STATELESS_CALLNO, Call, CallInfo, ReliabilityCounters
 from pbxedge.iax2.callnumbers import CallNumberPool, LimitKind
-from pbxedge.iax2.callstate import CallState
+from pbxedge.iax2.callstate import CallState, TransferState
 from pbxedge.iax2.calltoken import CallTokenIssuer
+from pbxedge.iax2.codecs import frame_ms
 from pbxedge.iax2.enums import IE, Cause, FrameType, IaxSubclass
 from pbxedge.iax2.errors import MalformedFrame
 from pbxedge.iax2.events import CallTokenRejected, Event, LimitReached, NewCall
-from pbxedge.iax2.frames import FullFrame, MetaTrunkFrame, parse_datagram
+from pbxedge.iax2.frames import FullFrame, parse_datagram, trunk_entries
 from pbxedge.iax2.ies import IEList
-from pbxedge.iax2.timestamps import UNWRAP_THRESHOLD_MS, unwrap_timestamp
+from pbxedge.iax2.timestamps import UNWRAP_THRESHOLD_MS
+from pbxedge.iax2.trunk import Trunks, TrunkSettings
 from pbxedge.media.jitterbuffer import JitterBufferSettings
 
 __all__ = [
@@ -72,6 +74,14 @@ _SILENT_WHEN_UNKNOWN = frozenset(
         IaxSubclass.FWDOWNL,
     }
 )
+
+
+@dataclass(slots=True)
+class _Transfer:
+    """One of the two calls of a native transfer this endpoint started (§7.6)."""
+
+    partner: int  # the other call's number
+    media_only: bool
 
 
 @dataclass(slots=True, eq=False)
@@ -110,6 +120,8 @@ class EndpointStats:
     unknown_call: int = 0
     invalid_tokens: int = 0
     stateless_replies: int = 0
+    voice_received: int = 0  # by calls that have ended (see Endpoint.voice_frames)
+    voice_sent: int = 0
 
 
 def _normalize(addr: tuple[object, ...]) -> Address:
@@ -129,6 +141,7 @@ class Endpoint:
         rng: random.Random,
         pingtime: float = 21,
         lagrqtime: float = 10,
+        trunk: TrunkSettings | None = None,
     ) -> None:
         self._pool = pool
         self._tokens = tokens
@@ -146,7 +159,11 @@ class Endpoint:
         self._events: deque[Event] = deque()
         self._relays: dict[int, _Relay] = {}  # source call number -> where its audio goes
         self._fast: dict[tuple[str, int, int], _Relay] = {}  # the relays on the fast path
+        self.trunks = Trunks(trunk)
+        self._transfers: dict[int, _Transfer] = {}  # native transfers we started, both calls
+        self._media_keys: dict[int, tuple[str, int, int]] = {}  # TXMEDIA legs, second index
         self.stats = EndpointStats()
+        self.reliability = ReliabilityCounters()
 
     # -- outputs --------------------------------------------------------------------------
 
@@ -160,7 +177,7 @@ class Endpoint:
             call = self._calls.get(callno)
             if call is not None:
                 call.flush_ack()
-                self._settle(call, now)
+                self._collect(call)  # an ACK changes no timer and no index
         out, self._out = self._out, []
         return out
 
@@ -169,9 +186,15 @@ class Endpoint:
         timers = self._timers
         while timers and self._scheduled.get(timers[0][1]) != timers[0][0]:
             heapq.heappop(timers)  # superseded deadline
+        tick = self.trunks.due
+        if tick is not None and (not timers or tick < timers[0][0]):
+            return tick
         return timers[0][0] if timers else None
 
     def handle_timer(self, now: float) -> None:
+        tick = self.trunks.due
+        if tick is not None and tick <= now:
+            self._out.extend(self.trunks.tick(now))
         timers = self._timers
         while timers and timers[0][0] <= now:
             deadline, callno = heapq.heappop(timers)
@@ -187,6 +210,9 @@ class Endpoint:
 
     def _collect(self, call: Call) -> None:
         """Take a call's queued datagrams and events (all that mini voice can produce)."""
+        if call.addressed:
+            self._out.extend(call.addressed)
+            call.addressed.clear()
         if call.outbox:
             self._out.extend((data, call.addr) for data in call.outbox)
             call.outbox.clear()
@@ -203,6 +229,10 @@ class Endpoint:
         if call.destroyed:
             self._forget(call, now)
             return
+        if call.repathed:
+            self._repathed(call, now)
+        if call.media_pass or callno in self._media_keys:
+            self._index_media(call)
         key = (call.addr[0], call.addr[1], call.peer_callno) if call.peer_callno else None
         old = self._peer_key.get(callno)
         if old != key:
@@ -227,11 +257,20 @@ class Endpoint:
         if self._calls.get(callno) is call:
             del self._calls[callno]
             self._pool.release(callno, now)
+            self.stats.voice_received += call.rx_voice_frames
+            self.stats.voice_sent += call.tx_voice_frames
         key = self._peer_key.pop(callno, None)
         if key is not None and self._by_peer.get(key) is call:
             del self._by_peer[key]
         self._scheduled.pop(callno, None)
         self._ack_owed.discard(callno)
+        media_key = self._media_keys.pop(callno, None)
+        if media_key is not None and self._by_peer.get(media_key) is call:
+            del self._by_peer[media_key]
+        self._transfers.pop(callno, None)
+        if call.trunk is not None:
+            self.trunks.leave(call.trunk, now)
+            call.trunk = None
 
     def _new_call(self, callno: int, addr: Address, now: float, *, outbound: bool) -> Call:
         call = Call(
@@ -242,6 +281,7 @@ class Endpoint:
             rng=self._rng,
             pingtime=self._pingtime,
             lagrqtime=self._lagrqtime,
+            counters=self.reliability,
         )
         self._calls[callno] = call
         return call
@@ -260,37 +300,51 @@ class Endpoint:
         source: Address = addr if len(addr) == 2 else _normalize(addr)  # type: ignore[assignment]
         if type(data) is not bytes:
             data = bytes(data)
-        if self._fast and len(data) > _WORDS.size and self._relay_fast(data, source):
+        if self._fast and len(data) > _WORDS.size and self._relay_fast(data, source, now):
             return
         try:
             self._receive(data, source, now)
         except MalformedFrame:
             self.stats.malformed += 1
 
-    def _relay_fast(self, data: bytes, addr: Address) -> bool:
+    def _relay_fast(self, data: bytes, addr: Address, now: float) -> bool:
         """The bridge fast path: a mini frame of a relayed call gets a new 4-byte header
-        and is queued, with no frame object and no event. False: take the ordinary path
-        (not a relayed mini frame, or its timestamp starts a new 16-bit block, which goes
-        out as a full frame)."""
+        (or joins the destination's trunk) and is queued, with no frame object and no
+        event. False: take the ordinary path (not a relayed mini frame, or its timestamp
+        starts a new 16-bit block, which goes out as a full frame)."""
         first, ts16 = _WORDS.unpack_from(data)
         relay = self._fast.get((addr[0], addr[1], first))
         if relay is None:
             return False
-        src = relay.src
-        last = src.rx_last
+        last = relay.src.rx_last
         ts = (last & 0xFFFF0000) | ts16  # unwrap_timestamp, inlined for speed
         if last - ts > UNWRAP_THRESHOLD_MS:
             ts += 0x10000
         elif ts - last > UNWRAP_THRESHOLD_MS and ts >= 0x10000:
             ts -= 0x10000
+        return self._relay(relay, ts, data[4:], now)
+
+    def _relay(self, relay: _Relay, ts: int, payload: bytes, now: float) -> bool:
+        """Send *payload*, stamped *ts* on the source's clock, on toward the relay's
+        destination: a mini frame, or an entry of its trunk. False when it must take the
+        ordinary path instead (a new 16-bit block needs a full frame)."""
         out = (ts + (relay.delta or 0)) & _U32  # a relay is fast only once it has a delta
-        if out >> 16 != relay.block:
+        dst = relay.dst
+        trunk = dst.trunk
+        if trunk is None and out >> 16 != relay.block:
             return False
-        if ts > last:
+        src = relay.src
+        if ts > src.rx_last:
             src.rx_last = ts
         src.rx_voice_frames += 1
-        dst = relay.dst
-        self._out.append((_WORDS.pack(dst.callno, out & 0xFFFF) + data[4:], dst.addr))
+        dst.tx_voice_frames += 1
+        if trunk is None:
+            to = dst.transfer_addr if dst.media_pass and dst.transfer_addr else dst.addr
+            self._out.append((_WORDS.pack(dst.callno, out & 0xFFFF) + payload, to))
+        else:
+            datagram = trunk.add(dst.callno, out, payload, now)
+            if datagram is not None:
+                self._out.append((datagram, dst.addr))
         relay.frames += 1
         return True
 
@@ -306,21 +360,50 @@ class Endpoint:
             self._receive_mini(data, addr, first, now)
 
     def _receive_meta(self, data: bytes, addr: Address, now: float) -> None:
-        frame = parse_datagram(data)
-        if not isinstance(frame, MetaTrunkFrame):
+        """A meta trunk frame: each entry goes to the call (address, sender's call number)
+        names; entries of unknown calls are skipped, and never create one (§1.4)."""
+        if len(data) >= 4 and data[2] & 0x80:
             return  # meta video: pbxedge carries audio only
-        for entry in frame.entries:
-            call = self._by_peer.get((addr[0], addr[1], entry.call))
+        trunk_ts, _, entries = trunk_entries(data)
+        host, port = addr
+        fast, by_peer = self._fast, self._by_peer
+        epoch: int | None = None
+        # Without per-entry timestamps, a second entry of one call in the same frame is
+        # placed a frame after the first (Asterisk gives both the same timestamp).
+        placed: dict[int, int] = {}
+        for callno, ts16, payload in entries:
+            key = (host, port, callno)
+            relay = fast.get(key) if fast else None
+            call = relay.src if relay is not None else by_peer.get(key)
             if call is None:
                 self.stats.unknown_call += 1
                 continue
-            if entry.timestamp is None:
-                timestamp = frame.timestamp
+            if epoch is None:
+                peer = self.trunks.peer(addr, now)
+                epoch = peer.received(trunk_ts, len(entries), len(data), now)
+            if ts16:  # 0 falls back to the trunk's own clock, as in Asterisk
+                last = call.rx_last
+                ts = (last & 0xFFFF0000) | ts16  # unwrap_timestamp, inlined for speed
+                if last - ts > UNWRAP_THRESHOLD_MS:
+                    ts += 0x10000
+                elif ts - last > UNWRAP_THRESHOLD_MS and ts >= 0x10000:
+                    ts -= 0x10000
+            elif call.rx_origin_ms is None or call.rx_format is None:
+                ts = trunk_ts  # no voice yet: the entry only draws a VNAK
             else:
-                timestamp = unwrap_timestamp(call.rx_last, entry.timestamp)
-            call.receive_trunk(entry.payload, timestamp, now)
-            self._events.extend(call.events)
-            call.events.clear()
+                # fix_peerts: the trunk clock moved onto the call's (both on our clock).
+                ts = (trunk_ts + epoch - round(call.rx_origin_ms)) & _U32
+                before = placed.get(callno)
+                if before is not None:
+                    ts = before + frame_ms(call.rx_format, len(payload))
+                placed[callno] = ts
+            if relay is not None and self._relay(relay, ts, payload, now):
+                continue
+            call.receive_trunk(payload, ts, now)
+            if call.jitterbuffer:
+                self._settle(call, now)
+            else:
+                self._collect(call)
 
     def _receive_mini(self, data: bytes, addr: Address, source_call: int, now: float) -> None:
         call = self._by_peer.get((addr[0], addr[1], source_call))
@@ -353,6 +436,9 @@ class Endpoint:
         if dest_call:
             call = self._calls.get(dest_call)
             if call is not None and call.addr != addr:
+                if call.transfer_addr == addr:
+                    self._receive_from_leg(call, data, now)
+                    return
                 call = None
         else:
             call = self._by_peer.get((addr[0], addr[1], source_call))
@@ -367,7 +453,19 @@ class Endpoint:
         relay = self._relays.get(call.callno)
         if relay is not None and relay.codec != call.rx_format:
             self._set_fast(relay, False)  # the peer changed codec: the bridge decides again
+        if self._transfers and call.callno in self._transfers:
+            self._advance_transfer(call, now)
         self._settle(call, now)
+
+    def _receive_from_leg(self, call: Call, data: bytes, now: float) -> None:
+        """A frame from the other leg of a transfer: only TXCNT and TXACC are taken
+        (chan_iax2 10711-10719); anything else from there is dropped."""
+        frame = parse_full(data)
+        if frame.iax_subclass in (IaxSubclass.TXCNT, IaxSubclass.TXACC):
+            call.receive_from_leg(frame, now)
+            self._settle(call, now)
+        else:
+            self.stats.unknown_call += 1
 
     def _receive_unknown(self, frame: FullFrame, addr: Address, now: float) -> None:
         sub = frame.iax_subclass if frame.frametype == FrameType.IAX else None
@@ -478,6 +576,8 @@ class Endpoint:
             kind = self._pool.refusal(peer[0], now, validated=True, trunk=trunk, counted=counted)
             raise CallNumbersExhausted(kind or LimitKind.EXHAUSTED)
         call = self._new_call(callno, peer, now, outbound=True)
+        if trunk:
+            call.trunk = self.trunks.join(peer, now)
         call.send_request(subclass, ies, now)
         self._settle(call, now)
         return callno
@@ -494,6 +594,83 @@ class Endpoint:
         call = self._call(callno)
         call.send_iax(subclass, ies, now, final=final)
         self._settle(call, now)
+
+    # -- native transfer (§7.6) ------------------------------------------------------------
+
+    def set_transfer_allowed(self, callno: int, allowed: bool) -> None:
+        """Whether *callno*'s peer may re-path it (``transfer=no`` answers TXREQ with TXREJ)."""
+        self._call(callno).transfer_allowed = allowed
+
+    def start_transfer(self, a: int, b: int, now: float, *, media_only: bool = False) -> bool:
+        """Re-path two calls this node bridges so that their endpoints talk directly
+        (TXREQ to each; then TXREL, or TXMEDIA when *media_only*). False when it cannot be
+        tried: a call is gone, not answered, encrypted, or already transferring."""
+        first, second = self._calls.get(a), self._calls.get(b)
+        if first is None or second is None or a == b:
+            return False
+        for call in (first, second):
+            if (call.state is not CallState.UP or not call.peer_callno or call.keys.encrypted
+                    or call.transfer_state is not TransferState.NONE):
+                return False
+        transfer_id = self._rng.getrandbits(32)
+        first.start_transfer(second.addr, second.peer_callno, transfer_id, now)
+        second.start_transfer(first.addr, first.peer_callno, transfer_id, now)
+        self._transfers[a] = _Transfer(b, media_only)
+        self._transfers[b] = _Transfer(a, media_only)
+        self._settle(first, now)
+        self._settle(second, now)
+        return True
+
+    def _advance_transfer(self, call: Call, now: float) -> None:
+        """After a frame on one of our transfer's calls: release both legs once both are
+        ready; tell the other leg to stop when this one refused."""
+        record = self._transfers[call.callno]
+        partner = self._calls.get(record.partner)
+        state = call.transfer_state
+        if state is TransferState.NONE or partner is None:
+            # TXREJ from this leg (or the other call vanished): the transfer is off.
+            self._transfers.pop(call.callno, None)
+            self._transfers.pop(record.partner, None)
+            if partner is not None:
+                partner.abandon_transfer("the other leg refused", now)
+                self._settle(partner, now)
+            return
+        if state is TransferState.BRIDGE_READY and partner.transfer_state is (
+                TransferState.BRIDGE_READY):
+            call.release_transfer(partner.peer_callno, record.media_only, now)
+            partner.release_transfer(call.peer_callno, record.media_only, now)
+            self._settle(partner, now)
+
+    def _repathed(self, call: Call, now: float) -> None:
+        """TXREL moved *call* to another address and peer: its relays start over (their
+        clocks are gone) and its trunk follows the new address."""
+        call.repathed = False
+        self._unrelay(call)
+        if call.trunk is not None and call.trunk.addr != call.addr:
+            self.trunks.leave(call.trunk, now)
+            call.trunk = self.trunks.join(call.addr, now)
+
+    def _index_media(self, call: Call) -> None:
+        key = call.media_key
+        old = self._media_keys.get(call.callno)
+        if key == old:
+            return
+        if old is not None:
+            del self._media_keys[call.callno]
+            if self._by_peer.get(old) is call:
+                del self._by_peer[old]
+        if key is not None:
+            self._media_keys[call.callno] = key
+            self._by_peer[key] = call
+
+    def set_trunk(self, callno: int, trunk: bool, now: float) -> None:
+        """Send *callno*'s voice in its peer's meta trunk frames (``trunk=yes``) or not."""
+        call = self._call(callno)
+        if trunk and call.trunk is None:
+            call.trunk = self.trunks.join(call.addr, now)
+        elif not trunk and call.trunk is not None:
+            self.trunks.leave(call.trunk, now)
+            call.trunk = None
 
     def send_control(self, callno: int, subclass: int, now: float, payload: bytes = b"") -> None:
         call = self._call(callno)
@@ -630,6 +807,11 @@ class Endpoint:
         call.enable_key_rotation(now)
         self._settle(call, now)
 
+    def set_call_timers(self, *, pingtime: float, lagrqtime: float) -> None:
+        """PING and LAGRQ intervals for calls started from now on (a reload)."""
+        self._pingtime = pingtime
+        self._lagrqtime = lagrqtime
+
     # -- inspection -----------------------------------------------------------------------
 
     def call_info(self, callno: int) -> CallInfo:
@@ -641,6 +823,14 @@ class Endpoint:
     def ending_calls(self) -> list[int]:
         """Calls whose final frame (HANGUP, REJECT, REGACK, REGREJ) still awaits its ACK."""
         return sorted(no for no, call in self._calls.items() if call.state is CallState.HANGING_UP)
+
+    def voice_frames(self) -> tuple[int, int]:
+        """Voice frames received and sent since the endpoint was created, all calls."""
+        received, sent = self.stats.voice_received, self.stats.voice_sent
+        for call in self._calls.values():
+            received += call.rx_voice_frames
+            sent += call.tx_voice_frames
+        return received, sent
 
     def pending_retransmits(self) -> int:
         return sum(len(call.queue) for call in self._calls.values())

@@ -11,12 +11,15 @@ from pbxedge.iax2.frames import FullFrame
 __all__ = [
     "CallDestroyed",
     "CallTokenRejected",
+    "CallTransferred",
     "Event",
     "FrameReceived",
     "LimitReached",
     "NewCall",
     "PeerUnreachable",
     "PongReceived",
+    "TransferFailed",
+    "TransferReleased",
     "VoiceReceived",
 ]
 
@@ -95,6 +98,33 @@ class LimitReached:
     kind: LimitKind
 
 
+@dataclass(frozen=True, slots=True)
+class CallTransferred:
+    """Our peer (a bridge) re-pathed this call: after TXREL it now talks to ``addr``
+    (signalling and media); after TXMEDIA only our mini voice goes there."""
+
+    callno: int
+    addr: Address
+    media_only: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TransferReleased:
+    """A native transfer this node started went through on ``callno``: the TXREL (the
+    call then ends here, without a HANGUP) or TXMEDIA is on its way to the leg."""
+
+    callno: int
+    media_only: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TransferFailed:
+    """A native transfer of ``callno`` (either role) was refused or timed out."""
+
+    callno: int
+    reason: str
+
+
 Event = (
     NewCall
     | FrameReceived
@@ -104,4 +134,7 @@ Event = (
     | PeerUnreachable
     | CallDestroyed
     | LimitReached
+    | CallTransferred
+    | TransferReleased
+    | TransferFailed
 )

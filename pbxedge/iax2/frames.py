@@ -17,6 +17,7 @@ from pbxedge.iax2.ies import IEList
 __all__ = [
     "FULL_HEADER_LEN",
     "MAX_CALL_NUMBER",
+    "TRUNK_ENTRY_HEADER",
     "ByteSource",
     "Frame",
     "FullFrame",
@@ -26,7 +27,10 @@ __all__ = [
     "TrunkEntry",
     "compress_subclass",
     "iax_frame",
+    "meta_trunk_header",
     "parse_datagram",
+    "trunk_entries",
+    "trunk_entry",
     "uncompress_subclass",
 ]
 
@@ -44,11 +48,14 @@ _SUBCLASS_MINUS_ONE = 0xFF  # Asterisk's -1 ("stop sounds" control)
 _TRUNK_WITH_TIMESTAMPS = 0x01  # cmddata bit: IAX_META_TRUNK_MINI
 
 _FULL = struct.Struct("!HHIBBBB")
+# A dict lookup instead of the enum's constructor, which raises for unknown values.
+_IAX_SUBCLASSES: dict[int, IaxSubclass] = {int(sub): sub for sub in IaxSubclass}
 _MINI = struct.Struct("!HH")
 _META_VIDEO = struct.Struct("!HHH")
 _META_TRUNK = struct.Struct("!HBBI")
 _TRUNK_SUPERMINI = struct.Struct("!HH")  # callno, len
 _TRUNK_MINI = struct.Struct("!HHH")  # len, callno, ts16
+TRUNK_ENTRY_HEADER = {False: _TRUNK_SUPERMINI, True: _TRUNK_MINI}  # by "with timestamps"
 
 
 def compress_subclass(value: int) -> int:
@@ -113,10 +120,7 @@ class FullFrame:
         """The IAX command, or None for other frame types and unknown subclasses."""
         if self.frametype != FrameType.IAX:
             return None
-        try:
-            return IaxSubclass(self.subclass)
-        except ValueError:
-            return None
+        return _IAX_SUBCLASSES.get(self.subclass)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,19 +161,27 @@ class MetaTrunkFrame:
             raise ValueError(f"meta trunk field out of range: {exc}") from exc
 
     def _pack(self) -> bytes:
-        cmddata = _TRUNK_WITH_TIMESTAMPS if self.with_timestamps else 0
-        parts = [_META_TRUNK.pack(0, MetaCommand.TRUNK, cmddata, self.timestamp)]
+        parts = [meta_trunk_header(self.timestamp, self.with_timestamps)]
         for entry in self.entries:
-            if self.with_timestamps:
-                if entry.timestamp is None:
-                    raise ValueError("trunk entry needs a timestamp when with_timestamps is set")
-                parts.append(
-                    _TRUNK_MINI.pack(len(entry.payload), entry.call, entry.timestamp & 0xFFFF)
-                )
-            else:
-                parts.append(_TRUNK_SUPERMINI.pack(entry.call, len(entry.payload)))
-            parts.append(entry.payload)
+            if self.with_timestamps and entry.timestamp is None:
+                raise ValueError("trunk entry needs a timestamp when with_timestamps is set")
+            parts.append(trunk_entry(entry.call, entry.payload,
+                                     entry.timestamp if self.with_timestamps else None))
         return b"".join(parts)
+
+
+def meta_trunk_header(timestamp: int, with_timestamps: bool) -> bytes:
+    """The 8 bytes that open a meta trunk frame (zeros, metacmd, cmddata, trunk timestamp)."""
+    cmddata = _TRUNK_WITH_TIMESTAMPS if with_timestamps else 0
+    return _META_TRUNK.pack(0, MetaCommand.TRUNK, cmddata, timestamp)
+
+
+def trunk_entry(call: int, payload: bytes, timestamp: int | None) -> bytes:
+    """One call's audio in a meta trunk frame: ``len, callno, ts16`` when *timestamp* is
+    given (trunktimestamps=yes), else ``callno, len`` (the field order differs, §1.4)."""
+    if timestamp is None:
+        return _TRUNK_SUPERMINI.pack(call, len(payload)) + payload
+    return _TRUNK_MINI.pack(len(payload), call, timestamp & 0xFFFF) + payload
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +249,19 @@ def _parse_meta_video(data: ByteSource) -> MetaVideoFrame:
 
 
 def _parse_meta_trunk(data: ByteSource) -> MetaTrunkFrame:
+    ts, with_timestamps, entries = trunk_entries(data)
+    return MetaTrunkFrame(
+        ts,
+        tuple(TrunkEntry(call, payload, ts16 if with_timestamps else None)
+              for call, ts16, payload in entries),
+        with_timestamps,
+    )
+
+
+def trunk_entries(data: ByteSource) -> tuple[int, bool, list[tuple[int, int, bytes]]]:
+    """A meta trunk frame as (trunk timestamp, with timestamps, [(call, ts16, payload)]),
+    without an object per entry (the receive path); ts16 is 0 without timestamps.
+    Raises MalformedFrame."""
     if len(data) < META_TRUNK_HEADER_LEN:
         raise MalformedFrame(f"meta frame of {len(data)} bytes is shorter than 8")
     _, metacmd, cmddata, ts = _META_TRUNK.unpack_from(data)
@@ -245,29 +270,30 @@ def _parse_meta_trunk(data: ByteSource) -> MetaTrunkFrame:
     if cmddata & ~_TRUNK_WITH_TIMESTAMPS:
         raise MalformedFrame(f"unknown meta trunk flags {cmddata:#04x}")
     with_timestamps = bool(cmddata & _TRUNK_WITH_TIMESTAMPS)
-    entries: list[TrunkEntry] = []
+    if type(data) is not bytes:
+        data = bytes(data)  # so each payload slice below is already bytes
+    header = TRUNK_ENTRY_HEADER[with_timestamps]
+    size = header.size
+    unpack = header.unpack_from
+    entries: list[tuple[int, int, bytes]] = []
     pos = META_TRUNK_HEADER_LEN
     end = len(data)
     while pos < end:
-        entry_ts: int | None
+        if end - pos < size:
+            raise MalformedFrame(f"trunk entry header truncated at offset {pos}")
         if with_timestamps:
-            if end - pos < _TRUNK_MINI.size:
-                raise MalformedFrame(f"trunk entry header truncated at offset {pos}")
-            length, call, entry_ts = _TRUNK_MINI.unpack_from(data, pos)
-            pos += _TRUNK_MINI.size
+            length, call, entry_ts = unpack(data, pos)
         else:
-            if end - pos < _TRUNK_SUPERMINI.size:
-                raise MalformedFrame(f"trunk entry header truncated at offset {pos}")
-            call, length = _TRUNK_SUPERMINI.unpack_from(data, pos)
-            entry_ts = None
-            pos += _TRUNK_SUPERMINI.size
+            call, length = unpack(data, pos)
+            entry_ts = 0
+        pos += size
         if pos + length > end:
             raise MalformedFrame(
                 f"trunk entry for call {call} claims {length} bytes, only {end - pos} remain"
             )
-        entries.append(TrunkEntry(call, bytes(data[pos : pos + length]), entry_ts))
+        entries.append((call, entry_ts, data[pos : pos + length]))
         pos += length
-    return MetaTrunkFrame(ts, tuple(entries), with_timestamps)
+    return ts, with_timestamps, entries
 
 
 def iax_frame(

@@ -7,6 +7,7 @@ is ignored (reads as None) rather than rejected.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import struct
 from collections.abc import Iterable, Iterator
@@ -32,10 +33,15 @@ _U64_VERSIONED = struct.Struct("!BQ")
 class IEList:
     """Ordered IEs of one frame; the same id may appear more than once."""
 
-    __slots__ = ("_items",)
+    __slots__ = ("_first", "_items")
 
     def __init__(self, items: Iterable[tuple[int, bytes]] = ()) -> None:
         self._items: list[tuple[int, bytes]] = []
+        # The first value of each id, built at the first lookup: a NEW is read IE by IE.
+        self._first: dict[int, bytes] | None = None
+        if isinstance(items, IEList):
+            self._items = items._items.copy()  # already checked when they were added
+            return
         for ie, data in items:
             self.add(ie, data)
 
@@ -64,6 +70,7 @@ class IEList:
         if len(data) > MAX_IE_DATA:
             raise ValueError(f"IE {ie} data is {len(data)} bytes; at most {MAX_IE_DATA} fit")
         self._items.append((int(ie), bytes(data)))
+        self._first = None
         return self
 
     def add_str(self, ie: int, s: str) -> IEList:
@@ -87,12 +94,12 @@ class IEList:
 
     def add_addr(self, ie: int, host: str, port: int) -> IEList:
         """A Linux ``sockaddr_in``/``sockaddr_in6`` image, family in little-endian (§1.9)."""
-        ip = ipaddress.ip_address(host)
         port_bytes = port.to_bytes(2, "big")
-        if isinstance(ip, ipaddress.IPv4Address):
-            data = bytes((_AF_INET, 0)) + port_bytes + ip.packed + bytes(8)
+        version, packed = _packed_ip(host)
+        if version == 4:
+            data = bytes((_AF_INET, 0)) + port_bytes + packed + bytes(8)
         else:
-            data = bytes((_AF_INET6_LINUX, 0)) + port_bytes + bytes(4) + ip.packed + bytes(4)
+            data = bytes((_AF_INET6_LINUX, 0)) + port_bytes + bytes(4) + packed + bytes(4)
         return self.add(ie, data)
 
     def add_datetime(self, ie: int, when: datetime) -> IEList:
@@ -129,16 +136,19 @@ class IEList:
 
     # -- reading -----------------------------------------------------------------------
     def get(self, ie: int) -> bytes | None:
-        for item_ie, data in self._items:
-            if item_ie == ie:
-                return data
-        return None
+        first = self._first
+        if first is None:
+            first = {}
+            for item_ie, data in self._items:
+                first.setdefault(item_ie, data)
+            self._first = first
+        return first.get(ie)
 
     def get_all(self, ie: int) -> list[bytes]:
         return [data for item_ie, data in self._items if item_ie == ie]
 
     def has(self, ie: int) -> bool:
-        return any(item_ie == ie for item_ie, _ in self._items)
+        return self.get(ie) is not None
 
     def get_str(self, ie: int) -> str | None:
         data = self.get(ie)
@@ -209,6 +219,13 @@ class IEList:
         result = cls()
         result._items = items
         return result
+
+
+@functools.lru_cache(maxsize=4096)
+def _packed_ip(host: str) -> tuple[int, bytes]:
+    """(IP version, address bytes): every REGACK carries the peer's address."""
+    ip = ipaddress.ip_address(host)
+    return ip.version, ip.packed
 
 
 def decode_sockaddr(data: bytes) -> tuple[str, int] | None:

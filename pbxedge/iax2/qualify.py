@@ -1,10 +1,10 @@
 """Qualify: POKE scheduling and a peer's reachability status (reference iax2.md §6.5, §6.6).
 
 One :class:`Qualifier` per peer. It is a sans-IO state machine: it never sends anything itself,
-it queues actions (:class:`SendPoke`, :class:`AbandonPoke`, :class:`Log`) and exposes its next
-deadline through :meth:`Qualifier.get_timer`. The glue starts a fresh POKE call for each
-:class:`SendPoke`, reports the PONG's round trip with :meth:`Qualifier.on_pong`, and calls
-:meth:`Qualifier.tick` when the deadline passes.
+it queues actions (:class:`SendPoke`, :class:`AbandonPoke`, :class:`Log`, :class:`StatusChange`)
+and exposes its next deadline through :meth:`Qualifier.get_timer`. The glue starts a fresh POKE
+call for each :class:`SendPoke`, reports the PONG's round trip with :meth:`Qualifier.on_pong`,
+and calls :meth:`Qualifier.tick` when the deadline passes.
 
 Numbers follow Asterisk: ``lastms`` is the last round trip (``-1`` after a POKE went unanswered,
 ``0`` while nothing is known), ``historicms`` the value the REACHABLE/LAGGED decisions and the
@@ -32,6 +32,7 @@ __all__ = [
     "QualifyAction",
     "Reachability",
     "SendPoke",
+    "StatusChange",
 ]
 
 DEFAULT_MAXMS = 2000  # qualify=yes
@@ -78,7 +79,16 @@ class Log:
     message: str
 
 
-QualifyAction = SendPoke | AbandonPoke | Log
+@dataclass(frozen=True)
+class StatusChange:
+    """The peer became ``Reachable``, ``Lagged`` or ``Unreachable`` (Asterisk's PeerStatus
+    values, told at the same moments as its log lines)."""
+
+    peer: str
+    status: str
+
+
+QualifyAction = SendPoke | AbandonPoke | Log | StatusChange
 
 
 class Qualifier:
@@ -174,8 +184,10 @@ class Qualifier:
         was_ok = 0 < self.historicms <= self.maxms
         if was_down and rtt <= self.maxms:
             self._log(log.NOTICE, f"Peer '{self.peer}' is now REACHABLE! Time: {rtt}")
+            self._actions.append(StatusChange(self.peer, "Reachable"))
         elif was_ok and rtt > self.maxms:
             self._log(log.NOTICE, f"Peer '{self.peer}' is now TOO LAGGED ({rtt} ms)!")
+            self._actions.append(StatusChange(self.peer, "Lagged"))
         self.lastms = rtt
         self.historicms = (rtt + self.historicms) // 2 if self.smoothing else rtt
         down = self.historicms > self.maxms
@@ -189,6 +201,7 @@ class Qualifier:
         self._actions.append(AbandonPoke(self.peer))
         if self.lastms > -1:
             self._log(log.NOTICE, f"Peer '{self.peer}' is now UNREACHABLE! Time: {self.lastms}")
+            self._actions.append(StatusChange(self.peer, "Unreachable"))
         self.lastms = -1
         self._deadline = now + self.freq_notok_ms / 1000
 

@@ -19,6 +19,9 @@ The REGACK and REGREJ IE builders live here too, since they render what the regi
 
 from __future__ import annotations
 
+import functools
+import heapq
+import itertools
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -134,15 +137,51 @@ class Registrar:
         max_expire: int = 60,
         regcontext: str = "",
     ) -> None:
+        self._live: dict[str, Registration] = {}
+        self._actions: deque[RegistrarAction] = deque()
+        # Indexes that keep a node with many peers at O(log n) per registration: expiries
+        # in a heap (stale entries skipped when they surface), peers by address with the
+        # order in which they first registered.
+        self._expiries: list[tuple[float, str]] = []
+        self._at: dict[Address, set[str]] = {}
+        self._since: dict[str, int] = {}
+        self._sequence = itertools.count()
+        self._peers: dict[str, RegistrarPeer] = {}
+        self._contexts: list[str] = []
+        self.reconfigure(peers, min_expire=min_expire, max_expire=max_expire,
+                         regcontext=regcontext)
+
+    def reconfigure(self, peers: Iterable[RegistrarPeer], *, min_expire: int, max_expire: int,
+                    regcontext: str) -> list[str]:
+        """Take a reloaded configuration; returns the peers whose registration was dropped.
+
+        Registrations of peers still configured stay, with their granted expiry (the new
+        limits apply from their next refresh); those of peers no longer configured end.
+        The regcontext entries follow a changed regcontext or regexten.
+        """
         if not 0 < min_expire <= max_expire:
             raise ValueError(f"need 0 < minregexpire ({min_expire}) <= maxregexpire ({max_expire})")
-        self._peers = {p.name: p for p in peers}
+        new_peers = {p.name: p for p in peers}
+        dropped = [name for name in self._live if name not in new_peers]
+        for name in dropped:
+            self._drop(name)
+            self._log(log.VERBOSE, f"Unregistered IAX2 '{name}' (no longer configured)")
+        before = {name: self.regcontext_entries(name) for name in self._live}
+        self._peers = new_peers
         self.min_expire = min_expire
         self.max_expire = max_expire
         # Several contexts are accepted, '&'-separated (Asterisk takes only one, §6.4).
         self._contexts = _split_amp(regcontext)
-        self._live: dict[str, Registration] = {}
-        self._actions: deque[RegistrarAction] = deque()
+        for name, old in before.items():
+            new = self.regcontext_entries(name)
+            if new != old:
+                self._actions.extend(RemoveExtension(c, e, name) for c, e in old)
+                self._actions.extend(AddExtension(c, e, name) for c, e in new)
+        return dropped
+
+    def add_peer(self, peer: RegistrarPeer) -> None:
+        """Accept registrations of *peer* too (a peer found elsewhere than in the config)."""
+        self._peers[peer.name] = peer
 
     # -- outputs -----------------------------------------------------------------------
     def next_action(self) -> RegistrarAction | None:
@@ -150,13 +189,22 @@ class Registrar:
 
     def get_timer(self) -> float | None:
         """The next moment a registration runs out (its expiry plus the grace)."""
-        if not self._live:
-            return None
-        return min(r.expires_at for r in self._live.values()) + EXPIRY_GRACE
+        expiries, live = self._expiries, self._live
+        while expiries:
+            expires_at, peer = expiries[0]
+            reg = live.get(peer)
+            if reg is not None and reg.expires_at == expires_at:
+                return expires_at + EXPIRY_GRACE
+            heapq.heappop(expiries)  # refreshed or dropped since
+        return None
 
     # -- queries -----------------------------------------------------------------------
     def registration(self, peer: str) -> Registration | None:
         return self._live.get(peer)
+
+    def count(self) -> int:
+        """How many peers are registered now."""
+        return len(self._live)
 
     def address_of(self, peer: str) -> Address | None:
         """Where to send a call for *peer*, or None while it is not registered."""
@@ -169,7 +217,7 @@ class Registrar:
         Several accounts commonly register from one ip:port (one Asterisk registering four
         accounts), so this is a list rather than a single name.
         """
-        return [name for name, reg in self._live.items() if reg.addr == addr]
+        return sorted(self._at.get(addr, ()), key=self._since.__getitem__)
 
     def expires_in(self, peer: str, now: float) -> int | None:
         """Whole seconds until the granted period ends (``iax2 show peer`` Expire)."""
@@ -198,7 +246,7 @@ class Registrar:
         refresh = self._clamp(peer, requested_refresh or 0)
         previous = self._live.get(peer)
         expires_at = now + refresh
-        self._live[peer] = Registration(peer, addr, refresh, expires_at)
+        self._set(Registration(peer, addr, refresh, expires_at), previous)
         # Written on every refresh, not only on change: the stored expiry is absolute.
         self._actions.append(StoreRegistration(peer, addr, expires_at))
         changed = previous is None or previous.addr != addr
@@ -221,8 +269,10 @@ class Registrar:
 
     def tick(self, now: float) -> list[str]:
         """Expire registrations whose period plus grace has passed; returns their peers."""
-        expired = [name for name, reg in self._live.items() if now >= reg.expires_at + EXPIRY_GRACE]
-        for name in expired:
+        expired = []
+        while (due := self.get_timer()) is not None and now >= due:
+            name = self._expiries[0][1]
+            expired.append(name)
             self._drop(name)
             self._log(log.VERBOSE, f"Expiring registration for peer '{name}'")
         return expired
@@ -238,7 +288,7 @@ class Registrar:
             if reg.peer not in self._peers or now >= reg.expires_at:
                 self._actions.append(DeleteRegistration(reg.peer))
                 continue
-            self._live[reg.peer] = reg
+            self._set(reg, self._live.get(reg.peer))
             remaining = int(reg.expires_at - now)
             self._log(
                 log.VERBOSE, f"Seeding '{reg.peer}' at {format_addr(*reg.addr)} for {remaining}"
@@ -260,8 +310,27 @@ class Registrar:
             )
         return granted
 
+    def _set(self, reg: Registration, previous: Registration | None) -> None:
+        peer = reg.peer
+        self._live[peer] = reg
+        heapq.heappush(self._expiries, (reg.expires_at, peer))
+        if previous is None:
+            self._since[peer] = next(self._sequence)
+        elif previous.addr != reg.addr:
+            self._unindex(peer, previous.addr)
+        self._at.setdefault(reg.addr, set()).add(peer)
+
+    def _unindex(self, peer: str, addr: Address) -> None:
+        here = self._at.get(addr)
+        if here is not None:
+            here.discard(peer)
+            if not here:
+                del self._at[addr]
+
     def _drop(self, peer: str) -> None:
-        del self._live[peer]
+        reg = self._live.pop(peer)
+        self._unindex(peer, reg.addr)
+        del self._since[peer]
         self._actions.append(DeleteRegistration(peer))
         for context, exten in self.regcontext_entries(peer):
             self._actions.append(RemoveExtension(context, exten, peer))
@@ -284,6 +353,12 @@ def local_datetime(unix_time: float, timezone: str | None) -> datetime:
 
     An unknown zone name falls back to the system's local time, as Asterisk does.
     """
+    # Whole seconds (the IE keeps two-second steps): a busy registrar converts once a second.
+    return _local_datetime(int(unix_time), timezone)
+
+
+@functools.lru_cache(maxsize=64)
+def _local_datetime(unix_time: int, timezone: str | None) -> datetime:
     local = datetime.fromtimestamp(unix_time).astimezone()
     if timezone:
         try:

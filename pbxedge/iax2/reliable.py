@@ -85,7 +85,12 @@ class RetransmitQueue:
         self.rseqno = rseqno
 
     def next_deadline(self) -> float | None:
-        return min((p.deadline for p in self._pending.values()), default=None)
+        pending = self._pending
+        if not pending:
+            return None
+        if len(pending) == 1:
+            return next(iter(pending.values())).deadline
+        return min(p.deadline for p in pending.values())
 
     def implicit_ack(self, their_iseqno: int, our_oseqno: int) -> list[Pending] | None:
         """Apply the peer's ISeqno: everything before it has arrived.

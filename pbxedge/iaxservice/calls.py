@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections import Counter
 
 import trio
 
@@ -21,18 +22,22 @@ from pbxedge.channels.iax import IaxChannel
 from pbxedge.channels.media import MediaEnv
 from pbxedge.config.iax_models import IaxConfig
 from pbxedge.control.registry import CommandRegistry
+from pbxedge.events import Hangup
 from pbxedge.iax2.auth import AuthMethodMemory, AuthRequestCounter, SecretResolver
 from pbxedge.iax2.callstate import CallStateError
 from pbxedge.iax2.endpoint import UnknownCall
 from pbxedge.iax2.enums import Cause, IaxSubclass
 from pbxedge.iax2.events import NewCall
+from pbxedge.iaxservice.call_host import ChannelSource
 from pbxedge.iaxservice.channel_commands import register_channel_commands
 from pbxedge.iaxservice.inbound import InboundCall
 from pbxedge.iaxservice.outbound import IaxDialer
 from pbxedge.iaxservice.peers import PeerDirectory
 from pbxedge.iaxservice.service import IaxService
+from pbxedge.iaxservice.trunk_commands import register_trunk_commands
 from pbxedge.keys import KeyStore
 from pbxedge.media.jitterbuffer import JitterBufferSettings
+from pbxedge.realtime.accounts import RealtimeAccounts
 from pbxedge.store import Store
 
 __all__ = ["CallService"]
@@ -47,8 +52,10 @@ class CallService:
 
     def __init__(self, iax: IaxService, *, config: IaxConfig, keys: KeyStore,
                  store: Store | None, engine: Engine, peers: PeerDirectory,
-                 media_env: MediaEnv | None = None, cdr: CdrRecorder | None = None) -> None:
+                 media_env: MediaEnv | None = None, cdr: CdrRecorder | None = None,
+                 realtime: RealtimeAccounts | None = None) -> None:
         self.iax = iax
+        self.realtime = realtime
         self.media_env = media_env or MediaEnv()
         self.cdr = cdr
         self.config = config
@@ -65,6 +72,10 @@ class CallService:
         self._channels: dict[str, tuple[IaxChannel, int]] = {}
         self._calls: set[str] = set()  # channels running the dialplan: one per call
         self.processed = 0
+        self.channel_sources: list[ChannelSource] = []
+        # For the metrics: channels opened by direction, and closed by hangup cause.
+        self.started: Counter[str] = Counter()
+        self.ended: Counter[int] = Counter()
         self._nursery: trio.Nursery | None = None
 
     @property
@@ -72,6 +83,12 @@ class CallService:
         if self._nursery is None:
             raise RuntimeError("the call service is not running")
         return self._nursery
+
+    def reconfigure(self, config: IaxConfig, keys: KeyStore) -> None:
+        """New calls use a reloaded config and keys; each live call keeps the user or peer
+        it was set up with, so a removed account's call goes on to its end."""
+        self.config = config
+        self.keys = keys
 
     # -- channels -------------------------------------------------------------------------
 
@@ -93,6 +110,7 @@ class CallService:
     def add_channel(self, channel: IaxChannel, callno: int, *, call: bool = False) -> None:
         """Track a live channel; *call*: it runs the dialplan (an incoming call)."""
         self._channels[channel.name] = (channel, callno)
+        self.started["inbound" if call else "outbound"] += 1
         if call:
             self._calls.add(channel.name)
             self.processed += 1
@@ -105,8 +123,11 @@ class CallService:
         if self._channels.get(channel.name, (None, 0))[0] is channel:
             del self._channels[channel.name]
             self._calls.discard(channel.name)
+            self.ended[channel.hangup_cause] += 1
             # Asterisk's "Hungup 'IAX2/…'" (verbose 3), with the cause operators look for.
             logger.info("Hungup '%s' (cause %d)", channel.name, channel.hangup_cause)
+            if channel.env.events.active:
+                channel.env.events.publish(Hangup(channel, channel.hangup_cause))
 
     def channels(self) -> list[tuple[IaxChannel, int]]:
         """Live channels with their call numbers, oldest first."""
@@ -126,6 +147,7 @@ class CallService:
 
     def register_commands(self, registry: CommandRegistry) -> None:
         register_channel_commands(registry, self)
+        register_trunk_commands(registry, self)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         try:

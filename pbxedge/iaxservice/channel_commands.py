@@ -2,8 +2,9 @@
 
 ``iax2 show channels``, ``iax2 show netstats``, ``iax2 show stats``,
 ``iax2 show callnumber usage [IP]``, ``iax2 set debug on|off|peer NAME``,
-``core show channels`` and ``channel request hangup NAME|all``. The printf formats are
-Asterisk's, kept as C-style ``%`` formats so they can be compared with chan_iax2.c.
+``core show channels`` and ``channel request hangup NAME|all`` (these two also see the
+node's other channels, its local phones). The printf formats are Asterisk's, kept as C-style
+``%`` formats so they can be compared with chan_iax2.c.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import time
 from collections.abc import Callable
 
 from pbxedge.channels.iax import IaxChannel
+from pbxedge.channels.media import MediaChannel
 from pbxedge.control.registry import CommandContext, CommandRegistry, Handler, UsageError
 from pbxedge.iax2.call import CallInfo
 from pbxedge.iax2.callstate import CallState
@@ -21,6 +23,7 @@ from pbxedge.iax2.showframe import format_addr
 from pbxedge.iaxservice.call_host import CallHost
 
 __all__ = [
+    "netstats_rows",
     "register_channel_commands",
     "show_callnumber_usage",
     "show_channels",
@@ -106,10 +109,11 @@ def show_channels(svc: CallHost) -> str:
     return "".join(out)
 
 
-def show_netstats(svc: CallHost) -> str:
-    out = [_NETSTATS_HEADER]
-    rows = _rows(svc)
-    for info, channel in rows:
+def netstats_rows(svc: CallHost) -> list[tuple[object, ...]]:
+    """The values of one ``iax2 show netstats`` row per call (the manager's IAXnetstats
+    prints them too, in its own layout)."""
+    rows: list[tuple[object, ...]] = []
+    for info, channel in _rows(svc):
         first = _split_message(info.first_message)
         last = _split_message(info.last_message)
         local, remote = info.local_rr, info.remote_rr
@@ -120,7 +124,7 @@ def show_netstats(svc: CallHost) -> str:
             lost, loss_pct, dropped = local.loss_count, local.loss_pct, local.dropped
         else:
             lost, loss_pct, dropped = -1, -1, 0
-        out.append(_NETSTATS_ROW % (
+        rows.append((
             channel.name if channel else "(None)",
             max(0, info.rtt_ms), *_jitter_and_buffer(info), lost, loss_pct, dropped, local.ooo,
             local.packets // 1000,
@@ -128,6 +132,12 @@ def show_netstats(svc: CallHost) -> str:
             remote.ooo, remote.packets // 1000,
             first[0], first[1], last[0], last[1],
         ))
+    return rows
+
+
+def show_netstats(svc: CallHost) -> str:
+    rows = netstats_rows(svc)
+    out = [_NETSTATS_HEADER, *(_NETSTATS_ROW % row for row in rows)]
     out.append(f"{len(rows)} active IAX channel{_ess(len(rows))}\n")
     return "".join(out)
 
@@ -140,12 +150,22 @@ def show_stats(svc: CallHost) -> str:
         info = endpoint.call_info(callno)
         if info.state is CallState.HANGING_UP:
             final += info.unacked
+    wire = svc.iax.transport.stats
+    voice_in, voice_out = endpoint.voice_frames()
+    dropped = endpoint.stats
+    # Asterisk's four lines, then pbxedge's own counters (what a load test checks against).
     return (
         "    IAX Statistics\n"
         "---------------------\n"
         f"Outstanding frames: {egress} (0 ingress, {egress} egress)\n"
         f"0 timed and 0 untimed transmits; MTU 0/0/{svc.config.general.trunkmtu}\n"
         f"Packets in transmit queue: 0 dead, {final} final, {egress} total\n\n"
+        f"Datagrams: {wire.datagrams_received} received, {wire.datagrams_sent} sent\n"
+        f"Voice frames: {voice_in} received, {voice_out} sent\n"
+        f"Calls: {svc.processed} processed, {svc.active_calls} active\n"
+        f"Dropped: {dropped.malformed} malformed, {dropped.undecryptable} undecryptable, "
+        f"{dropped.unknown_call} for unknown calls, {dropped.invalid_tokens} invalid tokens\n"
+        f"Stateless replies: {dropped.stateless_replies}\n"
     )
 
 
@@ -167,18 +187,27 @@ def show_callnumber_usage(svc: CallHost, ip: str | None) -> str:
     return "".join(out)
 
 
+def _all_channels(svc: CallHost) -> list[MediaChannel]:
+    """Every live channel of the node, oldest first."""
+    channels: list[MediaChannel] = [channel for channel, _ in svc.channels()]
+    for source in svc.channel_sources:
+        channels.extend(source.live_channels())
+    return sorted(channels, key=lambda channel: channel.created_at)
+
+
 def show_core_channels(svc: CallHost) -> str:
     out = [_CORE_FORMAT % ("Channel", "Location", "State", "Application(Data)")]
-    channels = [channel for channel, _ in svc.channels()]
+    channels = _all_channels(svc)
     for channel in channels:
         where = svc.engine.location(channel.name)
         out.append(_CORE_FORMAT % (channel.name, where.location if where else "(None)",
                                    _STATE_NAMES.get(channel.state.value, channel.state.value),
                                    where.application if where else "(None)"))
-    calls = svc.active_calls
+    calls = svc.active_calls + sum(source.active_calls for source in svc.channel_sources)
+    processed = svc.processed + sum(source.processed for source in svc.channel_sources)
     out.append(f"{len(channels)} active channel{_ess(len(channels))}\n")
     out.append(f"{calls} active call{_ess(calls)}\n")
-    out.append(f"{svc.processed} call{_ess(svc.processed)} processed\n")
+    out.append(f"{processed} call{_ess(processed)} processed\n")
     return "".join(out)
 
 
@@ -242,13 +271,11 @@ def register_channel_commands(registry: CommandRegistry, svc: CallHost) -> None:
     def hangup(ctx: CommandContext, args: list[str]) -> str:
         if len(args) != 1:
             raise UsageError
-        if args[0].lower() == "all":
-            targets = [channel for channel, _ in svc.channels()]
-        else:
-            found = svc.channel_named(args[0])
-            if found is None:
+        targets = _all_channels(svc)
+        if args[0].lower() != "all":
+            targets = [channel for channel in targets if channel.name == args[0]][-1:]
+            if not targets:
                 return f"{args[0]} is not a known channel\n"
-            targets = [found]
         lines = []
         for channel in targets:
             svc.nursery.start_soon(channel.hangup, int(Cause.NORMAL_CLEARING))

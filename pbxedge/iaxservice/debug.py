@@ -1,4 +1,5 @@
-"""``iax2 set debug on|off|peer NAME``: every frame in Asterisk's debug layout.
+"""``iax2 set debug on|off|peer NAME``: every frame in Asterisk's debug layout;
+``iax2 set debug trunk on|off``: one line per meta trunk frame sent or received.
 
 The tap sits between the transport and the endpoint, so the protocol core stays free of
 logging.  Frames of encrypted calls cannot be shown from outside the endpoint; they are
@@ -12,7 +13,7 @@ import logging
 from pbxedge.iax2.endpoint import Endpoint, UnknownCall
 from pbxedge.iax2.errors import MalformedFrame
 from pbxedge.iax2.events import Event
-from pbxedge.iax2.frames import FullFrame, parse_datagram
+from pbxedge.iax2.frames import FullFrame, MetaTrunkFrame, parse_datagram
 from pbxedge.iax2.showframe import format_addr, show_frame
 
 __all__ = ["FrameDebugger", "TappedEndpoint"]
@@ -27,6 +28,7 @@ class FrameDebugger:
     def __init__(self) -> None:
         self.enabled = False
         self.only: Address | None = None
+        self.trunk = False
 
     def set(self, enabled: bool, only: Address | None = None) -> None:
         self.enabled = enabled
@@ -50,6 +52,24 @@ class FrameDebugger:
             for line in show_frame(frame, direction, addr).rstrip("\n").split("\n"):
                 logger.warning("%s", line)
 
+    def show_trunk(self, data: bytes, direction: str, addr: Address) -> None:
+        try:
+            frame = parse_datagram(data)
+        except MalformedFrame as exc:
+            logger.warning("%s-Trunk malformed (%s) %s", direction, exc.reason, format_addr(*addr))
+            return
+        if isinstance(frame, MetaTrunkFrame):
+            calls = len({entry.call for entry in frame.entries})
+            logger.warning("%s-Trunk %s: %d call chunk%s of %d call%s in %d bytes, trunk ts %d%s",
+                           direction, format_addr(*addr), len(frame.entries),
+                           "" if len(frame.entries) == 1 else "s", calls,
+                           "" if calls == 1 else "s", len(data), frame.timestamp,
+                           ", with timestamps" if frame.with_timestamps else "")
+
+
+def _is_trunk(data: bytes) -> bool:
+    return len(data) >= 8 and data[0] == 0 and data[1] == 0 and data[2] == 1
+
 
 class TappedEndpoint:
     """The endpoint as the transport sees it, printing frames while debugging is on."""
@@ -68,15 +88,19 @@ class TappedEndpoint:
         if self._debug.wants(addr) and len(data) >= 4 and data[0] & 0x80:
             dest = int.from_bytes(data[2:4], "big") & 0x7FFF
             self._debug.show(data, "Rx", addr, self._encrypted(dest))
+        elif self._debug.trunk and _is_trunk(data):
+            self._debug.show_trunk(data, "Rx", addr)
         self._endpoint.receive_datagram(data, addr, now)
 
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, Address]]:
         out = self._endpoint.datagrams_to_send(now)
-        if self._debug.enabled:
+        if self._debug.enabled or self._debug.trunk:
             for data, addr in out:
                 if self._debug.wants(addr) and len(data) >= 4 and data[0] & 0x80:
                     source = int.from_bytes(data[0:2], "big") & 0x7FFF
                     self._debug.show(data, "Tx", addr, self._encrypted(source))
+                elif self._debug.trunk and _is_trunk(data):
+                    self._debug.show_trunk(data, "Tx", addr)
         return out
 
     def get_timer(self) -> float | None:

@@ -15,14 +15,18 @@ succeed, so probing cannot tell unknown names from wrong passwords.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Callable
 
 import trio
 
 from dialplan.engine import entry_extension
+from dialplan.patterns import MatchMode
 from pbxedge.channelname import channel_name, host_label
 from pbxedge.channels.iax import EndpointLink, IaxChannel
 from pbxedge.config.iax_models import User
+from pbxedge.events import Newchannel
 from pbxedge.iax2.accounts import UserAccount
 from pbxedge.iax2.auth import (
     DELAYREJECT_SECONDS,
@@ -46,18 +50,24 @@ from pbxedge.iax2.enums import IE, AuthMethod, Cause, ControlSubclass, FrameType
 from pbxedge.iax2.errors import MalformedFrame
 from pbxedge.iax2.events import (
     CallDestroyed,
+    CallTransferred,
     Event,
     FrameReceived,
     NewCall,
     PeerUnreachable,
+    TransferFailed,
+    TransferReleased,
     VoiceReceived,
 )
 from pbxedge.iax2.frames import FullFrame
 from pbxedge.iax2.ies import IEList
 from pbxedge.iax2.negotiate import CodecOffer, NoCommonCodec, negotiate_codec, priority_flags
 from pbxedge.iax2.newcall import CallRequest, parse_new, shrink_phone_number
-from pbxedge.iaxservice.accounts import user_accounts
+from pbxedge.iaxservice.accounts import user_account, user_accounts
 from pbxedge.iaxservice.call_host import CallHost
+from pbxedge.iaxservice.overlap import TBD_IDLE_SECONDS, TBD_TIMEOUT_TEXT
+from pbxedge.iaxservice.realtime_route import RELAY_VARIABLE
+from pbxedge.iaxservice.transfers import HandOver, log_transfer_event, transfer_context
 from pbxedge.log import printable
 
 __all__ = [
@@ -65,6 +75,7 @@ __all__ = [
     "InboundCall",
     "cause_of",
     "deliver_to_channel",
+    "run_dialplan",
 ]
 
 logger = logging.getLogger("pbxedge.iax2")
@@ -104,6 +115,21 @@ def deliver_to_channel(channel: IaxChannel, frame: FullFrame) -> bool:
     return False
 
 
+async def run_dialplan(svc: CallHost, channel: IaxChannel, context: str, exten: str) -> None:
+    """Run *channel* through the dialplan from ``exten@context`` to its end: the CDR is on
+    disk before the hangup is logged and the channel forgotten."""
+    outcome = None
+    try:
+        outcome = await svc.engine.start(channel, context, exten)
+    except Exception:
+        logger.exception("dialplan failed on %s", channel.name)
+        await channel.hangup(16)
+    finally:
+        if outcome is not None and svc.cdr is not None:
+            svc.cdr.call_ended(channel, outcome)
+        svc.remove_channel(channel)
+
+
 class InboundCall:
     """The life of one call opened by the peer's NEW."""
 
@@ -124,6 +150,7 @@ class InboundCall:
         self._context = ""
         self.channel: IaxChannel | None = None
         self._tbd = False
+        self._tbd_active = 0.0  # last DPREQ (or the ACCEPT) of a call waiting for DIAL
         self._finished = False
 
     # -- small helpers --------------------------------------------------------------------
@@ -136,6 +163,7 @@ class InboundCall:
 
     def _reject_now(self, rejection: Rejection | NoCommonCodec) -> None:
         self._finish()
+        self._svc.iax.rejects[rejection.text] += 1
         try:
             self._svc.iax.endpoint.reject(
                 self.callno, rejection.text, int(rejection.cause), self._now()
@@ -192,7 +220,28 @@ class InboundCall:
         if not request.version_supported:
             self._auth_failed(Rejection.no_authority(f"protocol version {request.version}"))
             return
-        match = match_user(user_accounts(svc.config), username=request.username,
+        name = request.username
+        if name and name not in svc.config.users and svc.realtime is not None:
+            cached = svc.realtime.cached_user(name)
+            if cached is None:
+                svc.nursery.start_soon(self._realtime_user, request, name)
+                return
+            self._match(request, cached)
+            return
+        self._match(request, None)
+
+    async def _realtime_user(self, request: CallRequest, name: str) -> None:
+        """A USERNAME iax.conf does not know: ask the realtime table, then go on."""
+        assert self._svc.realtime is not None
+        user = await self._svc.realtime.user(name, self.addr[0])
+        if not self._finished and self._svc.iax.owner(self.callno) is self:
+            self._match(request, user)
+
+    def _match(self, request: CallRequest, realtime_user: User | None) -> None:
+        svc = self._svc
+        users = ({realtime_user.name: user_account(realtime_user)} if realtime_user is not None
+                 else user_accounts(svc.config))
+        match = match_user(users, username=request.username,
                            context=request.called_context, ip=self.addr[0])
         if match.rejected:
             self._auth_failed(Rejection.no_authority(match.reason))
@@ -201,7 +250,7 @@ class InboundCall:
             self._decoy_challenge(request, match.reason)
             return
         account = self._account = match.user
-        user = self._user = svc.config.users[account.name]
+        user = self._user = realtime_user or svc.config.users[account.name]
         self._secrets = resolve_secrets(account.secrets, account.dbsecret, svc.secret_resolver)
         if user.auth & _AUTH_CHALLENGED:
             self._agreement = merge_encryption(offered_encryption(user.encryption),
@@ -293,17 +342,38 @@ class InboundCall:
     # -- accepting ------------------------------------------------------------------------
 
     def _accept(self, user: User, *, authenticated: bool) -> None:
-        svc = self._svc
         request = self._request
         assert request is not None
-        general = svc.config.general
+        general = self._svc.config.general
         self._context = request.called_context or (user.contexts[0] if user.contexts
                                                     else general.context)
         if self._context == "*":
             self._context = general.context
-        callerid = _callerid(user, request)
         entry = entry_extension(request.exten, user.immediate)
-        if entry is not None and not svc.engine.plan.exists(self._context, entry, 1, callerid[0]):
+        if entry is not None and self._svc.engine.plan.runtime.switches is not None:
+            self._svc.nursery.start_soon(self._accept_prepared, user, authenticated, entry)
+            return
+        self._accept_now(user, authenticated, entry)
+
+    async def _accept_prepared(self, user: User, authenticated: bool, entry: str) -> None:
+        """The extension may be a Realtime switch's: fetch its rows before checking it."""
+        await self._svc.engine.plan.prepare(self._context, entry)
+        if not self._finished and self._svc.iax.owner(self.callno) is self:
+            self._accept_now(user, authenticated, entry)
+
+    def _accept_now(self, user: User, authenticated: bool, entry: str | None) -> None:
+        svc = self._svc
+        request = self._request
+        assert request is not None
+        general = svc.config.general
+        callerid = _callerid(user, request)
+        relay = self._relay_target(request, user, authenticated)
+        if relay is not None and svc.peers.address_of(relay) is None:
+            self._reject_now(Rejection("Peer not registered here", Cause.SUBSCRIBER_ABSENT,
+                                       f"relay to '{relay}', which is not registered here"))
+            return
+        if relay is None and entry is not None \
+                and not svc.engine.plan.exists(self._context, entry, 1, callerid[0]):
             self._reject_now(Rejection.no_such_extension(
                 f"'{entry}@{self._context}' does not exist"))
             return
@@ -323,6 +393,11 @@ class InboundCall:
         if self._token_validated:
             svc.iax.token_policy.mark_validated(IaxSubclass.NEW, request.username)
         peer = svc.peers.peer_at(self.addr)
+        peer_entry = svc.config.peers.get(peer) if peer is not None else None
+        if user.trunk or (peer_entry is not None and peer_entry.trunk):
+            # Asterisk lets only a trunk=yes peer at the caller's address decide (its
+            # check_access overwrites the user's flag); here either one does.
+            svc.iax.endpoint.set_trunk(self.callno, True, self._now())
         label = host_label(self.addr, peer_name=peer,
                            user_name=user.name if authenticated else None)
         channel = IaxChannel(
@@ -344,38 +419,93 @@ class InboundCall:
         channel.rdnis = request.rdnis
         channel.amaflags = user.amaflags
         channel.username = user.name
+        channel.transfer_policy = user.transfer
+        svc.iax.endpoint.set_transfer_allowed(self.callno, user.transfer != "no")
         channel.variables.update(dict(user.setvars))
         self.channel = channel
         svc.add_channel(channel, self.callno, call=True)
+        if channel.env.events.active:
+            channel.env.events.publish(Newchannel(channel, self._context, entry or "s"))
         channel.use_jitterbuffer(True)
         if self._agreement.key_rotation and svc.iax.endpoint.call_info(self.callno).encrypted:
             # Only the side that answers rotates: the AUTHREQ offered no KEYROTATE bit (§5.2).
             svc.iax.endpoint.enable_key_rotation(self.callno, self._now())
+        if relay is not None:
+            svc.nursery.start_soon(self._relay, channel, relay, entry or "s")
+            return
         if entry is None:
             self._tbd = True  # wait for DPREQ / DIAL (§7.3)
+            self._tbd_active = self._now()
+            svc.nursery.start_soon(self._tbd_watchdog)
             return
         self._enter(entry)
 
+    def _relay_target(self, request: CallRequest, user: User, authenticated: bool) -> str | None:
+        """The peer another node asks this one to call (see realtime_route), if the caller
+        may ask: an authenticated friend of iax.conf, as nodes are to each other."""
+        target = request.variables.get(RELAY_VARIABLE)
+        if target is None:
+            return None
+        if authenticated and user.name in self._svc.config.peers:
+            return target
+        if self._admit_log("Relay refused"):
+            logger.warning("call %d: '%s' asks to be relayed to '%s' but is no authenticated "
+                           "node friend; the dialplan takes the call", self.callno,
+                           printable(user.name), printable(target))
+        return None
+
+    async def _relay(self, channel: IaxChannel, target: str, exten: str) -> None:
+        """Call *target* (registered here) for the node that sent the call; no dialplan."""
+        dialer = self._svc.engine.services.dialer
+        assert dialer is not None
+        try:
+            result = await dialer.dial(channel, [f"IAX2/{target}/{exten}"], None, "")
+            if not channel.is_hungup:
+                await channel.hangup(result.hangup_cause or Cause.NORMAL_CLEARING)
+        finally:
+            self._svc.remove_channel(channel)
+
     def _enter(self, exten: str) -> None:
         assert self.channel is not None
-        self._svc.nursery.start_soon(self._run_dialplan, self.channel, self._context, exten)
-
-    async def _run_dialplan(self, channel: IaxChannel, context: str, exten: str) -> None:
-        outcome = None
-        try:
-            outcome = await self._svc.engine.start(channel, context, exten)
-        except Exception:
-            logger.exception("dialplan failed on %s", channel.name)
-            await channel.hangup(16)
-        finally:
-            # The record is on disk before the hangup is logged (and the call forgotten).
-            if outcome is not None and self._svc.cdr is not None:
-                self._svc.cdr.call_ended(channel, outcome)
-            self._svc.remove_channel(channel)
+        self._svc.nursery.start_soon(run_dialplan, self._svc, self.channel, self._context,
+                                     exten)
 
     # -- TBD calls: DPREQ and DIAL --------------------------------------------------------
 
+    async def _prepared(self, ies: IEList, handler: Callable[[IEList], None],
+                        modes: tuple[MatchMode, ...]) -> None:
+        """Run *handler* once Realtime switches have the rows for the CALLED_NUMBER."""
+        number = ies.get_str(IE.CALLED_NUMBER) or "s"
+        for mode in modes:
+            await self._svc.engine.plan.prepare(self._context, number, mode)
+        if not self._finished and self._tbd:
+            handler(ies)
+
+    async def _tbd_watchdog(self) -> None:
+        """A call left waiting for DIAL ends after 30 s without a DPREQ, with HANGUP
+        "Timeout" and cause 18, as Asterisk's auto_hangup ends the caller's side."""
+        while self._tbd and not self._finished:
+            due = self._tbd_active + TBD_IDLE_SECONDS
+            if self._now() < due:
+                await trio.sleep_until(due)
+                continue
+            if self._admit_log("TBD call timeout"):
+                logger.warning("call %d from %s:%d: no DIAL within %g s; hanging up",
+                               self.callno, self.addr[0], self.addr[1], TBD_IDLE_SECONDS)
+            self._tbd = False
+            self._finish()
+            ies = IEList().add_str(IE.CAUSE, TBD_TIMEOUT_TEXT)
+            ies.add_u8(IE.CAUSECODE, Cause.NO_USER_RESPONSE)
+            with contextlib.suppress(UnknownCall, CallStateError):
+                self._svc.iax.endpoint.send_iax(self.callno, IaxSubclass.HANGUP, ies,
+                                                self._now(), final=True)
+            self._svc.iax.kick()
+            if self.channel is not None:
+                self._svc.remove_channel(self.channel)
+                self.channel.remote_hangup(Cause.NO_USER_RESPONSE)
+
     def _on_dpreq(self, ies: IEList) -> None:
+        self._tbd_active = self._now()
         number = ies.get_str(IE.CALLED_NUMBER) or ""
         callerid = self.channel.caller_num if self.channel else None
         status = self._svc.engine.plan.dp_status(self._context, number, callerid)
@@ -407,6 +537,9 @@ class InboundCall:
         elif isinstance(event, PeerUnreachable):
             if self.channel is not None:
                 self.channel.remote_hangup(Cause.DESTINATION_OUT_OF_ORDER)
+        elif isinstance(event, (CallTransferred, TransferReleased, TransferFailed)):
+            if self.channel is not None:
+                log_transfer_event(self.channel.name, event)
         elif isinstance(event, CallDestroyed):
             self._finish()
             if self.channel is not None:
@@ -435,10 +568,32 @@ class InboundCall:
             return
         if sub is IaxSubclass.AUTHREP and self.channel is None:
             self._on_authrep(ies)
-        elif sub is IaxSubclass.DPREQ and self._tbd:
-            self._on_dpreq(ies)
-        elif sub is IaxSubclass.DIAL and self._tbd:
-            self._on_dial(ies)
+        elif sub in (IaxSubclass.DPREQ, IaxSubclass.DIAL) and self._tbd:
+            handler = self._on_dpreq if sub is IaxSubclass.DPREQ else self._on_dial
+            if self._svc.engine.plan.runtime.switches is None:
+                handler(ies)
+            else:
+                modes = tuple(MatchMode) if sub is IaxSubclass.DPREQ else (MatchMode.MATCH,)
+                self._svc.nursery.start_soon(self._prepared, ies, handler, modes)
+        elif sub is IaxSubclass.TRANSFER and self.channel is not None:
+            self._on_blind_transfer(self.channel, ies.get_str(IE.CALLED_NUMBER) or "")
+
+    def _on_blind_transfer(self, channel: IaxChannel, exten: str) -> None:
+        """The peer hands its call on: the leg our Dial bridged to it goes to *exten* in
+        our context and enters the dialplan there; this side of the call ends."""
+        svc = self._svc
+        transferee = channel.bridged
+        owner = (svc.iax.owner(transferee.link.callno)
+                 if isinstance(transferee, IaxChannel) else None)
+        context = transfer_context(svc, channel)
+        if not exten or transferee is None or not isinstance(owner, HandOver):
+            logger.warning("Blind transfer of '%s' to '%s@%s' failed: nothing to transfer",
+                           channel.name, printable(exten), context)
+            return
+        logger.info("Blind transfer of '%s' to '%s@%s'", transferee.name, printable(exten),
+                    context)
+        owner.hand_over(context, exten)
+        svc.nursery.start_soon(channel.hangup, int(Cause.NORMAL_CLEARING))
 
 
 def _callerid(user: User, request: CallRequest) -> tuple[str | None, str | None]:

@@ -10,10 +10,11 @@ dialer uses to refuse UNREACHABLE peers.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from pbxedge import log
 from pbxedge.config.iax_models import Peer
+from pbxedge.events import PeerStatus as PeerStatusEvent
 from pbxedge.iax2.endpoint import CallNumbersExhausted
 from pbxedge.iax2.enums import IaxSubclass
 from pbxedge.iax2.events import CallDestroyed, Event, PeerUnreachable, PongReceived
@@ -25,6 +26,7 @@ from pbxedge.iax2.qualify import (
     Qualifier,
     Reachability,
     SendPoke,
+    StatusChange,
 )
 from pbxedge.iaxservice.reg_log import emit
 from pbxedge.iaxservice.service import IaxService
@@ -56,18 +58,34 @@ class QualifyService:
     def __init__(self, iax: IaxService, peers: Iterable[Peer], now: float) -> None:
         self._iax = iax
         self._qualifiers: dict[str, Qualifier] = {}
+        self._settings: dict[str, tuple[int, int, int, bool]] = {}
         self._pokes: dict[str, _PokeCall] = {}
-        for peer in peers:
-            if peer.qualify_ms <= 0:
-                continue
-            self._qualifiers[peer.name] = Qualifier(
-                peer.name,
-                peer.qualify_ms,
-                now,
-                freq_ok_ms=peer.qualifyfreqok,
-                freq_notok_ms=peer.qualifyfreqnotok,
-                smoothing=peer.qualifysmoothing,
-            )
+        # Told each measured round trip (peer, ms): the metrics' RTT histogram.
+        self.rtt_listeners: list[Callable[[str, int], object]] = []
+        self.reconfigure(peers, now)
+
+    def reconfigure(self, peers: Iterable[Peer], now: float) -> list[str]:
+        """Qualify the *peers* of a (re)loaded config; returns those that start anew.
+
+        A peer whose qualify settings did not change keeps its qualifier, status and RTT;
+        one that lost ``qualify`` (or was removed) stops being poked. The caller tells the
+        new ones where their peer is.
+        """
+        wanted = {
+            peer.name: (peer.qualify_ms, peer.qualifyfreqok, peer.qualifyfreqnotok,
+                        peer.qualifysmoothing)
+            for peer in peers if peer.qualify_ms > 0
+        }
+        for name in [n for n in self._qualifiers if self._settings[n] != wanted.get(n)]:
+            del self._qualifiers[name], self._settings[name]
+            self._abandon(name, now)
+        started = [name for name in wanted if name not in self._qualifiers]
+        for name in started:
+            maxms, freq_ok, freq_notok, smoothing = wanted[name]
+            self._qualifiers[name] = Qualifier(name, maxms, now, freq_ok_ms=freq_ok,
+                                               freq_notok_ms=freq_notok, smoothing=smoothing)
+            self._settings[name] = wanted[name]
+        return started
 
     # -- queries -------------------------------------------------------------------------
     def status(self, peer: str) -> PeerStatus:
@@ -109,7 +127,10 @@ class QualifyService:
             if current and qualifier is not None:
                 # A PONG did come back, so the peer is reachable even when loopback makes
                 # the round trip round to 0 ms; lastms 0 would read as "UNKNOWN".
-                qualifier.on_pong(max(1, event.rtt_ms), now)
+                rtt_ms = max(1, event.rtt_ms)
+                qualifier.on_pong(rtt_ms, now)
+                for listener in self.rtt_listeners:
+                    listener(poke.peer, rtt_ms)
             # No destroy needed: the endpoint ACKs the PONG and ends the POKE call itself.
         elif isinstance(event, PeerUnreachable):
             if current and qualifier is not None:
@@ -128,6 +149,8 @@ class QualifyService:
                 self._abandon(action.peer, now)
             elif isinstance(action, Log):
                 emit(action)
+            elif isinstance(action, StatusChange):
+                self._iax.events.publish(PeerStatusEvent(action.peer, action.status))
         self._iax.kick()
 
     def _poke(self, qualifier: Qualifier, addr: Address, now: float) -> None:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 
 from pbxedge import log
 from pbxedge.config.iax_models import Registration
+from pbxedge.events import Registry
 from pbxedge.iax2.auth import AuthFailure, Credentials, answer_challenge
 from pbxedge.iax2.callstate import CallStateError
 from pbxedge.iax2.endpoint import CallNumbersExhausted, UnknownCall
@@ -90,21 +91,42 @@ class OutboundRegistrations:
         self._iax = iax
         self._keys = keys
         self._wake = wake
-        self.lines = [
-            RegistrationLine(
-                reg,
-                RegistrationClient(
-                    reg.username,
-                    reg.host,
-                    now,
-                    answer=self._answerer(reg),
-                    rng=iax.rng,
-                    port=reg.port,
-                    srv=srv,
-                ),
-            )
-            for reg in registrations
-        ]
+        self._srv = srv
+        self.lines = [self._line(reg, now) for reg in registrations]
+
+    def _line(self, reg: Registration, now: float) -> RegistrationLine:
+        client = RegistrationClient(reg.username, reg.host, now, answer=self._answerer(reg),
+                                    rng=self._iax.rng, port=reg.port, srv=self._srv)
+        return RegistrationLine(reg, client)
+
+    def reconfigure(self, registrations: Iterable[Registration], *, keys: KeyStore,
+                    srv: bool, now: float) -> tuple[int, int]:
+        """The ``register =>`` lines of a reloaded config; returns (started, stopped).
+
+        A line that did not change keeps its registration and refresh schedule; a changed
+        or new one registers at once; one no longer there stops (its attempt is dropped and
+        the registration runs out at the server).
+        """
+        self._keys = keys
+        # srvlookup changes how every server is found: all lines start anew then.
+        old = {_same_line(line.config): line for line in self.lines} if srv == self._srv else {}
+        self._srv = srv
+        lines: list[RegistrationLine] = []
+        started: list[RegistrationLine] = []
+        for reg in registrations:
+            line = old.pop(_same_line(reg), None)
+            if line is None:
+                line = self._line(reg, now)
+                started.append(line)
+            lines.append(line)
+        stopped = [line for line in self.lines if line not in lines]
+        for line in stopped:
+            self._drop_call(line, now)
+        self.lines = lines
+        for line in started:
+            line.client.tick(now)
+            self._drain(line, now)
+        return len(started), len(stopped)
 
     # -- queries -------------------------------------------------------------------------
     def rows(self) -> list[RegistryRow]:
@@ -174,11 +196,15 @@ class OutboundRegistrations:
             before = client.perceived
             seen_as = ies.get_addr(IE.APPARENT_ADDR)
             client.on_regack(ies.get_u16(IE.REFRESH), seen_as, ies.get_u16(IE.MSGCOUNT), now)
+            self._iax.events.publish(Registry(client.username, _domain(line), "Registered"))
             if before is not None and seen_as is not None and seen_as != before:
                 self._local_address_changed(line, before, seen_as, now)
         elif subclass is IaxSubclass.REGREJ:
             call.answered = True
-            client.on_regrej(ies.get_str(IE.CAUSE), now)
+            cause = ies.get_str(IE.CAUSE)
+            client.on_regrej(cause, now)
+            self._iax.events.publish(Registry(client.username, _domain(line), "Rejected",
+                                              cause or ""))
 
     def _local_address_changed(
         self, line: RegistrationLine, before: Address, now_seen: Address, now: float
@@ -254,13 +280,25 @@ class OutboundRegistrations:
 
     def _answerer(self, reg: Registration) -> Answerer:
         creds = Credentials(reg.secret, reg.key)
-        keys = self._keys
 
         def answer(methods: AuthMethod, challenge: str) -> IEList | None:
-            result = answer_challenge(methods, challenge or None, reg.username, creds, keys)
+            # The keys in force when the challenge comes (a reload may have replaced them).
+            result = answer_challenge(methods, challenge or None, reg.username, creds,
+                                      self._keys)
             if isinstance(result, AuthFailure):
                 log.debug(f"register => {reg.username}@{reg.host}: {result.reason}")
                 return None
             return result.ies
 
         return answer
+
+
+def _same_line(reg: Registration) -> tuple[str, str | None, str | None, str, int]:
+    """What makes two ``register =>`` lines the same registration (not where they stand)."""
+    return reg.username, reg.secret, reg.key, reg.host, reg.port
+
+
+def _domain(line: RegistrationLine) -> str:
+    """``Domain:`` of a Registry event: the registrar's address as resolved (host:port)."""
+    addr = line.client.registry_row().addr
+    return format_addr(*addr) if addr else f"{line.config.host}:{line.config.port}"

@@ -30,6 +30,10 @@ class RegistrationConsole(Protocol):
 
     def peer_rows(self) -> list[PeerRow]: ...
 
+    async def refresh_locations(self) -> None:
+        """Read again where realtime peers registered at other nodes are."""
+        ...
+
     def peer_detail(self, name: str) -> PeerDetail | None: ...
 
     def registry_rows(self) -> list[RegistryRow]: ...
@@ -46,8 +50,9 @@ def _peers_args(args: list[str]) -> tuple[bool, str | None]:
 
 
 def register_registration_commands(registry: CommandRegistry, source: RegistrationConsole) -> None:
-    def peers(ctx: CommandContext, args: list[str]) -> str:
+    async def peers(ctx: CommandContext, args: list[str]) -> str:
         registered, like = _peers_args(args)
+        await source.refresh_locations()
         return show_peers(source.peer_rows(), registered_only=registered, like=like)
 
     def peer(ctx: CommandContext, args: list[str]) -> str:

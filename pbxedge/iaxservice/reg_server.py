@@ -19,14 +19,14 @@ from one address are summarised).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
 import trio
 
 from pbxedge import log
-from pbxedge.config.iax_models import IaxConfig
+from pbxedge.config.iax_models import IaxConfig, Peer
 from pbxedge.iax2.accounts import PeerAccount
 from pbxedge.iax2.auth import (
     DELAYREJECT_SECONDS,
@@ -44,7 +44,9 @@ from pbxedge.iax2.errors import MalformedFrame
 from pbxedge.iax2.events import Event, FrameReceived, NewCall
 from pbxedge.iax2.ies import IEList
 from pbxedge.iax2.registrar import (
+    REGISTRATION_REFUSED,
     Registrar,
+    RegistrarPeer,
     RegistrationGrant,
     local_datetime,
     msgcount_value,
@@ -52,9 +54,10 @@ from pbxedge.iax2.registrar import (
     regrej_ies,
 )
 from pbxedge.iax2.showframe import format_addr
-from pbxedge.iaxservice.accounts import peer_accounts
+from pbxedge.iaxservice.accounts import peer_account, peer_accounts
 from pbxedge.iaxservice.service import IaxService
 from pbxedge.keys import KeyStore
+from pbxedge.realtime.accounts import RealtimeAccounts
 
 __all__ = ["InboundRegistrations", "RegistrationSink"]
 
@@ -82,6 +85,8 @@ class _Exchange:
     peer: PeerAccount | None  # None: a decoy exchange that can only end in REGREJ
     reason: str  # why the peer is (not) acceptable, for the log
     token_validated: bool
+    section: Peer | None = None  # the peer's settings (from iax.conf or the realtime table)
+    realtime: bool = False  # the section came from the realtime table
     methods: AuthMethod = _NO_METHODS
     challenge: str | None = None
     finished: bool = False
@@ -111,8 +116,10 @@ class InboundRegistrations:
         sink: RegistrationSink,
         secret_resolver: SecretResolver | None = None,
         wall_clock: Callable[[], float] = time.time,
+        realtime: RealtimeAccounts | None = None,
     ) -> None:
         self._iax = iax
+        self._realtime = realtime
         self._config = config
         self._keys = keys
         self._registrar = registrar
@@ -122,6 +129,12 @@ class InboundRegistrations:
         self._methods = AuthMethodMemory()
         for subclass in _REQUESTS:
             iax.on_request(subclass, self.on_request)
+
+    def reconfigure(self, config: IaxConfig, keys: KeyStore) -> None:
+        """Answer requests from now on with a reloaded config and keys; exchanges under way
+        finish with the account they started with."""
+        self._config = config
+        self._keys = keys
 
     # -- the first frame -----------------------------------------------------------------
     def on_request(self, event: NewCall) -> None:
@@ -135,9 +148,37 @@ class InboundRegistrations:
             exchange = _Exchange(event.callno, event.addr, "", None, "no USERNAME IE", False)
             self._refuse(exchange, IaxSubclass(event.frame.subclass), now)
             return
-        match = match_registrant(peer_accounts(self._config), username, event.addr[0])
+        section = self._config.peers.get(username)
+        if section is None and self._realtime is not None:
+            section = self._realtime.cached_peer(username)
+            if section is None:
+                # The table is asked first; frames of this call that come meanwhile are
+                # retransmissions, which the endpoint answers.
+                self._iax.nursery.start_soon(self._realtime_request, event, username, ies)
+                return
+        self._answer_request(event, username, ies, section, now)
+
+    async def _realtime_request(self, event: NewCall, username: str, ies: IEList) -> None:
+        assert self._realtime is not None
+        peer = await self._realtime.peer(username, event.addr[0])
+        try:
+            self._iax.endpoint.call_info(event.callno)
+        except UnknownCall:
+            return  # the client gave up while the table was asked
+        self._answer_request(event, username, ies, peer, self._iax.now())
+
+    def _answer_request(self, event: NewCall, username: str, ies: IEList, section: Peer | None,
+                        now: float) -> None:
+        realtime = section is not None and section.name not in self._config.peers
+        if section is not None and realtime:
+            peers: Mapping[str, PeerAccount] = {section.name: peer_account(section)}
+            self._registrar.add_peer(RegistrarPeer(section.name, section.regexten or ""))
+        else:
+            peers = peer_accounts(self._config)
+        match = match_registrant(peers, username, event.addr[0])
         exchange = _Exchange(
-            event.callno, event.addr, username, match.peer, match.reason, event.token_validated
+            event.callno, event.addr, username, match.peer, match.reason, event.token_validated,
+            section if match.peer is not None else None, realtime=realtime,
         )
         self._iax.own(event.callno, _ExchangeHandler(self, exchange))
         if not match.needs_challenge:
@@ -192,8 +233,17 @@ class InboundRegistrations:
         *,
         authenticated: bool,
     ) -> None:
-        assert exchange.peer is not None  # only real peers get this far
-        peer = self._config.peers[exchange.peer.name]
+        peer = exchange.section
+        assert peer is not None  # only real peers get this far
+        if not exchange.realtime:
+            # An iax.conf peer: a reload may have removed it (or made it static) while it
+            # was answering REGAUTH.
+            current = self._config.peers.get(peer.name)
+            if current is None or not current.dynamic:
+                exchange.reason = "no longer a dynamic peer in the configuration"
+                self._refuse(exchange, subclass, now)
+                return
+            peer = current
         if exchange.token_validated:
             self._iax.token_policy.mark_validated(subclass, exchange.username)
         grant: RegistrationGrant | None = None
@@ -229,6 +279,7 @@ class InboundRegistrations:
                 f"refused: {exchange.reason}"
             )
         exchange.finished = True
+        self._iax.rejects[REGISTRATION_REFUSED] += 1
         if self._config.general.delayreject:
             # The endpoint ACKs the request at once; the REGREJ follows after a pause that
             # slows down password guessing.

@@ -7,8 +7,9 @@
 - our own ``register =>`` lines (:mod:`pbxedge.iaxservice.reg_client`);
 - qualify (:mod:`pbxedge.iaxservice.qualify_service`);
 
-and applies what the registrar decides: write-through to the state store with ABSOLUTE
-expiry times (a restart restores the remaining time, never a fresh period), the regcontext
+and applies what the registrar decides: the state store (written in batches, see
+:data:`STORE_DELAY`) with ABSOLUTE expiry times (a restart restores the remaining time, never
+a fresh period), the regcontext
 ``exten => EXT,1,NoOp(PEER)`` lines in the dialplan's run-time table, and a POKE to every
 peer that (re)appears. One timer task sleeps until the earliest deadline of all the sans-IO
 machines, then ticks them.
@@ -19,6 +20,7 @@ qualify looks, for the dialer and the console.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 
@@ -26,14 +28,15 @@ import trio
 
 from dialplan.engine import Engine
 from pbxedge import log
-from pbxedge.channelname import peer_name_at
 from pbxedge.config.iax_models import IaxConfig, Peer
 from pbxedge.control.registry import CommandRegistry
+from pbxedge.events import PeerStatus as PeerStatusEvent
 from pbxedge.iax2.dialstring import PeerRuntime
 from pbxedge.iax2.enums import EncryptionMethod
 from pbxedge.iax2.qualify import Log
 from pbxedge.iax2.regclient import RegistryRow
 from pbxedge.iax2.registrar import (
+    EXPIRY_GRACE,
     AddExtension,
     DeleteRegistration,
     Registrar,
@@ -52,8 +55,9 @@ from pbxedge.iaxservice.reg_resolver import ip_literal, resolve
 from pbxedge.iaxservice.reg_server import InboundRegistrations
 from pbxedge.iaxservice.service import IaxService
 from pbxedge.keys import KeyStore
+from pbxedge.realtime.service import RealtimeService
 from pbxedge.registry_views import PeerDetail, PeerRow
-from pbxedge.store import Store, StoreError
+from pbxedge.store import Store, StoredRegistration, StoreError
 
 __all__ = ["RegistrationService"]
 
@@ -64,6 +68,11 @@ _EXTENSION_APP = "NoOp"
 _EXTENSION_REGISTRAR = "IAX2"
 # Machines created before the trio clock can be read are due at their first tick.
 _DUE_AT_FIRST_TICK = 0.0
+# A registration reaches the store at most this long after its REGACK, together with the
+# others of that moment: one transaction for many instead of one each (what makes a busy
+# registrar cheap). A crash loses at most this much of refreshes the peers repeat anyway;
+# a clean stop writes everything.
+STORE_DELAY = 0.1
 
 
 class RegistrationService:
@@ -80,23 +89,32 @@ class RegistrationService:
         store: Store | None,
         engine: Engine | None,
         wall_clock: Callable[[], float] = time.time,
+        realtime: RealtimeService | None = None,
     ) -> None:
         general = config.general
         self._iax = iax
+        self._realtime = realtime
+        # Realtime peers registered here: the regseconds written for each, so that clearing
+        # the row later touches only this node's registration.
+        self._rt_registered: dict[str, int] = {}
         self._config = config
         self._store = store
         self._engine = engine
         self._wall_clock = wall_clock
         self._wakeup = trio.Event()
+        self._sleeping_until = math.inf  # the timer task's deadline while it waits
+        # Registrations decided but not yet in the store, written together (see STORE_DELAY).
+        self._unsaved: dict[str, StoredRegistration | None] = {}
+        self._save_at: float | None = None
         self._static: dict[str, Address] = {}
-        dynamic = [p for p in config.peers.values() if p.dynamic]
-        self.registrar = Registrar(
-            [RegistrarPeer(p.name, p.regexten or "") for p in dynamic],
-            min_expire=general.minregexpire,
-            # A maximum below the minimum would make every grant impossible; the minimum wins.
-            max_expire=max(general.minregexpire, general.maxregexpire),
-            regcontext=general.regcontext or "",
-        )
+        # peer_at without a scan of every peer: static and defaultip addresses by address,
+        # and the file order that decides between several peers at one address.
+        self._static_at: dict[Address, set[str]] = {}
+        self._default_at: dict[Address, set[str]] = {}
+        self._order: dict[str, int] = {}
+        self._index_peers(config)
+        self.registrar = Registrar([])
+        self._configure_registrar(config)
         self.inbound = InboundRegistrations(
             iax,
             config=config,
@@ -105,6 +123,7 @@ class RegistrationService:
             sink=self,
             secret_resolver=store.db_get if store is not None else None,
             wall_clock=wall_clock,
+            realtime=realtime.accounts if realtime is not None else None,
         )
         self.outbound = OutboundRegistrations(
             iax,
@@ -121,26 +140,81 @@ class RegistrationService:
         register_registration_commands(registry, self)
 
     async def stop(self) -> None:
-        """Nothing to finish: registrations are stored as they change."""
+        """Write the registrations not yet stored."""
+        self._save()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Restore stored registrations, locate static peers, then run the timers."""
         now = self._iax.now()
         self._restore(now)
         for peer in self._config.peers.values():
-            if not peer.dynamic and peer.host:
-                literal = ip_literal(peer.host, peer.port)
-                if literal is not None:
-                    self._static_found(peer.name, literal, now)
-                else:
-                    self._iax.nursery.start_soon(self._locate_static, peer)
+            if _static_place(peer) is not None:
+                self._locate(peer, now)
         task_status.started()
         while True:
-            with trio.move_on_at(self._next_deadline()):
+            self._sleeping_until = self._next_deadline()
+            with trio.move_on_at(self._sleeping_until):
                 await self._wakeup.wait()
             self._tick(self._iax.now())
             # Reset only now: the tick's own wake-ups are covered by the next deadline.
             self._wakeup = trio.Event()
+
+    def reconfigure(self, config: IaxConfig, keys: KeyStore) -> list[str]:
+        """Apply a reloaded iax.conf; returns what changed, for the log.
+
+        Registrations of peers still configured as dynamic stay; peers no longer
+        configured lose theirs (their live calls go on: a call does not need its peer's
+        entry). Unchanged ``register =>`` lines keep their registration, changed ones
+        register again; qualify keeps the status of peers whose settings did not change.
+        """
+        now = self._iax.now()
+        old_peers = self._config.peers
+        self._config = config
+        self.inbound.reconfigure(config, keys)
+        dropped = self._configure_registrar(config)
+        self._index_peers(config)
+        for name in dropped:
+            self.qualify.address_lost(name, now)
+        self._apply_registrar(now)
+        started, stopped = self.outbound.reconfigure(
+            config.registrations, keys=keys, srv=config.general.srvlookup, now=now)
+        moved = [name for name in self._static
+                 if _static_place(config.peers.get(name)) != _static_place(old_peers.get(name))]
+        for name in moved:
+            self._static_at.get(self._static.pop(name), set()).discard(name)
+            self.qualify.address_lost(name, now)
+        for name in self.qualify.reconfigure(config.peers.values(), now):
+            addr = self._current_address(name)
+            if addr is not None:
+                self.qualify.address_changed(name, addr, now)
+        for peer in config.peers.values():
+            if _static_place(peer) is not None and peer.name not in self._static:
+                self._locate(peer, now)
+        self._wake()
+        added = len(config.peers.keys() - old_peers.keys())
+        removed = len(old_peers.keys() - config.peers.keys())
+        return [f"peers: {len(config.peers)} ({added} added, {removed} removed, "
+                f"{len(dropped)} registrations ended)",
+                f"register => lines: {len(self.outbound.lines)} ({started} registering anew, "
+                f"{stopped} stopped)"]
+
+    def _index_peers(self, config: IaxConfig) -> None:
+        self._order = {name: index for index, name in enumerate(config.peers)}
+        self._default_at = {}
+        for peer in config.peers.values():
+            default = ip_literal(peer.defaultip, peer.port) if peer.defaultip else None
+            if default is not None:
+                self._default_at.setdefault(default, set()).add(peer.name)
+
+    def _configure_registrar(self, config: IaxConfig) -> list[str]:
+        general = config.general
+        return self.registrar.reconfigure(
+            [RegistrarPeer(p.name, p.regexten or "") for p in config.peers.values() if p.dynamic],
+            min_expire=general.minregexpire,
+            # A maximum below the minimum would make every grant impossible; the minimum wins.
+            max_expire=max(general.minregexpire, general.maxregexpire),
+            regcontext=general.regcontext or "",
+        )
 
     # -- peer directory (used by calls and the console) -----------------------------------
     def address_of(self, peer: str) -> Address | None:
@@ -163,26 +237,66 @@ class RegistrationService:
 
     def peer_at(self, addr: Address) -> str | None:
         """The first peer (file order) that is at *addr* now."""
-        return peer_name_at(addr, self._config.peers, lambda p: self.address_of(p.name))
+        names = [*self.registrar.peers_at(addr), *self._static_at.get(addr, ())]
+        names += [name for name in self._default_at.get(addr, ())
+                  if self._current_address(name) is None]
+        last = len(self._order)
+        return min(names, key=lambda name: self._order.get(name, last), default=None)
 
     def peer_rows(self) -> list[PeerRow]:
-        return [
-            PeerRow(
-                name=p.name,
-                addr=self._current_address(p.name),
-                dynamic=p.dynamic,
-                status=self.qualify.status(p.name),
-                username=p.username or "",
-                mask=p.mask,
-                trunk=p.trunk,
-                encryption=p.encryption,
-                description=p.description or "",
-            )
-            for p in self._config.peers.values()
-        ]
+        rows = [self._peer_row(p, None) for p in self._config.peers.values()]
+        for peer in self._realtime_peers():
+            addr, node = self._realtime_location(peer.name)
+            rows.append(self._peer_row(peer, node, addr))
+        return rows
+
+    def _peer_row(self, p: Peer, regserver: str | None,
+                  addr: Address | None = None) -> PeerRow:
+        return PeerRow(
+            name=p.name,
+            addr=addr or self._current_address(p.name),
+            dynamic=p.dynamic,
+            status=self.qualify.status(p.name),
+            username=p.username or "",
+            mask=p.mask,
+            trunk=p.trunk,
+            encryption=p.encryption,
+            description=p.description or "",
+            regserver=regserver,
+        )
+
+    def _realtime_peers(self) -> list[Peer]:
+        """Cached realtime peers, and those registered here (whether cached or not)."""
+        accounts = self._realtime.accounts if self._realtime is not None else None
+        if accounts is None:
+            return []
+        found = {p.name: p for p in accounts.cached_peers() if p.name not in self._config.peers}
+        for name in self._rt_registered:
+            peer = found.get(name) or accounts.last_peer(name)
+            if peer is not None:
+                found[name] = peer
+        return list(found.values())
+
+    async def refresh_locations(self) -> None:
+        accounts = self._realtime.accounts if self._realtime is not None else None
+        if accounts is not None:
+            await accounts.refresh_locations([p.name for p in self._realtime_peers()
+                                              if self.registrar.address_of(p.name) is None])
+
+    def _realtime_location(self, name: str) -> tuple[Address | None, str | None]:
+        """Where a realtime peer is and which node holds it: here, or as its row last said."""
+        here = self.registrar.address_of(name)
+        if here is not None:
+            return here, self._config.general.systemname or "(this node)"
+        assert self._realtime is not None and self._realtime.accounts is not None
+        where = self._realtime.accounts.last_location(name)
+        if where is None:
+            return None, None
+        return where.addr, where.regserver or "(unknown)"
 
     def peer_detail(self, name: str) -> PeerDetail | None:
-        peer = self._config.peers.get(name)
+        peer = self._config.peers.get(name) or next(
+            (p for p in self._realtime_peers() if p.name == name), None)
         if peer is None:
             return None
         return _detail(peer, self.qualify.status(name).text, self._current_address(name),
@@ -210,11 +324,20 @@ class RegistrationService:
     def registered(self, grant: RegistrationGrant, now: float) -> None:
         self._apply_registrar(now)
         if grant.address_changed:
+            # Asterisk tells a registration only when it is new or moved, and without port.
+            self._iax.events.publish(PeerStatusEvent(grant.peer, "Registered",
+                                                address=grant.addr[0]))
             self.qualify.address_changed(grant.peer, grant.addr, now)
-        self._wake()
+            self._wake()
+        elif min(grant.expires_at + EXPIRY_GRACE, self._save_at or math.inf) \
+                < self._sleeping_until:
+            # A refresh from the same address moves no deadline but the store's (and the
+            # expiry, if it was shortened): most refreshes wake nothing.
+            self._wake()
 
     def unregistered(self, peer: str, now: float) -> None:
         self._apply_registrar(now)
+        self._iax.events.publish(PeerStatusEvent(peer, "Unregistered"))
         self.qualify.address_lost(peer, now)
         self._wake()
 
@@ -229,13 +352,28 @@ class RegistrationService:
                 self.registrar.get_timer(),
                 self.outbound.get_timer(),
                 self.qualify.get_timer(),
+                self._save_at,
             )
             if t is not None
         ]
         return min(timers, default=float("inf"))
 
+    def _save(self) -> None:
+        """Write what changed since the last write, in one transaction."""
+        unsaved, self._unsaved = self._unsaved, {}
+        self._save_at = None
+        if unsaved and self._store is not None:
+            try:
+                self._store.write_registrations(unsaved.items())
+            except StoreError as exc:
+                # The registrations stand; only their survival across a restart is lost.
+                log.warning(f"Cannot update the state store: {exc}")
+
     def _tick(self, now: float) -> None:
+        if self._save_at is not None and now >= self._save_at:
+            self._save()
         for peer in self.registrar.tick(now):
+            self._iax.events.publish(PeerStatusEvent(peer, "Unregistered", cause="Expired"))
             self.qualify.address_lost(peer, now)
         self._apply_registrar(now)
         self.outbound.tick(now)
@@ -254,10 +392,25 @@ class RegistrationService:
             Registration(s.peer, (s.host, s.port), s.refresh, now + (s.expires_at - wall))
             for s in stored
         ]
+        if self._realtime is not None and self._realtime.accounts is not None:
+            # Only registrations this node granted are stored: the others were realtime peers.
+            for s in stored:
+                if s.peer not in self._config.peers:
+                    self.registrar.add_peer(RegistrarPeer(s.peer))
+                    self._rt_registered[s.peer] = int(s.expires_at - s.refresh)
         kept = self.registrar.restore(entries, now)
         self._apply_registrar(now)
         for reg in kept:
             self.qualify.address_changed(reg.peer, reg.addr, now)
+
+    def _locate(self, peer: Peer, now: float) -> None:
+        """Find a static peer: at once for an IP literal, else by a lookup in a task."""
+        assert peer.host is not None
+        literal = ip_literal(peer.host, peer.port)
+        if literal is not None:
+            self._static_found(peer.name, literal, now)
+        else:
+            self._iax.nursery.start_soon(self._locate_static, peer)
 
     async def _locate_static(self, peer: Peer) -> None:
         assert peer.host is not None
@@ -265,35 +418,46 @@ class RegistrationService:
         if not addrs:
             log.warning(f"Unable to resolve host '{peer.host}' of peer '{peer.name}'")
             return
+        if self._config.peers.get(peer.name) is not peer:
+            return  # a reload replaced or removed the peer meanwhile
         self._static_found(peer.name, addrs[0], self._iax.now())
 
     def _static_found(self, peer: str, addr: Address, now: float) -> None:
+        old = self._static.get(peer)
+        if old is not None:
+            self._static_at.get(old, set()).discard(peer)
         self._static[peer] = addr
+        self._static_at.setdefault(addr, set()).add(peer)
         self.qualify.address_changed(peer, addr, now)
         self._wake()
 
     def _apply_registrar(self, now: float) -> None:
         """Carry out the registrar's actions: store, dialplan, log."""
         while (action := self.registrar.next_action()) is not None:
-            try:
-                self._apply_one(action, now)
-            except StoreError as exc:
-                # The registration itself stands; only its survival across a restart is lost.
-                log.warning(f"Cannot update the state store: {exc}")
+            self._apply_one(action, now)
+
+    def _unsaved_change(self, peer: str, reg: StoredRegistration | None, now: float) -> None:
+        if self._store is None:
+            return
+        self._unsaved[peer] = reg
+        if self._save_at is None:
+            self._save_at = now + STORE_DELAY
 
     def _apply_one(self, action: RegistrarAction, now: float) -> None:
-        store = self._store
         if isinstance(action, StoreRegistration):
+            self._realtime_registered(action)
             reg = self.registrar.registration(action.peer)
-            if store is not None and reg is not None:
+            if reg is not None:
                 expires_at = self._wall_clock() + (action.expires_at - now)
-                store.save_registration(
+                self._unsaved_change(action.peer, StoredRegistration(
                     action.peer, action.addr[0], action.addr[1], expires_at, reg.refresh,
-                    username=action.peer,
-                )
+                    action.peer), now)
         elif isinstance(action, DeleteRegistration):
-            if store is not None:
-                store.delete_registration(action.peer)
+            registered_at = self._rt_registered.pop(action.peer, None)
+            if registered_at is not None and self._realtime is not None \
+                    and self._realtime.updates_registrations:
+                self._realtime.writer.unregistered(action.peer, registered_at)
+            self._unsaved_change(action.peer, None, now)
         elif isinstance(action, AddExtension):
             if self._engine is not None:
                 self._engine.plan.add_extension(
@@ -307,6 +471,23 @@ class RegistrationService:
                 )
         elif isinstance(action, Log):
             emit(action)
+
+
+    def _realtime_registered(self, action: StoreRegistration) -> None:
+        """rtupdate: the row of a realtime peer learns where it is (every refresh)."""
+        if action.peer in self._config.peers or self._realtime is None:
+            return
+        regseconds = int(self._wall_clock())
+        self._rt_registered[action.peer] = regseconds
+        if self._realtime.updates_registrations:
+            self._realtime.writer.registered(action.peer, action.addr, regseconds)
+
+
+def _static_place(peer: Peer | None) -> tuple[str, int] | None:
+    """Where a static peer is configured to be (None: not a static peer)."""
+    if peer is None or peer.dynamic or not peer.host:
+        return None
+    return peer.host, peer.port
 
 
 def _detail(peer: Peer, status: str, addr: Address | None, expires: int | None) -> PeerDetail:

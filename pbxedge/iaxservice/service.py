@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+from collections import Counter
 from collections.abc import Callable
 from typing import Protocol
 
@@ -30,9 +31,10 @@ import trio
 
 from pbxedge.config.iax_models import IaxConfig
 from pbxedge.control.registry import CommandRegistry
+from pbxedge.events import EventBus
 from pbxedge.iax2.callnumbers import CallNumberPool
 from pbxedge.iax2.calltoken import CallTokenIssuer
-from pbxedge.iax2.endpoint import Endpoint
+from pbxedge.iax2.endpoint import LIMIT_TEXT, TOKEN_REQUIRED_TEXT, Endpoint
 from pbxedge.iax2.enums import IE, Cause, IaxSubclass
 from pbxedge.iax2.events import (
     CallDestroyed,
@@ -42,6 +44,7 @@ from pbxedge.iax2.events import (
     NewCall,
 )
 from pbxedge.iax2.ies import IEList
+from pbxedge.iax2.trunk import TrunkSettings
 from pbxedge.iaxservice.accounts import token_policy
 from pbxedge.iaxservice.debug import FrameDebugger, TappedEndpoint
 from pbxedge.log import RateLimiter
@@ -83,9 +86,11 @@ class IaxService:
 
     name = "iax2"
 
-    def __init__(self, config: IaxConfig, *, rng: random.Random | None = None) -> None:
+    def __init__(self, config: IaxConfig, *, rng: random.Random | None = None,
+                 events: EventBus | None = None) -> None:
         general = config.general
         self.config = config
+        self.events = events or EventBus()  # the node's: peers and registrations tell it
         self.rng = rng or random.SystemRandom()
         self.pool = CallNumberPool(
             maxcallnumbers=general.maxcallnumbers,
@@ -98,10 +103,14 @@ class IaxService:
         self.endpoint = Endpoint(
             pool=self.pool,
             tokens=self.tokens,
-            token_policy=self.token_policy.required,
+            # Through the service, so a reload's policy is the one asked.
+            token_policy=lambda *request: self.token_policy.required(*request),
             rng=self.rng,
             pingtime=float(general.pingtime),
             lagrqtime=float(general.lagrqtime),
+            trunk=TrunkSettings(freq_ms=general.trunkfreq, mtu=general.trunkmtu,
+                                maxsize=general.trunkmaxsize,
+                                timestamps=general.trunktimestamps),
         )
         self.debug = FrameDebugger()
         self.transport = UdpTransport(
@@ -111,6 +120,8 @@ class IaxService:
             tos=general.tos or None,
         )
         self.log_limiter = RateLimiter(clock=trio.current_time)
+        # REJECTs and REGREJs sent, by their CAUSE text (for the metrics).
+        self.rejects: Counter[str] = Counter()
         self._owners: dict[int, CallHandler] = {}
         self._requests: dict[IaxSubclass, RequestHandler] = {}
         self._nursery: trio.Nursery | None = None
@@ -144,6 +155,29 @@ class IaxService:
 
     def register_commands(self, registry: CommandRegistry) -> None:
         """None of its own: the call service registers the endpoint's console commands."""
+
+    def reconfigure(self, config: IaxConfig) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+        """Apply a reloaded iax.conf to what comes next: sockets (returned as the local
+        addresses added and removed), call-number limits, call-token policy, PING/LAGRQ
+        intervals. Live calls keep their state. Raises BindError, changing nothing, when a
+        new bind address cannot be bound."""
+        general = config.general
+        rebound = self.transport.rebind([(bind.host, bind.port) for bind in general.bindaddrs])
+        if rebound != ([], []):
+            self.local_addresses = self.transport.local_addresses
+        self.transport.set_tos(general.tos)
+        self.pool.set_limits(
+            maxcallnumbers=general.maxcallnumbers,
+            limits=[(limit.network, limit.limit) for limit in config.callnumberlimits],
+            max_nonvalidated=general.maxcallnumbers_nonvalidated,
+        )
+        self.tokens.expiration = float(general.calltokenexpiration)
+        # Learned "auto" call-token rules start over, as on an Asterisk reload.
+        self.token_policy = token_policy(config)
+        self.endpoint.set_call_timers(pingtime=float(general.pingtime),
+                                      lagrqtime=float(general.lagrqtime))
+        self.config = config
+        return rebound
 
     def now(self) -> float:
         return trio.current_time()
@@ -202,6 +236,7 @@ class IaxService:
         resend would open (and hold for a minute) another call number.
         """
         reply = IaxSubclass.REJECT if subclass is IaxSubclass.NEW else IaxSubclass.REGREJ
+        self.rejects[UNSERVED_TEXT] += 1
         ies = IEList().add_str(IE.CAUSE, UNSERVED_TEXT)
         ies.add_u8(IE.CAUSECODE, Cause.FACILITY_REJECTED)
         self.endpoint.send_iax(callno, reply, ies, self.now(), final=True)
@@ -216,11 +251,13 @@ class IaxService:
             handler(event)
             return
         if isinstance(event, CallTokenRejected):
+            self.rejects[TOKEN_REQUIRED_TEXT] += 1
             if self.log_limiter.admit(f"Token-less {event.subclass.name}", event.addr[0]):
                 logger.warning(self.token_policy.explain(event.subclass, event.username,
                                                          event.addr))
             return
         if isinstance(event, LimitReached):
+            self.rejects[LIMIT_TEXT] += 1
             if self.log_limiter.admit("Request over the maxcallnumber limit", event.addr[0]):
                 logger.warning("maxcallnumber limit for %s:%d has been reached (%s)",
                                event.addr[0], event.addr[1], event.kind.value)

@@ -5,5 +5,6 @@ targets in turn until a person acknowledges it with a DTMF digit, tells the desk
 is, reassures the passenger, and keeps the pending alarm in the node's store so a restart
 resumes it. Every few days it tests itself (:mod:`~pbxedge.phonebox.selftest`): a tone from
 its loudspeaker must reach its microphone, and the result is reported to a receiver.
-Everything it does is logged and published as :class:`~pbxedge.phonebox.events.BoxEvent`.
+Everything it does is logged and published on the node's event bus
+(:mod:`~pbxedge.phonebox.events`: the manager's ``PhoneBoxAlarm`` and ``PhoneBoxTest``).
 """

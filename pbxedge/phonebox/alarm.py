@@ -24,6 +24,7 @@ import trio
 from dialplan.dialer import DialStatus
 from pbxedge.channels.console import ConsoleChannel
 from pbxedge.iax2.enums import Cause
+from pbxedge.phonebox.events import AlarmStatus
 from pbxedge.phonebox.parts import BoxParts
 from pbxedge.store import StoredAlarm, StoreError
 
@@ -74,7 +75,7 @@ class Alarm:
             self._save()
             logger.info("Alarm of '%s': calling %s (call %d, round %d)", self.parts.name,
                         target, self.attempts, self.next_target // len(targets) + 1)
-            self.parts.emit("AlarmCalling", Target=target, Attempt=self.attempts)
+            self._event(AlarmStatus.CALLING, target)
             if await self._attempt(target, min(self.parts.config.alarm_ring_timeout,
                                                remaining)):
                 return
@@ -126,7 +127,7 @@ class Alarm:
         await channel.joined.wait()
         logger.info("Alarm of '%s': %s answered; waiting for '%s'", parts.name, target,
                     parts.config.ack_digit)
-        parts.emit("AlarmAnswered", Target=target)
+        self._event(AlarmStatus.ANSWERED, target)
         channel.receive_text(f"ALARM {parts.config.box_id or parts.name}: "
                              f"{parts.config.location or parts.name}")
         with trio.move_on_after(parts.config.ack_timeout):
@@ -144,7 +145,7 @@ class Alarm:
             return
         logger.warning("Alarm of '%s': %s answered but did not acknowledge within %.0f s; "
                        "calling the next number", parts.name, target, parts.config.ack_timeout)
-        parts.emit("AlarmNotAcknowledged", Target=target)
+        self._event(AlarmStatus.NOT_ACKNOWLEDGED, target)
         await parts.phone.play_to_far_end(channel, "alarm-not-acked")
         channel.end(Cause.NORMAL_CLEARING)
 
@@ -174,8 +175,7 @@ class Alarm:
         logger.info("Alarm of '%s' acknowledged by %s after %.0f s and %d call%s: closed",
                     self.parts.name, target, seconds, self.attempts,
                     "" if self.attempts == 1 else "s")
-        self.parts.emit("AlarmAcknowledged", Target=target, Seconds=f"{seconds:.0f}",
-                        Attempts=self.attempts)
+        self._event(AlarmStatus.ACKNOWLEDGED, target)
 
     def _give_up(self) -> None:
         self.state = "given-up"
@@ -183,7 +183,11 @@ class Alarm:
         logger.warning("Alarm of '%s' given up after %.0f min and %d calls: nobody "
                        "acknowledged it", self.parts.name, self.parts.config.alarm_give_up / 60,
                        self.attempts)
-        self.parts.emit("AlarmGivenUp", Attempts=self.attempts)
+        self._event(AlarmStatus.GIVEN_UP)
+
+    def _event(self, status: AlarmStatus, target: str = "") -> None:
+        self.parts.alarm_event(status, started_at=self.started_at, attempts=self.attempts,
+                               target=target)
 
     def _save(self) -> None:
         try:

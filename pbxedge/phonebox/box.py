@@ -16,6 +16,7 @@ import trio
 
 from pbxedge.iax2.enums import Cause
 from pbxedge.phonebox.alarm import Alarm
+from pbxedge.phonebox.events import AlarmStatus
 from pbxedge.phonebox.parts import BoxParts
 from pbxedge.phonebox.selftest import SelfTestResult, run_self_test
 from pbxedge.store import StoredAlarm, StoreError
@@ -68,7 +69,7 @@ class PhoneBox:
             stored = StoredAlarm(0, self.name, self.parts.clock(), "pending", 0, 0)
         logger.warning("Alarm of '%s' (%s): button pressed", self.name,
                        self.parts.config.location or "no location")
-        self.parts.emit("AlarmStarted", Location=self.parts.config.location)
+        self.parts.alarm_event(AlarmStatus.STARTED, started_at=stored.started_at, attempts=0)
         self._start(Alarm(self.parts, stored))
         return "alarm started"
 
@@ -104,7 +105,8 @@ class PhoneBox:
         logger.warning("Alarm of '%s' pressed at %s is not acknowledged yet: resuming it "
                        "(%d call%s so far)", self.name, _when(stored.started_at),
                        stored.attempts, "" if stored.attempts == 1 else "s")
-        self.parts.emit("AlarmResumed", Attempts=stored.attempts)
+        self.parts.alarm_event(AlarmStatus.RESUMED, started_at=stored.started_at,
+                               attempts=stored.attempts)
         self._start(Alarm(self.parts, stored))
 
     def request_test(self) -> None:
@@ -154,8 +156,7 @@ class PhoneBox:
         else:
             logger.warning("phone box '%s': self test FAILED: %s; trying again in %.0f min",
                            self.name, result.detail, self.parts.config.test_retry / 60)
-        self.parts.emit("SelfTest", Result="Pass" if result.passed else "Fail",
-                        Detail=result.detail)
+        self.parts.test_event(result.passed, result.detail)
 
     # -- the console ----------------------------------------------------------------------
 

@@ -1,49 +1,70 @@
-"""What a phone box tells the rest of the node: events anyone may subscribe to.
+"""What a phone box tells the rest of the node, on the node's event bus.
 
-Each event is logged by the box already; subscribers (the manager interface, a test) get
-the same facts as a :class:`BoxEvent` without reaching into the box's state. A subscriber
-that raises is logged and kept; it cannot stop the box or the other subscribers.
+Each step is logged by the box already; subscribers (the manager interface, a test) get the
+same facts as events without reaching into the box's state. Manager clients receive them
+as ``PhoneBoxAlarm`` and ``PhoneBoxTest`` (class ``system``), keys in this order::
+
+    Event: PhoneBoxAlarm          Event: PhoneBoxTest
+    Box: lift                     Box: lift
+    BoxID: 42                     BoxID: 42
+    Location: Building A, lift 2  Result: Pass
+    Status: Calling               Detail: tone heard (-12 dBFS)
+    Target: IAX2/lobby/100
+    Attempts: 1
+    Elapsed: 3
 """
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from enum import StrEnum
 
-__all__ = ["BoxEvent", "BoxEvents"]
+from pbxedge.events import Category, Fields, NodeEvent
 
-logger = logging.getLogger("pbxedge.phonebox")
+__all__ = ["AlarmStatus", "PhoneBoxAlarm", "PhoneBoxTest"]
 
 
-@dataclass(frozen=True)
-class BoxEvent:
-    """``name`` is one of: AlarmStarted, AlarmResumed, AlarmCalling, AlarmAnswered,
-    AlarmNotAcknowledged, AlarmAcknowledged, AlarmGivenUp, SelfTest (``Result`` Pass or
-    Fail)."""
+class AlarmStatus(StrEnum):
+    STARTED = "Started"  # the button was pressed
+    RESUMED = "Resumed"  # the node started again with the alarm still pending
+    CALLING = "Calling"  # a target is being dialled
+    ANSWERED = "Answered"  # it answered; waiting for the acknowledgement digit
+    NOT_ACKNOWLEDGED = "NotAcknowledged"  # it answered without acknowledging: next target
+    ACKNOWLEDGED = "Acknowledged"  # a person there took the alarm: closed
+    GIVEN_UP = "GivenUp"  # alarm_give_up ran out: closed without anyone
 
-    name: str
+
+@dataclass(frozen=True, slots=True)
+class PhoneBoxAlarm(NodeEvent):
+    """A step of a box's alarm: *attempts* calls so far, *elapsed* seconds since the press."""
+
+    name = "PhoneBoxAlarm"
+    category = Category.SYSTEM
     box: str
-    fields: dict[str, str] = field(default_factory=dict)
-    at: float = field(default_factory=time.time)
+    box_id: str
+    location: str
+    status: AlarmStatus
+    target: str = ""
+    attempts: int = 0
+    elapsed: float = 0.0
+
+    def fields(self) -> Fields:
+        return [("Box", self.box), ("BoxID", self.box_id), ("Location", self.location),
+                ("Status", self.status.value), ("Target", self.target),
+                ("Attempts", str(self.attempts)), ("Elapsed", f"{self.elapsed:.0f}")]
 
 
-Subscriber = Callable[[BoxEvent], None]
+@dataclass(frozen=True, slots=True)
+class PhoneBoxTest(NodeEvent):
+    """The outcome of a box's periodic self test."""
 
+    name = "PhoneBoxTest"
+    category = Category.SYSTEM
+    box: str
+    box_id: str
+    passed: bool
+    detail: str
 
-class BoxEvents:
-    def __init__(self) -> None:
-        self._subscribers: list[Subscriber] = []
-
-    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
-        """Call *subscriber* with every event from now on; returns the unsubscribe."""
-        self._subscribers.append(subscriber)
-        return lambda: self._subscribers.remove(subscriber)
-
-    def emit(self, event: BoxEvent) -> None:
-        for subscriber in list(self._subscribers):
-            try:
-                subscriber(event)
-            except Exception:
-                logger.exception("phone box event subscriber failed on %s", event.name)
+    def fields(self) -> Fields:
+        return [("Box", self.box), ("BoxID", self.box_id),
+                ("Result", "Pass" if self.passed else "Fail"), ("Detail", self.detail)]

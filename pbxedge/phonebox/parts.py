@@ -8,7 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pbxedge.channels.dial import Dialer
-from pbxedge.phonebox.events import BoxEvent, BoxEvents
+from pbxedge.events import EventBus
+from pbxedge.phonebox.events import AlarmStatus, PhoneBoxAlarm, PhoneBoxTest
 from pbxedge.phonebox.location import LocationPrompt
 from pbxedge.phones.config import BoxConfig
 from pbxedge.phones.phone import LocalPhone
@@ -26,7 +27,7 @@ class BoxParts:
     phone: LocalPhone
     dialer: Dialer
     store: Store
-    events: BoxEvents
+    events: EventBus  # the node's
     location: LocationPrompt
     clock: Callable[[], float] = field(default=time.time)  # unix time, for the records
 
@@ -39,6 +40,13 @@ class BoxParts:
     def caller_num(self) -> str | None:
         return self.config.box_id or self.phone.config.callerid_num
 
-    def emit(self, name: str, **fields: object) -> None:
-        self.events.emit(BoxEvent(name, self.name, {k: str(v) for k, v in fields.items()},
-                                  self.clock()))
+    def alarm_event(self, status: AlarmStatus, *, started_at: float, attempts: int,
+                    target: str = "") -> None:
+        if self.events.active:
+            self.events.publish(PhoneBoxAlarm(
+                self.name, self.config.box_id, self.config.location, status, target, attempts,
+                max(0.0, self.clock() - started_at)))
+
+    def test_event(self, passed: bool, detail: str) -> None:
+        if self.events.active:
+            self.events.publish(PhoneBoxTest(self.name, self.config.box_id, passed, detail))

@@ -38,9 +38,10 @@ from pbxedge.audio.handoff import Handoff
 from pbxedge.audio.stream import DeviceError, DeviceStream, StreamStats
 from pbxedge.cdr.recorder import CdrRecorder
 from pbxedge.channels.console import ConsoleChannel, console_verbose
-from pbxedge.channels.dial import Dialer
+from pbxedge.channels.dial import CallerId, Dialer
 from pbxedge.channels.media import MediaEnv, file_frames
 from pbxedge.channels.voice import VoiceFrame
+from pbxedge.events import Newchannel
 from pbxedge.iax2.enums import Cause
 from pbxedge.media.formats import Format
 from pbxedge.media.indications import Indications
@@ -83,11 +84,13 @@ class PhoneHost(Protocol):
 
 @dataclass
 class ConsoleLeg:
-    """The phone's side of ``Dial(Console/<name>)`` while it rings (a dial leg)."""
+    """The phone's side of ``Dial(Console/<name>)`` (a dial leg): it rings, then is bridged
+    to the caller until either hangs up."""
 
     channel: ConsoleChannel
     settled: trio.Event
     result: DialResult | None = None
+    redirect: None = None  # a local phone cannot transfer its caller
 
     def settle(self, status: DialStatus, cause: int) -> None:
         if self.result is None:
@@ -96,6 +99,13 @@ class ConsoleLeg:
 
     def hangup(self, cause: int) -> None:
         self.channel.end(cause)
+
+    def bridging(self, caller: Channel) -> None:
+        """Nothing to re-path: the phone's audio is the node's own."""
+
+    def release(self, cause: int) -> bool:
+        self.channel.end(cause)
+        return False
 
 
 def _next_uniqueid() -> str:
@@ -126,8 +136,7 @@ class LocalPhone:
         self._far_end_prompt = 0  # prompts replacing the microphone towards the far end
         self._local_prompt = 0  # prompts replacing the far end on the loudspeaker
         self.mic_sent = 0
-        zone = host.indications.zone(None)
-        self._tones = zone.tones if zone is not None else {}
+        self.processed = 0  # calls from this phone that ran the dialplan
 
     # -- the device -----------------------------------------------------------------------
 
@@ -202,7 +211,7 @@ class LocalPhone:
         self.failure = reason
         call = self.call
         if call is not None:
-            call.end(Cause.DESTINATION_OUT_OF_ORDER)
+            call.end(Cause.DESTINATION_OUT_OF_ORDER, by_phone=True)
         self._failed.set()
 
     @property
@@ -256,7 +265,8 @@ class LocalPhone:
             feed.put(frame)
 
     def tone(self, name: str) -> str | None:
-        return self._tones.get(name.lower())
+        zone = self._host.indications.zone(None)  # indications.conf as reloaded
+        return zone.tones.get(name.lower()) if zone is not None else None
 
     def digit_heard(self, channel: ConsoleChannel, digit: str, begin: bool) -> None:
         for listener in list(self._digit_listeners):
@@ -268,35 +278,49 @@ class LocalPhone:
             if self.feed is not None:
                 self.feed.clear()
 
+    def reconfigure(self, config: PhoneConfig) -> None:
+        """Take a reloaded *config* (its device keys are those of the open device)."""
+        if config.autoanswer != self.config.autoanswer:
+            self.autoanswer = config.autoanswer
+        self.config = config
+        self._tx_gain = gain_factor(config.tx_gain)
+
     # -- calls ----------------------------------------------------------------------------
 
-    def _channel(self, *, outgoing: bool, state: ChannelState, caller_num: str | None,
-                 caller_name: str | None, language: str = "") -> ConsoleChannel:
-        channel = ConsoleChannel(self.name, self, env=self._host.media_env,
-                                 nursery=self._host.nursery, native=self.native,
-                                 outgoing=outgoing, state=state, caller_num=caller_num,
-                                 caller_name=caller_name,
+    def _channel(self, *, outgoing: bool, state: ChannelState, callerid: CallerId,
+                 language: str = "", context: str | None = None, exten: str | None = None,
+                 linked: Channel | None = None) -> ConsoleChannel:
+        env = self._host.media_env
+        channel = ConsoleChannel(self.name, self, env=env, nursery=self._host.nursery,
+                                 native=self.native, outgoing=outgoing, state=state,
+                                 caller_num=callerid[0], caller_name=callerid[1],
                                  language=language or self.config.language,
                                  uniqueid=_next_uniqueid())
         channel.mohinterpret = self.config.mohinterpret
         self.call = channel
+        if env.events.active:
+            env.events.publish(Newchannel(channel, context or self.config.context,
+                                          exten or self.config.extension, linked=linked))
         return channel
 
-    def outgoing_channel(self, caller_name: str | None = None,
-                         caller_num: str | None = None) -> ConsoleChannel:
+    def outgoing_channel(self, caller_name: str | None = None, caller_num: str | None = None,
+                         *, context: str | None = None,
+                         exten: str | None = None) -> ConsoleChannel:
         """A new call from this phone, for a caller that dials it itself (the phone box)."""
         if self.call is not None:
             raise RuntimeError(f"Console/{self.name} is in a call")
         return self._channel(outgoing=True, state=ChannelState.RINGING,
-                             caller_num=caller_num or self.config.callerid_num,
-                             caller_name=caller_name or self.config.callerid_name)
+                             callerid=(caller_num or self.config.callerid_num,
+                                       caller_name or self.config.callerid_name),
+                             context=context, exten=exten)
 
     def dial(self, exten: str, context: str) -> bool:
         """Run ``exten@context`` on a new call from this phone; False when no such extension."""
         engine = self._host.engine
         if not engine.plan.exists(context, exten, 1, self.config.callerid_num):
             return False
-        channel = self.outgoing_channel()
+        channel = self.outgoing_channel(context=context, exten=exten)
+        self.processed += 1
         self._host.nursery.start_soon(self._run_dialplan, channel, context, exten)
         return True
 
@@ -311,8 +335,9 @@ class LocalPhone:
                 self._host.cdr.call_ended(channel, outcome)
             channel.end(channel.hangup_cause or Cause.NORMAL_CLEARING)
 
-    def ring(self, caller: Channel) -> ConsoleLeg | DialResult:
-        """``Dial(Console/<name>)``: ring the phone (or answer at once with autoanswer)."""
+    def ring(self, caller: Channel | None, callerid: CallerId) -> ConsoleLeg | DialResult:
+        """``Dial(Console/<name>)`` (or the manager's Originate, without *caller*): ring the
+        phone, showing *callerid* (or answer at once with autoanswer)."""
         if self.call is not None:
             logger.warning("Console channel already active!")
             return DialResult(DialStatus.BUSY, Cause.USER_BUSY)
@@ -320,12 +345,12 @@ class LocalPhone:
             logger.warning("Console/%s: the sound device is not available (%s)", self.name,
                            self.failure)
             return DialResult(DialStatus.CHANUNAVAIL, Cause.DESTINATION_OUT_OF_ORDER)
-        channel = self._channel(outgoing=False, state=ChannelState.RING,
-                                caller_num=caller.caller_num, caller_name=caller.caller_name,
-                                language=caller.language)
+        channel = self._channel(outgoing=False, state=ChannelState.RING, callerid=callerid,
+                                language=caller.language if caller is not None else "",
+                                linked=caller)
         leg = ConsoleLeg(channel, trio.Event())
         console_verbose(f"Call to device '{self.name}' on console from "
-                        f"'{caller.caller_name or ''}' <{caller.caller_num or ''}>")
+                        f"'{callerid[1] or ''}' <{callerid[0] or ''}>")
         if self.autoanswer:
             console_verbose("Auto-answered")
             channel.answer_local()
@@ -336,9 +361,9 @@ class LocalPhone:
         self._host.nursery.start_soon(self._ringing, caller, leg)
         return leg
 
-    async def _ringing(self, caller: Channel, leg: ConsoleLeg) -> None:
+    async def _ringing(self, caller: Channel | None, leg: ConsoleLeg) -> None:
         channel = leg.channel
-        if caller.state is not ChannelState.UP and not caller.is_hungup:
+        if caller is not None and caller.state is not ChannelState.UP and not caller.is_hungup:
             await caller.indicate(Indication.RINGING)
         await channel.play_tone(self.config.ringtone)
         async with trio.open_nursery() as nursery:
@@ -368,7 +393,7 @@ class LocalPhone:
         call = self.call
         if call is None:
             return False
-        call.end(Cause.NORMAL_CLEARING)
+        call.end(Cause.NORMAL_CLEARING, by_phone=True)
         return True
 
     async def keypad(self, digits: str) -> None:

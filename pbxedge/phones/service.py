@@ -1,16 +1,25 @@
 """The node's local phones: their devices, their calls, their buttons, their phone boxes.
 
 The service is the ``Console`` technology of the node's dialer (``Dial(Console/<name>)``,
-mixed freely with ``IAX2/…`` targets), runs each phone's device task, each box and each
-call button, and registers the ``console …`` commands. One phone's trouble (a device gone,
-a button missing) stays with that phone.
+mixed freely with ``IAX2/…`` targets, and the manager's Originate), runs each phone's device
+task, each box and each call button, and registers the ``console …`` commands. One phone's
+trouble (a device gone, a button missing) stays with that phone. Its calls are listed by
+``core show channels`` beside the IAX2 ones, and its boxes tell the node's event bus.
+
+``module reload chan_console`` (and ``reload``) applies a changed ``console.conf`` to the
+running phones, except what is opened or built once at start: the devices and their rate,
+block, loudspeaker gain and buffer, the button, and whether a phone is a box and its
+location. Those, and phones added or removed, take effect at the next start (the reload
+says so).
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import trio
 
@@ -18,24 +27,28 @@ from dialplan.channel import Channel
 from dialplan.dialer import DialResult, DialStatus
 from dialplan.engine import Engine
 from pbxedge.cdr.recorder import CdrRecorder
-from pbxedge.channels.dial import Dialer, DialLeg
+from pbxedge.channels.console import ConsoleChannel
+from pbxedge.channels.dial import CallerId, Dialer, DialLeg
 from pbxedge.channels.media import MediaEnv
 from pbxedge.control.registry import CommandRegistry
 from pbxedge.iax2.enums import Cause
 from pbxedge.media.indications import Indications
 from pbxedge.phonebox.box import PhoneBox
-from pbxedge.phonebox.events import BoxEvents
 from pbxedge.phonebox.location import LocationPrompt
 from pbxedge.phonebox.parts import BoxParts
 from pbxedge.phones.button import ButtonReader
 from pbxedge.phones.commands import register_console_commands
-from pbxedge.phones.config import ConsoleConfig
+from pbxedge.phones.config import ConsoleConfig, PhoneConfig
 from pbxedge.phones.phone import LocalPhone
 from pbxedge.store import Store
 
 __all__ = ["PhoneService"]
 
 logger = logging.getLogger("pbxedge.phones")
+
+# What a running phone keeps from start (see the module's text).
+_AT_START = ("input_device", "output_device", "samplerate", "frame_ms", "rx_gain",
+             "jitterbuffer", "button")
 
 
 class PhoneService:
@@ -51,7 +64,6 @@ class PhoneService:
         self.media_env = media_env or MediaEnv()
         self.indications = indications or Indications.builtin()
         self.cdr = cdr
-        self.events = BoxEvents()
         self._nursery: trio.Nursery | None = None
         self.phones: dict[str, LocalPhone] = {
             key: LocalPhone(phone, self) for key, phone in config.phones.items()}
@@ -65,7 +77,7 @@ class PhoneService:
                 location = LocationPrompt(box.location, state_dir / "phonebox",
                                           self.media_env.sound_dirs, phone.config.language or "en")
                 self.boxes[key] = PhoneBox(BoxParts(phone.name, box, phone, dialer, store,
-                                                    self.events, location))
+                                                    self.media_env.events, location))
         self.buttons = [ButtonReader(phone.name, phone.config.button, partial(self.press, phone))
                         for phone in self.phones.values() if phone.config.button]
         dialer.add_technology("Console", self)
@@ -84,13 +96,56 @@ class PhoneService:
 
     # -- Dial(Console/<name>) -------------------------------------------------------------
 
-    async def place(self, caller: Channel, target: str) -> DialLeg | DialResult:
+    async def place(self, caller: Channel | None, target: str,
+                    callerid: CallerId) -> DialLeg | DialResult:
         name = target.partition("/")[2].partition("/")[0]
         phone = self.phones.get(name.lower())
         if phone is None:
             logger.error("Console device '%s' not found", name)
             return DialResult(DialStatus.CHANUNAVAIL, Cause.SUBSCRIBER_ABSENT)
-        return phone.ring(caller)
+        return phone.ring(caller, callerid)
+
+    # -- core show channels ---------------------------------------------------------------
+
+    def live_channels(self) -> list[ConsoleChannel]:
+        return [phone.call for phone in self.phones.values() if phone.call is not None]
+
+    @property
+    def active_calls(self) -> int:
+        """Calls of the phones that run the dialplan (not the legs a Dial rings)."""
+        return sum(1 for channel in self.live_channels()
+                   if self.engine.location(channel.name) is not None)
+
+    @property
+    def processed(self) -> int:
+        return sum(phone.processed for phone in self.phones.values())
+
+    # -- reload ---------------------------------------------------------------------------
+
+    def reconfigure(self, config: ConsoleConfig) -> list[str]:
+        """Apply a reloaded console.conf; returns what changed, and what waits for a start."""
+        changes: list[str] = []
+        for key, new in config.phones.items():
+            phone = self.phones.get(key)
+            if phone is None:
+                changes.append(f"console: phone '{new.name}' is added at the next start")
+                continue
+            kept = _kept_from_start(phone.config, new)
+            if kept:
+                names = sorted("box or location" if k == "box" else k for k in kept)
+                changes.append(f"console: '{new.name}': {', '.join(names)} "
+                               "change at the next start")
+            applied = replace(new, **kept)
+            phone.reconfigure(applied)
+            box = self.boxes.get(key)
+            if box is not None and applied.box is not None:
+                box.parts.config = applied.box
+        changes.extend(f"console: phone '{phone.name}' is removed at the next start"
+                       for key, phone in self.phones.items() if key not in config.phones)
+        active = config.active
+        if active is not None and active.name.lower() in self.phones:
+            self.active = self.phones[active.name.lower()]
+        return [*changes, f"local phones: {len(self.phones)}"]
 
     # -- the button -----------------------------------------------------------------------
 
@@ -142,3 +197,14 @@ class PhoneService:
         for phone in self.phones.values():
             if phone.call is not None:
                 phone.call.end(Cause.NORMAL_CLEARING)
+
+
+def _kept_from_start(old: PhoneConfig, new: PhoneConfig) -> dict[str, Any]:
+    """The values of *old* a running phone keeps although *new* changes them."""
+    kept: dict[str, Any] = {key: getattr(old, key) for key in _AT_START
+                            if getattr(new, key) != getattr(old, key)}
+    if (old.box is None) != (new.box is None):
+        kept["box"] = old.box
+    elif old.box is not None and new.box is not None and old.box.location != new.box.location:
+        kept["box"] = replace(new.box, location=old.box.location)
+    return kept

@@ -55,7 +55,9 @@ def test_general_defaults_are_asterisks() -> None:
     )
     assert g.maxauthreq == 3 and g.auth is None and g.shrinkcallerid is True
     assert g.capability == BANDWIDTH_HIGH and g.prefs == []
-    assert (g.codecpriority, g.transfer, g.amaflags, g.context) == ("host", "yes", "default", "default")
+    # transfer is Asterisk's "yes" for answering TXREQs; "default" also means pbxedge starts
+    # no native transfer of its own unless yes/mediaonly is written.
+    assert (g.codecpriority, g.transfer, g.amaflags, g.context) == ("host", "default", "default", "default")
     assert cfg.users == {} and cfg.peers == {} and cfg.registrations == [] and cfg.callnumberlimits == []
 
 
@@ -432,10 +434,11 @@ def test_forceencryption_no_keeps_encryption() -> None:
     assert cfg.peers["p"].encryption and not cfg.peers["p"].forceencryption
 
 
-def test_trunk_with_forceencryption_warns() -> None:
+def test_trunk_with_forceencryption_is_refused() -> None:
     _, diags = build("[t]\ntype=friend\nhost=dynamic\nsecret=s\ntrunk=yes\nforceencryption=yes\n")
-    assert errors(diags) == []
-    assert len(warnings(diags)) == 1 and "trunked audio is never encrypted" in warnings(diags)[0]
+    [error] = errors(diags)
+    assert error.startswith("iax.conf:5: error: 't' has trunk=yes with forceencryption")
+    assert "never encrypts trunked audio" in error
 
 
 def test_section_without_type_is_skipped_like_asterisk() -> None:
@@ -451,14 +454,14 @@ def test_unknown_type_is_an_error() -> None:
 
 
 def test_obsolete_not_implemented_and_unknown_options() -> None:
-    text = "[general]\nkeyrotate=off\nmohinterpret=default\nfrobnicate=1\nrtupdate=yes\nqualify=yes\n"
+    text = "[general]\nkeyrotate=off\nmohinterpret=default\nfrobnicate=1\niaxthreadcount=10\nqualify=yes\n"
     cfg, diags = build(text)
     assert errors(diags) == []
     found = warnings(diags)
     assert found[0].startswith("iax.conf:2: warning: option 'keyrotate' is obsolete")
     assert found[1] == "iax.conf:3: warning: option 'mohinterpret' is not implemented by pbxedge yet"
     assert found[2] == "iax.conf:4: warning: unknown option 'frobnicate' in [general] (ignored)"
-    assert found[3].startswith("iax.conf:5: warning: option 'rtupdate' is obsolete")
+    assert found[3].startswith("iax.conf:5: warning: option 'iaxthreadcount' is obsolete")
     assert found[4].startswith("iax.conf:6: warning: option 'qualify' has no effect in [general]")
     assert cfg.general.mohinterpret == "default"
 
@@ -650,3 +653,18 @@ def test_any_option_soup_builds_without_raising(sections: list[tuple[str, list[t
     cfg, diags = build("\n".join(lines))
     assert all(isinstance(d, Diagnostic) for d in diags)
     assert cfg.general.bindaddrs
+
+
+def test_realtime_options_and_systemname() -> None:
+    cfg, diags = build("[general]\nsystemname=edge1\nrtcachefriends=yes\nrtupdate=no\n"
+                       "rtsavesysname=yes\nrtautoclear=yes\nrtignoreregexpire=yes\nrtreach=regserver\n")
+    assert diags == []
+    general = cfg.general
+    assert (general.systemname, general.rtcachefriends, general.rtupdate, general.rtsavesysname,
+            general.rtautoclear, general.rtignoreregexpire, general.rtreach) == (
+        "edge1", True, False, True, 120, True, "regserver")
+    assert build("[general]\nrtautoclear=45\n")[0].general.rtautoclear == 45
+    assert build("[general]\nrtautoclear=no\n")[0].general.rtautoclear == 0
+    assert build("[general]\n")[0].general.rtupdate is True
+    _, diags = build("[general]\nsystemname=edge 1\nrtreach=maybe\n")
+    assert [d.split(":")[1] for d in errors(diags)] == ["2", "3"]

@@ -15,7 +15,7 @@ async def test_keys_show_prints_the_loaded_keys(tmp_path: Path) -> None:
     keys, problems = KeyStore.load(copy_keys(tmp_path / "keys", private_mode=0o644))
     assert len(problems) == 2 and all("has mode 0644" in problem for problem in problems)
     registry = CommandRegistry()
-    register_keys_commands(registry, keys)
+    register_keys_commands(registry, lambda: keys)
     ctx = CommandContext(registry)
     shown = await registry.execute(ctx, "keys show")
     assert shown == keys.show_text()

@@ -12,6 +12,7 @@ from pbxedge.iax2.qualify import (
     QualifyAction,
     Reachability,
     SendPoke,
+    StatusChange,
 )
 
 ADDR = ("127.0.0.1", 4571)
@@ -222,3 +223,29 @@ def test_invalid_configuration_is_refused() -> None:
         Qualifier("x", -1, 0.0)
     with pytest.raises(ValueError):
         Qualifier("x", 2000, 0.0, freq_ok_ms=0)
+
+
+def statuses(actions: list[QualifyAction]) -> list[str]:
+    return [a.status for a in actions if isinstance(a, StatusChange)]
+
+
+def test_status_changes_come_with_their_log_lines() -> None:
+    # The manager's PeerStatus: Reachable, Lagged, Unreachable, exactly when Asterisk logs.
+    q = registered()
+    q.on_pong(5, 0.0)
+    assert statuses(drain(q)) == []  # UNKNOWN -> OK is silent
+    q.tick(60.0)
+    drain(q)
+    q.on_pong(2500, 60.0)
+    assert statuses(drain(q)) == ["Lagged"]
+    q.tick(70.0)
+    drain(q)
+    q.on_pong(4, 70.0)
+    assert statuses(drain(q)) == ["Reachable"]
+    q.on_no_answer(71.0)  # no POKE in flight: nothing happens
+    q.tick(130.0)
+    drain(q)
+    q.tick(200.0)
+    actions = drain(q)
+    assert statuses(actions) == ["Unreachable"]
+    assert logs(actions) == ["Peer 'md5peer' is now UNREACHABLE! Time: 4"]

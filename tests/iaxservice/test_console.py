@@ -49,12 +49,17 @@ async def test_idle_node_layouts(autojump_clock: object) -> None:
             "0 active IAX channels\n")
         assert await callee.cli("iax2 show netstats") == NETSTATS_HEADER + (
             "0 active IAX channels\n")
-        # Same text as Asterisk's (asterisk-cli-outputs.txt, "iax2 show stats").
+        # Asterisk's text (asterisk-cli-outputs.txt, "iax2 show stats"), then pbxedge's counters.
         assert await callee.cli("iax2 show stats") == (
             "    IAX Statistics\n---------------------\n"
             "Outstanding frames: 0 (0 ingress, 0 egress)\n"
             "0 timed and 0 untimed transmits; MTU 0/0/1240\n"
-            "Packets in transmit queue: 0 dead, 0 final, 0 total\n\n")
+            "Packets in transmit queue: 0 dead, 0 final, 0 total\n\n"
+            "Datagrams: 0 received, 0 sent\n"
+            "Voice frames: 0 received, 0 sent\n"
+            "Calls: 0 processed, 0 active\n"
+            "Dropped: 0 malformed, 0 undecryptable, 0 for unknown calls, 0 invalid tokens\n"
+            "Stateless replies: 0\n")
         assert await callee.cli("core show channels") == (
             "Channel              Location             State   Application(Data)             \n"
             "0 active channels\n0 active calls\n0 calls processed\n")

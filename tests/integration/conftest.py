@@ -10,13 +10,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import trio
 
 from pbxedge.control.client import ControlClient, NotRunningError
+from pbxedge.load.agent import CallAgent
 
 FIXTURE_DIR = Path(__file__).parent.parent / "control" / "data"
 # Generous: only reached when something is broken, never a performance check.
@@ -94,7 +96,7 @@ def start_node(folder: Path, config: Path, port: int, *extra_args: str,
                preexec_fn: Callable[[], None] | None = None,
                env: dict[str, str] | None = None) -> RunningNode:
     """*preexec_fn* runs in the child before pbxedge starts (to lower a resource limit);
-    *env* is added to the environment it inherits (sound devices of a test)."""
+    *env* adds to the child's environment."""
     state = folder / "var"
     stderr_path = folder / "pbxedge.stderr"
     with stderr_path.open("wb") as stderr:
@@ -102,7 +104,7 @@ def start_node(folder: Path, config: Path, port: int, *extra_args: str,
             [sys.executable, "-m", "pbxedge", "-c", str(config), "--state", str(state), "-v",
              *extra_args],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
-            preexec_fn=preexec_fn, env={**os.environ, **env} if env else None,
+            preexec_fn=preexec_fn, env={**os.environ, **(env or {})},
         )
     node = RunningNode(process, config, state, stderr_path, port)
     try:
@@ -136,3 +138,15 @@ def running_node(node_dir: Path) -> Iterator[RunningNode]:
             except subprocess.TimeoutExpired:
                 node.process.kill()
                 node.process.wait()
+
+
+@pytest.fixture
+async def agent() -> AsyncIterator[CallAgent]:
+    """An IAX2 calling agent on a free loopback port, for the test's trio run."""
+    async with trio.open_nursery() as nursery:
+        caller = CallAgent()
+        await nursery.start(caller.run)
+        # Voice relayed from a whole trunk datagram comes back as one burst of mini frames.
+        caller.transport.sockets[0].setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+        yield caller
+        nursery.cancel_scope.cancel()

@@ -57,10 +57,27 @@ requirecalltoken = no
     return start_node(folder, conf, port, "-vvv")
 
 
+def _manager_conf(port: int) -> str:
+    """manager.conf: the interface on 127.0.0.1:*port*, user ``admin`` (secret ``amipass``)
+    reading and writing everything."""
+    return f"""[general]
+enabled = yes
+port = {port}
+bindaddr = 127.0.0.1
+
+[admin]
+secret = amipass
+read = all
+write = all
+"""
+
+
 def phone_node(folder: Path, console_conf: str, extensions: str, *, phones: list[FilePhone],
                far_port: int | None = None, port: int | None = None,
-               env: dict[str, str] | None = None, extra_iax: str = "") -> RunningNode:
-    """A node with local phones (console.conf) and a peer ``far`` toward *far_port*."""
+               env: dict[str, str] | None = None, extra_iax: str = "",
+               manager_port: int | None = None) -> RunningNode:
+    """A node with local phones (console.conf) and a peer ``far`` toward *far_port*;
+    *manager_port* turns the manager on."""
     port = port or free_udp_port()
     peer = (f"\n[far]\ntype = peer\nhost = 127.0.0.1\nport = {far_port}\n"
             "requirecalltoken = no\n") if far_port else ""
@@ -77,6 +94,8 @@ requirecalltoken = no
 {extra_iax}
 """, extensions)
     (folder / "console.conf").write_text(console_conf)
+    if manager_port is not None:
+        (folder / "manager.conf").write_text(_manager_conf(manager_port))
     environment = dict(env or {})
     if phones:
         environment.update(alsa_env(write_alsa_config(folder / "asound.conf", phones)))

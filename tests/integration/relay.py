@@ -7,11 +7,16 @@ at ``server_port`` and B sees A at ``client_port``, in both directions of both
 registrations and of qualify.
 
 A *drop rule* decides per datagram whether it is lost; the rules below drop during
-periodic outages or drop chosen IAX2 frames. The relay runs in a thread so plain synchronous tests can use it.
+periodic outages, drop chosen IAX2 frames, or drop voice at random. ``delay`` holds each
+datagram of a direction back for a fixed time. The relay runs in a thread so plain
+synchronous tests can use it.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
+import random
 import select
 import socket
 import threading
@@ -19,7 +24,7 @@ import time
 from collections.abc import Callable
 from enum import Enum
 
-__all__ = ["Direction", "DropRule", "LossyRelay", "drop_iax", "outages"]
+__all__ = ["Direction", "DropRule", "LossyRelay", "drop_iax", "outages", "voice_loss"]
 
 Address = tuple[str, int]
 
@@ -63,6 +68,18 @@ def drop_iax(direction: Direction, subclass: int) -> DropRule:
     return rule
 
 
+def voice_loss(direction: Direction, rate: float, seed: int = 1) -> DropRule:
+    """Drop each mini voice frame going in *direction* with probability *rate* (signalling
+    is never dropped, so a call always sets up and ends)."""
+    draw = random.Random(seed).random
+
+    def rule(going: Direction, data: bytes, index: int) -> bool:
+        mini = len(data) > 4 and (data[0] & 0x80) == 0 and (data[0] or data[1])
+        return going is direction and bool(mini) and draw() < rate
+
+    return rule
+
+
 def _keep_all(direction: Direction, data: bytes, index: int) -> bool:
     return False
 
@@ -73,6 +90,9 @@ class LossyRelay:
         self.rule: DropRule = _keep_all
         self.dropped = {d: 0 for d in Direction}
         self.passed = {d: 0 for d in Direction}
+        self.delay = {d: 0.0 for d in Direction}  # seconds each datagram is held back
+        self._held: list[tuple[float, int, bytes, socket.socket, Address]] = []
+        self._order = itertools.count()
         self._client: Address | None = None
         self._to_client = self._bind()  # B's side
         self._to_server = self._bind()  # A's side
@@ -82,6 +102,8 @@ class LossyRelay:
     @staticmethod
     def _bind() -> socket.socket:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        # Room for bursts of trunk datagrams while the thread waits for the GIL.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
         sock.bind(("127.0.0.1", 0))
         return sock
 
@@ -108,7 +130,14 @@ class LossyRelay:
     def _run(self) -> None:
         sockets = [self._to_client, self._to_server]
         while not self._stop.is_set():
-            readable, _, _ = select.select(sockets, [], [], 0.05)
+            wait = 0.05
+            if self._held:
+                wait = max(0.0, min(wait, self._held[0][0] - time.monotonic()))
+            readable, _, _ = select.select(sockets, [], [], wait)
+            now = time.monotonic()
+            while self._held and self._held[0][0] <= now:
+                _, _, data, out, target = heapq.heappop(self._held)
+                out.sendto(data, target)
             for sock in readable:
                 data, source = sock.recvfrom(65535)
                 if sock is self._to_client:
@@ -125,4 +154,8 @@ class LossyRelay:
             self.dropped[direction] += 1
             return
         self.passed[direction] += 1
+        if self.delay[direction] > 0:
+            due = time.monotonic() + self.delay[direction]
+            heapq.heappush(self._held, (due, next(self._order), data, out, target))
+            return
         out.sendto(data, target)

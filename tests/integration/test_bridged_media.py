@@ -8,7 +8,7 @@ unanswered and an unreachable destination gives BUSY, NOANSWER and CHANUNAVAIL.
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -128,15 +128,6 @@ def three(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Three]:
     finally:
         stop(b)
         stop(a)
-
-
-@pytest.fixture
-async def agent() -> AsyncIterator[CallAgent]:
-    async with trio.open_nursery() as nursery:
-        caller = CallAgent()
-        await nursery.start(caller.run)
-        yield caller
-        nursery.cancel_scope.cancel()
 
 
 def _chirp(seconds: float) -> np.ndarray:

@@ -296,3 +296,73 @@ def test_a_missing_device_is_named_and_the_node_runs_without_it(node_dir: Path) 
         assert rx(node, "core show uptime")  # the node serves on
     finally:
         stop(node)
+
+
+# -- operations: the manager, the console's channel list, reload ------------------------
+
+async def test_a_local_phone_on_the_manager_in_core_show_channels_and_reloaded(
+        node_dir: Path, file_phone: FilePhone) -> None:
+    import trio
+
+    from tests.integration.amiclient import AmiClient, event_is, free_tcp_port
+
+    write_raw(file_phone.infile, np.zeros(RATE * 90, dtype=np.int16))
+    ami_port = free_tcp_port()
+    conf = _console("desk", file_phone, "active = yes\nautoanswer = yes")
+    node = phone_node(node_dir / "phone", conf,
+                      "[default]\nexten => 700,1,Answer()\n same => n,Wait(30)\n",
+                      phones=[file_phone], manager_port=ami_port)
+
+    async def console(command: str) -> str:
+        return await trio.to_thread.run_sync(rx, node, command)
+
+    try:
+        await trio.to_thread.run_sync(wait_for_log, node, "Console/desk: sound device open")
+        ami = await AmiClient.connect(ami_port)
+        assert dict(await ami.login())["Response"] == "Success"
+        # Originate reaches the phone like any other technology: autoanswer takes the call.
+        await ami.send(("Action", "Originate"), ("Channel", "Console/desk"),
+                       ("Context", "default"), ("Exten", "700"), ("Priority", "1"),
+                       ("Async", "true"), ("ActionID", "o1"))
+        queued = dict(await ami.until(lambda found: ("ActionID", "o1") in found))
+        assert queued["Response"] == "Success"
+        new = dict(await ami.until(event_is("Newchannel", Channel="Console/desk")))
+        assert (new["CallerIDNum"], new["CallerIDName"]) == ("<unknown>", "<unknown>")
+        await ami.until(event_is("Newstate", Channel="Console/desk", ChannelStateDesc="Up"))
+        await ami.until(event_is("OriginateResponse", Channel="Console/desk",
+                                 Response="Success", Reason="4"))
+        await ami.send(("Action", "CoreShowChannels"), ("ActionID", "c1"))
+        listed = dict(await ami.until(event_is("CoreShowChannel")))
+        assert (listed["Channel"], listed["ChannelStateDesc"]) == ("Console/desk", "Up")
+
+        shown = await console("core show channels")
+        assert re.search(r"^Console/desk +700@default:\d +Up +", shown, re.MULTILINE), shown
+        assert "1 active channel\n1 active call\n" in shown
+
+        # A key on the phone's keypad: DTMF received on the Console channel.
+        assert await console("console dial 5") == ""
+        await ami.until(event_is("DTMFBegin", Channel="Console/desk", Digit="5",
+                                 Direction="Received"))
+        await ami.until(event_is("DTMFEnd", Channel="Console/desk", Digit="5"))
+
+        assert await console("channel request hangup Console/desk") == (
+            "Requested Hangup on channel 'Console/desk'\n")
+        ended = dict(await ami.until(event_is("Hangup", Channel="Console/desk")))
+        assert ended["Cause"] == "16"
+        assert "0 active channels" in await console("core show channels")
+
+        # console.conf reloads: the caller ID applies at once, a new device at the next start.
+        (node_dir / "phone" / "console.conf").write_text(
+            conf.replace('"Front desk" <200>', '"Night desk" <201>')
+                .replace(file_phone.input_device, "somewhere_else"))
+        assert await console("module reload chan_console") == (
+            "Module 'chan_console.so' reloaded successfully.\n")
+        await ami.until(event_is("Reload", Module="chan_console.so", Status="0"))
+        await trio.to_thread.run_sync(
+            wait_for_log, node, "console: 'desk': input_device change at the next start")
+        devices = await console("console list devices")
+        assert "CallerID Num:     201\n" in devices and "CallerID Name:    Night desk\n" in devices
+        assert f"Input Device:     {file_phone.input_device}\n" in devices
+        await ami.close()
+    finally:
+        stop(node)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import os
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -105,15 +105,6 @@ def media_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningNode
         yield node
     finally:
         stop(node)
-
-
-@pytest.fixture
-async def agent() -> AsyncIterator[CallAgent]:
-    async with trio.open_nursery() as nursery:
-        caller = CallAgent()
-        await nursery.start(caller.run)
-        yield caller
-        nursery.cancel_scope.cancel()
 
 
 async def _answered(agent: CallAgent, node: RunningNode, exten: str,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -246,3 +247,49 @@ callerid = "Lift 2" <42>
     finally:
         stop(box)
         stop(desks)
+
+
+async def test_the_box_tells_the_manager(node_dir: Path,
+                                                         loop_phone: FilePhone) -> None:
+    import trio
+
+    from tests.integration.amiclient import AmiClient, event_is, free_tcp_port
+
+    desks = far_node(node_dir / "desks", DESKS)
+    ami_port = free_tcp_port()
+    conf = _box("lift", loop_phone, "42").replace("IAX2/far/100, IAX2/far/101", "IAX2/far/101")
+    box = phone_node(node_dir / "box", conf, "[default]\n", phones=[loop_phone],
+                     far_port=desks.port, manager_port=ami_port)
+
+    def alarm(status: str) -> Callable[[list[tuple[str, str]]], bool]:
+        return event_is("PhoneBoxAlarm", Box="lift", BoxID="42", Status=status,
+                        Location="Building A, lift 2")
+
+    try:
+        await trio.to_thread.run_sync(wait_for_log, box, "Console/lift: sound device open")
+        ami = await AmiClient.connect(ami_port)
+        await ami.login()
+        assert await trio.to_thread.run_sync(rx, box, "console press lift") == (
+            "Console/lift: alarm started\n")
+        await ami.until(alarm("Started"))
+        calling = dict(await ami.until(alarm("Calling")))
+        assert (calling["Target"], calling["Attempts"]) == ("IAX2/far/101", "1")
+        dialing = dict(await ami.until(event_is("DialBegin", Channel="Console/lift")))
+        assert dialing["DestChannel"].startswith("IAX2/far-")
+        assert dialing["DialString"] == "far/101"
+
+        await ami.until(alarm("Answered"))
+        acknowledged = dict(await ami.until(alarm("Acknowledged")))
+        assert acknowledged["Target"] == "IAX2/far/101"
+
+        await trio.to_thread.run_sync(
+            wait_until, lambda: "Alarm:      none" in rx(box, "console show phonebox"),
+            "the desk to hang up")
+        await trio.to_thread.run_sync(rx, box, "console phonebox test lift")
+        test = dict(await ami.until(event_is("PhoneBoxTest", Box="lift")))
+        assert (test["BoxID"], test["Result"]) == ("42", "Pass")
+        await ami.close()
+    finally:
+        stop(box)
+        stop(desks)
+

@@ -17,10 +17,10 @@ from dialplan.plan import Dialplan
 from pbxedge.channels.console import ConsoleChannel
 from pbxedge.channels.media import MediaEnv
 from pbxedge.channels.voice import VoiceFrame
+from pbxedge.events import EventBus, NodeEvent
 from pbxedge.media.indications import Indications
 from pbxedge.paths import PACKAGE_SOUNDS
 from pbxedge.phonebox.box import PhoneBox
-from pbxedge.phonebox.events import BoxEvent, BoxEvents
 from pbxedge.phonebox.location import LocationPrompt
 from pbxedge.phonebox.parts import BoxParts
 from pbxedge.phones.config import BoxConfig, PhoneConfig
@@ -104,14 +104,14 @@ class Host:
 
 
 def make_box(tmp_path: Path, nursery: trio.Nursery, desks: Desks, store: Store,
-             **box: object) -> tuple[PhoneBox, list[BoxEvent]]:
+             **box: object) -> tuple[PhoneBox, list[NodeEvent]]:
     config = BoxConfig(**{"alarm_targets": tuple(desks.desks), "alarm_ring_timeout": 10.0,
                           "ack_timeout": 5.0, "location": "Building A, lift 2", "box_id": "42",
                           **box})  # type: ignore[arg-type]
     phone = LocalPhone(PhoneConfig("lift", input_device="x", output_device="y", box=config),
                        Host(desks, nursery))  # type: ignore[arg-type]
-    events = BoxEvents()
-    seen: list[BoxEvent] = []
+    events = EventBus()
+    seen: list[NodeEvent] = []
     events.subscribe(seen.append)
     parts = BoxParts("lift", config, phone, desks, store, events,  # type: ignore[arg-type]
                      LocationPrompt("", tmp_path, ()), clock=lambda: EPOCH + trio.current_time())

@@ -47,11 +47,16 @@ async def test_busy_then_unacknowledged_then_acknowledged(
     alarm = store.last_alarm("lift")
     assert alarm is not None and alarm.state == "acknowledged"
     assert (alarm.closed_by, alarm.attempts, alarm.next_target) == ("IAX2/c/3", 3, 2)
-    assert [e.name for e in events] == [
-        "AlarmStarted", "AlarmCalling", "AlarmCalling", "AlarmAnswered",
-        "AlarmNotAcknowledged", "AlarmCalling", "AlarmAnswered", "AlarmAcknowledged"]
-    assert events[-1].fields == {"Target": "IAX2/c/3", "Seconds": events[-1].fields["Seconds"],
-                                 "Attempts": "3"}
+    assert [dict(e.fields())["Status"] for e in events] == [
+        "Started", "Calling", "Calling", "Answered", "NotAcknowledged", "Calling", "Answered",
+        "Acknowledged"]
+    assert {e.name for e in events} == {"PhoneBoxAlarm"}
+    # What a manager client reads, in this order.
+    assert events[-1].fields() == [
+        ("Box", "lift"), ("BoxID", "42"), ("Location", "Building A, lift 2"),
+        ("Status", "Acknowledged"), ("Target", "IAX2/c/3"), ("Attempts", "3"),
+        ("Elapsed", dict(events[-1].fields())["Elapsed"])]
+    assert 10 < int(dict(events[-1].fields())["Elapsed"]) < 30
     assert box.parts.phone.call is None
 
 
@@ -71,7 +76,7 @@ async def test_rounds_go_on_until_the_alarm_is_given_up(
     assert len(desks.calls) == 15 and 120 <= took <= 120.5
     alarm = store.last_alarm("lift")
     assert alarm is not None and alarm.state == "given-up" and alarm.attempts == 15
-    assert events[-1].name == "AlarmGivenUp"
+    assert dict(events[-1].fields())["Status"] == "GivenUp"
 
 
 async def test_a_pending_alarm_is_resumed_with_its_deadline(
@@ -84,7 +89,8 @@ async def test_a_pending_alarm_is_resumed_with_its_deadline(
         await nursery.start(box.run)
         await _until_done(box, nursery)
     assert desks.calls == ["IAX2/b/2"]
-    assert [e.name for e in events][:2] == ["AlarmResumed", "AlarmCalling"]
+    assert [dict(e.fields())["Status"] for e in events][:2] == ["Resumed", "Calling"]
+    assert dict(events[0].fields())["Elapsed"] == "30"  # pressed before the restart
     alarm = store.last_alarm("lift")
     assert alarm is not None and alarm.id == stored.id and alarm.state == "acknowledged"
 
