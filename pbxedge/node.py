@@ -50,6 +50,7 @@ from pbxedge.iaxservice.service import IaxService
 from pbxedge.manager.service import ManagerService
 from pbxedge.manager.state import IaxView, ManagerContext
 from pbxedge.metrics.collector import NodeMetrics
+from pbxedge.metrics.phonebox import PhoneBoxCollector
 from pbxedge.metrics.server import MetricsService
 from pbxedge.paths import NodePaths
 from pbxedge.phones.service import PhoneService
@@ -244,16 +245,17 @@ def _iax_services(config: IaxConfig, paths: NodePaths, files: LoadedFiles, store
     calls = CallService(iax, config=config, keys=keys, store=store, engine=engine,
                         peers=registrations, media_env=media, cdr=cdr,
                         realtime=realtime.accounts if realtime is not None else None)
-    metrics = MetricsService(
-        NodeMetrics(calls, registrations, started_at=lambda: info.started_at,
-                    last_reload=lambda: info.last_reload),
-        config.general.metrics)
+    node_metrics = NodeMetrics(calls, registrations, started_at=lambda: info.started_at,
+                               last_reload=lambda: info.last_reload)
+    metrics = MetricsService(node_metrics, config.general.metrics)
     phones = None
     if files.console.phones:
         phones = PhoneService(files.console, engine=engine, dialer=calls.dialer, store=store,
                               state_dir=paths.state, media_env=media,
                               indications=files.indications, cdr=cdr)
         calls.channel_sources.append(phones)
+        if phones.boxes:
+            node_metrics.registry.register(PhoneBoxCollector(phones.boxes))
     # The console shows what is in force, which a reload changes.
     register_iax2_commands(registry, lambda: calls.config)
     register_keys_commands(registry, lambda: calls.keys)

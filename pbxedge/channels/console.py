@@ -73,6 +73,7 @@ class LocalEnd(Protocol):
 
 
 class ConsoleChannel(MediaChannel):
+    technology = "Console"
     buffers_audio = True  # the phone's speaker feed is a jitter buffer
 
     def __init__(self, device: str, end: LocalEnd, *, env: MediaEnv, nursery: trio.Nursery,

@@ -79,6 +79,7 @@ class MediaEnv:
 class MediaChannel:
     """The audio half of a channel; subclasses add the signalling of their leg."""
 
+    technology = ""  # the kind of leg, first in its name ("IAX2", "Console")
     # True for a leg that dejitters what it is sent itself (a local phone's loudspeaker):
     # a bridge then leaves the other leg's jitter buffer off, so audio is buffered once.
     buffers_audio = False
@@ -141,6 +142,10 @@ class MediaChannel:
 
     @property
     def state(self) -> ChannelState:
+        raise NotImplementedError
+
+    @property
+    def uniqueid(self) -> str:
         raise NotImplementedError
 
     async def hangup(self, cause: int) -> None:

@@ -74,10 +74,10 @@ write = all
 
 def phone_node(folder: Path, console_conf: str, extensions: str, *, phones: list[FilePhone],
                far_port: int | None = None, port: int | None = None,
-               env: dict[str, str] | None = None, extra_iax: str = "",
+               env: dict[str, str] | None = None, extra_iax: str = "", general: str = "",
                manager_port: int | None = None) -> RunningNode:
     """A node with local phones (console.conf) and a peer ``far`` toward *far_port*;
-    *manager_port* turns the manager on."""
+    *general* goes into iax.conf's [general], *manager_port* turns the manager on."""
     port = port or free_udp_port()
     peer = (f"\n[far]\ntype = peer\nhost = 127.0.0.1\nport = {far_port}\n"
             "requirecalltoken = no\n") if far_port else ""
@@ -86,7 +86,7 @@ bindport = {port}
 bindaddr = 127.0.0.1
 disallow = all
 allow = ulaw
-{peer}
+{general}{peer}
 [guest]
 type = user
 context = from-far

@@ -249,17 +249,19 @@ callerid = "Lift 2" <42>
         stop(desks)
 
 
-async def test_the_box_tells_the_manager(node_dir: Path,
+async def test_the_box_tells_the_manager_and_the_metrics(node_dir: Path,
                                                          loop_phone: FilePhone) -> None:
     import trio
 
     from tests.integration.amiclient import AmiClient, event_is, free_tcp_port
+    from tests.integration.test_metrics import _scrape, _value
 
     desks = far_node(node_dir / "desks", DESKS)
-    ami_port = free_tcp_port()
+    ami_port, metrics_port = free_tcp_port(), free_tcp_port()
     conf = _box("lift", loop_phone, "42").replace("IAX2/far/100, IAX2/far/101", "IAX2/far/101")
     box = phone_node(node_dir / "box", conf, "[default]\n", phones=[loop_phone],
-                     far_port=desks.port, manager_port=ami_port)
+                     far_port=desks.port, general=f"metrics = 127.0.0.1:{metrics_port}\n",
+                     manager_port=ami_port)
 
     def alarm(status: str) -> Callable[[list[tuple[str, str]]], bool]:
         return event_is("PhoneBoxAlarm", Box="lift", BoxID="42", Status=status,
@@ -277,10 +279,20 @@ async def test_the_box_tells_the_manager(node_dir: Path,
         dialing = dict(await ami.until(event_is("DialBegin", Channel="Console/lift")))
         assert dialing["DestChannel"].startswith("IAX2/far-")
         assert dialing["DialString"] == "far/101"
+        samples = await _scrape(metrics_port)
+        assert _value(samples, "pbxedge_phonebox_alarm_pending", box="lift") == 1
+        assert _value(samples, "pbxedge_phonebox_alarm_calls", box="lift") == 1
+        assert _value(samples, "pbxedge_phonebox_device_up", box="lift") == 1
+        consoles = [dict(labels) for name, labels in samples
+                    if name == "asterisk_channels_state" and ("name", "Console/lift") in labels]
+        assert [labels["type"] for labels in consoles] == ["Console"]
 
         await ami.until(alarm("Answered"))
         acknowledged = dict(await ami.until(alarm("Acknowledged")))
         assert acknowledged["Target"] == "IAX2/far/101"
+        samples = await _scrape(metrics_port)
+        assert _value(samples, "pbxedge_phonebox_alarm_pending", box="lift") == 0
+        assert _value(samples, "pbxedge_phonebox_selftest_passed", box="lift") is None
 
         await trio.to_thread.run_sync(
             wait_until, lambda: "Alarm:      none" in rx(box, "console show phonebox"),
@@ -288,6 +300,10 @@ async def test_the_box_tells_the_manager(node_dir: Path,
         await trio.to_thread.run_sync(rx, box, "console phonebox test lift")
         test = dict(await ami.until(event_is("PhoneBoxTest", Box="lift")))
         assert (test["BoxID"], test["Result"]) == ("42", "Pass")
+        samples = await _scrape(metrics_port)
+        assert _value(samples, "pbxedge_phonebox_selftest_passed", box="lift") == 1
+        tested = _value(samples, "pbxedge_phonebox_selftest_timestamp_seconds", box="lift")
+        assert tested is not None and abs(tested - time.time()) < 60
         await ami.close()
     finally:
         stop(box)
