@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import RunningNode, free_udp_port, start_node
+from tests.integration.managernode import manager_conf
 from tests.integration.nodes import WAIT_LIMIT_S, write_node
 from tests.phones.soundcards import FilePhone, alsa_env, write_alsa_config
 
@@ -57,27 +58,12 @@ requirecalltoken = no
     return start_node(folder, conf, port, "-vvv")
 
 
-def _manager_conf(port: int) -> str:
-    """manager.conf: the interface on 127.0.0.1:*port*, user ``admin`` (secret ``amipass``)
-    reading and writing everything."""
-    return f"""[general]
-enabled = yes
-port = {port}
-bindaddr = 127.0.0.1
-
-[admin]
-secret = amipass
-read = all
-write = all
-"""
-
-
 def phone_node(folder: Path, console_conf: str, extensions: str, *, phones: list[FilePhone],
                far_port: int | None = None, port: int | None = None,
                env: dict[str, str] | None = None, extra_iax: str = "", general: str = "",
                manager_port: int | None = None) -> RunningNode:
     """A node with local phones (console.conf) and a peer ``far`` toward *far_port*;
-    *general* goes into iax.conf's [general], *manager_port* turns the manager on."""
+    *general* goes into iax.conf's [general], *manager_port* turns the manager on (user ``admin``, secret ``amipass``)."""
     port = port or free_udp_port()
     peer = (f"\n[far]\ntype = peer\nhost = 127.0.0.1\nport = {far_port}\n"
             "requirecalltoken = no\n") if far_port else ""
@@ -95,7 +81,7 @@ requirecalltoken = no
 """, extensions)
     (folder / "console.conf").write_text(console_conf)
     if manager_port is not None:
-        (folder / "manager.conf").write_text(_manager_conf(manager_port))
+        (folder / "manager.conf").write_text(manager_conf(manager_port))
     environment = dict(env or {})
     if phones:
         environment.update(alsa_env(write_alsa_config(folder / "asound.conf", phones)))
