@@ -5,9 +5,11 @@ process's sockets), relaying each call's voice both ways on the bridge fast path
 the real trio transport on loopback. This process plays both neighbours at real time: every
 20 ms each call sends one µ-law frame each way, either as 200 mini frames per side
 (untrunked) or as meta trunk frames (trunked: the node's calls toward both neighbours have
-``trunk=yes``, Asterisk's default ``trunkmtu`` of 1240, per-entry timestamps). The node's
-CPU time comes from ``/proc/<pid>/stat``; the figure is CPU per call, and so calls per core,
-for each way of carrying the voice (goal: trunked ≥ 3× the untrunked calls per core).
+``trunk=yes``, per-entry timestamps), with Asterisk's default ``trunkmtu`` of 1240 (7
+entries per datagram) and with ``trunkmtu=0`` (each neighbour's voice of a tick in one
+datagram, as a trunk between two nodes carries it). The node's CPU time comes from
+``/proc/<pid>/stat``; the figure is CPU per call, and so calls per core, for each way of
+carrying the voice (goal: trunked ≥ 3× the untrunked calls per core).
 """
 
 from __future__ import annotations
@@ -31,14 +33,14 @@ from pbxedge.transport import UdpTransport
 CALLS = 200
 SECONDS = 4.0
 TICK = 0.02
-MTU = 1240
+MTUS = (1240, 0)  # Asterisk's default trunkmtu, and no early flush
 _MINI = struct.Struct("!HH")
 Address = tuple[str, int]
 
 
-def _node_endpoint() -> Endpoint:
+def _node_endpoint(mtu: int) -> Endpoint:
     node = _endpoint(1)
-    node.trunks.settings = TrunkSettings(mtu=MTU, timestamps=True)
+    node.trunks.settings = TrunkSettings(mtu=mtu, timestamps=True)
     return node
 
 
@@ -72,9 +74,9 @@ def _bridges(node: Endpoint, west: Address, east: Address, trunked: bool,
     return pairs
 
 
-def _node(pipe: Connection, west: Address, east: Address, trunked: bool) -> None:
+def _node(pipe: Connection, west: Address, east: Address, trunked: bool, mtu: int) -> None:
     async def serve() -> None:
-        node = _node_endpoint()
+        node = _node_endpoint(mtu)
         pairs = _bridges(node, west, east, trunked, trio.current_time())
         send, _ = trio.open_memory_channel[object](0)
         transport = UdpTransport(node, [("127.0.0.1", 0)], send, max_batch=512)
@@ -87,13 +89,13 @@ def _node(pipe: Connection, west: Address, east: Address, trunked: bool) -> None
     trio.run(serve)
 
 
-def _datagrams(calls: list[int], ts: int, trunked: bool) -> list[bytes]:
+def _datagrams(calls: list[int], ts: int, trunked: bool, mtu: int) -> list[bytes]:
     """One tick of voice from one neighbour: a mini frame per call, or meta trunk frames
     filled up to the MTU."""
     payload = b"\x55" * 160
     if not trunked:
         return [_MINI.pack(call, ts & 0xFFFF) + payload for call in calls]
-    per_frame = (MTU - 8) // (6 + len(payload)) if MTU else len(calls)
+    per_frame = (mtu - 8) // (6 + len(payload)) if mtu else len(calls)
     return [MetaTrunkFrame(ts, tuple(TrunkEntry(call, payload, ts)
                                      for call in calls[i:i + per_frame]), True).encode()
             for i in range(0, len(calls), per_frame)]
@@ -112,7 +114,7 @@ def _entries(data: bytes) -> int:
     return count
 
 
-def _measure(trunked: bool) -> tuple[float, float, int]:
+def _measure(trunked: bool, mtu: int) -> tuple[float, float, int]:
     """(node CPU seconds, wall seconds, voice frames delivered) for SECONDS of 200 calls."""
     west, east = (socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2))
     for sock in (west, east):
@@ -121,7 +123,7 @@ def _measure(trunked: bool) -> tuple[float, float, int]:
         sock.setblocking(False)
     parent, child = multiprocessing.Pipe()
     process = multiprocessing.get_context("fork").Process(
-        target=_node, args=(child, west.getsockname(), east.getsockname(), trunked))
+        target=_node, args=(child, west.getsockname(), east.getsockname(), trunked, mtu))
     process.start()
     delivered = 0
     try:
@@ -134,7 +136,7 @@ def _measure(trunked: bool) -> tuple[float, float, int]:
         for tick in range(ticks):
             ts = 40 + tick * 20
             for sock, calls in ((west, west_calls), (east, east_calls)):
-                for data in _datagrams(calls, ts, trunked):
+                for data in _datagrams(calls, ts, trunked, mtu):
                     sock.sendto(data, node_addr)
             delivered += _drain(west) + _drain(east)
             time.sleep(max(0.0, started + (tick + 1) * TICK - time.perf_counter()))
@@ -159,18 +161,20 @@ def _drain(sock: socket.socket) -> int:
             return count
 
 
+def _line(label: str, cpu: float, wall: float, delivered: int) -> tuple[str, float]:
+    """A result line, and the node CPU share of one core per call."""
+    expected = 2 * CALLS * int(SECONDS / TICK)
+    share = cpu / wall / CALLS
+    return (f"{label}: {share * 1e6:,.0f} µs node CPU per call-second = {1 / share:,.0f} calls "
+            f"per core ({CALLS} bridged calls both ways, node CPU {cpu:.2f} s in {wall:.2f} s, "
+            f"{delivered / expected:.1%} of the voice delivered)"), share
+
+
 def run() -> list[str]:
-    lines = []
-    per_call = {}
-    for trunked in (False, True):
-        cpu, wall, delivered = _measure(trunked)
-        expected = 2 * CALLS * int(SECONDS / TICK)
-        share = cpu / wall / CALLS  # of one core, per call
-        per_call[trunked] = share
-        lines.append(f"{'trunked' if trunked else 'untrunked'}: {share * 1e6:,.0f} µs node "
-                     f"CPU per call-second = {1 / share:,.0f} calls per core "
-                     f"({CALLS} bridged calls both ways, node CPU {cpu:.2f} s in {wall:.2f} s, "
-                     f"{delivered / expected:.1%} of the voice delivered)")
-    lines.append(f"trunked calls per core: {per_call[False] / per_call[True]:.1f}× the "
-                 f"untrunked (goal ≥ 3×; trunkmtu {MTU}, trunk timestamps on)")
+    line, untrunked = _line("untrunked", *_measure(False, 0))
+    lines = [line]
+    for mtu in MTUS:
+        line, trunked = _line(f"trunked, trunkmtu {mtu}", *_measure(True, mtu))
+        lines += [line, f"  trunked calls per core at trunkmtu {mtu}: "
+                        f"{untrunked / trunked:.1f}× the untrunked (goal ≥ 3×)"]
     return lines

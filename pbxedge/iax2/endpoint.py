@@ -35,10 +35,10 @@ from pbxedge.iax2.codecs import frame_ms
 from pbxedge.iax2.enums import IE, Cause, FrameType, IaxSubclass
 from pbxedge.iax2.errors import MalformedFrame
 from pbxedge.iax2.events import CallTokenRejected, Event, LimitReached, NewCall
-from pbxedge.iax2.frames import FullFrame, parse_datagram, trunk_entries
+from pbxedge.iax2.frames import FullFrame, parse_datagram, trunk_entry_table
 from pbxedge.iax2.ies import IEList
 from pbxedge.iax2.timestamps import UNWRAP_THRESHOLD_MS
-from pbxedge.iax2.trunk import Trunks, TrunkSettings
+from pbxedge.iax2.trunk import TrunkPeer, Trunks, TrunkSettings
 from pbxedge.media.jitterbuffer import JitterBufferSettings
 
 __all__ = [
@@ -57,6 +57,11 @@ TOKEN_REQUIRED_TEXT = "CallToken support required"
 LIMIT_TEXT = "Call number limit reached"
 
 _WORDS = struct.Struct("!HH")
+# The fields a relayed trunk entry changes, at the entry's offset + 2 (len, callno, ts16)
+# or at its offset (callno, len): by "with timestamps".
+_REWRITE = {True: struct.Struct("!HH"), False: struct.Struct("!H")}
+_NO_ROUTES: dict[int, _Relay] = {}
+_NO_COPY = memoryview(b"")
 _U32 = 0xFFFFFFFF
 _FLAG_FULL = 0x8000
 _CALLNO_MASK = 0x7FFF
@@ -159,6 +164,9 @@ class Endpoint:
         self._events: deque[Event] = deque()
         self._relays: dict[int, _Relay] = {}  # source call number -> where its audio goes
         self._fast: dict[tuple[str, int, int], _Relay] = {}  # the relays on the fast path
+        # The same relays by source address, then the source's call number: what a meta
+        # trunk frame's entries are looked up in.
+        self._fast_trunk: dict[Address, dict[int, _Relay]] = {}
         self.trunks = Trunks(trunk)
         self._transfers: dict[int, _Transfer] = {}  # native transfers we started, both calls
         self._media_keys: dict[int, tuple[str, int, int]] = {}  # TXMEDIA legs, second index
@@ -361,28 +369,46 @@ class Endpoint:
 
     def _receive_meta(self, data: bytes, addr: Address, now: float) -> None:
         """A meta trunk frame: each entry goes to the call (address, sender's call number)
-        names; entries of unknown calls are skipped, and never create one (§1.4)."""
+        names; entries of unknown calls are skipped, and never create one (§1.4).
+
+        The hot case, a node between two trunks, is an entry of a relayed call bound for
+        a trunk of the same layout: its header is rewritten in a copy of the datagram,
+        and each run of such entries bound for one trunk joins that trunk's buffer as one
+        view of the copy, with no call of :meth:`_relay` and no object per entry."""
         if len(data) >= 4 and data[2] & 0x80:
             return  # meta video: pbxedge carries audio only
-        trunk_ts, _, entries = trunk_entries(data)
+        table = trunk_entry_table(data)
+        with_timestamps, size, trunk_ts = table.with_timestamps, table.header_size, table.timestamp
+        routes = self._fast_trunk.get(addr, _NO_ROUTES)
+        route = routes.get
+        copy = memoryview(bytearray(data)) if routes else _NO_COPY  # where headers change
+        rewrite = _REWRITE[with_timestamps].pack_into
         host, port = addr
-        fast, by_peer = self._fast, self._by_peer
-        epoch: int | None = None
+        by_peer, out = self._by_peer, self._out
+        peer: TrunkPeer | None = None
+        epoch = 0
         # Without per-entry timestamps, a second entry of one call in the same frame is
         # placed a frame after the first (Asterisk gives both the same timestamp).
         placed: dict[int, int] = {}
-        for callno, ts16, payload in entries:
-            key = (host, port, callno)
-            relay = fast.get(key) if fast else None
-            call = relay.src if relay is not None else by_peer.get(key)
+        # The run of entries bound for one trunk, not yet handed to it: run_count entries
+        # from run_start to run_end, which may go on while an entry ends below run_limit.
+        run: TrunkPeer | None = None
+        run_start = run_end = run_limit = run_count = 0
+        for callno, ts16, at, length in zip(table.calls, table.stamps, table.starts,
+                                            table.lengths, strict=True):
+            relay = route(callno)
+            call = relay.src if relay is not None else by_peer.get((host, port, callno))
             if call is None:
                 self.stats.unknown_call += 1
+                if run_count:  # a run is contiguous: it ends before a skipped entry
+                    run.extend(copy[run_start:run_end], run_count)  # type: ignore[union-attr]
+                run, run_count = None, 0
                 continue
-            if epoch is None:
+            if peer is None:
                 peer = self.trunks.peer(addr, now)
-                epoch = peer.received(trunk_ts, len(entries), len(data), now)
+                epoch = peer.received(trunk_ts, len(table.calls), len(data), now)
+            last = call.rx_last
             if ts16:  # 0 falls back to the trunk's own clock, as in Asterisk
-                last = call.rx_last
                 ts = (last & 0xFFFF0000) | ts16  # unwrap_timestamp, inlined for speed
                 if last - ts > UNWRAP_THRESHOLD_MS:
                     ts += 0x10000
@@ -395,8 +421,44 @@ class Endpoint:
                 ts = (trunk_ts + epoch - round(call.rx_origin_ms)) & _U32
                 before = placed.get(callno)
                 if before is not None:
-                    ts = before + frame_ms(call.rx_format, len(payload))
+                    ts = before + frame_ms(call.rx_format, length)
                 placed[callno] = ts
+            if relay is not None:
+                dst = relay.dst
+                trunk = dst.trunk
+                if trunk is not None and trunk.with_timestamps is with_timestamps:
+                    # _relay, inlined: only the call number (and timestamp) change.
+                    if ts > last:
+                        call.rx_last = ts
+                    call.rx_voice_frames += 1
+                    dst.tx_voice_frames += 1
+                    relay.frames += 1
+                    if with_timestamps:
+                        rewrite(copy, at + 2, dst.callno, (ts + (relay.delta or 0)) & 0xFFFF)
+                    else:
+                        rewrite(copy, at, dst.callno)
+                    if trunk is not run:
+                        if run_count:
+                            run.extend(copy[run_start:run_end], run_count)  # type: ignore[union-attr]
+                        run, run_start, run_count = trunk, at, 0
+                        run_limit = at + trunk.room()
+                    pos = at + size + length
+                    if pos + length <= run_limit:
+                        run_count += 1
+                        run_end = pos
+                        continue
+                    # The trunk's own rules decide: arm its tick, leave early, drop.
+                    if run_count:
+                        trunk.extend(copy[run_start:run_end], run_count)
+                    run, run_count = None, 0
+                    datagram = trunk.add_entry(copy[at:pos], length, now)
+                    if datagram is not None:
+                        out.append((datagram, dst.addr))
+                    continue
+            if run_count:
+                run.extend(copy[run_start:run_end], run_count)  # type: ignore[union-attr]
+            run, run_count = None, 0
+            payload = data[at + size:at + size + length]
             if relay is not None and self._relay(relay, ts, payload, now):
                 continue
             call.receive_trunk(payload, ts, now)
@@ -404,6 +466,8 @@ class Endpoint:
                 self._settle(call, now)
             else:
                 self._collect(call)
+        if run_count:
+            run.extend(copy[run_start:run_end], run_count)  # type: ignore[union-attr]
 
     def _receive_mini(self, data: bytes, addr: Address, source_call: int, now: float) -> None:
         call = self._by_peer.get((addr[0], addr[1], source_call))
@@ -727,13 +791,21 @@ class Endpoint:
         return relay
 
     def _set_fast(self, relay: _Relay, fast: bool) -> None:
-        if relay.fast_key is not None:
-            self._fast.pop(relay.fast_key, None)
+        key = relay.fast_key
+        if key is not None:
+            self._fast.pop(key, None)
+            addr = (key[0], key[1])
+            routes = self._fast_trunk.get(addr)
+            if routes is not None and routes.get(key[2]) is relay:
+                del routes[key[2]]
+                if not routes:
+                    del self._fast_trunk[addr]
             relay.fast_key = None
         if fast:
             src = relay.src
             relay.fast_key = (src.addr[0], src.addr[1], src.peer_callno)
             self._fast[relay.fast_key] = relay
+            self._fast_trunk.setdefault(src.addr, {})[src.peer_callno] = relay
 
     def set_jitterbuffer(self, callno: int, settings: JitterBufferSettings | None,
                          now: float) -> None:

@@ -7,7 +7,9 @@ Four shapes share one UDP port: full frames (12-byte header, reliable), mini voi
 
 from __future__ import annotations
 
+import functools
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pbxedge.iax2.enums import FrameType, IaxSubclass, MetaCommand
@@ -25,12 +27,13 @@ __all__ = [
     "MetaVideoFrame",
     "MiniFrame",
     "TrunkEntry",
+    "TrunkEntryTable",
     "compress_subclass",
     "iax_frame",
     "meta_trunk_header",
     "parse_datagram",
-    "trunk_entries",
     "trunk_entry",
+    "trunk_entry_table",
     "uncompress_subclass",
 ]
 
@@ -56,6 +59,8 @@ _META_TRUNK = struct.Struct("!HBBI")
 _TRUNK_SUPERMINI = struct.Struct("!HH")  # callno, len
 _TRUNK_MINI = struct.Struct("!HHH")  # len, callno, ts16
 TRUNK_ENTRY_HEADER = {False: _TRUNK_SUPERMINI, True: _TRUNK_MINI}  # by "with timestamps"
+# Past this many entries a frame is read entry by entry rather than by one struct made for it.
+_UNIFORM_MAX_ENTRIES = 512
 
 
 def compress_subclass(value: int) -> int:
@@ -249,19 +254,37 @@ def _parse_meta_video(data: ByteSource) -> MetaVideoFrame:
 
 
 def _parse_meta_trunk(data: ByteSource) -> MetaTrunkFrame:
-    ts, with_timestamps, entries = trunk_entries(data)
+    table = trunk_entry_table(data)
+    data = bytes(data)
+    size = table.header_size
     return MetaTrunkFrame(
-        ts,
-        tuple(TrunkEntry(call, payload, ts16 if with_timestamps else None)
-              for call, ts16, payload in entries),
-        with_timestamps,
+        table.timestamp,
+        tuple(TrunkEntry(call, data[at + size : at + size + length],
+                         ts16 if table.with_timestamps else None)
+              for call, ts16, at, length in zip(table.calls, table.stamps, table.starts,
+                                                table.lengths, strict=True)),
+        table.with_timestamps,
     )
 
 
-def trunk_entries(data: ByteSource) -> tuple[int, bool, list[tuple[int, int, bytes]]]:
-    """A meta trunk frame as (trunk timestamp, with timestamps, [(call, ts16, payload)]),
-    without an object per entry (the receive path); ts16 is 0 without timestamps.
-    Raises MalformedFrame."""
+@dataclass(frozen=True, slots=True)
+class TrunkEntryTable:
+    """The entries of a meta trunk frame as columns, what the receive path walks without an
+    object per entry: entry *i* is for call ``calls[i]``, stamped ``stamps[i]`` (0 without
+    timestamps), its header at offset ``starts[i]`` and then ``lengths[i]`` bytes of audio."""
+
+    timestamp: int
+    with_timestamps: bool
+    header_size: int
+    calls: Sequence[int]
+    stamps: Sequence[int]
+    starts: Sequence[int]
+    lengths: Sequence[int]
+
+
+def trunk_entry_table(data: ByteSource) -> TrunkEntryTable:
+    """Read a meta trunk frame's header and the header of every entry. Raises
+    MalformedFrame, so nothing of a frame with a truncated entry is used."""
     if len(data) < META_TRUNK_HEADER_LEN:
         raise MalformedFrame(f"meta frame of {len(data)} bytes is shorter than 8")
     _, metacmd, cmddata, ts = _META_TRUNK.unpack_from(data)
@@ -270,14 +293,49 @@ def trunk_entries(data: ByteSource) -> tuple[int, bool, list[tuple[int, int, byt
     if cmddata & ~_TRUNK_WITH_TIMESTAMPS:
         raise MalformedFrame(f"unknown meta trunk flags {cmddata:#04x}")
     with_timestamps = bool(cmddata & _TRUNK_WITH_TIMESTAMPS)
-    if type(data) is not bytes:
-        data = bytes(data)  # so each payload slice below is already bytes
+    return (_uniform_entries(data, ts, with_timestamps)
+            or _walk_entries(data, ts, with_timestamps))
+
+
+def _uniform_entries(data: ByteSource, ts: int, with_timestamps: bool) -> TrunkEntryTable | None:
+    """Entries all of the first one's length (one codec and frame size on every call, the
+    usual case), read by one unpack of a struct made for that length and count; None
+    when they are not."""
     header = TRUNK_ENTRY_HEADER[with_timestamps]
-    size = header.size
-    unpack = header.unpack_from
-    entries: list[tuple[int, int, bytes]] = []
-    pos = META_TRUNK_HEADER_LEN
-    end = len(data)
+    size, end = header.size, len(data)
+    if end - META_TRUNK_HEADER_LEN < size:
+        return None
+    first = header.unpack_from(data, META_TRUNK_HEADER_LEN)
+    length = first[0] if with_timestamps else first[1]
+    count, rest = divmod(end - META_TRUNK_HEADER_LEN, size + length)
+    if rest or count > _UNIFORM_MAX_ENTRIES:
+        return None
+    fields = _entries_struct(with_timestamps, length, count).unpack_from(
+        data, META_TRUNK_HEADER_LEN)
+    if with_timestamps:  # len, callno, ts16 each
+        lengths, calls, stamps = fields[0::3], fields[1::3], fields[2::3]
+    else:  # callno, len each
+        calls, lengths, stamps = fields[0::2], fields[1::2], (0,) * count
+    if lengths.count(length) != count:
+        return None
+    starts = range(META_TRUNK_HEADER_LEN, end, size + length)
+    return TrunkEntryTable(ts, with_timestamps, size, calls, stamps, starts, lengths)
+
+
+@functools.lru_cache(maxsize=64)
+def _entries_struct(with_timestamps: bool, length: int, count: int) -> struct.Struct:
+    entry = f"HHH{length}x" if with_timestamps else f"HH{length}x"
+    return struct.Struct("!" + entry * count)
+
+
+def _walk_entries(data: ByteSource, ts: int, with_timestamps: bool) -> TrunkEntryTable:
+    header = TRUNK_ENTRY_HEADER[with_timestamps]
+    size, unpack = header.size, header.unpack_from
+    calls: list[int] = []
+    stamps: list[int] = []
+    starts: list[int] = []
+    lengths: list[int] = []
+    pos, end = META_TRUNK_HEADER_LEN, len(data)
     while pos < end:
         if end - pos < size:
             raise MalformedFrame(f"trunk entry header truncated at offset {pos}")
@@ -286,14 +344,15 @@ def trunk_entries(data: ByteSource) -> tuple[int, bool, list[tuple[int, int, byt
         else:
             call, length = unpack(data, pos)
             entry_ts = 0
-        pos += size
-        if pos + length > end:
-            raise MalformedFrame(
-                f"trunk entry for call {call} claims {length} bytes, only {end - pos} remain"
-            )
-        entries.append((call, entry_ts, data[pos : pos + length]))
-        pos += length
-    return ts, with_timestamps, entries
+        if pos + size + length > end:
+            raise MalformedFrame(f"trunk entry for call {call} claims {length} bytes, "
+                                 f"only {end - pos - size} remain")
+        calls.append(call)
+        stamps.append(entry_ts)
+        starts.append(pos)
+        lengths.append(length)
+        pos += size + length
+    return TrunkEntryTable(ts, with_timestamps, size, calls, stamps, starts, lengths)
 
 
 def iax_frame(

@@ -22,7 +22,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from pbxedge.iax2.frames import META_TRUNK_HEADER_LEN, TRUNK_ENTRY_HEADER, meta_trunk_header
+from pbxedge.iax2.frames import (
+    META_TRUNK_HEADER_LEN,
+    TRUNK_ENTRY_HEADER,
+    ByteSource,
+    meta_trunk_header,
+)
 
 __all__ = [
     "DEFAULT_TRUNKMTU",
@@ -109,17 +114,18 @@ class TrunkPeer:
     receive epoch of its trunk clock."""
 
     __slots__ = (
-        "_entry_size",
         "_header",
         "_lastsent",
         "_lasttx_ms",
         "_limit",
         "_parts",
+        "_room_limit",
         "_rx_rate",
         "_settings",
         "_trunks",
         "_tx_rate",
         "_txtrunk_ms",
+        "_waiting",
         "addr",
         "calls",
         "datalen",
@@ -138,13 +144,14 @@ class TrunkPeer:
         self._trunks = trunks
         self.addr = addr
         self.calls = 0
-        self._parts: list[bytes] = []
+        self._parts: list[ByteSource] = []  # the encoded entries waiting
+        self._waiting = 0  # entries in _parts
+        self._room_limit = 0
         self.datalen = 0  # bytes of entries waiting, without the 8-byte meta header
         # Fixed for the peer's life (no command changes it): the entry layout.
         self._settings = settings = trunks.settings
         self.with_timestamps = settings.timestamps
         self._header = TRUNK_ENTRY_HEADER[self.with_timestamps]
-        self._entry_size = self._header.size
         # Past this the slow path decides: leave early (UDP limit) or drop (trunkmaxsize).
         self._limit = min(MAX_TRUNK_DATA, settings.maxsize)
         self._txtrunk_ms: int | None = None
@@ -160,32 +167,51 @@ class TrunkPeer:
     def add(self, callno: int, timestamp: int, payload: bytes, now: float) -> bytes | None:
         """Queue one call's voice; returns a datagram when it had to leave before the tick:
         ``trunkmtu`` was reached, or this entry would not fit in one UDP datagram."""
-        length = len(payload)
-        datalen = self.datalen
-        size = self._entry_size + length
+        if self.with_timestamps:
+            entry = self._header.pack(len(payload), callno, timestamp & 0xFFFF) + payload
+        else:
+            entry = self._header.pack(callno, len(payload)) + payload
+        return self.add_entry(entry, len(payload), now)
+
+    def add_entry(self, entry: ByteSource, length: int, now: float) -> bytes | None:
+        """:meth:`add` for an entry already encoded in this peer's layout (its header, then
+        *length* bytes of audio), such as one relayed from another trunk with its header
+        rewritten in place. The bytes must stay unchanged until the buffer leaves."""
+        size = len(entry)
         early = None
-        if datalen + size > self._limit:
+        if self.datalen + size > self._limit:
             early = self._make_room(size, now)
             if early is None and self.datalen + size > self._settings.maxsize:
                 self.dropped += 1
                 return None
-            datalen = self.datalen
-        parts = self._parts
-        if self.with_timestamps:
-            parts.append(self._header.pack(length, callno, timestamp & 0xFFFF))
-        else:
-            parts.append(self._header.pack(callno, length))
-        parts.append(payload)
-        if not datalen:
+        mtu = self._settings.mtu
+        if not self.datalen:
             self._trunks.arm(self, now)
-        self.datalen = datalen = datalen + size
+            # Until the buffer leaves, neither the MTU rule nor a limit can apply below
+            # this (so a new trunkmtu counts from the next datagram on): see room().
+            self._room_limit = min(self._limit, mtu - 5) if mtu else self._limit
+        self._parts.append(entry)
+        self._waiting += 1
+        self.datalen = datalen = self.datalen + size
         # iax2_trunk_queue: leave early when another entry of this size would reach the MTU
         # (so a datagram may pass trunkmtu by a few bytes, as Asterisk's do, §15.11).
-        mtu = self._settings.mtu
         if mtu and datalen + length + 4 >= mtu:
             self.early_flushes += 1
             return self.flush(now)
         return early
+
+    def room(self) -> int:
+        """Bytes of entries :meth:`extend` may append as they are: entries fit while their
+        size plus the audio length of the last of them stays within it (the MTU rule of
+        :meth:`add_entry` looks one entry ahead). 0 while the buffer is empty, whose first
+        entry arms the tick through :meth:`add_entry`."""
+        return self._room_limit - self.datalen if self.datalen else 0
+
+    def extend(self, entries: ByteSource, count: int) -> None:
+        """Append *count* encoded entries that fit in :meth:`room`."""
+        self._parts.append(entries)
+        self._waiting += count
+        self.datalen += len(entries)
 
     def _make_room(self, size: int, now: float) -> bytes | None:
         """The buffer is nearly full: past what one UDP datagram carries it leaves now
@@ -202,8 +228,9 @@ class TrunkPeer:
             return None
         header = meta_trunk_header(self._stamp(now), self.with_timestamps)
         data = header + b"".join(self._parts)
-        self.tx_entries += len(self._parts) // 2  # a header and a payload each
+        self.tx_entries += self._waiting
         self._parts = []
+        self._waiting = 0
         self.datalen = 0
         self.tx_datagrams += 1
         self.last_active = now

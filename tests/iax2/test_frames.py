@@ -249,6 +249,34 @@ def trunk_frames(draw: st.DrawFn) -> MetaTrunkFrame:
     return MetaTrunkFrame(draw(st.integers(0, 0xFFFFFFFF)), tuple(entries), with_ts)
 
 
+@st.composite
+def uniform_trunk_frames(draw: st.DrawFn) -> MetaTrunkFrame:
+    """Every entry of one length, as one codec on every call sends them: the receive path
+    reads these with one unpack, up to a count past which it walks them one by one."""
+    with_ts = draw(st.booleans())
+    length = draw(st.integers(0, 12))
+    count = draw(st.sampled_from([1, 2, 7, 511, 512, 513, 600]))
+    calls = draw(st.lists(st.integers(0, 0xFFFF), min_size=count, max_size=count))
+    entries = tuple(TrunkEntry(call, bytes([i & 0xFF]) * length, i if with_ts else None)
+                    for i, call in enumerate(calls))
+    return MetaTrunkFrame(draw(st.integers(0, 0xFFFFFFFF)), entries, with_ts)
+
+
+@given(uniform_trunk_frames(), st.integers(1, 7))
+def test_uniform_trunk_frames_read_whole_or_refused_when_cut(frame: MetaTrunkFrame,
+                                                             cut: int) -> None:
+    data = frame.encode()
+    assert parse_datagram(data) == frame
+    entry_size = (6 if frame.with_timestamps else 4) + len(frame.entries[0].payload)
+    if cut % entry_size:  # the cut leaves a partial entry
+        with pytest.raises(MalformedFrame):
+            parse_datagram(data[:-cut])
+    else:
+        assert parse_datagram(data[:-cut]).entries == frame.entries[:-cut // entry_size]  # type: ignore[union-attr]
+    with pytest.raises(MalformedFrame):
+        parse_datagram(data + b"\x01")  # a partial entry header after the last entry
+
+
 @given(st.one_of(full_frames, mini_frames, video_frames, trunk_frames()))
 def test_decode_encode_identity(frame: FullFrame | MiniFrame | MetaVideoFrame | MetaTrunkFrame) -> None:
     assert parse_datagram(frame.encode()) == frame

@@ -216,3 +216,49 @@ def test_encrypted_trunk_call_keeps_encrypted_mini_frames() -> None:
     a.send_voice(x, Codec.ULAW, b"\x02" * 160, 1.02, 160)
     [data] = [d for d, _ in a.datagrams_to_send(1.02)]
     assert a.trunks.due is None and data[:2] != b"\0\0"
+
+
+@pytest.mark.parametrize("mtu", [0, 400])
+def test_relayed_trunk_entries_go_on_in_the_far_trunk_without_strangers(mtu: int) -> None:
+    """west -trunk-> node -trunk-> east: entries of bridged calls leave in the east trunk
+    with east's call numbers and the calls' timestamps; an unknown call's entry between
+    them goes nowhere, with or without trunkmtu splitting the far side's datagrams."""
+    settings = TrunkSettings(mtu=mtu, timestamps=True)
+    west, node, east = (_endpoint(1, settings), _endpoint(2, TrunkSettings(**_fields(settings))),
+                        _endpoint(3, TrunkSettings(**_fields(settings))))
+    pairs, east_calls = [], []
+    for _ in range(3):
+        w, n_w = _call(west, node, A, B, 0.0, Codec.ULAW)
+        n_e, e = _call(node, east, B, C, 0.0, Codec.ULAW)
+        node.set_trunk(n_w, True, 0.0)
+        node.set_trunk(n_e, True, 0.0)
+        # The first voice frame is full: it installs the relay.
+        west.send_voice(w, Codec.ULAW, b"\xff" * 160, 0.5, 160)
+        _pump(west, node, A, 0.5)
+        for event in drain(node):
+            if isinstance(event, VoiceReceived):
+                node.forward_voice(n_w, n_e, event.codec, event.payload, event.timestamp, 160,
+                                   0.5)
+        _pump(node, east, B, 0.5)
+        drain(east)
+        pairs.append((w, e))
+        east_calls.append(n_e)
+    stranger = TrunkEntry(999, b"\x99" * 160, 520)
+    entries = [TrunkEntry(w, _tag(i, 1), 520) for i, (w, _) in enumerate(pairs)]
+    meta = MetaTrunkFrame(520, (entries[0], entries[1], stranger, entries[2]), True)
+    node.receive_datagram(meta.encode(), A, 0.52)
+    out = [data for data, addr in node.datagrams_to_send(0.52) if addr == C]
+    if node.trunks.due is not None:
+        tick = _tick(node)
+        out += [data for data, addr in node.datagrams_to_send(tick) if addr == C]
+    sent = [entry for data in out for entry in parse_datagram(data).entries]  # type: ignore[union-attr]
+    assert [(entry.call, entry.payload) for entry in sent] == [
+        (n_e, _tag(i, 1)) for i, n_e in enumerate(east_calls)]
+    assert node.stats.unknown_call == 1
+    for data in out:
+        east.receive_datagram(data, B, 0.53)
+    voices = {e.callno: e for e in drain(east) if isinstance(e, VoiceReceived)}
+    assert {callno: v.payload for callno, v in voices.items()} == {
+        e: _tag(i, 1) for i, (_, e) in enumerate(pairs)}
+    assert {v.timestamp for v in voices.values()} == {520}
+    assert len(out) == (1 if not mtu else 2)
