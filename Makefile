@@ -5,10 +5,13 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PYTHON ?= python3
 # Debian packages: PortAudio for local phones; libgsm for the GSM codec; espeak-ng speaks the
-# prompts at install time; tshark, nmap and iaxmodem are test peers; systemd's
+# prompts at install time (and a phone box's location); linux-libc-dev lets pip build evdev;
+# tshark, nmap and iaxmodem are test peers; PulseAudio (a null sink, reached through the
+# ALSA pulse plugin) is the clocked sound device of the local-phone tests; systemd's
 # systemd-analyze checks the service unit; the Realtime tests and bench run a private
 # PostgreSQL server.
-APT_PACKAGES := libportaudio2 libgsm1 espeak-ng tshark nmap iaxmodem systemd postgresql
+APT_PACKAGES := libportaudio2 libgsm1 espeak-ng linux-libc-dev tshark nmap iaxmodem \
+	libasound2-plugins pulseaudio pulseaudio-utils systemd postgresql
 STAMP := $(VENV)/.installed
 # The English core prompts, spoken by espeak-ng into the package (not kept in git).
 SOUNDS := pbxedge/sounds/.generated

@@ -50,8 +50,10 @@ from pbxedge.iaxservice.service import IaxService
 from pbxedge.manager.service import ManagerService
 from pbxedge.manager.state import IaxView, ManagerContext
 from pbxedge.metrics.collector import NodeMetrics
+from pbxedge.metrics.phonebox import PhoneBoxCollector
 from pbxedge.metrics.server import MetricsService
 from pbxedge.paths import NodePaths
+from pbxedge.phones.service import PhoneService
 from pbxedge.pidfile import PidFile, PidFileError
 from pbxedge.private_state import make_state_private
 from pbxedge.realtime.service import RealtimeService
@@ -219,8 +221,8 @@ def _iax_services(config: IaxConfig, paths: NodePaths, files: LoadedFiles, store
                   registry: CommandRegistry, reloader: Reloader, info: CoreInfo,
                   events: EventBus, request_stop: Callable[[], None]) -> list[Service]:
     """The dialplan and the IAX2 side: endpoint and transport, registrations, calls, and
-    their metrics; then the manager interface (when manager.conf enables it); each
-    registers what a reload changes."""
+    their metrics; the local phones of console.conf; then the manager interface (when
+    manager.conf enables it); each registers what a reload changes."""
     engine = _dialplan_engine(paths, files, store)
     engine.services.events = events
     register_dialplan_commands(registry, engine)
@@ -243,10 +245,17 @@ def _iax_services(config: IaxConfig, paths: NodePaths, files: LoadedFiles, store
     calls = CallService(iax, config=config, keys=keys, store=store, engine=engine,
                         peers=registrations, media_env=media, cdr=cdr,
                         realtime=realtime.accounts if realtime is not None else None)
-    metrics = MetricsService(
-        NodeMetrics(calls, registrations, started_at=lambda: info.started_at,
-                    last_reload=lambda: info.last_reload),
-        config.general.metrics)
+    node_metrics = NodeMetrics(calls, registrations, started_at=lambda: info.started_at,
+                               last_reload=lambda: info.last_reload)
+    metrics = MetricsService(node_metrics, config.general.metrics)
+    phones = None
+    if files.console.phones:
+        phones = PhoneService(files.console, engine=engine, dialer=calls.dialer, store=store,
+                              state_dir=paths.state, media_env=media,
+                              indications=files.indications, cdr=cdr)
+        calls.channel_sources.append(phones)
+        if phones.boxes:
+            node_metrics.registry.register(PhoneBoxCollector(phones.boxes))
     # The console shows what is in force, which a reload changes.
     register_iax2_commands(registry, lambda: calls.config)
     register_keys_commands(registry, lambda: calls.keys)
@@ -277,6 +286,8 @@ def _iax_services(config: IaxConfig, paths: NodePaths, files: LoadedFiles, store
 
     def apply_indications(loaded: LoadedFiles) -> list[str]:
         engine.services.indications = loaded.indications
+        if phones is not None:
+            phones.indications = loaded.indications
         return []
 
     def apply_cdr(loaded: LoadedFiles) -> list[str]:
@@ -309,12 +320,19 @@ def _iax_services(config: IaxConfig, paths: NodePaths, files: LoadedFiles, store
             return manager.reconfigure(loaded.manager)
         return ["manager: enabled at the next start"] if loaded.manager.enabled else []
 
+    def apply_console(loaded: LoadedFiles) -> list[str]:
+        if phones is not None:
+            return phones.reconfigure(loaded.console)
+        return ["local phones: at the next start"] if loaded.console.phones else []
+
     for part, applier in ((Part.IAX, apply_iax), (Part.DIALPLAN, apply_dialplan),
                           (Part.MOH, apply_moh), (Part.INDICATIONS, apply_indications),
                           (Part.CDR, apply_cdr), (Part.LOGGER, apply_logger),
-                          (Part.MANAGER, apply_manager)):
+                          (Part.MANAGER, apply_manager), (Part.CONSOLE, apply_console)):
         reloader.add(part, applier)
     services: list[Service] = [iax, registrations, calls, metrics]
+    if phones is not None:
+        services.append(phones)
     if manager is not None:
         services.append(manager)
     # First to start: the others look accounts up and queue writes through it.

@@ -28,7 +28,7 @@ from pbxedge.media.fileformats import SoundWriter
 from pbxedge.media.tones import ToneGenerator
 from pbxedge.paths import PACKAGE_SOUNDS
 
-__all__ = ["PROMPTS", "generate"]
+__all__ = ["PROMPTS", "generate", "speak_to_file"]
 
 _NUMBERS = {
     0: "zero", 1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven",
@@ -75,6 +75,12 @@ PROMPTS: dict[str, str] = {
     "vm-enter-num-to-call": "Please enter the number you wish to call.",
     "connecting": "Your call is being connected.",
     "help-is-on-the-way": "Your call has been answered. Help is on the way.",
+    # What a phone box says to the desk it calls.
+    "alarm-intro": "This is an emergency call from a lift alarm.",
+    "alarm-location-is": "The alarm comes from",
+    "alarm-press-to-ack": "To acknowledge the alarm, press",
+    "alarm-acknowledged": "The alarm is acknowledged. You are connected to the lift.",
+    "alarm-not-acked": "The alarm was not acknowledged. The next number is being called.",
 }
 
 
@@ -87,6 +93,17 @@ def _speak(text: str) -> np.ndarray:
         pcm = np.frombuffer(reader.readframes(reader.getnframes()), dtype="<i2")
     out: np.ndarray = soxr.resample(pcm.astype(np.float32), rate, 8000)
     return np.clip(np.round(out), -32768, 32767).astype(np.int16)
+
+
+def speak_to_file(text: str, path: Path) -> None:
+    """Speak *text* into the sound file *path* (an Asterisk ``.wav``, 8 kHz)."""
+    _write(path, _speak(text))
+
+
+def _write(path: Path, pcm: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with SoundWriter(path) as sound:
+        sound.write(pcm.astype(">i2").tobytes())  # wire convention: slin big-endian
 
 
 def _beep() -> np.ndarray:
@@ -118,9 +135,7 @@ def generate(folder: Path, language: str = "en") -> int:
     for name, spec in MOH_TUNES.items():
         sounds[folder / f"{name}.wav"] = partial(_tune, spec)
     for path, make in sounds.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with SoundWriter(path) as sound:
-            sound.write(make().astype(">i2").tobytes())  # wire convention: slin big-endian
+        _write(path, make())
     return len(sounds)
 
 

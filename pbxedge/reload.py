@@ -38,13 +38,14 @@ MODULES: dict[Part, str] = {
     Part.INDICATIONS: "indications",
     Part.CDR: "cdr",
     Part.MANAGER: "manager",
+    Part.CONSOLE: "chan_console.so",
 }
 # Other names an admin may type for them (with or without ".so").
 _ALIASES: dict[str, Part] = {
     "chan_iax2": Part.IAX, "iax2": Part.IAX, "res_crypto": Part.IAX,
     "pbx_config": Part.DIALPLAN, "dialplan": Part.DIALPLAN, "extensions": Part.DIALPLAN,
     "res_musiconhold": Part.MOH, "moh": Part.MOH, "musiconhold": Part.MOH,
-    "cdr_csv": Part.CDR, "res_indications": Part.INDICATIONS,
+    "cdr_csv": Part.CDR, "res_indications": Part.INDICATIONS, "console": Part.CONSOLE,
 }
 
 # What a part's applier does with the files read: returns lines saying what changed.

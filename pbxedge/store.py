@@ -10,7 +10,9 @@ It replaces Asterisk's astdb and holds:
 - **an astdb-like key/value store** (families and keys, stored as ``/family/key`` like astdb), used
   by AGI ``DATABASE`` commands, ``dbsecret=family/key`` and the ``database show`` console view;
 - the call detail records, and an **outbox** of writes for a shared Realtime database
-  (registration updates, CDRs), kept until that database has them.
+  (registration updates, CDRs), kept until that database has them;
+- the **alarms and self tests of phone boxes** (an alarm is written at every step, so a restart
+  resumes it).
 
 Registrations also appear in the key/value view under the family ``IAX/Registry``, as astdb shows
 them, with the value ``host:port:remaining``:
@@ -65,15 +67,23 @@ __all__ = [
     "ReservedFamilyError",
     "Store",
     "StoreError",
+    "StoredAlarm",
+    "StoredBoxTest",
     "StoredRegistration",
     "format_database_show",
 ]
 
 DEFAULT_FILENAME = "pbxedge.sqlite3"
 REGISTRY_FAMILY = "IAX/Registry"
-SCHEMA_VERSION = 3
-# Older versions the store upgrades in place: version -> the tables it lacks.
-_MIGRATIONS: dict[int, tuple[str, ...]] = {1: ("cdr", "outbox"), 2: ("outbox",)}
+SCHEMA_VERSION = 4
+# Older versions the store upgrades in place: version -> the tables it may lack (an upgrade
+# creates those that are missing). Version 3 was written in two forms, one with the Realtime
+# outbox and one with the phone-box tables; version 4 has both, so either 3 upgrades.
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: ("cdr", "outbox", "alarms", "box_tests"),
+    2: ("outbox", "alarms", "box_tests"),
+    3: ("outbox", "alarms", "box_tests"),
+}
 
 # How long a write waits for another connection's lock before failing.  Only another pbxedge
 # process (or a human with the sqlite3 shell) can hold it, so a short wait is plenty and keeps the
@@ -106,6 +116,19 @@ _SCHEMA: dict[str, str] = {
         " duration INTEGER NOT NULL, billsec INTEGER NOT NULL, disposition TEXT NOT NULL,"
         " amaflags TEXT NOT NULL, uniqueid TEXT, userfield TEXT, linkedid TEXT)"
     ),
+    # A phone box's alarm from the press until a person acknowledges it (or the box gives
+    # up): written at every step, so a restart resumes it where it was.
+    "alarms": (
+        "CREATE TABLE alarms ("
+        " id INTEGER PRIMARY KEY, box TEXT NOT NULL, started_at REAL NOT NULL,"
+        " state TEXT NOT NULL, attempts INTEGER NOT NULL, next_target INTEGER NOT NULL,"
+        " closed_at REAL, closed_by TEXT)"
+    ),
+    "box_tests": (
+        "CREATE TABLE box_tests ("
+        " id INTEGER PRIMARY KEY, box TEXT NOT NULL, at REAL NOT NULL,"
+        " passed INTEGER NOT NULL, detail TEXT NOT NULL)"
+    ),
     # Writes for a shared database, kept until it has them (see OutboxEntry).
     "outbox": (
         "CREATE TABLE outbox ("
@@ -125,6 +148,9 @@ _EXPECTED_COLUMNS: dict[str, tuple[str, ...]] = {
     "registrations": ("peer", "host", "port", "expires_at", "refresh", "username"),
     "kv": ("key", "value"),
     "cdr": _CDR_COLUMNS,
+    "alarms": ("id", "box", "started_at", "state", "attempts", "next_target", "closed_at",
+               "closed_by"),
+    "box_tests": ("id", "box", "at", "passed", "detail"),
     "outbox": ("id", "target", "kind", "key", "payload", "attempts"),
 }
 # Files SQLite keeps beside the database; they belong to it and move aside with it.
@@ -161,6 +187,30 @@ class StoredRegistration:
     def remaining(self, now: float) -> float:
         """Seconds left at unix time ``now`` (0 once expired)."""
         return max(0.0, self.expires_at - now)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAlarm:
+    """A phone box's alarm as persisted (``state``: pending, acknowledged, given-up)."""
+
+    id: int
+    box: str
+    started_at: float
+    state: str
+    attempts: int
+    next_target: int
+    closed_at: float | None = None
+    closed_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBoxTest:
+    """The outcome of a phone box's periodic self test."""
+
+    box: str
+    at: float
+    passed: bool
+    detail: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,6 +318,51 @@ class Store:
             rows = db.execute("SELECT * FROM cdr ORDER BY id").fetchall()
         return [dict(zip(_CDR_COLUMNS, row, strict=True)) for row in rows]
 
+    # ------------------------------------------------------------------ phone boxes
+
+    def open_alarm(self, box: str, started_at: float) -> StoredAlarm:
+        """Record a new pending alarm of *box*."""
+        with self._write() as db:
+            cursor = db.execute(
+                "INSERT INTO alarms (box, started_at, state, attempts, next_target)"
+                " VALUES (?, ?, 'pending', 0, 0)", (box, started_at))
+            alarm_id = int(cursor.lastrowid or 0)
+        return StoredAlarm(alarm_id, box, started_at, "pending", 0, 0)
+
+    def update_alarm(self, alarm_id: int, attempts: int, next_target: int) -> None:
+        with self._write() as db:
+            db.execute("UPDATE alarms SET attempts = ?, next_target = ? WHERE id = ?",
+                       (attempts, next_target, alarm_id))
+
+    def close_alarm(self, alarm_id: int, state: str, closed_at: float,
+                    closed_by: str | None = None) -> None:
+        with self._write() as db:
+            db.execute("UPDATE alarms SET state = ?, closed_at = ?, closed_by = ? WHERE id = ?",
+                       (state, closed_at, closed_by, alarm_id))
+
+    def pending_alarm(self, box: str) -> StoredAlarm | None:
+        """The alarm of *box* still waiting for a person, oldest first."""
+        with self._read() as db:
+            row = db.execute("SELECT * FROM alarms WHERE box = ? AND state = 'pending'"
+                             " ORDER BY id LIMIT 1", (box,)).fetchone()
+        return StoredAlarm(*row) if row is not None else None
+
+    def last_alarm(self, box: str) -> StoredAlarm | None:
+        with self._read() as db:
+            row = db.execute("SELECT * FROM alarms WHERE box = ? ORDER BY id DESC LIMIT 1",
+                             (box,)).fetchone()
+        return StoredAlarm(*row) if row is not None else None
+
+    def save_box_test(self, box: str, at: float, passed: bool, detail: str) -> None:
+        with self._write() as db:
+            db.execute("INSERT INTO box_tests (box, at, passed, detail) VALUES (?, ?, ?, ?)",
+                       (box, at, int(passed), detail))
+
+    def last_box_test(self, box: str) -> StoredBoxTest | None:
+        with self._read() as db:
+            row = db.execute("SELECT box, at, passed, detail FROM box_tests WHERE box = ?"
+                             " ORDER BY id DESC LIMIT 1", (box,)).fetchone()
+        return StoredBoxTest(str(row[0]), float(row[1]), bool(row[2]), str(row[3])) if row else None
     # ------------------------------------------------------------------ outbox
 
     def outbox_add(self, target: str, kind: str, payload: str, *, key: str | None = None) -> None:

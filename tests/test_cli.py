@@ -55,6 +55,14 @@ def test_check_broken_dialplan_exits_1(
     assert f"{dialplan}:3: error: " in capsys.readouterr().out
 
 
+def test_check_reads_console_conf(confdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    console = confdir / "console.conf"
+    console.write_text("[lift]\ninput_device = default\noutput_device = default\n"
+                       "ack_digit = 55\nalarm_targets = IAX2/desk/100\n")
+    assert main(["-c", str(confdir / "iax.conf"), "--check"]) == 1
+    assert f"{console}:4: error: ack_digit: '55' is not valid" in capsys.readouterr().out
+
+
 def test_check_reads_the_extensions_option(
     confdir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -127,6 +127,11 @@ def test_the_dialplan_imports_neither_protocol_nor_node(module: str) -> None:
     assert sorted(n for n in GRAPH[module] if within(n, DIALPLAN_MUST_NOT_IMPORT)) == []
 
 
+@pytest.mark.parametrize("module", sorted(m for m in GRAPH if "sounddevice" in GRAPH[m]))
+def test_only_the_audio_package_touches_portaudio(module: str) -> None:
+    assert within(module, ("pbxedge.audio",)), f"{module} imports sounddevice"
+
+
 @pytest.mark.parametrize("module", sorted(m for m in GRAPH if within(m, ("pbxedge.load",))))
 def test_the_load_tool_imports_only_core_media_and_transport(module: str) -> None:
     node_parts = sorted(n for n in GRAPH[module]

@@ -11,6 +11,7 @@ import pytest
 
 from pbxedge.store import (
     DEFAULT_FILENAME,
+    SCHEMA_VERSION,
     ReservedFamilyError,
     Store,
     StoredRegistration,
@@ -69,7 +70,7 @@ def test_schema_version_is_recorded(db_path: Path) -> None:
     open_clean(db_path).close()
     with sqlite3.connect(db_path) as raw:
         assert raw.execute("SELECT value FROM meta WHERE name='schema_version'").fetchone() == (
-            "3",
+            "4",
         )
 
 
@@ -407,16 +408,60 @@ def test_simultaneous_first_opens_create_one_schema(db_path: Path) -> None:
         assert len(store.db_show("threads")) == 8
 
 
-def test_a_version_2_file_gains_the_outbox_and_keeps_its_state(db_path: Path) -> None:
+def test_a_phone_box_alarm_is_kept_until_it_is_closed(db_path: Path) -> None:
+    with open_clean(db_path) as store:
+        alarm = store.open_alarm("lift", T0)
+        store.update_alarm(alarm.id, 3, 2)
+        other = store.open_alarm("hall", T0 + 1)
+    with open_clean(db_path) as store:  # a restart
+        pending = store.pending_alarm("lift")
+        assert pending is not None and (pending.attempts, pending.next_target) == (3, 2)
+        store.close_alarm(alarm.id, "acknowledged", T0 + 40, "IAX2/desk/100")
+        assert store.pending_alarm("lift") is None
+        assert store.pending_alarm("hall") == other
+        last = store.last_alarm("lift")
+        assert last is not None and (last.state, last.closed_at, last.closed_by) == (
+            "acknowledged", T0 + 40, "IAX2/desk/100")
+        assert store.last_box_test("lift") is None
+        store.save_box_test("lift", T0, False, "tone not heard")
+        store.save_box_test("lift", T0 + 60, True, "tone heard")
+        test = store.last_box_test("lift")
+        assert test is not None and (test.at, test.passed, test.detail) == (
+            T0 + 60, True, "tone heard")
+
+
+
+# Each earlier form of the file, as the tables it lacks compared with today's: version 3 was
+# written in two forms (with the Realtime outbox, or with the phone-box tables).
+EARLIER_FORMS = {
+    "1": ("cdr", "outbox", "alarms", "box_tests"),
+    "2": ("outbox", "alarms", "box_tests"),
+    "3 with the outbox": ("alarms", "box_tests"),
+    "3 with the phone-box tables": ("outbox",),
+}
+
+
+@pytest.mark.parametrize("form", sorted(EARLIER_FORMS))
+def test_every_earlier_state_file_upgrades_and_keeps_its_state(db_path: Path, form: str) -> None:
     with open_clean(db_path) as store:
         store.db_put("fam", "key", "kept")
+        store.save_registration("peer", "127.0.0.1", 4569, T0 + 60, 60)
     with sqlite3.connect(db_path) as raw:
-        raw.execute("DROP TABLE outbox")
-        raw.execute("UPDATE meta SET value = '2' WHERE name = 'schema_version'")
+        for table in EARLIER_FORMS[form]:
+            raw.execute(f"DROP TABLE {table}")
+        raw.execute("UPDATE meta SET value = ? WHERE name = 'schema_version'", (form[0],))
     with open_clean(db_path) as store:
         assert store.db_get("fam", "key") == "kept"
+        assert [r.peer for r in store.load_registrations(T0)] == ["peer"]
         store.outbox_add("config", "register", "{}", key="box")
         assert store.outbox_count() == 1
+        assert store.open_alarm("lift", T0).state == "pending"
+        store.save_box_test("lift", T0, True, "tone heard")
+        assert store.cdrs() == []
+    assert corrupt_files(db_path) == []
+    with sqlite3.connect(db_path) as raw:
+        assert raw.execute("SELECT value FROM meta WHERE name='schema_version'").fetchone() == (
+            str(SCHEMA_VERSION),)
 
 
 def test_outbox_keeps_the_latest_write_per_key_in_order(db_path: Path) -> None:

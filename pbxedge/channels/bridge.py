@@ -3,7 +3,7 @@
 Two IAX2 legs of this node relay voice inside the endpoint (no frame object per packet once
 the codecs agree, see :meth:`MediaChannel.relay_voice_to`); any other pair passes frames
 through :meth:`MediaChannel.write`, which transcodes when the formats differ. DTMF crosses
-as it came (BEGIN as BEGIN, END as END), TEXT as text.
+as it came (BEGIN as BEGIN, END as END), TEXT as text, a hook flash as a flash.
 
 Hold follows each side's ``mohinterpret``: ``passthrough`` sends HOLD/UNHOLD on to that
 side's leg; any other value plays that class of music on hold to it (or the holder's
@@ -38,12 +38,13 @@ def _join(src: MediaChannel, dst: MediaChannel, nursery: trio.Nursery) -> None:
     """Route what *src* receives to *dst*."""
     src.bridged = dst
     relayed = src.relay_voice_to(dst)
-    src.use_jitterbuffer(not relayed)
+    src.use_jitterbuffer(not relayed and not dst.buffers_audio)
     src.take_audio(
         None if relayed else dst.write,
         lambda digit, begin: dst.send_digit(digit, begin=begin),
         dst.send_text_now,
         _hold_for(dst, src, nursery),
+        dst.send_flash,
     )
 
 

@@ -378,3 +378,6 @@ class IaxChannel(MediaChannel):
 
     def _emit_hold(self, on: bool) -> None:
         self._link.send_control(ControlSubclass.HOLD if on else ControlSubclass.UNHOLD)
+
+    def _emit_flash(self) -> None:
+        self._link.send_control(ControlSubclass.FLASH)

@@ -49,7 +49,7 @@ from pbxedge.media.formats import Format, PayloadError
 from pbxedge.media.sounds import FoundSound, find_sound
 from pbxedge.media.translate import Translator
 
-__all__ = ["AudioSink", "MediaChannel", "MediaEnv", "VoiceFrame"]
+__all__ = ["AudioSink", "MediaChannel", "MediaEnv", "VoiceFrame", "file_frames"]
 
 logger = logging.getLogger("pbxedge.channels")
 
@@ -64,6 +64,7 @@ AudioSink = Callable[[VoiceFrame], None]
 DigitSink = Callable[[str, bool], None]  # (digit, is_begin)
 TextSink = Callable[[str], object]
 HoldSink = Callable[[bool], None]
+FlashSink = Callable[[], None]
 
 
 @dataclass
@@ -78,6 +79,11 @@ class MediaEnv:
 class MediaChannel:
     """The audio half of a channel; subclasses add the signalling of their leg."""
 
+    technology = ""  # the kind of leg, first in its name ("IAX2", "Console")
+    # True for a leg that dejitters what it is sent itself (a local phone's loudspeaker):
+    # a bridge then leaves the other leg's jitter buffer off, so audio is buffered once.
+    buffers_audio = False
+
     def __init__(self, name: str, env: MediaEnv, nursery: trio.Nursery,
                  native: Format | None) -> None:
         self._media_name = name
@@ -85,10 +91,12 @@ class MediaChannel:
         self._nursery = nursery
         self.native = native
         self.language = "en"
+        self.hangup_cause = 0
         self._audio_sink: AudioSink | None = None
         self._digit_sink: DigitSink | None = None
         self._text_sink: TextSink | None = None
         self._hold_sink: HoldSink | None = None
+        self._flash_sink: FlashSink | None = None
         self.mohinterpret = "default"  # what this side hears when the other holds
         self.mohsuggest = ""  # the class this side suggests to whoever it holds
         self._digits: deque[str] = deque()
@@ -110,6 +118,10 @@ class MediaChannel:
         self.dial_peer = ""  # the channel the last Dial answered on, or tried last
         self.bridged: MediaChannel | None = None  # the other side while a bridge joins us
 
+    @property
+    def name(self) -> str:
+        return self._media_name
+
     # -- what a subclass provides ---------------------------------------------------------
 
     def _emit_voice(self, frame: VoiceFrame) -> None:
@@ -125,8 +137,19 @@ class MediaChannel:
     def _emit_hold(self, on: bool) -> None:
         """Tell the leg it is held (HOLD/UNHOLD); legs that cannot are silent."""
 
+    def _emit_flash(self) -> None:
+        """A hook flash for the leg (CONTROL FLASH); legs that cannot are silent."""
+
     @property
     def state(self) -> ChannelState:
+        raise NotImplementedError
+
+    @property
+    def uniqueid(self) -> str:
+        raise NotImplementedError
+
+    async def hangup(self, cause: int) -> None:
+        """End the call from this side."""
         raise NotImplementedError
 
     # -- life -----------------------------------------------------------------------------
@@ -207,15 +230,23 @@ class MediaChannel:
         if sink is not None:
             sink(on)
 
+    def receive_flash(self) -> None:
+        """The leg flashed the hook; only a bridge passes it on."""
+        sink = self._flash_sink
+        if sink is not None:
+            sink()
+
     # -- who holds the audio --------------------------------------------------------------
 
     def take_audio(self, audio: AudioSink | None, digits: DigitSink | None = None,
-                   text: TextSink | None = None, hold: HoldSink | None = None) -> None:
+                   text: TextSink | None = None, hold: HoldSink | None = None,
+                   flash: FlashSink | None = None) -> None:
         """Route what the leg receives to these callables (None: back to the dialplan)."""
         self._audio_sink = audio
         self._digit_sink = digits
         self._text_sink = text
         self._hold_sink = hold
+        self._flash_sink = flash
         if audio is not None:
             unread = list(self._unread)
             self._unread.clear()
@@ -270,6 +301,10 @@ class MediaChannel:
     def send_hold(self, on: bool) -> None:
         if not self.is_hungup:
             self._emit_hold(on)
+
+    def send_flash(self) -> None:
+        if not self.is_hungup:
+            self._emit_flash()
 
     def send_text_now(self, text: str) -> bool:
         if self.is_hungup:
@@ -342,7 +377,7 @@ class MediaChannel:
         self._unread.clear()
         verbose(3, f"<{self._media_name}> Playing '{found.path.stem}.{found.format.value}' "
                    f"(language '{self.language}')")
-        frames = _file_frames(found.path, offset)
+        frames = file_frames(found.path, offset)
         played = offset
         next_at = trio.current_time()
         try:
@@ -422,7 +457,7 @@ class MediaChannel:
                     found = self._find(name)
                     if found is None:
                         continue
-                    for frame in _file_frames(found.path, 0):
+                    for frame in file_frames(found.path, 0):
                         played_any = True
                         yield frame
                 if not played_any:
@@ -524,7 +559,7 @@ class MediaChannel:
         return RecordResult(status, pressed, samples)
 
 
-def _file_frames(path: Path, offset: int) -> Generator[VoiceFrame, None, None]:
+def file_frames(path: Path, offset: int) -> Generator[VoiceFrame, None, None]:
     """The frames of a sound file as Asterisk reads them, from sample *offset*; a file
     that cannot be read is logged and plays as nothing."""
     try:

@@ -24,6 +24,7 @@ from pbxedge.logconf import LoggerConfig, load_logger_config
 from pbxedge.manager.config import ManagerConfig, load_manager_config
 from pbxedge.media.indications import Indications
 from pbxedge.paths import PACKAGE_SOUNDS, NodePaths
+from pbxedge.phones.config import ConsoleConfig, load_console_config
 from pbxedge.realtime.settings import RealtimeSettings, load_realtime_settings
 
 __all__ = ["ALL_PARTS", "LoadedFiles", "Part", "Problem", "load_node_files"]
@@ -40,6 +41,7 @@ class Part(StrEnum):
     INDICATIONS = "indications"  # indications.conf
     CDR = "cdr"  # cdr.conf
     MANAGER = "manager"  # manager.conf
+    CONSOLE = "console"  # console.conf (local phones and phone boxes)
 
 
 ALL_PARTS = frozenset(Part)
@@ -67,6 +69,7 @@ class LoadedFiles:
     moh: MohClasses = field(default_factory=MohClasses)
     indications: Indications = field(default_factory=Indications.builtin)
     cdr: CdrConfig = field(default_factory=CdrConfig)
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     realtime: RealtimeSettings = field(default_factory=RealtimeSettings)
     manager: ManagerConfig = field(default_factory=ManagerConfig)
@@ -204,5 +207,8 @@ def load_node_files(paths: NodePaths, parts: Collection[Part] = ALL_PARTS,
         _add(loaded, problems)
     if Part.MANAGER in parts:
         loaded.manager, problems = load_manager_config(paths.config_dir / "manager.conf")
+        _add(loaded, problems)
+    if Part.CONSOLE in parts:
+        loaded.console, problems = load_console_config(paths.config_dir / "console.conf")
         _add(loaded, problems)
     return loaded

@@ -7,6 +7,7 @@ commands; they see it only through :class:`CallHost`, so neither imports the oth
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from typing import Protocol
 
 import trio
@@ -14,7 +15,7 @@ import trio
 from dialplan.engine import Engine
 from pbxedge.cdr.recorder import CdrRecorder
 from pbxedge.channels.iax import IaxChannel
-from pbxedge.channels.media import MediaEnv
+from pbxedge.channels.media import MediaChannel, MediaEnv
 from pbxedge.config.iax_models import IaxConfig
 from pbxedge.iax2.auth import AuthMethodMemory, AuthRequestCounter, SecretResolver
 from pbxedge.iaxservice.peers import PeerDirectory
@@ -23,7 +24,24 @@ from pbxedge.keys import KeyStore
 from pbxedge.media.jitterbuffer import JitterBufferSettings
 from pbxedge.realtime.accounts import RealtimeAccounts
 
-__all__ = ["CallHost"]
+__all__ = ["CallHost", "ChannelSource"]
+
+
+class ChannelSource(Protocol):
+    """The channels of another technology of the node (local phones), which the console's
+    ``core show channels`` lists with the IAX2 ones."""
+
+    def live_channels(self) -> Sequence[MediaChannel]: ...
+
+    @property
+    def active_calls(self) -> int:
+        """Of those, the ones running the dialplan."""
+        ...
+
+    @property
+    def processed(self) -> int:
+        """Calls of theirs that ran the dialplan since start."""
+        ...
 
 
 class CallHost(Protocol):
@@ -40,6 +58,7 @@ class CallHost(Protocol):
     media_env: MediaEnv  # sound folders and music on hold for the channels
     cdr: CdrRecorder | None  # where finished calls leave their record
     realtime: RealtimeAccounts | None  # users and peers of the realtime table (extconfig.conf)
+    channel_sources: list[ChannelSource]  # the node's other channels, for the console
 
     def jitter_settings(self, enabled: bool) -> JitterBufferSettings | None:
         """The jitter buffer for a user or peer with ``jitterbuffer=yes``, else None."""

@@ -28,6 +28,7 @@ from pbxedge.iax2.callstate import CallStateError
 from pbxedge.iax2.endpoint import UnknownCall
 from pbxedge.iax2.enums import Cause, IaxSubclass
 from pbxedge.iax2.events import NewCall
+from pbxedge.iaxservice.call_host import ChannelSource
 from pbxedge.iaxservice.channel_commands import register_channel_commands
 from pbxedge.iaxservice.inbound import InboundCall
 from pbxedge.iaxservice.outbound import IaxDialer
@@ -71,6 +72,7 @@ class CallService:
         self._channels: dict[str, tuple[IaxChannel, int]] = {}
         self._calls: set[str] = set()  # channels running the dialplan: one per call
         self.processed = 0
+        self.channel_sources: list[ChannelSource] = []
         # For the metrics: channels opened by direction, and closed by hangup cause.
         self.started: Counter[str] = Counter()
         self.ended: Counter[int] = Counter()

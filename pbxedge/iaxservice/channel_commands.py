@@ -2,8 +2,9 @@
 
 ``iax2 show channels``, ``iax2 show netstats``, ``iax2 show stats``,
 ``iax2 show callnumber usage [IP]``, ``iax2 set debug on|off|peer NAME``,
-``core show channels`` and ``channel request hangup NAME|all``. The printf formats are
-Asterisk's, kept as C-style ``%`` formats so they can be compared with chan_iax2.c.
+``core show channels`` and ``channel request hangup NAME|all`` (these two also see the
+node's other channels, its local phones). The printf formats are Asterisk's, kept as C-style
+``%`` formats so they can be compared with chan_iax2.c.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import time
 from collections.abc import Callable
 
 from pbxedge.channels.iax import IaxChannel
+from pbxedge.channels.media import MediaChannel
 from pbxedge.control.registry import CommandContext, CommandRegistry, Handler, UsageError
 from pbxedge.iax2.call import CallInfo
 from pbxedge.iax2.callstate import CallState
@@ -185,18 +187,27 @@ def show_callnumber_usage(svc: CallHost, ip: str | None) -> str:
     return "".join(out)
 
 
+def _all_channels(svc: CallHost) -> list[MediaChannel]:
+    """Every live channel of the node, oldest first."""
+    channels: list[MediaChannel] = [channel for channel, _ in svc.channels()]
+    for source in svc.channel_sources:
+        channels.extend(source.live_channels())
+    return sorted(channels, key=lambda channel: channel.created_at)
+
+
 def show_core_channels(svc: CallHost) -> str:
     out = [_CORE_FORMAT % ("Channel", "Location", "State", "Application(Data)")]
-    channels = [channel for channel, _ in svc.channels()]
+    channels = _all_channels(svc)
     for channel in channels:
         where = svc.engine.location(channel.name)
         out.append(_CORE_FORMAT % (channel.name, where.location if where else "(None)",
                                    _STATE_NAMES.get(channel.state.value, channel.state.value),
                                    where.application if where else "(None)"))
-    calls = svc.active_calls
+    calls = svc.active_calls + sum(source.active_calls for source in svc.channel_sources)
+    processed = svc.processed + sum(source.processed for source in svc.channel_sources)
     out.append(f"{len(channels)} active channel{_ess(len(channels))}\n")
     out.append(f"{calls} active call{_ess(calls)}\n")
-    out.append(f"{svc.processed} call{_ess(svc.processed)} processed\n")
+    out.append(f"{processed} call{_ess(processed)} processed\n")
     return "".join(out)
 
 
@@ -260,13 +271,11 @@ def register_channel_commands(registry: CommandRegistry, svc: CallHost) -> None:
     def hangup(ctx: CommandContext, args: list[str]) -> str:
         if len(args) != 1:
             raise UsageError
-        if args[0].lower() == "all":
-            targets = [channel for channel, _ in svc.channels()]
-        else:
-            found = svc.channel_named(args[0])
-            if found is None:
+        targets = _all_channels(svc)
+        if args[0].lower() != "all":
+            targets = [channel for channel in targets if channel.name == args[0]][-1:]
+            if not targets:
                 return f"{args[0]} is not a known channel\n"
-            targets = [found]
         lines = []
         for channel in targets:
             svc.nursery.start_soon(channel.hangup, int(Cause.NORMAL_CLEARING))

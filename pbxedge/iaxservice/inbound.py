@@ -93,11 +93,14 @@ def cause_of(frame: FullFrame) -> int:
 
 
 def deliver_to_channel(channel: IaxChannel, frame: FullFrame) -> bool:
-    """DTMF, TEXT and HOLD/UNHOLD go to the channel (which relays them when bridged);
-    False for any other frame."""
+    """DTMF, TEXT, HOLD/UNHOLD and FLASH go to the channel (which relays them when
+    bridged); False for any other frame."""
     if frame.frametype == FrameType.CONTROL and frame.subclass in (ControlSubclass.HOLD,
                                                                    ControlSubclass.UNHOLD):
         channel.remote_hold(frame.subclass == ControlSubclass.HOLD)
+        return True
+    if frame.frametype == FrameType.CONTROL and frame.subclass == ControlSubclass.FLASH:
+        channel.receive_flash()
         return True
     if frame.frametype in (FrameType.DTMF_END, FrameType.DTMF_BEGIN):
         if 0 < frame.subclass < 128:

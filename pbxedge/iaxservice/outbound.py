@@ -1,9 +1,14 @@
-"""Outgoing IAX2 calls: the dialplan's :class:`~dialplan.dialer.Dialer`.
+"""Outgoing IAX2 calls: the ``IAX2`` technology of the node's dialer.
+
+:class:`IaxDialer` is the node's :class:`~pbxedge.channels.dial.Dialer` (the race of the
+legs, the bridge and the manager's Originate live there) with :class:`IaxTechnology`
+placing the ``IAX2/…`` legs.
 
 ``Dial(IAX2/[user[:secret|:[key]]@]peer[:port][/exten[@context]][/options])`` resolves the
-target (peer defaults, §8.1), sends a NEW built like Asterisk's (§7.2), answers the
-AUTHREQ (RSA, MD5 or plaintext; with encryption the key is set *before* the AUTHREP so
-that it already travels encrypted, §5.2), then maps what comes back to ``DIALSTATUS``:
+target (peer defaults, §8.1; a realtime peer registered to another node is called through
+that node), sends a NEW built like Asterisk's (§7.2), answers the AUTHREQ (RSA, MD5 or
+plaintext; with encryption the key is set *before* the AUTHREP so that it already travels
+encrypted, §5.2), then maps what comes back to ``DIALSTATUS``:
 
 =====================  ===========================================
 ANSWER                 ANSWER; the legs stay bridged until one hangs up
@@ -13,15 +18,15 @@ REJECT, unreachable    CHANUNAVAIL (cause 20 when the peer cannot be dialled)
 timeout                NOANSWER
 =====================  ===========================================
 
-After ANSWER the legs are bridged (:mod:`pbxedge.channels.bridge`): voice, DTMF, TEXT and
-hold cross, and a hangup on either leg hangs up the other with the same cause.
+After ANSWER the legs are bridged (:mod:`pbxedge.channels.bridge`): voice, DTMF, TEXT,
+hold and hook flashes cross, and a hangup on either leg hangs up the other with the same
+cause. Two bridged IAX2 legs may be re-pathed (native transfer), and a blind transfer from
+either side moves the call on (:mod:`pbxedge.iaxservice.transfers`).
 """
 
 from __future__ import annotations
 
 import logging
-import math
-import re
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -30,12 +35,11 @@ from datetime import datetime
 import trio
 
 from dialplan.channel import Channel, ChannelState, Indication
-from dialplan.dialer import DialResult, DialStatus, Originated
+from dialplan.dialer import DialResult, DialStatus
 from pbxedge.channelname import channel_name, host_label
-from pbxedge.channels.bridge import bridge
+from pbxedge.channels.dial import CallerId, Dialer
 from pbxedge.channels.iax import EndpointLink, IaxChannel
-from pbxedge.channels.media import MediaChannel
-from pbxedge.events import DialBegin, DialEnd, Newchannel
+from pbxedge.events import Newchannel
 from pbxedge.iax2.accounts import PeerAccount
 from pbxedge.iax2.auth import (
     AuthFailure,
@@ -92,11 +96,10 @@ from pbxedge.iaxservice.transfers import (
 )
 from pbxedge.log import printable
 
-__all__ = ["IaxDialer", "OutboundLeg", "status_for_cause"]
+__all__ = ["IaxDialer", "IaxTechnology", "OutboundLeg", "status_for_cause"]
 
 logger = logging.getLogger("pbxedge.iax2")
 
-_TECH = "iax2/"
 Address = tuple[str, int]
 
 
@@ -124,15 +127,13 @@ class OutboundLeg:
     """One outgoing call: owns its call number from NEW to the end of the call.
 
     *caller* is the channel that dials (None for a call placed from nowhere, the manager's
-    Originate); *callerid* (number, name) replaces the caller's own.
+    Originate); the NEW shows *callerid* (number, name).
     """
 
-    def __init__(self, service: CallHost, caller: Channel | None, placed: _Placed, *,
-                 callerid: tuple[str | None, str | None] | None = None) -> None:
+    def __init__(self, service: CallHost, caller: Channel | None, placed: _Placed,
+                 callerid: CallerId) -> None:
         self._svc = service
         self._caller = caller
-        if callerid is None:
-            callerid = (caller.caller_num, caller.caller_name) if caller else (None, None)
         self._callerid = callerid
         self._target = placed.target
         self._addr = placed.addr
@@ -346,6 +347,25 @@ class OutboundLeg:
     def hand_over(self, context: str, exten: str) -> None:
         self.handover = (context, exten)
 
+    # -- in the Dial's bridge (DialLeg) ---------------------------------------------------
+
+    def bridging(self, caller: Channel) -> None:
+        if isinstance(caller, IaxChannel) and self.channel is not None:
+            start_native_transfer(self._svc, caller, self.channel)
+
+    def release(self, cause: int) -> bool:
+        channel = self.channel
+        if channel is None or channel.is_hungup:
+            return False
+        if self.handover is None:
+            self.hangup(cause)
+            return False
+        # The caller's far end transferred this leg into our dialplan.
+        context, exten = self.handover
+        self._svc.add_channel(channel, self.callno, call=True)
+        self._svc.nursery.start_soon(run_dialplan, self._svc, channel, context, exten)
+        return True
+
     def _on_control(self, subclass: int) -> None:
         channel = self.channel
         if channel is None or (self.settled.is_set() and subclass != ControlSubclass.ANSWER):
@@ -462,121 +482,23 @@ def _originating_codec(caller: Channel | None, target: DialTarget) -> Codec:
     return best_codec(target.capability) or Codec.ULAW
 
 
-class IaxDialer:
-    """``Dial()`` for IAX2 targets, in parallel; the first to answer wins.
-
-    Options: ``r`` tells the caller it rings at once, ``m[(class)]`` plays music on hold
-    to the caller until the answer instead; ``t``/``T`` (transfer keys) are accepted and
-    have no keys to act on; ``g`` is the dialplan's (continue after the bridge).
-    """
+class IaxTechnology:
+    """Places the ``IAX2/…`` legs of a Dial or an Originate."""
 
     def __init__(self, service: CallHost) -> None:
         self._svc = service
 
-    async def dial(self, channel: Channel, targets: list[str], timeout: float | None,
-                   options: str) -> DialResult:
-        started = trio.current_time()
-        result = await self._dial(channel, targets, timeout, options)
-        result = replace(result, dialed_seconds=trio.current_time() - started)
-        if isinstance(channel, MediaChannel) and result.peer:
-            channel.dial_peer = result.peer
-        logger.info("Dial(%s) on '%s': DIALSTATUS %s (cause %d)", "&".join(targets),
-                    channel.name, result.status.value, result.hangup_cause)
-        return result
-
-    async def _dial(self, channel: Channel, targets: list[str], timeout: float | None,
-                    options: str) -> DialResult:
-        legs: list[OutboundLeg] = []
-        failures: list[DialResult] = []
-        try:
-            for text in targets:
-                placed = await self._resolve(text)
-                if isinstance(placed, DialResult):
-                    failures.append(placed)
-                    continue
-                leg = OutboundLeg(self._svc, channel, placed)
-                leg.place()
-                legs.append(leg)
-                self._publish_begin(channel, leg, text[len(_TECH):])
-            if not legs:
-                return _combine(failures)
-            moh = re.search(r"m(?:\(([^)]*)\))?", options)
-            if moh is not None:
-                await channel.start_moh(moh.group(1) or "default")
-            elif "r" in options and channel.state is not ChannelState.UP:
-                await channel.indicate(Indication.RINGING)
-            try:
-                winner = await self._race(channel, legs, timeout)
-            finally:
-                if moh is not None:
-                    await channel.stop_moh()
-        except BaseException:
-            # Cancelled (a Redirect moved the caller, the node stops): nobody waits for
-            # these legs any more.
-            for leg in legs:
-                leg.hangup(Cause.NORMAL_CLEARING)
-            raise
-        self._publish_end(channel, legs, winner)
-        for leg in legs:
-            if leg is not winner:
-                leg.hangup(channel.hangup_cause if channel.is_hungup else Cause.NORMAL_CLEARING)
-        if winner is not None:
-            return await self._bridge(channel, winner)
-        last = legs[-1].channel.name if legs[-1].channel is not None else ""
-        if channel.is_hungup:
-            return DialResult(DialStatus.CANCEL, channel.hangup_cause or Cause.NORMAL_CLEARING,
-                              peer=last)
-        results = [leg.result for leg in legs if leg.result is not None]
-        if len(results) < len(legs):
-            return DialResult(DialStatus.NOANSWER, Cause.NO_ANSWER, peer=last)
-        return replace(_combine([*failures, *results]), peer=last)
-
-    def _publish_begin(self, caller: Channel, leg: OutboundLeg, dialstring: str) -> None:
-        events = self._svc.media_env.events
-        if events.active and leg.channel is not None:
-            events.publish(DialBegin(caller, leg.channel, dialstring))
-
-    def _publish_end(self, caller: Channel, legs: list[OutboundLeg],
-                     winner: OutboundLeg | None) -> None:
-        events = self._svc.media_env.events
-        if not events.active:
-            return
-        for leg in legs:
-            if leg.channel is None:
-                continue
-            if leg is winner:
-                status = DialStatus.ANSWER
-            elif winner is not None or caller.is_hungup:
-                status = DialStatus.CANCEL
-            else:
-                status = leg.result.status if leg.result is not None else DialStatus.NOANSWER
-            events.publish(DialEnd(caller, leg.channel, status.value))
-
-    async def originate(self, target: str, timeout: float | None, caller_num: str | None,
-                        caller_name: str | None) -> Originated:
-        """One ``IAX2/…`` leg, not bridged: the manager's Originate runs it once answered."""
+    async def place(self, caller: Channel | None, target: str,
+                    callerid: CallerId) -> OutboundLeg | DialResult:
         placed = await self._resolve(target)
         if isinstance(placed, DialResult):
-            return Originated(placed.status, None, placed.hangup_cause)
-        leg = OutboundLeg(self._svc, None, placed, callerid=(caller_num, caller_name))
+            return placed
+        leg = OutboundLeg(self._svc, caller, placed, callerid)
         leg.place()
-        try:
-            with trio.move_on_after(math.inf if timeout is None else max(0.0, timeout)):
-                await leg.settled.wait()
-        except BaseException:
-            leg.hangup(Cause.NORMAL_CLEARING)
-            raise
-        result = leg.result
-        if result is None:
-            leg.hangup(Cause.NO_ANSWER)
-            return Originated(DialStatus.NOANSWER, leg.channel, Cause.NO_ANSWER)
-        return Originated(result.status, leg.channel, result.hangup_cause)
+        return leg
 
     async def _resolve(self, text: str) -> _Placed | DialResult:
         svc = self._svc
-        if not text.lower().startswith(_TECH):
-            logger.warning("Dial: technology of '%s' is not available on this node", text)
-            return DialResult(DialStatus.CHANUNAVAIL, Cause.SUBSCRIBER_ABSENT)
         try:
             parsed = parse_dial_string(text)
         except DialStringError as exc:
@@ -627,97 +549,11 @@ class IaxDialer:
             return placed
         return replace(placed, variables={RELAY_VARIABLE: peer})
 
-    async def _race(self, channel: Channel, legs: list[OutboundLeg],
-                    timeout: float | None) -> OutboundLeg | None:
-        winner: OutboundLeg | None = None
-        with trio.move_on_after(math.inf if timeout is None else max(0.0, timeout)):
-            async with trio.open_nursery() as nursery:
-                remaining = len(legs)
 
-                async def watch(leg: OutboundLeg) -> None:
-                    nonlocal winner, remaining
-                    await leg.settled.wait()
-                    remaining -= 1
-                    if leg.result is not None and leg.result.status is DialStatus.ANSWER:
-                        winner = leg
-                        nursery.cancel_scope.cancel()
-                    elif remaining == 0:
-                        nursery.cancel_scope.cancel()
+class IaxDialer(Dialer):
+    """The node's dialer, knowing ``IAX2`` from the start; other technologies (local
+    phones) join it through :meth:`Dialer.add_technology`."""
 
-                async def caller_gone() -> None:
-                    await channel.wait(None)
-                    nursery.cancel_scope.cancel()
-
-                for leg in legs:
-                    nursery.start_soon(watch, leg)
-                nursery.start_soon(caller_gone)
-        return winner
-
-    async def _bridge(self, channel: Channel, leg: OutboundLeg) -> DialResult:
-        """Whichever side hangs up first ends the other with its cause; meanwhile voice,
-        DTMF, TEXT and hold cross (:func:`pbxedge.channels.bridge.bridge`)."""
-        callee = leg.channel
-        assert callee is not None
-        if channel.state is not ChannelState.UP and not channel.is_hungup:
-            if isinstance(channel, IaxChannel):
-                channel.answer_now()
-            else:
-                await channel.answer()
-        answered = trio.current_time()
-        if isinstance(channel, IaxChannel):
-            start_native_transfer(self._svc, channel, callee)
-        try:
-            if isinstance(channel, MediaChannel):
-                await bridge(channel, callee)
-            else:
-                await _signalling_bridge(channel, callee)
-        finally:
-            if leg.handover is None and not callee.is_hungup:
-                # The caller hung up, or left the bridge (a Redirect): the callee ends too.
-                leg.hangup(channel.hangup_cause or Cause.NORMAL_CLEARING)
-        if leg.handover is not None and not callee.is_hungup:
-            # The caller's far end transferred the called leg into our dialplan.
-            context, exten = leg.handover
-            self._svc.add_channel(callee, leg.callno, call=True)
-            self._svc.nursery.start_soon(run_dialplan, self._svc, callee, context, exten)
-            cause = channel.hangup_cause or Cause.NORMAL_CLEARING
-        else:
-            cause = callee.hangup_cause or Cause.NORMAL_CLEARING
-        return DialResult(DialStatus.ANSWER, cause,
-                          answered_seconds=trio.current_time() - answered, peer=callee.name,
-                          redirect=leg.redirect)
-
-
-async def _signalling_bridge(caller: Channel, callee: MediaChannel) -> None:
-    """A caller that carries no media (a plan-only channel, a test double) hears the
-    callee's digits and text, and either hangup ends the call."""
-    async with trio.open_nursery() as nursery:
-        def digit(value: str, begin: bool) -> None:
-            if not begin:
-                nursery.start_soon(caller.send_dtmf, value)
-
-        def text(value: str) -> None:
-            nursery.start_soon(caller.send_text, value)
-
-        async def ends(side: Channel | MediaChannel) -> None:
-            await side.wait(None)
-            nursery.cancel_scope.cancel()
-
-        callee.take_audio(None, digit, text)
-        try:
-            nursery.start_soon(ends, caller)
-            nursery.start_soon(ends, callee)
-        except BaseException:
-            callee.take_audio(None)
-            raise
-    callee.take_audio(None)
-
-
-def _combine(results: list[DialResult]) -> DialResult:
-    """Asterisk's priority when every leg failed: BUSY, CONGESTION, CHANUNAVAIL, NOANSWER."""
-    for status in (DialStatus.BUSY, DialStatus.CONGESTION, DialStatus.CHANUNAVAIL):
-        for result in results:
-            if result.status is status:
-                return result
-    return results[0] if results else DialResult(DialStatus.CHANUNAVAIL,
-                                                 Cause.SUBSCRIBER_ABSENT)
+    def __init__(self, service: CallHost) -> None:
+        super().__init__(service.media_env.events)
+        self.add_technology("IAX2", IaxTechnology(service))

@@ -22,6 +22,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from dialplan.channel import ChannelState
+from pbxedge.channels.media import MediaChannel
 from pbxedge.iax2.endpoint import UnknownCall
 from pbxedge.iax2.qualify import Reachability
 from pbxedge.iax2.regclient import RegState
@@ -72,8 +73,12 @@ class _NodeCollector(Collector):
 
     def _channels(self) -> Iterator[Metric]:
         channels = self._calls.channels()
+        # With the node's other channels (local phones); the network figures are IAX2's.
+        every: list[MediaChannel] = [channel for channel, _ in channels]
+        for source in self._calls.channel_sources:
+            every.extend(source.live_channels())
         yield GaugeMetricFamily("asterisk_channels_count", "Current channel count.",
-                                value=len(channels))
+                                value=len(every))
         state = GaugeMetricFamily(
             "asterisk_channels_state",
             "Individual channel states. 0=down; 4=ring; 5=ringing; 6=up.",
@@ -93,12 +98,13 @@ class _NodeCollector(Collector):
                                  labels=["name"])
         counts = dict.fromkeys(ChannelState, 0)
         now = time.time()
-        endpoint = self._calls.iax.endpoint
-        for channel, callno in channels:
-            labels = [channel.name, channel.uniqueid, "IAX2"]
+        for channel in every:
+            labels = [channel.name, channel.uniqueid, channel.technology]
             counts[channel.state] += 1
             state.add_metric(labels, _STATE_NUMBER[channel.state])
             duration.add_metric(labels, int(now - channel.created_at))
+        endpoint = self._calls.iax.endpoint
+        for channel, callno in channels:
             try:
                 report = endpoint.call_info(callno).local_rr
             except UnknownCall:
@@ -112,12 +118,14 @@ class _NodeCollector(Collector):
 
     def _calls_metrics(self) -> Iterator[Metric]:
         calls = self._calls
+        sources = calls.channel_sources
         # Asterisk's name exactly, which a counter type would suffix with "_total".
         total = UnknownMetricFamily("asterisk_calls_sum", "Total call count.")
-        total.add_metric([], calls.processed)
+        total.add_metric([], calls.processed + sum(source.processed for source in sources))
         yield total
         yield GaugeMetricFamily("asterisk_calls_count", "Current call count.",
-                                value=calls.active_calls)
+                                value=calls.active_calls + sum(source.active_calls
+                                                               for source in sources))
         started = CounterMetricFamily("pbxedge_channels_started",
                                       "IAX2 channels opened, by direction.",
                                       labels=["direction"])

@@ -84,6 +84,7 @@ async def test_module_names_as_asterisk_admins_type_them(tmp_path: Path) -> None
     assert module_named("chan_iax2.so") is module_named("iax2") is Part.IAX
     assert module_named("PBX_CONFIG") is Part.DIALPLAN
     assert module_named("res_musiconhold.so") is Part.MOH
+    assert module_named("chan_console") is module_named("console") is Part.CONSOLE
     assert module_named("app_queue.so") is None
     assert await registry.execute(ctx, "module reload app_queue.so") == (
         "No such module 'app_queue.so'\n")
@@ -92,7 +93,7 @@ async def test_module_names_as_asterisk_admins_type_them(tmp_path: Path) -> None
     reply = await registry.execute(ctx, "reload")
     assert reply.splitlines() == [f"Module '{m}' reloaded successfully." for m in (
         "chan_iax2.so", "logger", "pbx_config.so", "res_musiconhold.so", "indications", "cdr",
-        "manager")]
+        "manager", "chan_console.so")]
 
 
 async def test_an_applier_that_fails_stops_the_modules_after_it(tmp_path: Path) -> None:
