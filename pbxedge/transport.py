@@ -213,6 +213,16 @@ class UdpTransport:
         return [bound.local for bound in self._bound]
 
     @property
+    def endpoint(self) -> SansIOEndpoint:
+        """What the loops drive; it may be replaced while running (by a wrapper that
+        shows frames, and back), the next batch or timer uses the new one."""
+        return self._endpoint
+
+    @endpoint.setter
+    def endpoint(self, endpoint: SansIOEndpoint) -> None:
+        self._endpoint = endpoint
+
+    @property
     def sockets(self) -> tuple[socket.socket, ...]:
         """The bound sockets, while running (for diagnostics; do not read from them)."""
         return tuple(bound.sock for bound in self._bound)
@@ -369,9 +379,10 @@ class UdpTransport:
         view = memoryview(buffer)
         sock = bound.sock
         stats = self.stats
-        receive = self._endpoint.receive_datagram
         while True:
             await trio.lowlevel.wait_readable(sock)
+            # Read per batch: the endpoint may be swapped (see :attr:`endpoint`).
+            receive = self._endpoint.receive_datagram
             # One clock reading per batch: the datagrams of a batch arrived together.
             now = trio.current_time()
             # With several sockets, what goes back to a peer leaves through the socket that
