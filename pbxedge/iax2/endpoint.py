@@ -817,6 +817,10 @@ class Endpoint:
     def call_info(self, callno: int) -> CallInfo:
         return self._call(callno).info()
 
+    def is_encrypted(self, callno: int) -> bool:
+        """``call_info(callno).encrypted`` without building the whole snapshot."""
+        return self._call(callno).keys.encrypted
+
     def calls(self) -> list[int]:
         return sorted(self._calls)
 

@@ -105,7 +105,7 @@ class TappedEndpoint:
 
     def _encrypted(self, callno: int) -> bool:
         try:
-            return self._endpoint.call_info(callno).encrypted
+            return self._endpoint.is_encrypted(callno)
         except UnknownCall:  # stateless replies, INVAL, frames of calls already gone
             return False
 
