@@ -224,9 +224,10 @@ class Endpoint:
         """Collect a call's output and refresh the indexes after anything touched it."""
         self._collect(call)
         callno = call.callno
-        if self._relays and (call.destroyed or call.state is CallState.HANGING_UP):
+        state = call.state
+        if self._relays and (state is CallState.DESTROYED or state is CallState.HANGING_UP):
             self._unrelay(call)
-        if call.destroyed:
+        if state is CallState.DESTROYED:
             self._forget(call, now)
             return
         if call.repathed:
