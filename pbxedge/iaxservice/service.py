@@ -124,7 +124,8 @@ class IaxService:
         self._owners: dict[int, CallHandler] = {}
         self._requests: dict[IaxSubclass, RequestHandler] = {}
         self._nursery: trio.Nursery | None = None
-        self._call_destroyed = trio.Event()  # set and replaced at each CallDestroyed
+        # Made by stop() to wait on; the next CallDestroyed sets and drops it.
+        self._call_destroyed: trio.Event | None = None
         self.local_addresses: list[tuple[str, int]] = []
 
     # -- wiring ---------------------------------------------------------------------------
@@ -205,6 +206,8 @@ class IaxService:
         ending = set(self.endpoint.ending_calls())
         try:
             while ending.intersection(self.endpoint.ending_calls()):
+                if self._call_destroyed is None:
+                    self._call_destroyed = trio.Event()
                 await self._call_destroyed.wait()
         finally:
             left = set(ending).intersection(self.endpoint.ending_calls())
@@ -263,8 +266,9 @@ class IaxService:
             owner = self._owners.get(event.callno)
             if isinstance(event, CallDestroyed):
                 self._owners.pop(event.callno, None)
-                self._call_destroyed.set()
-                self._call_destroyed = trio.Event()
+                if self._call_destroyed is not None:
+                    self._call_destroyed.set()
+                    self._call_destroyed = None
             if owner is not None:
                 owner.on_event(event)
         except Exception:
