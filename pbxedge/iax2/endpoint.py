@@ -172,12 +172,13 @@ class Endpoint:
 
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, Address]]:
         """Everything to put on the wire now, including ACKs still owed."""
-        owed, self._ack_owed = self._ack_owed, set()
-        for callno in owed:
-            call = self._calls.get(callno)
-            if call is not None:
-                call.flush_ack()
-                self._collect(call)  # an ACK changes no timer and no index
+        if self._ack_owed:
+            owed, self._ack_owed = self._ack_owed, set()
+            for callno in owed:
+                call = self._calls.get(callno)
+                if call is not None:
+                    call.flush_ack()
+                    self._collect(call)  # an ACK changes no timer and no index
         out, self._out = self._out, []
         return out
 
