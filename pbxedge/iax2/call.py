@@ -691,7 +691,7 @@ class Call:
         if self.state is S.DESTROYED:
             return
         self._receive(frame, now)
-        if self._held and self.peer_callno and self.state is not S.DESTROYED:
+        if self._held and self.peer_callno and not self.destroyed:
             # Released only now so the held frames carry the ISeqno this frame advanced.
             self._release_held(now)
 
