@@ -22,7 +22,7 @@ import logging
 import re
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -45,6 +45,7 @@ __all__ = [
     "debug_level",
     "detach",
     "error",
+    "lowest_shown_level",
     "notice",
     "printable",
     "set_debug_level",
@@ -150,6 +151,10 @@ class _LevelFilter(logging.Filter):
     """The built-in channels: every level, VERBOSE up to the verbosity, DEBUG up to the
     debug level."""
 
+    def lowest_level(self) -> int:
+        """The lowest record level this filter can let through now."""
+        return lowest_shown_level(verbose=True, verbose_level=None, debug=True)
+
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno in (VERBOSE, logging.INFO):
             return verbose_level_of(record) <= _Gate.verbosity
@@ -224,6 +229,48 @@ class _Builtin:
 _BUILTIN = _Builtin()
 
 
+def lowest_shown_level(*, verbose: bool, verbose_level: int | None, debug: bool) -> int:
+    """The lowest level a channel can show now: DEBUG when it takes debug and there is a
+    debug level, VERBOSE (below the libraries' INFO) when it takes verbose and there is a
+    verbosity (*verbose_level*: its own, None: the node's), else NOTICE."""
+    if debug and _Gate.debug > 0:
+        return DEBUG
+    limit = _Gate.verbosity if verbose_level is None else verbose_level
+    if verbose and limit > 0:
+        return VERBOSE
+    return NOTICE
+
+
+def _is_channel(handler: logging.Handler) -> bool:
+    """A channel of the node's: its filter knows which levels it shows."""
+    return any(hasattr(f, "lowest_level") for f in handler.filters)
+
+
+def _lowest_level(handler: logging.Handler) -> int:
+    # A record must pass every filter of the handler: the strictest one counts.
+    return max([handler.level, DEBUG] + [int(f.lowest_level()) for f in handler.filters
+                                         if hasattr(f, "lowest_level")])
+
+
+def _handlers_of(logger: logging.Logger) -> Iterator[logging.Handler]:
+    """Every handler a record of *logger* reaches (its parents' too while it propagates)."""
+    current: logging.Logger | None = logger
+    while current is not None:
+        yield from current.handlers
+        current = current.parent if current.propagate else None
+
+
+def _refresh_levels() -> None:
+    """Give each logger the lowest level one of its handlers passes now, so a message no
+    channel would show is not even built (the lines of a call cost as much as a good part
+    of the call): the level follows verbosity, debug level and channels. A handler that
+    is not a channel of ours (someone else's, on the root logger) takes everything."""
+    for logger in _LOGGERS:
+        level = min(map(_lowest_level, _handlers_of(logger)), default=DEBUG)
+        if logger.level != level:
+            logger.setLevel(level)
+
+
 def console_handler() -> logging.Handler:
     """A new handler writing to the console stream :func:`configure` was given."""
     stream = _BUILTIN.stream
@@ -234,12 +281,14 @@ def attach(handler: logging.Handler) -> None:
     """Send every line of the node (and of the dialplan) to *handler* as well."""
     for logger in _LOGGERS:
         logger.addHandler(handler)
+    _refresh_levels()
 
 
 def detach(handler: logging.Handler) -> None:
     for logger in _LOGGERS:
         logger.removeHandler(handler)
     handler.close()
+    _refresh_levels()
 
 
 def show_builtin_console(shown: bool) -> None:
@@ -251,6 +300,8 @@ def show_builtin_console(shown: bool) -> None:
         logger.removeHandler(console)
     if shown:
         attach(console)
+    else:
+        _refresh_levels()
 
 
 def builtin_log_file() -> Path | None:
@@ -266,15 +317,15 @@ def configure(
     stream: TextIO | None = None,
 ) -> None:
     """(Re)install the built-in handlers: the console stream, plus *log_file* when given.
-    Every other handler (logger.conf's channels) is removed."""
+    The other channels (logger.conf's) are removed; handlers that are no channel of the
+    node's (a test harness's) stay."""
     global _BUILTIN
     for logger in _LOGGERS:
         for handler in list(logger.handlers):
-            detach(handler)
+            if _is_channel(handler):
+                detach(handler)
     _Gate.verbosity = verbosity
     _Gate.debug = debug_level
-    for logger in _LOGGERS:
-        logger.setLevel(DEBUG)
     _BUILTIN = _Builtin(stream=stream)
     _BUILTIN.console = console_handler()
     if log_file is not None:
@@ -288,6 +339,7 @@ def configure(
 
 def set_verbosity(level: int) -> None:
     _Gate.verbosity = max(0, level)
+    _refresh_levels()
 
 
 def verbosity() -> int:
@@ -296,6 +348,7 @@ def verbosity() -> int:
 
 def set_debug_level(level: int) -> None:
     _Gate.debug = max(0, level)
+    _refresh_levels()
 
 
 def debug_level() -> int:

@@ -34,6 +34,12 @@ class _ChannelFilter(logging.Filter):
         self._verbose_level = channel.verbose_level
         self._always_verbose = channel.kind is ChannelKind.CONSOLE
 
+    def lowest_level(self) -> int:
+        """The lowest record level this channel can let through now."""
+        return log.lowest_shown_level(
+            verbose=self._always_verbose or "verbose" in self._levels,
+            verbose_level=self._verbose_level, debug="debug" in self._levels)
+
     def filter(self, record: logging.LogRecord) -> bool:
         levelno = record.levelno
         if levelno in (log.VERBOSE, logging.INFO):

@@ -143,6 +143,8 @@ _SCHEMA: dict[str, str] = {
 _CDR_COLUMNS = ("id", "accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel",
                 "lastapp", "lastdata", "start", "answer", "end", "duration", "billsec",
                 "disposition", "amaflags", "uniqueid", "userfield", "linkedid")
+_CDR_INSERT = (f"INSERT INTO cdr ({', '.join(repr(c) for c in _CDR_COLUMNS[1:])}) "
+               f"VALUES ({', '.join('?' * (len(_CDR_COLUMNS) - 1))})")
 _EXPECTED_COLUMNS: dict[str, tuple[str, ...]] = {
     "meta": ("name", "value"),
     "registrations": ("peer", "host", "port", "expires_at", "refresh", "username"),
@@ -304,8 +306,7 @@ class Store:
         """Keep one call's detail record (the same row Master.csv gets)."""
         with self._write() as db:
             db.execute(
-                f"INSERT INTO cdr ({', '.join(repr(c) for c in _CDR_COLUMNS[1:])}) "
-                f"VALUES ({', '.join('?' * (len(_CDR_COLUMNS) - 1))})",
+                _CDR_INSERT,
                 (record.accountcode, record.src, record.dst, record.dcontext, record.clid,
                  record.channel, record.dstchannel, record.lastapp, record.lastdata,
                  record.start, record.answer, record.end, record.duration, record.billsec(),

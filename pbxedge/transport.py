@@ -9,8 +9,10 @@ way aioquic's asyncio adapter drives a QUIC connection, with these tasks per :me
   one wake-up.  After a full batch the loop goes back to waiting, which yields to other tasks.
 - **one timer task.**  It sleeps in a cancel scope whose deadline is the endpoint's
   ``get_timer()``, then calls ``handle_timer``.  Whenever the endpoint may have a new deadline
-  (after a receive batch, a timer, or :meth:`UdpTransport.kick`), the scope's deadline is
-  updated in place; there is no task restart and no event to wake.
+  (after a receive batch, a timer, or :meth:`UdpTransport.kick`), a sooner one is set on the
+  scope in place; there is no task restart and no event to wake.  A later one waits: the
+  task wakes at the old deadline, finds nothing due and sleeps again (``handle_timer`` is
+  only called once ``get_timer()`` has passed).
 - **one backlog task per socket**, idle unless the kernel's send buffer filled up.
 
 After every receive batch, timer or :meth:`UdpTransport.kick`, the transport *flushes*: it sends
@@ -199,6 +201,7 @@ class UdpTransport:
         self._routes: dict[Address, _BoundSocket] = {}
         self._nursery: trio.Nursery | None = None
         self._timer_scope: trio.CancelScope | None = None
+        self._armed = math.inf  # the deadline of _timer_scope
         self._timer_floor = -math.inf
         self._flushing = False
         self._flush_again = False
@@ -211,6 +214,16 @@ class UdpTransport:
     def local_addresses(self) -> list[Address]:
         """The addresses actually bound (ports resolved), while running."""
         return [bound.local for bound in self._bound]
+
+    @property
+    def endpoint(self) -> SansIOEndpoint:
+        """What the loops drive; it may be replaced while running (by a wrapper that
+        shows frames, and back), the next batch or timer uses the new one."""
+        return self._endpoint
+
+    @endpoint.setter
+    def endpoint(self, endpoint: SansIOEndpoint) -> None:
+        self._endpoint = endpoint
 
     @property
     def sockets(self) -> tuple[socket.socket, ...]:
@@ -369,9 +382,10 @@ class UdpTransport:
         view = memoryview(buffer)
         sock = bound.sock
         stats = self.stats
-        receive = self._endpoint.receive_datagram
         while True:
             await trio.lowlevel.wait_readable(sock)
+            # Read per batch: the endpoint may be swapped (see :attr:`endpoint`).
+            receive = self._endpoint.receive_datagram
             # One clock reading per batch: the datagrams of a batch arrived together.
             now = trio.current_time()
             # With several sockets, what goes back to a peer leaves through the socket that
@@ -415,11 +429,14 @@ class UdpTransport:
 
     async def _timer_loop(self) -> None:
         while True:
-            with trio.CancelScope(deadline=self._wanted_deadline()) as scope:
+            self._armed = self._wanted_deadline()
+            with trio.CancelScope(deadline=self._armed) as scope:
                 self._timer_scope = scope
                 await trio.sleep_forever()
             self._timer_scope = None
             now = trio.current_time()
+            if self._wanted_deadline() > now:
+                continue  # the deadline moved later since it was armed (see _flush)
             try:
                 self._endpoint.handle_timer(now)
             except Exception:
@@ -462,9 +479,14 @@ class UdpTransport:
             self._flushing = False
         scope = self._timer_scope
         if scope is not None:
+            # Only a sooner deadline re-arms the timer now. Moving a trio deadline costs
+            # more than the flush itself, and on a busy node the earliest deadline moves a
+            # little later with nearly every exchange (its oldest retransmission is
+            # acknowledged); the timer wakes at the old one instead, sees that nothing is
+            # due yet and re-arms, without calling handle_timer.
             wanted = self._wanted_deadline()
-            if wanted != scope.deadline:  # trio re-files a deadline even when it is the same
-                scope.deadline = wanted
+            if wanted < self._armed:
+                scope.deadline = self._armed = wanted
 
     def _send_output(self) -> None:
         try:

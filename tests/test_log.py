@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import os
 import re
 from collections.abc import Iterator
@@ -10,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from pbxedge import log
+from pbxedge import log, logchannels
+from pbxedge.logconf import LoggerConfig, load_logger_config
 from tests.logcheck import FORGED, LINE, NOT_UTF8, checked_lines, nothing_on_stderr
 
 
@@ -89,6 +91,37 @@ def test_rate_limiter_holds_back_and_then_counts(stream: io.StringIO) -> None:
         "dropped malformed datagram from 10.0.0.1 (4 similar messages suppressed)",
     ]
     assert {m["file"] for m in _lines(stream)} == {"test_log.py"}
+
+
+def test_a_line_no_channel_shows_is_not_even_built(
+        tmp_path: Path, stream: io.StringIO, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Only the node's channels: the test harness's own handlers take every level.
+    for name in ("pbxedge", ""):
+        logger = logging.getLogger(name or None)
+        monkeypatch.setattr(logger, "handlers", [h for h in logger.handlers
+                                                 if getattr(h, "stream", None) is stream])
+    child, dialplan = logging.getLogger("pbxedge.iax2"), logging.getLogger("dialplan")
+    log.set_verbosity(0)
+    assert not child.isEnabledFor(logging.INFO) and not dialplan.isEnabledFor(logging.DEBUG)
+    assert child.isEnabledFor(log.NOTICE)
+    log.set_verbosity(1)
+    assert child.isEnabledFor(log.VERBOSE) and dialplan.isEnabledFor(logging.INFO)
+    assert not child.isEnabledFor(logging.DEBUG)
+    log.set_debug_level(1)
+    assert child.isEnabledFor(logging.DEBUG)
+    log.set_verbosity(0)
+    log.set_debug_level(0)
+    # A logger.conf channel with its own verbose(3) shows verbose lines at verbosity 0.
+    (tmp_path / "logger.conf").write_text("[logfiles]\nfull.log => verbose(3),notice\n")
+    config, _ = load_logger_config(tmp_path / "logger.conf", tmp_path)
+    assert logchannels.apply_channels(config) == []
+    try:
+        assert child.isEnabledFor(logging.INFO) and not child.isEnabledFor(logging.DEBUG)
+        log.verbose(2, "shown in full.log")
+    finally:
+        logchannels.apply_channels(LoggerConfig())
+    assert (tmp_path / "full.log").read_text().endswith(": shown in full.log\n")
+    assert not child.isEnabledFor(logging.INFO)
 
 
 def test_rate_limiter_memory_is_bounded() -> None:

@@ -552,7 +552,7 @@ class Call:
         reliable: bool = True,
         final: bool = False,
     ) -> None:
-        if self.destroyed:
+        if self.state is S.DESTROYED:
             return
         if self.outbound and self.peer_callno == 0 and frametype != FrameType.IAX:
             self._held.append(_Held(frametype, subclass, payload, timestamp))
@@ -569,10 +569,11 @@ class Call:
         )
         self.oseqno = (self.oseqno + 1) & 0xFF
         self.aseqno = self.iseqno
-        self._emit(frame, self.tx_cipher)
+        cipher = self.keys.tx
+        self._emit(frame, cipher)
         self._note("Tx", frame)
         if reliable:
-            self.queue.add(frame, now, self.rtt, final=final, cipher=self.tx_cipher)
+            self.queue.add(frame, now, self.rtt, final=final, cipher=cipher)
 
     def _send_iax(
         self,
@@ -748,7 +749,7 @@ class Call:
 
     def receive(self, frame: FullFrame, now: float) -> None:
         """Process one full frame from the peer (already decrypted and routed here)."""
-        if self.destroyed:
+        if self.state is S.DESTROYED:
             return
         self._receive(frame, now)
         if self._held and self.peer_callno and not self.destroyed:
@@ -774,15 +775,18 @@ class Call:
             self.iseqno = (self.iseqno + 1) & 0xFF
 
         if iax is not IaxSubclass.INVAL:
-            acked = self.queue.implicit_ack(frame.iseqno, self.oseqno) or []
-            for pending in acked:
-                if pending.sends == 1:  # Karn: a retransmitted frame's ACK is ambiguous
-                    self.rtt = now - pending.first_sent
-            if any(p.final for p in acked):
-                released = self.transfer_state is T.RELEASED
-                self._destroy(In.FINAL_ACKED,
-                              "released by transfer" if released else "hangup acknowledged")
-                return
+            acked = self.queue.implicit_ack(frame.iseqno, self.oseqno)
+            if acked:
+                final = False
+                for pending in acked:
+                    if pending.sends == 1:  # Karn: a retransmitted frame's ACK is ambiguous
+                        self.rtt = now - pending.first_sent
+                    final = final or pending.final
+                if final:
+                    released = self.transfer_state is T.RELEASED
+                    self._destroy(In.FINAL_ACKED,
+                                  "released by transfer" if released else "hangup acknowledged")
+                    return
 
         if iax in (IaxSubclass.ACK, IaxSubclass.TXCNT, IaxSubclass.TXACC):
             return

@@ -27,6 +27,10 @@ __all__ = [
 
 
 class CallState(enum.Enum):
+    # Members are singletons compared by identity: the identity hash is right, and it
+    # is not a Python call like Enum's (each frame looks the tables up).
+    __hash__ = object.__hash__
+
     IDLE = "idle"
     TOKEN_WAIT = "token-wait"  # our request went out with an empty CALLTOKEN IE
     REQUEST_SENT = "request-sent"  # our request went out again carrying the token
@@ -39,6 +43,8 @@ class CallState(enum.Enum):
 
 
 class CallInput(enum.Enum):
+    __hash__ = object.__hash__  # see CallState
+
     SEND_REQUEST = enum.auto()
     RECV_REQUEST = enum.auto()
     RECV_CALLTOKEN = enum.auto()
@@ -95,6 +101,8 @@ del _state
 
 
 class TransferState(enum.Enum):
+    __hash__ = object.__hash__  # see CallState
+
     NONE = "none"
     # A leg: our peer (the bridge) is re-pathing this call toward another endpoint.
     BEGIN = "begin"  # TXREQ accepted; TXCNT goes to the other leg until its TXACC
@@ -108,6 +116,8 @@ class TransferState(enum.Enum):
 
 
 class TransferInput(enum.Enum):
+    __hash__ = object.__hash__  # see CallState
+
     RECV_TXREQ = enum.auto()
     RECV_TXACC = enum.auto()
     RECV_TXREL = enum.auto()  # the leg moves to the other leg: back to NONE

@@ -180,12 +180,13 @@ class Endpoint:
 
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, Address]]:
         """Everything to put on the wire now, including ACKs still owed."""
-        owed, self._ack_owed = self._ack_owed, set()
-        for callno in owed:
-            call = self._calls.get(callno)
-            if call is not None:
-                call.flush_ack()
-                self._collect(call)  # an ACK changes no timer and no index
+        if self._ack_owed:
+            owed, self._ack_owed = self._ack_owed, set()
+            for callno in owed:
+                call = self._calls.get(callno)
+                if call is not None:
+                    call.flush_ack()
+                    self._collect(call)  # an ACK changes no timer and no index
         out, self._out = self._out, []
         return out
 
@@ -232,9 +233,10 @@ class Endpoint:
         """Collect a call's output and refresh the indexes after anything touched it."""
         self._collect(call)
         callno = call.callno
-        if self._relays and (call.destroyed or call.state is CallState.HANGING_UP):
+        state = call.state
+        if self._relays and (state is CallState.DESTROYED or state is CallState.HANGING_UP):
             self._unrelay(call)
-        if call.destroyed:
+        if state is CallState.DESTROYED:
             self._forget(call, now)
             return
         if call.repathed:
@@ -888,6 +890,10 @@ class Endpoint:
 
     def call_info(self, callno: int) -> CallInfo:
         return self._call(callno).info()
+
+    def is_encrypted(self, callno: int) -> bool:
+        """``call_info(callno).encrypted`` without building the whole snapshot."""
+        return self._call(callno).keys.encrypted
 
     def calls(self) -> list[int]:
         return sorted(self._calls)

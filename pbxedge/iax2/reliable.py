@@ -98,13 +98,17 @@ class RetransmitQueue:
         Returns the acknowledged frames, or None when ``their_iseqno`` lies outside
         ``[rseqno, our_oseqno]`` (a stale or bogus value, ignored like Asterisk does).
         """
-        span = seq_distance(self.rseqno, our_oseqno)
-        advance = seq_distance(self.rseqno, their_iseqno)
-        if advance > span:
+        rseqno = self.rseqno
+        # seq_distance inlined: this runs for every frame received.
+        advance = (their_iseqno - rseqno) & 0xFF
+        if advance > (our_oseqno - rseqno) & 0xFF:
             return None
-        acked = [p for seq, p in self._pending.items() if seq_distance(self.rseqno, seq) < advance]
+        if not advance:
+            return []
+        pending = self._pending
+        acked = [p for seq, p in pending.items() if (seq - rseqno) & 0xFF < advance]
         for p in acked:
-            del self._pending[p.frame.oseqno]
+            del pending[p.frame.oseqno]
         self.rseqno = their_iseqno
         return acked
 

@@ -9,6 +9,7 @@ reported by their clear header only (call numbers), which is what travels in cle
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from pbxedge.iax2.endpoint import Endpoint, UnknownCall
 from pbxedge.iax2.errors import MalformedFrame
@@ -23,16 +24,40 @@ logger = logging.getLogger("pbxedge.iax2.debug")
 
 
 class FrameDebugger:
-    """What to print: nothing, every frame, or the frames of one address."""
+    """What to print: nothing, every frame, or the frames of one address.
 
-    def __init__(self) -> None:
+    *on_change* is told whenever that changes: the transport drives the bare endpoint
+    while nothing is shown, so the tap costs nothing then.
+    """
+
+    def __init__(self, on_change: Callable[[], None] | None = None) -> None:
         self.enabled = False
         self.only: Address | None = None
-        self.trunk = False
+        self._trunk = False
+        self._on_change = on_change
+
+    @property
+    def active(self) -> bool:
+        """Whether any frame may be shown."""
+        return self.enabled or self._trunk
+
+    @property
+    def trunk(self) -> bool:
+        return self._trunk
+
+    @trunk.setter
+    def trunk(self, on: bool) -> None:
+        self._trunk = on
+        self._changed()
 
     def set(self, enabled: bool, only: Address | None = None) -> None:
         self.enabled = enabled
         self.only = only
+        self._changed()
+
+    def _changed(self) -> None:
+        if self._on_change is not None:
+            self._on_change()
 
     def wants(self, addr: Address) -> bool:
         return self.enabled and (self.only is None or self.only == addr)
@@ -80,7 +105,7 @@ class TappedEndpoint:
 
     def _encrypted(self, callno: int) -> bool:
         try:
-            return self._endpoint.call_info(callno).encrypted
+            return self._endpoint.is_encrypted(callno)
         except UnknownCall:  # stateless replies, INVAL, frames of calls already gone
             return False
 

@@ -324,7 +324,7 @@ class InboundCall:
             self._auth_failed(forced)
             return
         try:
-            encrypted = svc.iax.endpoint.call_info(self.callno).encrypted
+            encrypted = svc.iax.endpoint.is_encrypted(self.callno)
         except UnknownCall:
             return  # a HANGUP in the same burst has ended the call already
         if self._agreement.encrypted and not encrypted:
@@ -427,7 +427,7 @@ class InboundCall:
         if channel.env.events.active:
             channel.env.events.publish(Newchannel(channel, self._context, entry or "s"))
         channel.use_jitterbuffer(True)
-        if self._agreement.key_rotation and svc.iax.endpoint.call_info(self.callno).encrypted:
+        if self._agreement.key_rotation and svc.iax.endpoint.is_encrypted(self.callno):
             # Only the side that answers rotates: the AUTHREQ offered no KEYROTATE bit (§5.2).
             svc.iax.endpoint.enable_key_rotation(self.callno, self._now())
         if relay is not None:

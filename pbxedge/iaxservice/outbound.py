@@ -447,7 +447,7 @@ class OutboundLeg:
                 self._svc.remove_channel(self.channel)
             return
         try:
-            encrypted = endpoint.call_info(self.callno).encrypted
+            encrypted = endpoint.is_encrypted(self.callno)
         except UnknownCall:
             # The HANGUP that came in the same burst has ended the call already; its own
             # event settles the dial.
