@@ -195,7 +195,12 @@ class IEList:
 
     # -- wire form ---------------------------------------------------------------------
     def encode(self) -> bytes:
-        return b"".join(bytes((ie, len(data))) + data for ie, data in self._items)
+        out = bytearray()
+        for ie, data in self._items:
+            out.append(ie)
+            out.append(len(data))
+            out += data
+        return bytes(out)
 
     @classmethod
     def parse(cls, data: bytes) -> IEList:

@@ -48,6 +48,7 @@ from pbxedge.iax2.trunk import TrunkSettings
 from pbxedge.iaxservice.accounts import token_policy
 from pbxedge.iaxservice.debug import FrameDebugger, TappedEndpoint
 from pbxedge.log import RateLimiter
+from pbxedge.randomness import BufferedSystemRandom
 from pbxedge.transport import UdpTransport
 
 __all__ = ["CallHandler", "IaxService", "RequestHandler"]
@@ -89,7 +90,7 @@ class IaxService:
         general = config.general
         self.config = config
         self.events = events or EventBus()  # the node's: peers and registrations tell it
-        self.rng = rng or random.SystemRandom()
+        self.rng = rng or BufferedSystemRandom()
         self.pool = CallNumberPool(
             maxcallnumbers=general.maxcallnumbers,
             limits=[(limit.network, limit.limit) for limit in config.callnumberlimits],
