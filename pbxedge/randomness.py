@@ -19,7 +19,11 @@ _RECIP_BPF = 2.0**-_BPF
 
 
 class BufferedSystemRandom(random.Random):
-    """``random.SystemRandom`` with the kernel's bytes read ahead; no seed, no state."""
+    """``random.SystemRandom`` with the kernel's bytes read ahead; no seed, no state.
+
+    For one thread: two threads drawing at once could be handed the same bytes. The node
+    draws from it in its trio thread only.
+    """
 
     def __init__(self) -> None:
         self._pool = b""
