@@ -20,7 +20,7 @@ _ROUND_TRIPS = 2_000
 _PAYLOAD = b"\x80" * 172  # the size of a 20 ms ulaw mini frame
 
 
-class _Sink:
+class Sink:
     """Counts datagrams; echoes them back when ``echo`` is set."""
 
     def __init__(self, *, echo: bool) -> None:
@@ -50,7 +50,7 @@ class _Sink:
 
 
 async def _throughput() -> list[str]:
-    sink = _Sink(echo=False)
+    sink = Sink(echo=False)
     send_events, _ = trio.open_memory_channel[object](0)
     transport = UdpTransport(sink, [("127.0.0.1", 0)], send_events)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
@@ -74,7 +74,7 @@ async def _throughput() -> list[str]:
 
 async def _round_trips() -> list[str]:
     send_events, _ = trio.open_memory_channel[object](0)
-    transport = UdpTransport(_Sink(echo=True), [("127.0.0.1", 0)], send_events)
+    transport = UdpTransport(Sink(echo=True), [("127.0.0.1", 0)], send_events)
     client = trio.socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     await client.bind(("127.0.0.1", 0))
     samples: deque[float] = deque()

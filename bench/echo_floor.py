@@ -18,7 +18,7 @@ from pathlib import Path
 
 import trio
 
-from bench.bench_transport import _Sink
+from bench.bench_transport import Sink
 from pbxedge.transport import UdpTransport
 
 _TICKS = 100
@@ -27,7 +27,7 @@ _PAYLOAD = b"\x80" * 60  # a REGREQ-sized datagram
 
 async def _serve(port: int, seconds: float) -> None:
     send_events, _ = trio.open_memory_channel[object](0)
-    transport = UdpTransport(_Sink(echo=True), [("127.0.0.1", port)], send_events)
+    transport = UdpTransport(Sink(echo=True), [("127.0.0.1", port)], send_events)
     with trio.move_on_after(seconds):
         await transport.run()
 
