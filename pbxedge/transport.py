@@ -7,6 +7,14 @@ way aioquic's asyncio adapter drives a QUIC connection, with these tasks per :me
   non-blocking ``recvfrom_into`` calls, at most ``max_batch`` at a time, feeding each datagram to
   ``receive_datagram``.  There is no trio checkpoint per datagram: a burst of voice frames costs
   one wake-up.  After a full batch the loop goes back to waiting, which yields to other tasks.
+  With ``coalesce`` set, a busy socket is read once per ``coalesce`` seconds instead of at
+  every datagram, like a network card's interrupt moderation: two wake-ups less than
+  ``coalesce`` apart switch the loop to sleeping that long between drains, and a drain that
+  finds nothing switches it back to waiting for the socket.  A datagram then waits at most
+  ``coalesce`` (plus the kernel's timer slack) and only while datagrams keep coming; a lone
+  one is read at once.  A wake-up costs tens of µs of CPU on a virtual machine, several times
+  what a datagram costs once awake, so at a few thousand datagrams a second this is the
+  cheapest CPU a node can save (see the README's "Capacity").
 - **one timer task.**  It sleeps in a cancel scope whose deadline is the endpoint's
   ``get_timer()``, then calls ``handle_timer``.  Whenever the endpoint may have a new deadline
   (after a receive batch, a timer, or :meth:`UdpTransport.kick`), a sooner one is set on the
@@ -169,6 +177,7 @@ class UdpTransport:
         max_batch: int = 256,
         max_backlog: int = 4096,
         receive_buffer: int | None = None,
+        coalesce: float = 0.0,
     ) -> None:
         """
         :param bind_addresses: ``(ip, port)`` pairs; IPv6 sockets are bound ``IPV6_V6ONLY`` so
@@ -181,6 +190,8 @@ class UdpTransport:
         :param receive_buffer: ``SO_RCVBUF`` in bytes (the kernel caps it at
             ``net.core.rmem_max``); the default of about 200 KiB holds only a few tens of
             milliseconds of a busy node's audio, so a pause of the event loop loses voice.
+        :param coalesce: seconds between drains of a busy socket (see the module's
+            docstring); 0 reads every datagram as soon as it arrives.
         """
         if not bind_addresses:
             raise ValueError("at least one bind address is needed")
@@ -188,6 +199,8 @@ class UdpTransport:
             raise ValueError(f"tos must be a byte, not {tos}")
         if max_batch < 1 or max_backlog < 1:
             raise ValueError("max_batch and max_backlog must be positive")
+        if not 0 <= coalesce < 1:
+            raise ValueError(f"coalesce must be in [0, 1) seconds, not {coalesce}")
         self._endpoint = endpoint
         self._bind_addresses = list(bind_addresses)
         self._events = events
@@ -195,6 +208,7 @@ class UdpTransport:
         self._max_batch = max_batch
         self._max_backlog = max_backlog
         self._receive_buffer = receive_buffer
+        self._coalesce = coalesce
         self._bound: list[_BoundSocket] = []
         self._by_family: dict[int, _BoundSocket] = {}
         # Destinations already checked to be IP literals, and the socket that serves each.
@@ -382,8 +396,14 @@ class UdpTransport:
         view = memoryview(buffer)
         sock = bound.sock
         stats = self.stats
+        coalesce = self._coalesce
+        busy = False  # draining every `coalesce` seconds rather than at each datagram
+        last_wake = -math.inf
         while True:
-            await trio.lowlevel.wait_readable(sock)
+            if busy:
+                await trio.sleep(coalesce)
+            else:
+                await trio.lowlevel.wait_readable(sock)
             # Read per batch: the endpoint may be swapped (see :attr:`endpoint`).
             receive = self._endpoint.receive_datagram
             # One clock reading per batch: the datagrams of a batch arrived together.
@@ -413,6 +433,13 @@ class UdpTransport:
                 except Exception:
                     self._rejected(size, source)
             stats.datagrams_received += count
+            if count == self._max_batch:
+                busy = False  # more is waiting: read on at the next checkpoint
+            elif busy:
+                busy = count > 0
+            else:
+                busy = count > 0 and now - last_wake < coalesce
+            last_wake = now
             self._flush()
 
     async def _backlog_loop(self, bound: _BoundSocket) -> None:

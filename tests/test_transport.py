@@ -5,8 +5,9 @@ from __future__ import annotations
 import errno
 import logging
 import socket
+import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import trio
@@ -163,7 +164,7 @@ async def start(
     endpoint: Recorder,
     addresses: tuple[Address, ...] = (LOOPBACK_V4,),
     bound: int = 100,
-    **options: int,
+    **options: float,
 ) -> tuple[UdpTransport, trio.MemoryReceiveChannel[object], list[Address]]:
     send_events, receive_events = trio.open_memory_channel[object](bound)
     transport = UdpTransport(endpoint, addresses, send_events, **options)
@@ -260,6 +261,58 @@ async def test_bursts_are_drained_in_batches(
             # One flush per batch of reads, not one per datagram.
             assert flushes <= bursts * -(-per_burst // max_batch)
             nursery.cancel_scope.cancel()
+    sender.close()
+
+
+async def _checkpoints_until(done: Callable[[], bool], real_seconds: float = 5.0) -> bool:
+    """Let the transport run (without moving the virtual clock) until *done* or the real
+    time is up; whether *done* became true."""
+    give_up = time.monotonic() + real_seconds
+    while not done():
+        if time.monotonic() > give_up:
+            return False
+        await trio.sleep(0)
+    return True
+
+
+def test_a_busy_socket_is_read_once_per_coalesce_interval() -> None:
+    window = 0.01
+    clock = trio.testing.MockClock()  # moves only when told: each drain is placed in time
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sender.bind(LOOPBACK_V4)
+
+    async def scenario() -> None:
+        async with trio.open_nursery() as nursery:
+            recorder = Recorder()
+            _, _, (local,) = await start(nursery, recorder, coalesce=window)
+            start_time = trio.current_time()
+
+            def received(count: int) -> Callable[[], bool]:
+                return lambda: len(recorder.received) >= count
+
+            # A lone datagram is read at once, and so is one after it: nothing says yet
+            # that the socket is busy.
+            sender.sendto(b"1", local)
+            assert await _checkpoints_until(received(1))
+            sender.sendto(b"2", local)
+            assert await _checkpoints_until(received(2))
+            # Two wake-ups less than `window` apart: now the loop sleeps between drains.
+            sender.sendto(b"3", local)
+            assert not await _checkpoints_until(received(3), real_seconds=0.2)
+            clock.jump(window)
+            assert await _checkpoints_until(received(3))
+            # A drain that finds nothing ends the busy spell...
+            flushes = recorder.flushes
+            clock.jump(window)
+            assert await _checkpoints_until(lambda: recorder.flushes > flushes)
+            # ...and the next datagram is read as soon as it comes, at the same instant.
+            sender.sendto(b"4", local)
+            assert await _checkpoints_until(received(4))
+            assert [(d, now - start_time) for d, _, now in recorder.received] == [
+                (b"1", 0), (b"2", 0), (b"3", window), (b"4", 2 * window)]
+            nursery.cancel_scope.cancel()
+
+    trio.run(scenario, clock=clock)
     sender.close()
 
 
@@ -492,9 +545,10 @@ async def test_kick_before_run_keeps_datagrams_queued() -> None:
 
 
 @pytest.mark.parametrize(
-    "options", [{"tos": 256}, {"tos": -1}, {"max_batch": 0}, {"max_backlog": 0}]
+    "options", [{"tos": 256}, {"tos": -1}, {"max_batch": 0}, {"max_backlog": 0},
+                {"coalesce": -0.001}, {"coalesce": 1}]
 )
-def test_invalid_options_are_refused(options: dict[str, int]) -> None:
+def test_invalid_options_are_refused(options: dict[str, float]) -> None:
     send_events, _ = trio.open_memory_channel[object](1)
     with pytest.raises(ValueError):
         UdpTransport(Recorder(), [LOOPBACK_V4], send_events, **options)
