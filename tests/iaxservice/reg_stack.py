@@ -90,6 +90,7 @@ async def running_node(
         await nursery.start(iax.run)
         await nursery.start(reg.run)
         yield Node(iax, reg, engine, commands, iax.local_addresses[0][1])
+        await reg.stop()  # as the node's clean stop does: what is not stored yet is written
         nursery.cancel_scope.cancel()
 
 

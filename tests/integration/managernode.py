@@ -3,12 +3,14 @@ with the extensions they call, and manager.conf users."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 from tests.integration.amiclient import free_tcp_port
 from tests.integration.conftest import RunningNode, free_udp_port, start_node
 from tests.integration.nodes import stop, wait_for_log, write_node
+from tests.integration.regnodes import poll
 
 FLOOD = 1000  # UserEvents the "flood" extension sends in one go
 
@@ -94,6 +96,11 @@ class ManagerNode:
         return self.node.port
 
 
+def _registered(node: RunningNode) -> str | None:
+    shown = node.pbxedge("-rx", "iax2 show registry").stdout
+    return shown if re.search(r"\sRegistered$", shown, re.MULTILINE) else None
+
+
 def running_manager_node(folder: Path) -> Iterator[ManagerNode]:
     """Start the node in *folder*; yields it, stops it after."""
     port, ami = free_udp_port(), free_tcp_port()
@@ -102,6 +109,8 @@ def running_manager_node(folder: Path) -> Iterator[ManagerNode]:
     node = start_node(folder, config, port, "-vvv")
     try:
         wait_for_log(node, "pbxedge Ready.")
+        # The Registry event of its own registration must not land in a test's session.
+        assert poll(lambda: _registered(node)) is not None, node.stderr()[-4000:]
         yield ManagerNode(node, ami)
     finally:
         stop(node)
