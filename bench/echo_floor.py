@@ -1,11 +1,13 @@
 """The transport floor: what a node that does nothing costs per datagram at a given rate.
 
-``python -m bench.echo_floor PORT SECONDS`` serves pbxedge's UDP transport with an endpoint
-that sends every datagram straight back (trio, the receive loop, the flush: everything a
-node pays before its own work). ``floor(rate)`` drives it at *rate* datagrams per second,
-paced like a load generator, and returns the server's CPU (from ``/proc``) per datagram
-echoed. At the rates of the ``load`` section a node wakes up for a few datagrams at a time,
-and each wake-up costs far more than the datagrams in a busy loop (see ``bench_transport``).
+``python -m bench.echo_floor PORT SECONDS`` serves pbxedge's UDP transport, with the node's
+receive coalescing, and an endpoint that sends every datagram straight back (trio, the
+receive loop, the flush: everything a node pays before its own work). ``floor(rate)``
+drives it at *rate* datagrams per second and returns the server's CPU (from ``/proc``) per
+datagram echoed: evenly paced like a load generator's requests, or with ``burst`` in
+bursts that far apart, like voice frames sent once per frame time. At the rates of the
+``load`` section a node wakes up for a few datagrams at a time, and each wake-up costs far
+more than the datagrams in a busy loop (see ``bench_transport``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 import trio
 
 from bench.bench_transport import Sink
+from pbxedge.iaxservice.service import RECEIVE_COALESCE
 from pbxedge.transport import UdpTransport
 
 _TICKS = 100
@@ -27,7 +30,8 @@ _PAYLOAD = b"\x80" * 60  # a REGREQ-sized datagram
 
 async def _serve(port: int, seconds: float) -> None:
     send_events, _ = trio.open_memory_channel[object](0)
-    transport = UdpTransport(Sink(echo=True), [("127.0.0.1", port)], send_events)
+    transport = UdpTransport(Sink(echo=True), [("127.0.0.1", port)], send_events,
+                             coalesce=RECEIVE_COALESCE)
     with trio.move_on_after(seconds):
         await transport.run()
 
@@ -37,8 +41,9 @@ def _cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
-def floor(rate: float, seconds: float = 4.0) -> float:
-    """CPU µs per datagram echoed by the do-nothing node, driven at *rate* per second."""
+def floor(rate: float, seconds: float = 4.0, burst: float = 0.0002) -> float:
+    """CPU µs per datagram echoed by the do-nothing node, driven at *rate* per second in
+    bursts *burst* seconds apart."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -70,7 +75,7 @@ def floor(rate: float, seconds: float = 4.0) -> float:
                         client.recv(2048)
                 except BlockingIOError:
                     pass
-                time.sleep(0.0002)
+                time.sleep(burst)
             time.sleep(0.05)
             return (_cpu(server.pid) - cpu_before) / sent * 1e6
     finally:
