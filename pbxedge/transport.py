@@ -13,8 +13,8 @@ way aioquic's asyncio adapter drives a QUIC connection, with these tasks per :me
   finds nothing switches it back to waiting for the socket.  A datagram then waits at most
   ``coalesce`` (plus the kernel's timer slack) and only while datagrams keep coming; a lone
   one is read at once.  A wake-up costs tens of µs of CPU on a virtual machine, several times
-  what a datagram costs once awake, so at a few thousand datagrams a second this is the
-  cheapest CPU a node can save (see the README's "Capacity").
+  what a datagram costs once awake, so at a few thousand datagrams a second this saves a
+  node more CPU than anything else measured (see the README's "Capacity").
 - **one timer task.**  It sleeps in a cancel scope whose deadline is the endpoint's
   ``get_timer()``, then calls ``handle_timer``.  Whenever the endpoint may have a new deadline
   (after a receive batch, a timer, or :meth:`UdpTransport.kick`), a sooner one is set on the
