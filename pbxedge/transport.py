@@ -433,12 +433,9 @@ class UdpTransport:
                 except Exception:
                     self._rejected(size, source)
             stats.datagrams_received += count
-            if count == self._max_batch:
-                busy = False  # more is waiting: read on at the next checkpoint
-            elif busy:
-                busy = count > 0
-            else:
-                busy = count > 0 and now - last_wake < coalesce
+            # Busy while drains find datagrams; a full batch means more is waiting, so the
+            # next drain comes at the next checkpoint rather than after a sleep.
+            busy = 0 < count < self._max_batch and (busy or now - last_wake < coalesce)
             last_wake = now
             self._flush()
 
