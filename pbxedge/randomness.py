@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import weakref
 from typing import Any, NoReturn
 
 __all__ = ["BufferedSystemRandom"]
@@ -16,6 +17,18 @@ __all__ = ["BufferedSystemRandom"]
 _CHUNK = 4096
 _BPF = 53  # bits in a float's mantissa, as random.random() uses
 _RECIP_BPF = 2.0**-_BPF
+
+# Every live source, so a forked child can drop what its parent read ahead (asking for the
+# process id on each draw instead would cost a system call per draw).
+_SOURCES: weakref.WeakSet[BufferedSystemRandom] = weakref.WeakSet()
+
+
+def _forget_in_child() -> None:
+    for source in _SOURCES:
+        source._pool, source._pos = b"", 0
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
 
 
 class BufferedSystemRandom(random.Random):
@@ -28,7 +41,7 @@ class BufferedSystemRandom(random.Random):
     def __init__(self) -> None:
         self._pool = b""
         self._pos = 0
-        self._pid = os.getpid()
+        _SOURCES.add(self)
         super().__init__()
 
     def seed(self, *args: Any, **kwargs: Any) -> None:
@@ -36,9 +49,7 @@ class BufferedSystemRandom(random.Random):
 
     def _take(self, n: int) -> bytes:
         pos = self._pos
-        if pos + n > len(self._pool) or self._pid != os.getpid():
-            # A forked child must not hand out its parent's numbers.
-            self._pid = os.getpid()
+        if pos + n > len(self._pool):
             self._pool = os.urandom(max(_CHUNK, n))
             pos = 0
         self._pos = pos + n
@@ -51,6 +62,18 @@ class BufferedSystemRandom(random.Random):
             return 0
         size = (k + 7) // 8
         return int.from_bytes(self._take(size), "big") >> (size * 8 - k)
+
+    def _randbelow(self, n: int) -> int:
+        # What randrange, randint and choice draw from, without a method call per try.
+        if n <= 0:
+            raise ValueError("empty range")  # rather than loop for ever
+        k = n.bit_length()
+        size = (k + 7) // 8
+        shift = size * 8 - k
+        while True:
+            value = int.from_bytes(self._take(size), "big") >> shift
+            if value < n:
+                return value
 
     def random(self) -> float:
         return (int.from_bytes(self._take(7), "big") >> 3) * _RECIP_BPF

@@ -55,6 +55,7 @@ __all__ = [
     "merge_encryption",
     "needs_authentication",
     "offered_encryption",
+    "offers_challenge",
     "resolve_secrets",
     "verify_authrep",
     "verify_regreq",
@@ -152,8 +153,10 @@ def make_challenge(rng: random.Random) -> str:
     return str(rng.randint(_CHALLENGE_MIN, _CHALLENGE_MAX))
 
 
-def _needs_challenge(methods: AuthMethod) -> bool:
-    return bool(methods & (AuthMethod.MD5 | AuthMethod.RSA))
+def offers_challenge(methods: AuthMethod) -> bool:
+    """Whether offering *methods* means sending a challenge (MD5 or RSA among them)."""
+    # Membership tests: ``&`` on a flag builds a new member, several times the cost.
+    return AuthMethod.MD5 in methods or AuthMethod.RSA in methods
 
 
 def build_authreq(
@@ -162,7 +165,7 @@ def build_authreq(
     """AUTHREQ IEs in Asterisk's order: AUTHMETHODS, CHALLENGE (MD5 or RSA only),
     ENCRYPTION (when negotiated), USERNAME (iax2.md §15.3)."""
     ies = IEList().add_u16(IE.AUTHMETHODS, int(methods))
-    if _needs_challenge(methods):
+    if offers_challenge(methods):
         if not challenge:
             raise ValueError("MD5 and RSA need a challenge")
         ies.add_str(IE.CHALLENGE, challenge)
@@ -421,16 +424,16 @@ def verify_authrep(
         return _fail("answer to a decoy challenge (unknown or refused user)")
     secrets = resolve_secrets(user.secrets, user.dbsecret, secret_resolver)
     rsa_result = ies.get_str(IE.RSA_RESULT)
-    if methods & AuthMethod.RSA and rsa_result and user.inkeys:
+    if AuthMethod.RSA in methods and rsa_result and user.inkeys:
         return _verify_rsa(user.inkeys, challenge, rsa_result, keystore)
     if secrets is None:
         return _fail(f"dbsecret '{user.dbsecret}' is missing from the database")
-    if methods & AuthMethod.MD5:
+    if AuthMethod.MD5 in methods:
         md5_result = ies.get_str(IE.MD5_RESULT)
         if md5_result is None:
             return _fail("MD5 required but no MD5_RESULT IE")
         return _verify_md5(secrets, challenge, md5_result)
-    if methods & AuthMethod.PLAINTEXT:
+    if AuthMethod.PLAINTEXT in methods:
         return _verify_plaintext(secrets, ies.get_str(IE.PASSWORD))
     return _fail("user allows no authentication method")
 
@@ -485,13 +488,13 @@ def verify_regreq(
     rsa_result = ies.get_str(IE.RSA_RESULT)
     md5_result = ies.get_str(IE.MD5_RESULT)
     password = ies.get_str(IE.PASSWORD)
-    if rsa_result and methods & AuthMethod.RSA and challenge and peer.inkeys:
+    if rsa_result and AuthMethod.RSA in methods and challenge and peer.inkeys:
         return _verify_rsa(peer.inkeys, challenge, rsa_result, keystore)
-    if md5_result and methods & AuthMethod.MD5 and challenge:
+    if md5_result and AuthMethod.MD5 in methods and challenge:
         if secrets is None:
             return _fail(f"dbsecret '{peer.dbsecret}' is missing from the database")
         return _verify_md5(secrets, challenge, md5_result)
-    if password is not None and methods & AuthMethod.PLAINTEXT:
+    if password is not None and AuthMethod.PLAINTEXT in methods:
         if secrets is None:
             return _fail(f"dbsecret '{peer.dbsecret}' is missing from the database")
         return _verify_plaintext(secrets, password)
@@ -548,7 +551,7 @@ def answer_challenge(
             f"RSA authentication requires an outkey (user '{printable(username)}')")
     agreement = (
         merge_encryption(our_encryption, offered_encryption)
-        if offered & AuthMethod.MD5
+        if AuthMethod.MD5 in offered
         else EncryptionAgreement(0, False)
     )
     if agreement.encrypted and not creds.secret:
@@ -557,14 +560,14 @@ def answer_challenge(
         return AuthFailure("challenge offers no encryption while forceencryption is enabled")
 
     ies = IEList()
-    if creds.outkey and offered & AuthMethod.RSA and challenge:
+    if creds.outkey and AuthMethod.RSA in offered and challenge:
         private_key = keystore.private(creds.outkey)
         if private_key is not None:
             ies.add_str(IE.RSA_RESULT, rsa_sign(private_key, challenge))
     if not len(ies) and creds.secret:
-        if offered & AuthMethod.MD5 and challenge:
+        if AuthMethod.MD5 in offered and challenge:
             ies.add_str(IE.MD5_RESULT, md5_response(challenge, creds.secret))
-        elif offered & AuthMethod.PLAINTEXT:
+        elif AuthMethod.PLAINTEXT in offered:
             ies.add_str(IE.PASSWORD, creds.secret)
     if not len(ies):
         return AuthFailure(
@@ -584,9 +587,9 @@ def _no_answer_reason(
     creds: Credentials,
     keystore: RsaKeys,
 ) -> str:
-    if creds.outkey and offered & AuthMethod.RSA and keystore.private(creds.outkey) is None:
+    if creds.outkey and AuthMethod.RSA in offered and keystore.private(creds.outkey) is None:
         return f"private key '{creds.outkey}' is not loaded (user '{shown_name}')"
-    if _needs_challenge(offered) and not challenge and not offered & AuthMethod.PLAINTEXT:
+    if offers_challenge(offered) and not challenge and AuthMethod.PLAINTEXT not in offered:
         return f"challenge for '{shown_name}' carries no CHALLENGE IE"
     if not creds.secret and not creds.outkey:
         return f"no secret or outkey to authenticate '{shown_name}'"

@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from pbxedge.iax2.callkeys import CallKeys
 from pbxedge.iax2.callstate import (
@@ -603,8 +603,7 @@ class Call:
         self._send_unsequenced(IaxSubclass.VNAK, frame.source_call, frame.timestamp, self.iseqno)
 
     def _retransmit(self, pending: Pending) -> None:
-        frame = replace(
-            pending.frame,
+        frame = pending.frame._replace(
             iseqno=self.iseqno,
             dest_call=pending.frame.dest_call or self.peer_callno,
             retransmitted=True,

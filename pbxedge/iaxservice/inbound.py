@@ -41,6 +41,7 @@ from pbxedge.iax2.auth import (
     merge_encryption,
     needs_authentication,
     offered_encryption,
+    offers_challenge,
     resolve_secrets,
     verify_authrep,
 )
@@ -81,7 +82,6 @@ __all__ = [
 logger = logging.getLogger("pbxedge.iax2")
 
 DPREP_REFRESH = 600  # iaxdefaultdpcache: how long the caller may cache a DPREP
-_AUTH_CHALLENGED = AuthMethod.MD5 | AuthMethod.RSA
 
 
 def cause_of(frame: FullFrame) -> int:
@@ -252,7 +252,7 @@ class InboundCall:
         account = self._account = match.user
         user = self._user = realtime_user or svc.config.users[account.name]
         self._secrets = resolve_secrets(account.secrets, account.dbsecret, svc.secret_resolver)
-        if user.auth & _AUTH_CHALLENGED:
+        if offers_challenge(user.auth):
             self._agreement = merge_encryption(offered_encryption(user.encryption),
                                                request.encryption)
         if user.forceencryption and not self._secrets:
@@ -278,7 +278,7 @@ class InboundCall:
         # A real user inherits the general encryption settings and then carries ENCRYPTION
         # in its AUTHREQ; a decoy without it would tell known names from unknown ones.
         encryption = 0
-        if self._methods & _AUTH_CHALLENGED:
+        if offers_challenge(self._methods):
             ours = offered_encryption(general.encryption or general.forceencryption)
             encryption = merge_encryption(ours, request.encryption).methods
         self._send(IaxSubclass.AUTHREQ,
@@ -295,7 +295,7 @@ class InboundCall:
             return
         self._authreq_held = user.name
         self._methods = user.auth
-        self._challenge = make_challenge(svc.rng) if user.auth & _AUTH_CHALLENGED else ""
+        self._challenge = make_challenge(svc.rng) if offers_challenge(user.auth) else ""
         svc.memory.remember(user.auth)
         self._send(IaxSubclass.AUTHREQ,
                    build_authreq(user.auth, self._challenge or None, user.name,

@@ -35,6 +35,7 @@ from pbxedge.iax2.auth import (
     build_regauth,
     make_challenge,
     match_registrant,
+    offers_challenge,
     verify_regreq,
 )
 from pbxedge.iax2.callstate import CallStateError
@@ -190,7 +191,7 @@ class InboundRegistrations:
         else:
             # A decoy looks like whatever this node usually sends (last_authmethod).
             exchange.methods = self._methods.last
-        if exchange.methods & (AuthMethod.MD5 | AuthMethod.RSA):
+        if offers_challenge(exchange.methods):
             exchange.challenge = make_challenge(self._iax.rng)
         self._send(
             exchange,
@@ -207,7 +208,7 @@ class InboundRegistrations:
         if frame.frametype != FrameType.IAX or frame.iax_subclass not in _REQUESTS:
             return
         now = self._iax.now()
-        subclass = IaxSubclass(frame.subclass)
+        subclass = frame.iax_subclass
         try:
             ies = frame.ies()
         except MalformedFrame:

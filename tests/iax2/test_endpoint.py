@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import random
 
 import pytest
@@ -545,7 +544,7 @@ def test_hostile_frames_on_a_live_call_never_raise(frames: list[FullFrame], aime
     with nothing_on_stderr():
         for frame in frames:
             if aimed:  # route it into the live call
-                frame = dataclasses.replace(frame, source_call=a, dest_call=b)
+                frame = frame._replace(source_call=a, dest_call=b)
             server.receive_datagram(frame.encode(), CLIENT, now)
             drain(server)
             server.datagrams_to_send(now)
