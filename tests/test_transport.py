@@ -264,6 +264,47 @@ async def test_bursts_are_drained_in_batches(
     sender.close()
 
 
+def test_a_drain_longer_than_the_coalesce_interval_is_followed_at_once() -> None:
+    window = 0.01
+    clock = trio.testing.MockClock()
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sender.bind(LOOPBACK_V4)
+
+    class Slow(Recorder):
+        """Takes three intervals of (virtual) time over a datagram that says ``slow``."""
+
+        def receive_datagram(self, data: bytes, addr: Address, now: float) -> None:
+            super().receive_datagram(data, addr, now)
+            if data == b"slow":
+                clock.jump(3 * window)
+
+    async def scenario() -> None:
+        async with trio.open_nursery() as nursery:
+            recorder = Slow()
+            _, _, (local,) = await start(nursery, recorder, coalesce=window)
+            start_time = trio.current_time()
+
+            def received(count: int) -> Callable[[], bool]:
+                return lambda: len(recorder.received) >= count
+
+            for count, data in enumerate((b"1", b"2"), 1):  # two quick wake-ups: busy
+                sender.sendto(data, local)
+                assert await _checkpoints_until(received(count))
+            sender.sendto(b"slow", local)
+            clock.jump(window)
+            assert await _checkpoints_until(received(3))
+            # The drain of "slow" ended two intervals after the next was due: the loop reads
+            # again without sleeping, at the instant the slow drain ended.
+            sender.sendto(b"4", local)
+            assert await _checkpoints_until(received(4), real_seconds=2.0)
+            assert [(d, now - start_time) for d, _, now in recorder.received] == [
+                (b"1", 0), (b"2", 0), (b"slow", window), (b"4", 4 * window)]
+            nursery.cancel_scope.cancel()
+
+    trio.run(scenario, clock=clock)
+    sender.close()
+
+
 async def _checkpoints_until(done: Callable[[], bool], real_seconds: float = 5.0) -> bool:
     """Let the transport run (without moving the virtual clock) until *done* or the real
     time is up; whether *done* became true."""
