@@ -234,6 +234,7 @@ class Call:
         "aseqno",
         "callno",
         "events",
+        "final_acknowledged",
         "iseqno",
         "keys",
         "lag_ms",
@@ -282,6 +283,9 @@ class Call:
         self.addr = addr
         self.outbound = outbound
         self.peer_callno = 0
+        # Ended by the peer's ACK of our final frame: the peer has nothing of this call left
+        # to retransmit, so the number may come back sooner (see CallNumberPool.release).
+        self.final_acknowledged = False
         self.state = CallState.IDLE
         self.request: IaxSubclass | None = None
         self._request_ies: IEList | None = None
@@ -357,6 +361,7 @@ class Call:
         if self.destroyed:
             return
         self._apply(call_input)
+        self.final_acknowledged = call_input is In.FINAL_ACKED
         self.queue.clear(self.queue.rseqno)
         self._held.clear()
         self._pending_ack = None

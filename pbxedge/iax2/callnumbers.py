@@ -8,8 +8,15 @@ Rules kept from Asterisk:
 - a freed number, and the per-IP count it held, come back only after ``hold_seconds`` so a
   late retransmission cannot land on a new call.
 
-pbxedge departs on one point (§10 row 2): allocations made with ``counted=False`` — our
-own POKEs and registrations — do not count against the remote IP's limit.
+pbxedge departs on two points (§10 row 2): allocations made with ``counted=False`` — our
+own POKEs and registrations — do not count against the remote IP's limit; and a dialog that
+ended with the peer's ACK of our final frame (REGACK, REGREJ, HANGUP, REJECT) is *settled*:
+the peer has nothing of it left to retransmit, so its number is held only
+``settled_hold_seconds``, long enough for a duplicated datagram still on its way. Asterisk
+holds every number 60 s, which caps a node at 16 382 dialogs a minute (273 registrations or
+calls a second, however fast it is) and an address at ``maxcallnumbers`` a minute. A late
+frame of an earlier dialog cannot reach a new call on a reused number either way: the
+endpoint also matches the peer's call number, as chan_iax2's ``match()`` does.
 
 Sans-IO: expiry of held numbers is evaluated lazily against the ``now`` passed in.
 """
@@ -72,6 +79,9 @@ class _Allocation:
     validated: bool
 
 
+_Held = tuple[float, int, _Allocation]  # (when it comes back, the number, what it held)
+
+
 class CallNumberPool:
     """Hands out 15-bit call numbers under the configured limits."""
 
@@ -82,16 +92,18 @@ class CallNumberPool:
         limits: Sequence[tuple[IpNetwork, int]] = (),
         max_nonvalidated: int = 8192,
         hold_seconds: float = 60.0,
+        settled_hold_seconds: float = 2.0,
         rng: random.Random,
     ) -> None:
         self.set_limits(maxcallnumbers=maxcallnumbers, limits=limits,
                         max_nonvalidated=max_nonvalidated)
-        self._hold_seconds = hold_seconds
+        # By `settled`: how long a released number is held.
+        self._holds = (hold_seconds, min(settled_hold_seconds, hold_seconds))
         self._rng = rng
         self._free: dict[bool, list[int]] = {False: list(NORMAL_RANGE), True: list(TRUNK_RANGE)}
         self._active: dict[int, _Allocation] = {}
-        # Hold time is constant, so release order is expiry order: a FIFO is enough.
-        self._held: deque[tuple[float, int, _Allocation]] = deque()
+        # One FIFO per hold time: within each, release order is expiry order.
+        self._held: tuple[deque[_Held], deque[_Held]] = (deque(), deque())
         self._per_ip: dict[str, int] = {}
         self._limit_of: dict[str, int] = {}  # limit_for's answers: parsing an IP is slow
         self._nonvalidated = 0
@@ -177,32 +189,34 @@ class CallNumberPool:
             self._nonvalidated += 1
         return callno
 
-    def release(self, callno: int, now: float) -> bool:
-        """Start the hold period of ``callno``; False if it was not allocated."""
+    def release(self, callno: int, now: float, *, settled: bool = False) -> bool:
+        """Start the hold period of ``callno`` (the short one when the dialog is
+        ``settled``); False if it was not allocated."""
         allocation = self._active.pop(callno, None)
         if allocation is None:
             return False
-        self._held.append((now + self._hold_seconds, callno, allocation))
+        self._held[settled].append((now + self._holds[settled], callno, allocation))
         return True
 
     def _expire(self, now: float) -> None:
-        while self._held and self._held[0][0] <= now:
-            _, callno, allocation = self._held.popleft()
-            self._free[callno in TRUNK_RANGE].append(callno)
-            if allocation.ip is not None:
-                remaining = self._per_ip[allocation.ip] - 1
-                if remaining:
-                    self._per_ip[allocation.ip] = remaining
-                else:
-                    del self._per_ip[allocation.ip]
-            if not allocation.validated:
-                self._nonvalidated -= 1
+        for held in self._held:
+            while held and held[0][0] <= now:
+                _, callno, allocation = held.popleft()
+                self._free[callno in TRUNK_RANGE].append(callno)
+                if allocation.ip is not None:
+                    remaining = self._per_ip[allocation.ip] - 1
+                    if remaining:
+                        self._per_ip[allocation.ip] = remaining
+                    else:
+                        del self._per_ip[allocation.ip]
+                if not allocation.validated:
+                    self._nonvalidated -= 1
 
     # -- reporting ----------------------------------------------------------------------
 
     def held_count(self, now: float) -> int:
         self._expire(now)
-        return len(self._held)
+        return sum(map(len, self._held))
 
     def usage(self, ip: str | None = None, now: float | None = None) -> CallNumberUsage:
         """Counts for the CLI; ``now`` (when given) first returns expired holds to the pool."""

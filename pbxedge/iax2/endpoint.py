@@ -266,7 +266,7 @@ class Endpoint:
         callno = call.callno
         if self._calls.get(callno) is call:
             del self._calls[callno]
-            self._pool.release(callno, now)
+            self._pool.release(callno, now, settled=call.final_acknowledged)
             self.stats.voice_received += call.rx_voice_frames
             self.stats.voice_sent += call.tx_voice_frames
         key = self._peer_key.pop(callno, None)
@@ -501,11 +501,16 @@ class Endpoint:
         call: Call | None
         if dest_call:
             call = self._calls.get(dest_call)
-            if call is not None and call.addr != addr:
-                if call.transfer_addr == addr:
-                    self._receive_from_leg(call, data, now)
-                    return
-                call = None
+            if call is not None:
+                if call.addr != addr:
+                    if call.transfer_addr == addr:
+                        self._receive_from_leg(call, data, now)
+                        return
+                    call = None
+                elif call.peer_callno and source_call != call.peer_callno:
+                    # From the peer's address but another of its calls: a late frame of an
+                    # earlier dialog on a number since handed out again (chan_iax2 match()).
+                    call = None
         else:
             call = self._by_peer.get((addr[0], addr[1], source_call))
         if call is None:

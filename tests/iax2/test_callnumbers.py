@@ -102,3 +102,30 @@ def test_never_hands_out_a_number_twice(ops: list[tuple[bool, float]]) -> None:
             live.add(callno)
         else:
             pool.release(live.pop(), now)
+
+
+def test_a_settled_release_holds_the_number_briefly() -> None:
+    pool = make_pool(maxcallnumbers=2, hold_seconds=60.0, settled_hold_seconds=2.0)
+    first = pool.allocate("192.0.2.1", 0.0, validated=False)
+    second = pool.allocate("192.0.2.1", 0.0, validated=False)
+    assert first and second
+    pool.release(first, 1.0)
+    pool.release(second, 1.0, settled=True)
+    assert pool.held_count(1.0) == 2
+    # The settled one, and what it counted against its address, are back 2 s later...
+    assert pool.held_count(3.0) == 1
+    usage = pool.usage(now=3.0)
+    assert (usage.addresses[0].used, usage.nonvalidated_used) == (1, 1)
+    assert pool.allocate("192.0.2.1", 3.0, validated=True)
+    assert pool.allocate("192.0.2.1", 3.0, validated=True) is None
+    # ...the other after the minute.
+    assert pool.held_count(61.0) == 0
+    assert pool.usage(now=61.0).nonvalidated_used == 0
+
+
+def test_the_settled_hold_is_never_longer_than_the_hold() -> None:
+    pool = make_pool(hold_seconds=1.0, settled_hold_seconds=2.0)
+    callno = pool.allocate("192.0.2.1", 0.0, validated=True)
+    assert callno
+    pool.release(callno, 0.0, settled=True)
+    assert pool.held_count(1.0) == 0

@@ -35,6 +35,7 @@ CLIENT = ("192.0.2.10", 4569)
 SERVER = ("192.0.2.20", 4569)
 SECRET = "md5secret"
 HOLD = 60.0
+SETTLED_HOLD = 2.0
 
 
 def always_required(sub: IaxSubclass, username: str | None, addr: tuple[str, int]) -> bool:
@@ -286,6 +287,40 @@ def test_numbers_are_held_after_the_call_then_return() -> None:
     pool_usage = server._pool.usage(now=end)
     assert pool_usage.addresses[0].used == 1  # the callee's number is still held for its IP
     assert server._pool.usage(now=end + HOLD).addresses == ()
+
+
+def test_a_settled_dialog_gives_its_number_back_sooner() -> None:
+    net, client, server = pair(3, CallerApp(), CalleeApp())
+    client.start(SERVER, IaxSubclass.NEW, new_ies(), 0.0)
+    end = net.run(until=100.0)
+    # The caller hung up and the callee acknowledged it: nothing of the call is left to be
+    # sent again, so the caller's number comes back after the short hold. The callee got
+    # the HANGUP; its ACK could have been lost and the HANGUP could come again, so it keeps
+    # its number for the whole minute.
+    assert client._pool.usage(now=end + SETTLED_HOLD).addresses == ()
+    assert server._pool.usage(now=end + SETTLED_HOLD).addresses[0].used == 1
+    assert server._pool.usage(now=end + HOLD).addresses == ()
+
+
+def test_a_frame_of_another_peer_call_does_not_reach_the_call() -> None:
+    ep = make_endpoint(policy=never_required)
+    ep.receive_datagram(FullFrame(300, 0, 0, 0, 0, 6, IaxSubclass.NEW, new_ies().encode())
+                        .encode(), CLIENT, 0.0)
+    [event] = drain(ep)
+    assert isinstance(event, NewCall)
+    datagrams(ep)
+    # The same address and our number, but the peer's call 301: a frame of an earlier
+    # dialog, answered with INVAL and kept away from call 300's.
+    ep.receive_datagram(FullFrame(301, event.callno, 9, 1, 0, FrameType.IAX,
+                                  IaxSubclass.HANGUP).encode(), CLIENT, 0.1)
+    assert drain(ep) == []
+    [inval] = [full(d) for d in datagrams(ep, 0.1)]
+    assert (inval.dest_call, inval.iax_subclass) == (301, IaxSubclass.INVAL)
+    assert ep.call_info(event.callno).peer_callno == 300
+    # Call 300 itself still gets through.
+    ep.receive_datagram(FullFrame(300, event.callno, 10, 1, 0, FrameType.IAX,
+                                  IaxSubclass.HANGUP).encode(), CLIENT, 0.2)
+    assert any(isinstance(e, FrameReceived) for e in drain(ep))
 
 
 def test_encrypted_call_between_two_endpoints() -> None:
