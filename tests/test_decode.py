@@ -1,4 +1,3 @@
-import dataclasses
 import struct
 from pathlib import Path
 
@@ -82,7 +81,7 @@ def _encrypted_call() -> list[tuple[tuple[str, int], tuple[str, int], bytes]]:
         (PEER, CLIENT, authreq.encode()),
         (CLIENT, PEER, key.encrypt_full(authrep.encode())),
         # Asterisk retransmits the AUTHREQ in clear if the AUTHREP is late.
-        (PEER, CLIENT, dataclasses.replace(authreq, retransmitted=True).encode()),
+        (PEER, CLIENT, authreq._replace(retransmitted=True).encode()),
         (CLIENT, PEER, key.encrypt_full(voice.encode())),
         (CLIENT, PEER, key.encrypt_mini(MiniFrame(7, 40, b"\x11" * 160).encode())),
         (CLIENT, PEER, key.encrypt_full(rtkey.encode())),
