@@ -28,14 +28,15 @@ ROUNDS = 3
 SECONDS = 8.0
 WINDOW = 200  # exchanges in flight
 _RUN_LIMIT = 60.0
+# What each driver does, and the goal: per second of one core, µs each.
 _KINDS = {
-    "register": ("MD5 registrations with call tokens, stored", 5000),
-    "calls": ("MD5 call setups with call tokens (Answer, Hangup, CDR)", 3000),
+    "register": ("MD5 registrations with call tokens, stored", 5000, 200),
+    "calls": ("MD5 call setups with call tokens (Answer, Hangup, CDR)", 3000, 300),
 }
 
 
 def _rounds(kind: str, port: int, node: _Node, driver_prefix: list[str]) -> list[str]:
-    what, goal = _KINDS[kind]
+    what, goal, goal_us = _KINDS[kind]
     lines = [f"{what}, {WINDOW} in flight:"]
     per_op: list[float] = []
     for round_no in range(1, ROUNDS + 1):
@@ -53,7 +54,7 @@ def _rounds(kind: str, port: int, node: _Node, driver_prefix: list[str]) -> list
             f"the driver used {figures['driver_cpu_share'] * 100:.0f} % of its core")
     median = statistics.median(per_op)
     lines.append(f"  median {median:.0f} µs of node CPU each -> {1e6 / median:,.0f} per second "
-                 f"of one core (goal {goal:,}, ≤ {1e6 / goal:.0f} µs)")
+                 f"of one core (goal {goal:,}, ≤ {goal_us} µs)")
     return lines
 
 
