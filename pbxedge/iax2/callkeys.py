@@ -68,6 +68,8 @@ class CallKeys:
 
         ``rx_last`` is the highest timestamp received on the call so far.
         """
+        if not self._rx and not self._candidates:  # a call in clear, the common case
+            return _parse_clear_full(data)
         ciphers = self._receive_ciphers(now)
         decoded = [f for c in ciphers if (f := _decrypt_full(c, data)) is not None]
         if decoded:
@@ -80,13 +82,8 @@ class CallKeys:
                 # The peer proved which secret it used: lock that key in both directions.
                 self.set(cipher.key, [cipher.key])
                 return frame
-        try:
-            parsed = parse_datagram(data)
-        except MalformedFrame:
-            return None
-        if not isinstance(parsed, FullFrame):
-            return None
-        if ciphers and parsed.iax_subclass is not IaxSubclass.INVAL:
+        parsed = _parse_clear_full(data)
+        if parsed is not None and ciphers and parsed.iax_subclass is not IaxSubclass.INVAL:
             # On an encrypted call only INVAL (sent by Asterisk's raw_hangup without any
             # call state, hence in clear) may arrive unencrypted.
             return None
@@ -114,6 +111,14 @@ class CallKeys:
 def _mini_distance(ts16: int, rx_last: int) -> int:
     """How far (ms, either way) a mini frame's 16-bit timestamp lies from the last one seen."""
     return abs(((ts16 - rx_last + 0x8000) & 0xFFFF) - 0x8000)
+
+
+def _parse_clear_full(data: bytes) -> FullFrame | None:
+    try:
+        parsed = parse_datagram(data)
+    except MalformedFrame:
+        return None
+    return parsed if isinstance(parsed, FullFrame) else None
 
 
 def _decrypt_full(cipher: AesTransform, data: bytes) -> FullFrame | None:
