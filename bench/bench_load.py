@@ -243,8 +243,9 @@ def _setups(b: _Node, target: str, work: Path) -> list[str]:
     us = _per_op(document, "call")
     setup = calls["setup_ms"]
     return [f"call setups (MD5, call token, answer, hangup, CDR): {us:,.0f} µs of node CPU "
-            f"each -> {1e6 / us:,.0f} per second of one core at this cost (goal 3,000); {calls['ok']:,} at "
-            f"{calls['ok_per_s']:,.0f}/s, {calls['failed']} failed, NEW->ACCEPT p50 "
+            f"each -> {1e6 / us:,.0f} per second of one core at this cost (goal 3,000); "
+            f"{calls['ok']:,} at {calls['ok_per_s']:,.0f}/s, {calls['failed']} failed, "
+            f"NEW->ACCEPT p50 "
             f"{setup['p50']:.1f} ms p99 {setup['p99']:.1f} ms",
             _floor_per_op(datagrams, seconds, calls["ok"])]
 
