@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -163,6 +162,12 @@ class _Node:
         assert found is not None, stats
         return int(found[1]) + int(found[2])
 
+    def __enter__(self) -> _Node:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
     def stop(self) -> None:
         self.process.terminate()
         try:
@@ -287,22 +292,16 @@ def _bridged(b: _Node, target: str, work: Path) -> list[str]:
 
 
 def run() -> list[str]:
-    work = Path(tempfile.mkdtemp(prefix="pbx-bench-"))
     a_port, b_port = _free_port(), _free_port()
-    a = b = None
-    try:
-        a = _Node(work / "a", _a_conf(a_port), A_EXTENSIONS)
-        b = _Node(work / "b", _b_conf(b_port, a_port), B_EXTENSIONS)
+    with (tempfile.TemporaryDirectory(prefix="pbx-bench-", ignore_cleanup_errors=True) as tmp,
+          _Node(Path(tmp) / "a", _a_conf(a_port), A_EXTENSIONS),
+          _Node(Path(tmp) / "b", _b_conf(b_port, a_port), B_EXTENSIONS) as b):
+        work = Path(tmp)
         target = f"127.0.0.1:{b_port}"
         # Bridged calls before the setups: the memory the setups leave in the heap would
         # hide what the calls take.
         return (_registrations(b, target, work) + _bridged(b, target, work)
                 + _setups(b, target, work))
-    finally:
-        for node in (b, a):
-            if node is not None:
-                node.stop()
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -59,11 +59,9 @@ def _rounds(kind: str, port: int, node: _Node, driver_prefix: list[str]) -> list
 
 
 def run() -> list[str]:
-    work = Path(tempfile.mkdtemp(prefix="pbx-bench-sat-"))
-    node = None
-    try:
-        port = _free_port()
-        node = _Node(work / "b", _b_conf(port, _free_port()), B_EXTENSIONS)
+    port = _free_port()
+    with (tempfile.TemporaryDirectory(prefix="pbx-bench-sat-", ignore_cleanup_errors=True) as tmp,
+          _Node(Path(tmp) / "b", _b_conf(port, _free_port()), B_EXTENSIONS) as node):
         cores = sorted(os.sched_getaffinity(0))
         lines = [f"node B of the load section ({PEERS} MD5 peers, an MD5 user)"]
         driver_prefix: list[str] = []
@@ -73,11 +71,6 @@ def run() -> list[str]:
             lines[0] += f", pinned to core {cores[0]}; the driver on core {cores[1]}"
         return lines + _rounds("register", port, node, driver_prefix) + _rounds(
             "calls", port, node, driver_prefix)
-    finally:
-        if node is not None:
-            node.stop()
-        shutil.rmtree(work, ignore_errors=True)
-
 
 if __name__ == "__main__":
     for line in run():

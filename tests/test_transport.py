@@ -7,7 +7,7 @@ import logging
 import socket
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
 import trio
@@ -264,47 +264,6 @@ async def test_bursts_are_drained_in_batches(
     sender.close()
 
 
-def test_a_drain_longer_than_the_coalesce_interval_is_followed_at_once() -> None:
-    window = 0.01
-    clock = trio.testing.MockClock()
-    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sender.bind(LOOPBACK_V4)
-
-    class Slow(Recorder):
-        """Takes three intervals of (virtual) time over a datagram that says ``slow``."""
-
-        def receive_datagram(self, data: bytes, addr: Address, now: float) -> None:
-            super().receive_datagram(data, addr, now)
-            if data == b"slow":
-                clock.jump(3 * window)
-
-    async def scenario() -> None:
-        async with trio.open_nursery() as nursery:
-            recorder = Slow()
-            _, _, (local,) = await start(nursery, recorder, coalesce=window)
-            start_time = trio.current_time()
-
-            def received(count: int) -> Callable[[], bool]:
-                return lambda: len(recorder.received) >= count
-
-            for count, data in enumerate((b"1", b"2"), 1):  # two quick wake-ups: busy
-                sender.sendto(data, local)
-                assert await _checkpoints_until(received(count))
-            sender.sendto(b"slow", local)
-            clock.jump(window)
-            assert await _checkpoints_until(received(3))
-            # The drain of "slow" ended two intervals after the next was due: the loop reads
-            # again without sleeping, at the instant the slow drain ended.
-            sender.sendto(b"4", local)
-            assert await _checkpoints_until(received(4), real_seconds=2.0)
-            assert [(d, now - start_time) for d, _, now in recorder.received] == [
-                (b"1", 0), (b"2", 0), (b"slow", window), (b"4", 4 * window)]
-            nursery.cancel_scope.cancel()
-
-    trio.run(scenario, clock=clock)
-    sender.close()
-
-
 async def _checkpoints_until(done: Callable[[], bool], real_seconds: float = 5.0) -> bool:
     """Let the transport run (without moving the virtual clock) until *done* or the real
     time is up; whether *done* became true."""
@@ -316,45 +275,92 @@ async def _checkpoints_until(done: Callable[[], bool], real_seconds: float = 5.0
     return True
 
 
-def test_a_busy_socket_is_read_once_per_coalesce_interval() -> None:
-    window = 0.01
-    clock = trio.testing.MockClock()  # moves only when told: each drain is placed in time
+def _coalesced(recorder: Recorder, clock: trio.testing.MockClock, window: float,
+               body: Callable[[socket.socket, Address], Awaitable[None]]
+               ) -> list[tuple[bytes, float]]:
+    """Run *body*, which sends from a plain socket to the given address, against a transport
+    that coalesces over *window* on *clock* (no autojump: each drain is placed in virtual
+    time); what the endpoint received, and when, from the start."""
     sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sender.bind(LOOPBACK_V4)
+    received: list[tuple[bytes, float]] = []
 
     async def scenario() -> None:
         async with trio.open_nursery() as nursery:
-            recorder = Recorder()
             _, _, (local,) = await start(nursery, recorder, coalesce=window)
             start_time = trio.current_time()
-
-            def received(count: int) -> Callable[[], bool]:
-                return lambda: len(recorder.received) >= count
-
-            # A lone datagram is read at once, and so is one after it: nothing says yet
-            # that the socket is busy.
-            sender.sendto(b"1", local)
-            assert await _checkpoints_until(received(1))
-            sender.sendto(b"2", local)
-            assert await _checkpoints_until(received(2))
-            # Two wake-ups less than `window` apart: now the loop sleeps between drains.
-            sender.sendto(b"3", local)
-            assert not await _checkpoints_until(received(3), real_seconds=0.2)
-            clock.jump(window)
-            assert await _checkpoints_until(received(3))
-            # A drain that finds nothing ends the busy spell...
-            flushes = recorder.flushes
-            clock.jump(window)
-            assert await _checkpoints_until(lambda: recorder.flushes > flushes)
-            # ...and the next datagram is read as soon as it comes, at the same instant.
-            sender.sendto(b"4", local)
-            assert await _checkpoints_until(received(4))
-            assert [(d, now - start_time) for d, _, now in recorder.received] == [
-                (b"1", 0), (b"2", 0), (b"3", window), (b"4", 2 * window)]
+            await body(sender, local)
+            received.extend((data, now - start_time) for data, _, now in recorder.received)
             nursery.cancel_scope.cancel()
 
-    trio.run(scenario, clock=clock)
-    sender.close()
+    try:
+        trio.run(scenario, clock=clock)
+    finally:
+        sender.close()
+    return received
+
+
+def _has(recorder: Recorder, count: int) -> Callable[[], bool]:
+    return lambda: len(recorder.received) >= count
+
+
+def test_a_busy_socket_is_read_once_per_coalesce_interval() -> None:
+    window = 0.01
+    clock = trio.testing.MockClock()
+    recorder = Recorder()
+
+    async def body(sender: socket.socket, local: Address) -> None:
+        # A lone datagram is read at once, and so is one after it: nothing says yet that
+        # the socket is busy.
+        sender.sendto(b"1", local)
+        assert await _checkpoints_until(_has(recorder, 1))
+        sender.sendto(b"2", local)
+        assert await _checkpoints_until(_has(recorder, 2))
+        # Two wake-ups less than `window` apart: now the loop drains once per window.
+        sender.sendto(b"3", local)
+        assert not await _checkpoints_until(_has(recorder, 3), real_seconds=0.2)
+        clock.jump(window)
+        assert await _checkpoints_until(_has(recorder, 3))
+        # A drain that finds nothing ends the busy spell...
+        flushes = recorder.flushes
+        clock.jump(window)
+        assert await _checkpoints_until(lambda: recorder.flushes > flushes)
+        # ...and the next datagram is read as soon as it comes, at the same instant.
+        sender.sendto(b"4", local)
+        assert await _checkpoints_until(_has(recorder, 4))
+
+    assert _coalesced(recorder, clock, window, body) == [
+        (b"1", 0), (b"2", 0), (b"3", window), (b"4", 2 * window)]
+
+
+def test_a_drain_longer_than_the_coalesce_interval_is_followed_at_once() -> None:
+    window = 0.01
+    clock = trio.testing.MockClock()
+
+    class Slow(Recorder):
+        """Takes three intervals of (virtual) time over a datagram that says ``slow``."""
+
+        def receive_datagram(self, data: bytes, addr: Address, now: float) -> None:
+            super().receive_datagram(data, addr, now)
+            if data == b"slow":
+                clock.jump(3 * window)
+
+    recorder = Slow()
+
+    async def body(sender: socket.socket, local: Address) -> None:
+        for count, data in enumerate((b"1", b"2"), 1):  # two quick wake-ups: busy
+            sender.sendto(data, local)
+            assert await _checkpoints_until(_has(recorder, count))
+        sender.sendto(b"slow", local)
+        clock.jump(window)
+        assert await _checkpoints_until(_has(recorder, 3))
+        # The drain of "slow" ended two intervals after the next was due: the loop reads
+        # again without sleeping, at the instant the slow drain ended.
+        sender.sendto(b"4", local)
+        assert await _checkpoints_until(_has(recorder, 4), real_seconds=2.0)
+
+    assert _coalesced(recorder, clock, window, body) == [
+        (b"1", 0), (b"2", 0), (b"slow", window), (b"4", 4 * window)]
 
 
 async def test_endpoint_exception_drops_only_that_datagram(
