@@ -21,6 +21,10 @@ def test_draws_fill_their_ranges() -> None:
     assert min(counts.values()) > 1600
     # A 32-bit draw's top bit is not stuck (the shift is right).
     assert any(rng.getrandbits(32) >> 31 for _ in range(100))
+    # The bounded draw under randrange/randint/choice: an empty range is refused, not a hang.
+    assert {rng.randint(1, 3) for _ in range(200)} == {1, 2, 3}
+    with pytest.raises(ValueError):
+        rng._randbelow(0)
 
 
 def test_bytes_span_refills_and_do_not_repeat() -> None:
