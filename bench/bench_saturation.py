@@ -7,8 +7,9 @@ other, keeping exchanges in flight so the node always has datagrams waiting. A r
 round finishes more registrations than the node has call numbers (16 382): it only goes on
 because a settled dialog's number comes back after 2 s rather than Asterisk's 60.
 
-The machine's other tenants show through (steal time): rounds differ by ±15 %, so the
-section prints each round and the median.
+On a shared virtual machine rounds differ by up to ±15 %, with or without steal time (each
+round prints the share of the machine's CPU time the hypervisor gave to other guests), so
+the section prints each round and the median.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def _rounds(kind: str, port: int, node: _Node, driver_prefix: list[str]) -> list
             f"{figures['node_cpu_share'] * 100:.0f} % of its core, "
             f"{figures['node_us_each']:.0f} µs each; {figures['done']:,} in "
             f"{SECONDS:.0f} s, {figures['refused']} refused, {figures['restarted']} restarted; "
-            f"the driver used {figures['driver_cpu_share'] * 100:.0f} % of its core")
+            f"the driver used {figures['driver_cpu_share'] * 100:.0f} % of its core; steal "
+            f"{figures['machine_steal_share'] * 100:.0f} %")
     median = statistics.median(per_op)
     lines.append(f"  median {median:.0f} µs of node CPU each -> {1e6 / median:,.0f} per second "
                  f"of one core (goal {goal:,}, ≤ {goal_us} µs)")

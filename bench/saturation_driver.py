@@ -10,7 +10,8 @@ WINDOW exchanges in flight against the node, each the whole exchange a phone mak
   ``load`` to extension 601, which answers and hangs up.
 
 After a warm-up it reads the node's CPU from ``/proc`` and prints one JSON line: exchanges
-done and refused, the steady rate, the node's CPU per exchange, and its own CPU.
+done and refused, the steady rate, the node's CPU per exchange, its own CPU, and the share
+of the machine's CPU time the hypervisor gave to other guests meanwhile (steal).
 
 It exists because ``pbxedge load`` is a whole IAX2 endpoint under trio and costs the load
 machine more per exchange than the node it measures: on two cores it cannot keep a node
@@ -53,6 +54,13 @@ class _Exchange:
     server_call: int = 0
     oseqno: int = 0
     iseqno: int = 0
+
+
+def machine_steal() -> tuple[float, float]:
+    """CPU seconds stolen by the hypervisor, and all CPU seconds, of the whole machine."""
+    ticks = [int(field) for field in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    # user nice system idle iowait irq softirq steal (guest time is counted in user)
+    return ticks[7] / _TICKS, sum(ticks[:8]) / _TICKS
 
 
 def node_cpu(pid: int) -> float:
@@ -163,10 +171,11 @@ class _Driver:
         poller = select.epoll()
         poller.register(self.sock.fileno(), select.EPOLLIN)
         began = time.monotonic()
-        mark: tuple[float, float, int, float] | None = None
+        mark: tuple[float, float, int, float, tuple[float, float]] | None = None
         while (now := time.monotonic()) < began + seconds:
             if mark is None and now >= began + WARM_UP:
-                mark = (now, node_cpu(node_pid), self.done, time.process_time())
+                mark = (now, node_cpu(node_pid), self.done, time.process_time(),
+                        machine_steal())
             poller.poll(0.05)
             while True:
                 try:
@@ -179,6 +188,7 @@ class _Driver:
         elapsed = time.monotonic() - mark[0]
         node = node_cpu(node_pid) - mark[1]
         done = self.done - mark[2]
+        steal, total = (b - a for a, b in zip(mark[4], machine_steal(), strict=True))
         return {
             "done": done,
             "refused": self.refused,
@@ -187,6 +197,7 @@ class _Driver:
             "node_cpu_share": node / elapsed,
             "node_us_each": node / done * 1e6 if done else float("inf"),
             "driver_cpu_share": (time.process_time() - mark[3]) / elapsed,
+            "machine_steal_share": steal / total if total else 0.0,
         }
 
 
