@@ -125,11 +125,15 @@ class _Driver:
         self._open(callno, b"")
 
     def _finish(self, callno: int, ok: bool) -> None:
-        del self.live[callno]
         if ok:
             self.done += 1
         else:
             self.refused += 1
+        self._replace(callno)
+
+    def _replace(self, callno: int) -> None:
+        """End the exchange on *callno* and start another in its place."""
+        del self.live[callno]
         self.free.insert(0, callno)  # reused last: a late answer finds nothing
         self.start()
 
@@ -161,9 +165,7 @@ class _Driver:
         for callno, exchange in list(self.live.items()):
             if now - exchange.started > GIVE_UP:
                 self.restarted += 1
-                del self.live[callno]
-                self.free.insert(0, callno)
-                self.start()
+                self._replace(callno)
 
     def run(self, seconds: float, node_pid: int) -> dict[str, float]:
         for _ in range(self.window):
