@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,11 +117,39 @@ def start_node(folder: Path, config: Path, port: int, *extra_args: str,
 
 
 @pytest.fixture
-def node_dir() -> Iterator[Path]:
+def node_dir(request: pytest.FixtureRequest) -> Iterator[Path]:
     # Short on purpose: the control socket path must fit in 107 bytes.
     folder = Path(tempfile.mkdtemp(prefix="pbx-"))
     yield folder
-    shutil.rmtree(folder, ignore_errors=True)
+    if request.node.stash.get(CALL_FAILED, False):
+        # A failure that does not come back on a rerun is only diagnosable from what the
+        # nodes wrote: keep the folder and put their logs in the report.
+        print(kept_folder_report(folder))
+    else:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+CALL_FAILED = pytest.StashKey[bool]()
+_LOG_TAIL_LINES = 80
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+        item: pytest.Item, call: pytest.CallInfo[None],
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report: pytest.TestReport = yield
+    if report.when == "call" and report.failed:
+        item.stash[CALL_FAILED] = True
+    return report
+
+
+def kept_folder_report(folder: Path) -> str:
+    """Where a failed test's folder was kept, and the end of every node's stderr in it."""
+    lines = [f"kept {folder}"]
+    for log in sorted(folder.rglob("*.stderr")):
+        tail = log.read_text(errors="replace").splitlines()[-_LOG_TAIL_LINES:]
+        lines += [f"--- {log.relative_to(folder)} (last {len(tail)} lines)", *tail]
+    return "\n".join(lines)
 
 
 @pytest.fixture
