@@ -588,7 +588,7 @@ class Endpoint:
             return
         call = self._new_call(callno, addr, now, outbound=False)
         call.accept_request(frame, now)
-        self._events.append(NewCall(callno, addr, frame, validated))
+        self._events.append(NewCall(callno, addr, frame, validated, ies))
         self._settle(call, now)
 
     def _token_valid(self, token: bytes, addr: Address, now: float) -> bool:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pbxedge.iax2.callnumbers import LimitKind
 from pbxedge.iax2.enums import IaxSubclass
 from pbxedge.iax2.frames import FullFrame
+from pbxedge.iax2.ies import IEList
 
 __all__ = [
     "CallDestroyed",
@@ -28,12 +29,14 @@ Address = tuple[str, int]
 
 @dataclass(frozen=True, slots=True)
 class NewCall:
-    """An incoming NEW/REGREQ/REGREL passed the call-token rules and got call number ``callno``."""
+    """An incoming NEW/REGREQ/REGREL passed the call-token rules and got call number ``callno``;
+    ``ies`` are the frame's, already parsed."""
 
     callno: int
     addr: Address
     frame: FullFrame
     token_validated: bool
+    ies: IEList
 
 
 @dataclass(frozen=True, slots=True)

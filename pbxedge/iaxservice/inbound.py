@@ -138,7 +138,7 @@ class InboundCall:
         self.callno = event.callno
         self.addr = event.addr
         self._token_validated = event.token_validated
-        self._frame = event.frame
+        self._ies = event.ies
         self._request: CallRequest | None = None
         self._user: User | None = None
         self._account: UserAccount | None = None  # what authentication knows of _user
@@ -211,7 +211,7 @@ class InboundCall:
         """Process the NEW; every outcome sends something (AUTHREQ, ACCEPT or REJECT)."""
         svc = self._svc
         try:
-            request = parse_new(self._frame.ies(),
+            request = parse_new(self._ies,
                                 shrink_callerid=svc.config.general.shrinkcallerid)
         except (MalformedFrame, ValueError) as exc:  # bad IE layout, impossible DATETIME…
             self._reject_now(Rejection.no_authority(f"unreadable NEW: {exc}"))

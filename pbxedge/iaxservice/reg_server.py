@@ -140,10 +140,7 @@ class InboundRegistrations:
     # -- the first frame -----------------------------------------------------------------
     def on_request(self, event: NewCall) -> None:
         now = self._iax.now()
-        try:
-            ies = event.frame.ies()
-        except MalformedFrame:
-            ies = IEList()
+        ies = event.ies
         username = ies.get_str(IE.USERNAME)
         if not username:
             exchange = _Exchange(event.callno, event.addr, "", None, "no USERNAME IE", False)
