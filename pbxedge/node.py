@@ -28,7 +28,7 @@ from dialplan.plan import Dialplan
 from pbxedge import __version__, log, logchannels, sdnotify
 from pbxedge.cdr.config import CdrConfig
 from pbxedge.cdr.csvlog import CsvCdrLog
-from pbxedge.cdr.recorder import CdrEvents, CdrRecorder, CdrSink
+from pbxedge.cdr.recorder import CdrBatches, CdrEvents, CdrRecorder, CdrSink
 from pbxedge.channels.iax import set_system_name
 from pbxedge.channels.media import MediaEnv
 from pbxedge.config.iax_models import IaxConfig
@@ -257,7 +257,7 @@ def _iax_services(config: IaxConfig, paths: NodePaths, files: LoadedFiles, store
     sinks: tuple[CdrSink, ...] = (store, cdr_events)
     if realtime is not None:
         sinks = (*sinks, realtime.writer)
-    cdr = CdrRecorder(files.cdr, _csv_log(paths, files.cdr), sinks)
+    cdr = CdrRecorder(files.cdr, _csv_log(paths, files.cdr), sinks, store.transaction)
     calls = CallService(iax, config=config, keys=keys, store=store, engine=engine,
                         peers=registrations, media_env=media, cdr=cdr,
                         realtime=realtime.accounts if realtime is not None else None)
@@ -307,6 +307,7 @@ def _iax_services(config: IaxConfig, paths: NodePaths, files: LoadedFiles, store
         return []
 
     def apply_cdr(loaded: LoadedFiles) -> list[str]:
+        cdr.post_waiting()  # a batch of the old configuration
         cdr.config, cdr.csv = loaded.cdr, _csv_log(paths, loaded.cdr)
         cdr_events.initiated_seconds = loaded.cdr.initiatedseconds
         return []
@@ -346,7 +347,8 @@ def _iax_services(config: IaxConfig, paths: NodePaths, files: LoadedFiles, store
                           (Part.CDR, apply_cdr), (Part.LOGGER, apply_logger),
                           (Part.MANAGER, apply_manager), (Part.CONSOLE, apply_console)):
         reloader.add(part, applier)
-    services: list[Service] = [iax, registrations, calls, metrics]
+    # Started before the services whose calls make records, stopped after them.
+    services: list[Service] = [iax, registrations, CdrBatches(cdr), calls, metrics]
     if phones is not None:
         services.append(phones)
     if manager is not None:

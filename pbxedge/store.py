@@ -252,6 +252,7 @@ class Store:
         """The file this store was asked to use."""
         self.persistent = persistent
         """False when the file could not be opened and the state lives in memory only."""
+        self._in_transaction = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -535,7 +536,26 @@ class Store:
         return int(deleted) + len(doomed)
 
     @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Make every write inside one transaction: a batch of rows at the cost of one commit.
+        Each write inside is still all or nothing (a savepoint), so a caller may catch one
+        failed write and go on; a failed commit undoes them all and raises
+        :class:`StoreError`."""
+        if self._in_transaction:
+            yield
+            return
+        with self._write():
+            self._in_transaction = True
+            try:
+                yield
+            finally:
+                self._in_transaction = False
+
+    @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
+        if self._in_transaction:
+            yield from self._savepoint()
+            return
         try:
             # IMMEDIATE takes the write lock up front, so two processes never deadlock upgrading
             # read locks; the busy timeout then serialises them.
@@ -546,6 +566,19 @@ class Store:
                 self._connection.execute("ROLLBACK")
                 raise
             self._connection.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: {exc}") from exc
+
+    def _savepoint(self) -> Iterator[sqlite3.Connection]:
+        try:
+            self._connection.execute("SAVEPOINT write")
+            try:
+                yield self._connection
+            except BaseException:
+                self._connection.execute("ROLLBACK TO write")
+                self._connection.execute("RELEASE write")
+                raise
+            self._connection.execute("RELEASE write")
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: {exc}") from exc
 

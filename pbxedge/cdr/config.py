@@ -3,24 +3,34 @@
 Without a ``cdr.conf`` pbxedge writes ``Master.csv`` with Asterisk's defaults. With one, as
 in Asterisk, the CSV file is written only when it has a ``[csv]`` section (cdr_csv declines
 to load otherwise); the records still reach the node's SQLite store.
+
+``batch = yes`` (with ``size`` and ``time``) is Asterisk's batch mode for everything but the
+CSV file: records reach the state database, the manager's ``Cdr`` event and the PostgreSQL
+outbox together, once ``size`` records wait or the first has waited ``time`` seconds, in one
+database transaction. Master.csv still gets each line at the hangup, so a crash loses no
+record from it (Asterisk's batch mode loses the whole batch); a clean stop or a reload writes
+what waits whatever ``safeshutdown`` says.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pbxedge.config.diagnostics import ConfigError, Diagnostic, Severity
 from pbxedge.config.loader import Category, load_config
-from pbxedge.config.values import ValueFormError, parse_bool
+from pbxedge.config.values import ValueFormError, parse_bool, parse_int
 
 __all__ = ["CdrConfig", "load_cdr_config"]
 
-_GENERAL = ("enable", "unanswered", "congestion", "endbeforehexten", "initiatedseconds")
+_GENERAL = ("enable", "unanswered", "congestion", "endbeforehexten", "initiatedseconds", "batch")
+# Asterisk's bounds (cdr.c MAX_BATCH_SIZE, MAX_BATCH_TIME); 0 posts every record at once.
+_BATCH_LIMITS = {"size": 1000, "time": 86400}
 _CSV = ("usegmtime", "accountlogs", "loguniqueid", "loguserfield", "newcdrcolumns")
-# Batch mode and the rest only change when Asterisk writes; pbxedge writes every record at
-# once and syncs it, so they are accepted and have nothing to change.
-_ACCEPTED = ("batch", "size", "time", "scheduleronly", "safeshutdown", "channeldefaultenabled",
+# These only change how Asterisk's threads post records or what it debugs; pbxedge always
+# writes what waits before it stops (safeshutdown=yes).
+_ACCEPTED = ("scheduleronly", "safeshutdown", "channeldefaultenabled",
              "ignorestatechanges", "ignoredialchanges", "canceldispositionenabled", "debug")
 
 
@@ -31,6 +41,9 @@ class CdrConfig:
     congestion: bool = False
     endbeforehexten: bool = True
     initiatedseconds: bool = False
+    batch: bool = False
+    size: int = 100  # records waiting before a batch is written (batch mode)
+    time: int = 300  # seconds the first record of a batch waits at most (batch mode)
     csv: bool = True
     usegmtime: bool = False
     accountlogs: bool = True
@@ -39,13 +52,16 @@ class CdrConfig:
     newcdrcolumns: bool = False
 
 
-def _flags(category: Category, names: tuple[str, ...], problems: list[Diagnostic]) -> dict[str, bool]:
-    values: dict[str, bool] = {}
+def _options(category: Category, names: tuple[str, ...],
+             problems: list[Diagnostic]) -> dict[str, bool | int]:
+    values: dict[str, bool | int] = {}
     for variable in category.variables:
         key = variable.name.lower()
         if key in names:
             try:
-                values[key] = parse_bool(variable.value)
+                values[key] = (
+                    parse_int(variable.value, minimum=0, maximum=_BATCH_LIMITS[key])
+                    if key in _BATCH_LIMITS else parse_bool(variable.value))
             except ValueFormError as exc:
                 problems.append(Diagnostic(Severity.WARNING, f"{key}: {exc}; ignored",
                                            variable.origin))
@@ -63,12 +79,12 @@ def load_cdr_config(path: Path) -> tuple[CdrConfig, list[Diagnostic]]:
     except ConfigError as exc:
         return CdrConfig(), exc.diagnostics
     problems = list(config.diagnostics)
-    values: dict[str, bool] = {"csv": False}
+    values: dict[str, Any] = {"csv": False}  # option -> its parsed value
     for category in config.sections():
         name = category.name.lower()
         if name == "general":
-            values.update(_flags(category, _GENERAL, problems))
+            values.update(_options(category, (*_GENERAL, *_BATCH_LIMITS), problems))
         elif name == "csv":
             values["csv"] = True
-            values.update(_flags(category, _CSV, problems))
+            values.update(_options(category, _CSV, problems))
     return CdrConfig(**values), problems

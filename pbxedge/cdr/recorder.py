@@ -5,13 +5,25 @@ from where follows Asterisk 22 (media.md §7.1): ``dst``/``dcontext``/``lastapp`
 from the last priority run before ``h`` (``endbeforehexten=yes``), ``dstchannel`` from the
 last ``Dial``, the disposition from the answer or ``DIALSTATUS``. An unanswered call that
 dialled nobody gets no record unless ``unanswered=yes``.
+
+Master.csv gets each record at the hangup. The other backends (the state database, the
+manager's ``Cdr`` event, the PostgreSQL outbox) get it then too, or, in batch mode
+(``cdr.conf`` ``batch=yes``), with the records waiting beside it: when ``size`` of them wait,
+when the first has waited ``time`` seconds (:meth:`CdrRecorder.post_due`, driven by
+:class:`CdrBatches`), at a reload and at a clean stop. Each post is one database transaction.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from dataclasses import dataclass
+import math
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from typing import Protocol
+
+import trio
 
 from dialplan.call import format_callerid
 from dialplan.engine import CallOutcome
@@ -20,7 +32,7 @@ from pbxedge.cdr.csvlog import CsvCdrLog
 from pbxedge.cdr.record import AmaFlags, CdrRecord, disposition_for
 from pbxedge.events import Cdr, EventBus
 
-__all__ = ["CdrChannel", "CdrEvents", "CdrRecorder", "CdrSink"]
+__all__ = ["CdrBatches", "CdrChannel", "CdrEvents", "CdrRecorder", "CdrSink"]
 
 logger = logging.getLogger("pbxedge.cdr")
 
@@ -63,6 +75,14 @@ class CdrRecorder:
     config: CdrConfig
     csv: CsvCdrLog | None
     sinks: tuple[CdrSink, ...] = ()
+    # What makes one post a single database transaction (the store's).
+    transaction: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext
+    clock: Callable[[], float] = trio.current_time
+    # Told when a batch starts waiting, so that its deadline is kept (CdrBatches).
+    batch_started: Callable[[], None] = lambda: None
+    _waiting: list[CdrRecord] = field(default_factory=list)
+    _first_waited_at: float = math.inf
+    _stopped: bool = False
 
     def build(self, channel: CdrChannel, outcome: CallOutcome) -> CdrRecord | None:
         steps = [s for s in outcome.trace if s.exten != "h"] if self.config.endbeforehexten \
@@ -101,8 +121,81 @@ class CdrRecorder:
             return
         if self.csv is not None:
             self.csv.write(record)
-        for sink in self.sinks:
-            try:
-                sink.save_cdr(record)
-            except Exception as exc:  # a backend failing must not lose the others
-                logger.error("CDR for %s not stored: %s", channel.name, exc)
+        if not self.config.batch or self._stopped:
+            self._post([record])
+            return
+        self._waiting.append(record)
+        if len(self._waiting) == 1:
+            self._first_waited_at = self.clock()
+            self.batch_started()
+        if len(self._waiting) >= self.config.size:
+            self.post_waiting()
+
+    @property
+    def waiting(self) -> int:
+        """Records of the batch not yet posted."""
+        return len(self._waiting)
+
+    @property
+    def due(self) -> float | None:
+        """When the waiting batch is to be posted (``time`` after its first record)."""
+        return self._first_waited_at + self.config.time if self._waiting else None
+
+    def post_due(self, now: float) -> None:
+        due = self.due
+        if due is not None and now >= due:
+            self.post_waiting()
+
+    def post_waiting(self, *, final: bool = False) -> None:
+        """Post the waiting batch now; *final* posts every later record at once (the
+        node is stopping: nothing would post a new batch)."""
+        self._stopped = self._stopped or final
+        waiting, self._waiting = self._waiting, []
+        self._first_waited_at = math.inf
+        if waiting:
+            self._post(waiting)
+
+    def _post(self, records: list[CdrRecord]) -> None:
+        try:
+            with self.transaction():
+                for record in records:
+                    for sink in self.sinks:
+                        try:
+                            sink.save_cdr(record)
+                        except Exception as exc:  # a backend failing must not lose the others
+                            logger.error("CDR for %s not stored: %s", record.channel, exc)
+        except Exception as exc:
+            logger.error("%d CDRs not stored: %s", len(records), exc)
+
+
+class CdrBatches:
+    """The node's service that posts a waiting CDR batch when its time is up, and what
+    waits when the node stops."""
+
+    name = "cdr"
+
+    def __init__(self, recorder: CdrRecorder) -> None:
+        self._recorder = recorder
+        self._started = trio.Event()
+        recorder.batch_started = self._wake
+
+    def _wake(self) -> None:
+        self._started.set()
+
+    def register_commands(self, registry: object) -> None:
+        """No console commands."""
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        recorder = self._recorder
+        while True:
+            due = recorder.due
+            if due is None:
+                await self._started.wait()
+                self._started = trio.Event()
+                continue
+            await trio.sleep_until(due)
+            recorder.post_due(trio.current_time())
+
+    async def stop(self) -> None:
+        self._recorder.post_waiting(final=True)
