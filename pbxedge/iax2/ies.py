@@ -135,27 +135,33 @@ class IEList:
         return copy
 
     # -- reading -----------------------------------------------------------------------
+    def _index(self) -> dict[int, bytes]:
+        first: dict[int, bytes] = {}
+        for item_ie, data in self._items:
+            first.setdefault(item_ie, data)
+        self._first = first
+        return first
+
+    # The getters read the index themselves: a NEW is read two dozen IEs at a time.
     def get(self, ie: int) -> bytes | None:
         first = self._first
-        if first is None:
-            first = {}
-            for item_ie, data in self._items:
-                first.setdefault(item_ie, data)
-            self._first = first
-        return first.get(ie)
+        return (self._index() if first is None else first).get(ie)
 
     def get_all(self, ie: int) -> list[bytes]:
         return [data for item_ie, data in self._items if item_ie == ie]
 
     def has(self, ie: int) -> bool:
-        return self.get(ie) is not None
+        first = self._first
+        return ie in (self._index() if first is None else first)
 
     def get_str(self, ie: int) -> str | None:
-        data = self.get(ie)
+        first = self._first
+        data = (self._index() if first is None else first).get(ie)
         return None if data is None else data.decode("utf-8", "surrogateescape")
 
     def _get_fixed(self, ie: int, size: int) -> int | None:
-        data = self.get(ie)
+        first = self._first
+        data = (self._index() if first is None else first).get(ie)
         if data is None or len(data) != size:
             return None
         return int.from_bytes(data, "big")

@@ -8,8 +8,8 @@ endpoint, which owns the call-token exchange, not here.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from pbxedge.iax2.codecs import Codec, codec_prefs_decode, codec_prefs_encode
 from pbxedge.iax2.enums import IE
@@ -130,9 +130,12 @@ def shrink_phone_number(number: str) -> str:
     return "".join(out)
 
 
-@dataclass(frozen=True)
-class CallRequest:
-    """An incoming NEW, typed. Absent string IEs read as None, except *exten* ("s")."""
+class CallRequest(NamedTuple):
+    """An incoming NEW, typed. Absent string IEs read as None, except *exten* ("s").
+
+    A named tuple, not a frozen dataclass: it is built once per call setup, and a frozen
+    dataclass sets its 22 fields one ``object.__setattr__`` call at a time.
+    """
 
     version: int | None
     exten: str
@@ -155,7 +158,7 @@ class CallRequest:
     adsicpe: int | None
     autoanswer: bool
     datetime: datetime | None
-    variables: dict[str, str] = field(default_factory=dict)
+    variables: dict[str, str]
 
     @property
     def version_supported(self) -> bool:
