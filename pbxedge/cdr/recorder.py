@@ -156,8 +156,10 @@ class CdrRecorder:
             self._post(waiting)
 
     def _post(self, records: list[CdrRecord]) -> None:
+        # One record is one write per backend already; a batch shares one commit.
+        together = self.transaction() if len(records) > 1 else contextlib.nullcontext()
         try:
-            with self.transaction():
+            with together:
                 for record in records:
                     for sink in self.sinks:
                         try:
