@@ -25,11 +25,14 @@ from pbxedge.iax2.endpoint import Endpoint
 from pbxedge.iax2.enums import IE, IaxSubclass
 from pbxedge.iax2.events import NewCall, VoiceReceived
 from pbxedge.iax2.ies import IEList
+from pbxedge.iaxservice.service import RECEIVE_COALESCE
+from pbxedge.node import tune_collector
 from pbxedge.transport import UdpTransport
 
 CALLS = 200
 FRAMES = 200_000
 BURST = 200
+_NEVER = 1e9  # seconds
 _MINI = struct.Struct("!HH")
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -69,39 +72,54 @@ def _call(client: Endpoint, server: Endpoint, client_addr: tuple[str, int],
     return a, b
 
 
-def _bridges(node: Endpoint, callers: tuple[str, int], callees: tuple[str, int],
-             now: float) -> list[int]:
-    """200 calls from the callers' address bridged to 200 calls to the callees' address;
-    returns the callers' call numbers (the source of their mini frames)."""
+def bridges(node: Endpoint, callers: tuple[str, int], callees: tuple[str, int],
+            now: float, calls: int = CALLS) -> tuple[list[int], list[int]]:
+    """*calls* calls from the callers' address, each bridged both ways to a call to the
+    callees' address; returns the call numbers the callers and the callees send their mini
+    frames from."""
     caller, callee = _endpoint(2), _endpoint(3)
     placeholder = ("127.0.0.1", 9)  # the node's address as these in-memory peers see it
-    sources = []
-    for _ in range(CALLS):
+    from_callers, from_callees = [], []
+    for _ in range(calls):
         a, b = _call(caller, node, callers, placeholder, now)
-        c, _d = _call(node, callee, placeholder, callees, now)
-        # The first (full) voice frame takes the slow path and installs the relay.
-        caller.send_voice(a, Codec.ULAW, b"\xff" * 160, now, 160)
-        _pump(caller, node, callers, now)
-        for event in iter(node.next_event, None):
-            if isinstance(event, VoiceReceived):
-                node.forward_voice(b, c, event.codec, event.payload, event.timestamp, 160, now)
-        # The full frames (and ACKs) reach the in-memory peers, whose ACKs come back.
-        for data, addr in node.datagrams_to_send(now):
-            (callee if addr == callees else caller).receive_datagram(data, placeholder, now)
-        _pump(callee, node, callees, now)
-        _pump(caller, node, callers, now)
-        sources.append(a)
-    return sources
+        c, d = _call(node, callee, placeholder, callees, now)
+        # The first (full) voice frame each way takes the slow path and installs the relay.
+        for peer, peer_call, peer_addr, src, dst in ((caller, a, callers, b, c),
+                                                     (callee, d, callees, c, b)):
+            peer.send_voice(peer_call, Codec.ULAW, b"\xff" * 160, now, 160)
+            _pump(peer, node, peer_addr, now)
+            for event in iter(node.next_event, None):
+                if isinstance(event, VoiceReceived):
+                    node.forward_voice(src, dst, event.codec, event.payload, event.timestamp,
+                                       160, now)
+            # The full frames (and ACKs) reach the in-memory peers, whose ACKs come back.
+            for data, addr in node.datagrams_to_send(now):
+                (callee if addr == callees else caller).receive_datagram(data, placeholder, now)
+            _pump(callee, node, callees, now)
+            _pump(caller, node, callers, now)
+        from_callers.append(a)
+        from_callees.append(d)
+    return from_callers, from_callees
 
 
-def _node(pipe: Connection, callers: tuple[str, int], callees: tuple[str, int]) -> None:
-    """The node process: the bridges, then the real transport serves them."""
+def node_process(pipe: Connection, callers: tuple[str, int], callees: tuple[str, int],
+                 calls: int = CALLS, *, as_node: bool = False) -> None:
+    """The node process: the bridges, then the real transport serves them; sends its
+    address and the call numbers of :func:`bridges` down *pipe*, stops at any message.
+    *as_node* sets the transport and the collector up as ``pbxedge`` does, and the calls
+    without PING and LAGRQ (which nobody here would answer)."""
 
     async def serve() -> None:
         node = _endpoint(1)
-        sources = _bridges(node, callers, callees, trio.current_time())
+        if as_node:
+            node.set_call_timers(pingtime=_NEVER, lagrqtime=_NEVER)
+        sources = bridges(node, callers, callees, trio.current_time(), calls)
         send, _ = trio.open_memory_channel[object](0)
-        transport = UdpTransport(node, [("127.0.0.1", 0)], send, max_batch=512)
+        if as_node:
+            tune_collector()
+            transport = UdpTransport(node, [("127.0.0.1", 0)], send, coalesce=RECEIVE_COALESCE)
+        else:
+            transport = UdpTransport(node, [("127.0.0.1", 0)], send, max_batch=512)
         async with trio.open_nursery() as nursery:
             (bound,) = await nursery.start(transport.run)
             transport.sockets[0].setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
@@ -132,11 +150,11 @@ def _relay() -> list[str]:
     callees.settimeout(2.0)
     parent, child = multiprocessing.Pipe()
     context = multiprocessing.get_context("fork")
-    process = context.Process(target=_node, args=(child, callers.getsockname(),
+    process = context.Process(target=node_process, args=(child, callers.getsockname(),
                                                   callees.getsockname()))
     process.start()
     try:
-        node_addr, sources = parent.recv()
+        node_addr, (sources, _) = parent.recv()
         frames = [_MINI.pack(src, 0) + b"\x55" * 160 for src in sources]
         received = sent = 0
         cpu_before = _cpu_seconds(process.pid)

@@ -14,6 +14,7 @@ import trio
 import trio.socket
 import trio.testing
 
+from pbxedge import transport as transport_module
 from pbxedge.transport import Address, BindError, UdpTransport, format_address
 
 LOOPBACK_V4: Address = ("127.0.0.1", 0)
@@ -477,12 +478,114 @@ async def test_full_send_buffer_queues_in_order(
                 return real_sendto(sock, *args)  # type: ignore[call-overload, no-any-return]
 
             monkeypatch.setattr(socket.socket, "sendto", sendto_with_a_full_buffer)
-            recorder.outgoing = [(b"%d" % n, address_of(peer)) for n in range(5)]
+            # Each of its own size: one sendto each (runs of one size are segmented).
+            recorder.outgoing = [(b"%d" % n * (n + 1), address_of(peer)) for n in range(5)]
             transport.kick()
             received = [(await peer.recvfrom(100))[0] for _ in range(delivered)]
-            assert received == [b"%d" % n for n in range(delivered)]
+            assert received == [b"%d" % n * (n + 1) for n in range(delivered)]
             assert transport.stats.datagrams_sent == delivered
             assert transport.stats.backlog_dropped == 5 - delivered
+            nursery.cancel_scope.cancel()
+    peer.close()
+
+
+# ---------------------------------------------------------------- segmented sends
+
+
+def _frames(count: int, size: int, tag: str) -> list[bytes]:
+    return [f"{tag}{n:04d}".encode().ljust(size, b".") for n in range(count)]
+
+
+async def _receive_all(sock: trio.socket.SocketType, count: int) -> list[bytes]:
+    return [(await sock.recvfrom(2048))[0] for _ in range(count)]
+
+
+async def test_runs_of_one_size_to_one_peer_leave_together_and_arrive_apart_in_order(
+        clock: trio.testing.MockClock) -> None:
+    busy, quiet = await plain_socket(), await plain_socket()
+    to_busy = [*_frames(70, 172, "a"), b"ack", *_frames(3, 172, "b"), *_frames(2, 40, "c")]
+    with trio.fail_after(TEST_DEADLINE):
+        async with trio.open_nursery() as nursery:
+            recorder = Recorder()
+            transport, _, _ = await start(nursery, recorder)
+            recorder.outgoing = [(data, address_of(busy)) for data in to_busy]
+            recorder.outgoing[10:10] = [(b"q1", address_of(quiet))]
+            recorder.outgoing.append((b"q2", address_of(quiet)))
+            transport.kick()
+            assert await _receive_all(busy, len(to_busy)) == to_busy
+            assert await _receive_all(quiet, 2) == [b"q1", b"q2"]
+            # 64 and 6 of the first run (the kernel takes 64 at a time), 3, then 2; the
+            # lone ACK and the quiet peer's two go one by one.
+            assert transport.stats.datagrams_segmented == 75
+            assert transport.stats.datagrams_sent == len(to_busy) + 2
+            nursery.cancel_scope.cancel()
+    busy.close()
+    quiet.close()
+
+
+async def test_few_datagrams_for_a_peer_leave_one_by_one(clock: trio.testing.MockClock) -> None:
+    peer = await plain_socket()
+    with trio.fail_after(TEST_DEADLINE):
+        async with trio.open_nursery() as nursery:
+            recorder = Recorder()
+            transport, _, _ = await start(nursery, recorder)
+            frames = _frames(3, 172, "v")
+            recorder.outgoing = [(data, address_of(peer)) for data in frames]
+            recorder.outgoing += [(b"x", ("127.0.0.1", port)) for port in (9, 10)]
+            transport.kick()
+            assert await _receive_all(peer, 3) == frames
+            assert transport.stats.datagrams_segmented == 0
+            nursery.cancel_scope.cancel()
+    peer.close()
+
+
+async def test_a_path_that_refuses_segmentation_gets_one_send_per_datagram(
+        clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch,
+        transport_log: list[logging.LogRecord]) -> None:
+    peer = await plain_socket()
+    monkeypatch.setattr(transport_module, "_UDP_SEGMENT", 9999)  # the kernel says EINVAL
+    with trio.fail_after(TEST_DEADLINE):
+        async with trio.open_nursery() as nursery:
+            recorder = Recorder()
+            transport, _, (local,) = await start(nursery, recorder)
+            for batch in ("a", "b"):
+                frames = _frames(8, 172, batch)
+                recorder.outgoing = [(data, address_of(peer)) for data in frames]
+                transport.kick()
+                assert await _receive_all(peer, 8) == frames
+            assert transport.stats.datagrams_segmented == 0
+            assert transport.stats.datagrams_sent == 16
+            assert transport.stats.send_errors == 0
+            assert [r.getMessage() for r in transport_log if "segment" in r.getMessage()] == [
+                f"{format_address(local)} cannot segment UDP "
+                "([Errno 22] Invalid argument); one send per datagram"]
+            nursery.cancel_scope.cancel()
+    peer.close()
+
+
+async def test_a_full_send_buffer_queues_a_segmented_run_in_order(
+        clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    peer = await plain_socket()
+    with trio.fail_after(TEST_DEADLINE):
+        async with trio.open_nursery() as nursery:
+            recorder = Recorder()
+            transport, _, _ = await start(nursery, recorder)
+            (transport_socket,) = transport.sockets
+            real_sendmsg = socket.socket.sendmsg
+            refusals = [BlockingIOError(errno.EAGAIN, "send buffer full")]
+
+            def sendmsg_with_a_full_buffer(sock: socket.socket, *args: object) -> int:
+                if sock is transport_socket and refusals:
+                    raise refusals.pop()
+                return real_sendmsg(sock, *args)  # type: ignore[arg-type, no-any-return]
+
+            monkeypatch.setattr(socket.socket, "sendmsg", sendmsg_with_a_full_buffer)
+            frames = [*_frames(5, 172, "a"), *_frames(5, 100, "b")]
+            recorder.outgoing = [(data, address_of(peer)) for data in frames]
+            transport.kick()
+            # The refused run waits in the backlog and the next run queues behind it.
+            assert await _receive_all(peer, 10) == frames
+            assert transport.stats.datagrams_sent == 10
             nursery.cancel_scope.cancel()
     peer.close()
 
