@@ -24,6 +24,7 @@ import struct
 import time
 
 from bench.bench_relay import _cpu_seconds, node_process
+from bench.saturation_driver import machine_steal
 
 CALLS = 1000
 SECONDS = 10.0
@@ -118,20 +119,23 @@ def run() -> list[str]:
         target=node_process, args=(child, sides[0].getsockname(), sides[1].getsockname(), CALLS),
         kwargs={"as_node": True})
     process.start()
+    pid = process.pid
+    assert pid is not None
     cores = sorted(os.sched_getaffinity(0))
     mine = os.sched_getaffinity(0)
     try:
         node_addr, sources = parent.recv()
         where = "sharing the machine's cores"
         if len(cores) >= 2:
-            os.sched_setaffinity(process.pid, {cores[0]})
+            os.sched_setaffinity(pid, {cores[0]})
             os.sched_setaffinity(0, {cores[1]})
             where = f"pinned to core {cores[0]}, this process on core {cores[1]}"
-        cpu_before, wall_before = _cpu_seconds(process.pid), time.perf_counter()
-        mine_before = time.process_time()
+        cpu_before, wall_before = _cpu_seconds(pid), time.perf_counter()
+        mine_before, steal_before = time.process_time(), machine_steal()
         sent, received, delays = _drive(sides, node_addr, sources)
+        steal, total = (b - a for a, b in zip(steal_before, machine_steal(), strict=True))
         wall = time.perf_counter() - wall_before
-        node_share = (_cpu_seconds(process.pid) - cpu_before) / wall
+        node_share = (_cpu_seconds(pid) - cpu_before) / wall
         driver_share = (time.process_time() - mine_before) / wall
     finally:
         os.sched_setaffinity(0, mine)
@@ -153,7 +157,8 @@ def run() -> list[str]:
         f"frames in {SECONDS:.0f} s; goal 0 %)",
         f"  added delay through the node: median {ms(0.5):.2f} ms, p99 {ms(0.99):.2f} ms, "
         f"p99.9 {ms(0.999):.2f} ms, max {delays[-1] * 1000:.2f} ms (goal p99 ≤ 5 ms); this "
-        f"process used {driver_share * 100:.0f} % of its core",
+        f"process used {driver_share * 100:.0f} % of its core; steal "
+        f"{steal / total * 100 if total else 0:.0f} %",
     ]
 
 

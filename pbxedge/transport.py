@@ -101,8 +101,9 @@ _SEGMENT_SIZE = struct.Struct("=H")
 _SEGMENT_MIN = 4
 _SEGMENTS_MAX = 64  # the kernel's UDP_MAX_SEGMENTS
 _SEGMENTED_BYTES_MAX = 65_000  # one sendmsg is one IP datagram's payload before the cut
-# Errors that mean the path cannot segment at all (rather than this one send failing).
-_NO_SEGMENTATION = frozenset({errno.EIO, errno.EINVAL, errno.ENOPROTOOPT, errno.EOPNOTSUPP})
+# Errors that mean the path cannot segment at all. EINVAL is this send's (a segment longer
+# than the path's MTU): its run goes one datagram at a time, and the next may segment.
+_NO_SEGMENTATION = frozenset({errno.EIO, errno.ENOPROTOOPT, errno.EOPNOTSUPP})
 
 
 class SansIOEndpoint(Protocol):
@@ -167,10 +168,22 @@ class _BoundSocket:
     requested: Address  # as configured (port 0 stays 0), what rebind compares
     backlog: deque[tuple[bytes, Address]] = field(default_factory=deque)
     backlog_waiting: trio.Event = field(default_factory=trio.Event)
-    segmenting: bool = sys.platform == "linux"  # until the path refuses UDP_SEGMENT
+    segmenting: bool = False  # UDP_SEGMENT, until the path refuses it
     # One per loop of the socket: rebind cancels them to retire it.
     scopes: tuple[trio.CancelScope, trio.CancelScope] = field(
         default_factory=lambda: (trio.CancelScope(), trio.CancelScope()))
+
+
+def _can_segment(sock: socket.socket) -> bool:
+    """Whether the kernel knows UDP_SEGMENT (Linux 4.18): an older one would ignore the
+    control message and send a run as one large datagram, so it is asked first."""
+    if sys.platform != "linux":
+        return False
+    try:
+        sock.setsockopt(socket.SOL_UDP, _UDP_SEGMENT, 0)  # 0: no segmenting unless asked
+    except OSError:
+        return False
+    return True
 
 
 class UdpTransport:
@@ -386,7 +399,8 @@ class UdpTransport:
             sock.close()
             raise BindError(address, exc.errno, exc.strerror or str(exc)) from exc
         local = sock.getsockname()
-        bound = _BoundSocket(sock, (str(local[0]), int(local[1])), (host, port))
+        bound = _BoundSocket(sock, (str(local[0]), int(local[1])), (host, port),
+                             segmenting=_can_segment(sock))
         if self._tos is not None:
             self._apply_tos(bound, self._tos)
         return bound
