@@ -620,7 +620,7 @@ class UdpTransport:
             start = end
             if len(run) == 1 or bound.backlog or not bound.segmenting:
                 for data in run:
-                    self._send(data, destination)
+                    self._send_through(bound, data, destination)
                 continue
             try:
                 bound.sock.sendmsg([b"".join(run)],
@@ -633,9 +633,9 @@ class UdpTransport:
                 if exc.errno in _NO_SEGMENTATION:
                     bound.segmenting = False
                     logger.warning("%s cannot segment UDP (%s); one send per datagram",
-                                format_address(bound.local), exc)
+                                   format_address(bound.local), exc)
                 for data in run:
-                    self._send(data, destination)
+                    self._send_through(bound, data, destination)
             else:
                 self.stats.datagrams_sent += len(run)
                 self.stats.datagrams_segmented += len(run)
@@ -647,6 +647,9 @@ class UdpTransport:
             self.stats.send_errors += 1
             self._warn("address", "cannot send to %r: %s", destination, exc)
             return
+        self._send_through(bound, data, destination)
+
+    def _send_through(self, bound: _BoundSocket, data: bytes, destination: Address) -> None:
         if bound.backlog:
             # Keep order: older datagrams are still waiting for the socket.
             self._queue(bound, data, destination)
