@@ -27,14 +27,16 @@ way aioquic's asyncio adapter drives a QUIC connection, with these tasks per :me
 After every receive batch, timer or :meth:`UdpTransport.kick`, the transport *flushes*: it sends
 what ``datagrams_to_send`` returns (non-blocking ``sendto``; on ``EAGAIN`` the rest waits in a
 bounded per-socket backlog until the socket is writable), hands each ``next_event()`` to the
-caller's memory channel, and re-arms the timer.  A flush with several datagrams of one size
-for one destination (a busy peer's voice frames) sends each run of them in one ``sendmsg``
-with Linux's UDP segmentation offload (``UDP_SEGMENT``): the kernel cuts them apart, in order,
-for a small part of the cost of one system call each.  A socket whose path refuses it
-(``EIO``: no checksum offload on the device) goes back to one ``sendto`` per datagram.  The
-datagrams on the wire are the same; a capture on ``lo`` or on a card that segments itself
-shows a run as one large datagram, as it shows TCP's segmentation offload.  A flush never blocks, so it runs synchronously
-wherever it is needed.
+caller's memory channel, and re-arms the timer.  A flush never blocks, so it runs
+synchronously wherever it is needed.
+
+A flush with several datagrams of one size for one destination (a busy peer's voice frames)
+sends each run of them in one ``sendmsg`` with Linux's UDP segmentation offload
+(``UDP_SEGMENT``): the kernel cuts them apart, in order, for a small part of the cost of one
+system call each.  A socket whose path refuses it (``EIO``: no checksum offload on the
+device) goes back to one ``sendto`` per datagram.  The datagrams on the wire are the same; a
+capture on ``lo`` or on a card that segments itself shows a run as one large datagram, as it
+shows TCP's segmentation offload.
 
 Failures never stop the loops: an endpoint that raises on a datagram, a send that fails
 (``ECONNREFUSED``, ``EMSGSIZE``, an address that is not an IP literal) and an event channel that
