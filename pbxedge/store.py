@@ -554,31 +554,27 @@ class Store:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         if self._in_transaction:
-            yield from self._savepoint()
-            return
-        try:
-            # IMMEDIATE takes the write lock up front, so two processes never deadlock upgrading
-            # read locks; the busy timeout then serialises them.
-            self._connection.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._connection
-            except BaseException:
-                self._connection.execute("ROLLBACK")
-                raise
-            self._connection.execute("COMMIT")
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: {exc}") from exc
+            # Inside transaction(): each write is still all or nothing.
+            yield from self._atomic("SAVEPOINT write", ("RELEASE write",),
+                                    ("ROLLBACK TO write", "RELEASE write"))
+        else:
+            # IMMEDIATE takes the write lock up front, so two processes never deadlock
+            # upgrading read locks; the busy timeout then serialises them.
+            yield from self._atomic("BEGIN IMMEDIATE", ("COMMIT",), ("ROLLBACK",))
 
-    def _savepoint(self) -> Iterator[sqlite3.Connection]:
+    def _atomic(self, begin: str, commit: tuple[str, ...],
+                rollback: tuple[str, ...]) -> Iterator[sqlite3.Connection]:
+        db = self._connection
         try:
-            self._connection.execute("SAVEPOINT write")
+            db.execute(begin)
             try:
-                yield self._connection
+                yield db
             except BaseException:
-                self._connection.execute("ROLLBACK TO write")
-                self._connection.execute("RELEASE write")
+                for statement in rollback:
+                    db.execute(statement)
                 raise
-            self._connection.execute("RELEASE write")
+            for statement in commit:
+                db.execute(statement)
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: {exc}") from exc
 

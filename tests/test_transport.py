@@ -456,6 +456,21 @@ async def test_unsendable_datagrams_are_dropped(
     peer.close()
 
 
+def _full_once(monkeypatch: pytest.MonkeyPatch, method: str, transport: UdpTransport) -> None:
+    """The transport's socket refuses one *method* call with EAGAIN: the kernel's send buffer
+    cannot be filled reliably on loopback."""
+    (transport_socket,) = transport.sockets
+    real = getattr(socket.socket, method)
+    refusals = [BlockingIOError(errno.EAGAIN, "send buffer full")]
+
+    def with_a_full_buffer(sock: socket.socket, *args: object) -> int:
+        if sock is transport_socket and refusals:
+            raise refusals.pop()
+        return int(real(sock, *args))
+
+    monkeypatch.setattr(socket.socket, method, with_a_full_buffer)
+
+
 @pytest.mark.parametrize(("max_backlog", "delivered"), [(4096, 5), (2, 2)])
 async def test_full_send_buffer_queues_in_order(
     clock: trio.testing.MockClock,
@@ -468,17 +483,7 @@ async def test_full_send_buffer_queues_in_order(
         async with trio.open_nursery() as nursery:
             recorder = Recorder()
             transport, _, _ = await start(nursery, recorder, max_backlog=max_backlog)
-            (transport_socket,) = transport.sockets
-            real_sendto = socket.socket.sendto
-            refusals = [BlockingIOError(errno.EAGAIN, "send buffer full")]
-
-            def sendto_with_a_full_buffer(sock: socket.socket, *args: object) -> int:
-                # The kernel's send buffer cannot be filled reliably on loopback; refuse once.
-                if sock is transport_socket and refusals:
-                    raise refusals.pop()
-                return real_sendto(sock, *args)  # type: ignore[call-overload, no-any-return]
-
-            monkeypatch.setattr(socket.socket, "sendto", sendto_with_a_full_buffer)
+            _full_once(monkeypatch, "sendto", transport)
             # Each of its own size: one sendto each (runs of one size are segmented).
             recorder.outgoing = [(b"%d" % n * (n + 1), address_of(peer)) for n in range(5)]
             transport.kick()
@@ -619,16 +624,7 @@ async def test_a_full_send_buffer_queues_a_segmented_run_in_order(
         async with trio.open_nursery() as nursery:
             recorder = Recorder()
             transport, _, _ = await start(nursery, recorder)
-            (transport_socket,) = transport.sockets
-            real_sendmsg = socket.socket.sendmsg
-            refusals = [BlockingIOError(errno.EAGAIN, "send buffer full")]
-
-            def sendmsg_with_a_full_buffer(sock: socket.socket, *args: object) -> int:
-                if sock is transport_socket and refusals:
-                    raise refusals.pop()
-                return real_sendmsg(sock, *args)  # type: ignore[arg-type, no-any-return]
-
-            monkeypatch.setattr(socket.socket, "sendmsg", sendmsg_with_a_full_buffer)
+            _full_once(monkeypatch, "sendmsg", transport)
             frames = [*_frames(5, 172, "a"), *_frames(5, 100, "b")]
             recorder.outgoing = [(data, address_of(peer)) for data in frames]
             transport.kick()
