@@ -73,16 +73,19 @@ def _call(client: Endpoint, server: Endpoint, client_addr: tuple[str, int],
 
 
 def bridges(node: Endpoint, callers: tuple[str, int], callees: tuple[str, int],
-            now: float, calls: int = CALLS) -> tuple[list[int], list[int]]:
+            now: float, calls: int = CALLS, *, trunked: bool = False) -> tuple[list[int], list[int]]:
     """*calls* calls from the callers' address, each bridged both ways to a call to the
-    callees' address; returns the call numbers the callers and the callees send their mini
-    frames from."""
+    callees' address (both legs trunked with *trunked*); returns the call numbers the callers
+    and the callees send their voice from."""
     caller, callee = _endpoint(2), _endpoint(3)
     placeholder = ("127.0.0.1", 9)  # the node's address as these in-memory peers see it
     from_callers, from_callees = [], []
     for _ in range(calls):
         a, b = _call(caller, node, callers, placeholder, now)
         c, d = _call(node, callee, placeholder, callees, now)
+        if trunked:
+            node.set_trunk(b, True, now)
+            node.set_trunk(c, True, now)
         # The first (full) voice frame each way takes the slow path and installs the relay.
         for peer, peer_call, peer_addr, src, dst in ((caller, a, callers, b, c),
                                                      (callee, d, callees, c, b)):

@@ -22,10 +22,8 @@ from multiprocessing.connection import Connection
 
 import trio
 
-from bench.bench_relay import _call, _cpu_seconds, _endpoint, _pump
-from pbxedge.iax2.codecs import Codec
+from bench.bench_relay import _cpu_seconds, _endpoint, bridges
 from pbxedge.iax2.endpoint import Endpoint
-from pbxedge.iax2.events import VoiceReceived
 from pbxedge.iax2.frames import MetaTrunkFrame, TrunkEntry
 from pbxedge.iax2.trunk import TrunkSettings
 from pbxedge.transport import UdpTransport
@@ -44,40 +42,11 @@ def _node_endpoint(mtu: int) -> Endpoint:
     return node
 
 
-def _bridges(node: Endpoint, west: Address, east: Address, trunked: bool,
-             now: float) -> list[tuple[int, int]]:
-    """Calls west → node → east, bridged both ways; (west's callno, east's callno) each."""
-    west_ep, east_ep = _endpoint(2), _endpoint(3)
-    here = ("127.0.0.1", 9)  # the node's address as the in-memory neighbours see it
-    pairs = []
-    for _ in range(CALLS):
-        a, b = _call(west_ep, node, west, here, now)
-        d, c = _call(east_ep, node, east, here, now)
-        if trunked:
-            node.set_trunk(b, True, now)
-            node.set_trunk(c, True, now)
-        # The first (full) voice frame each way takes the slow path and installs the relay.
-        for peer, addr, src_call, src, dst in ((west_ep, west, a, b, c), (east_ep, east, d, c, b)):
-            peer.send_voice(src_call, Codec.ULAW, b"\xff" * 160, now, 160)
-            _pump(peer, node, addr, now)
-            for event in iter(node.next_event, None):
-                if isinstance(event, VoiceReceived):
-                    node.forward_voice(src, dst, event.codec, event.payload, event.timestamp,
-                                       160, now)
-        for data, addr in node.datagrams_to_send(now):
-            (west_ep if addr == west else east_ep).receive_datagram(data, here, now)
-        _pump(west_ep, node, west, now)
-        _pump(east_ep, node, east, now)
-        while node.next_event() is not None:
-            pass
-        pairs.append((a, d))
-    return pairs
-
-
 def _node(pipe: Connection, west: Address, east: Address, trunked: bool, mtu: int) -> None:
     async def serve() -> None:
         node = _node_endpoint(mtu)
-        pairs = _bridges(node, west, east, trunked, trio.current_time())
+        pairs = list(zip(*bridges(node, west, east, trio.current_time(), CALLS, trunked=trunked),
+                         strict=True))
         send, _ = trio.open_memory_channel[object](0)
         transport = UdpTransport(node, [("127.0.0.1", 0)], send, max_batch=512)
         async with trio.open_nursery() as nursery:

@@ -16,7 +16,7 @@ import trio.socket
 import trio.testing
 
 from pbxedge import transport as transport_module
-from pbxedge.transport import Address, BindError, UdpTransport, format_address
+from pbxedge.transport import Address, BindError, TransportStats, UdpTransport, format_address
 
 LOOPBACK_V4: Address = ("127.0.0.1", 0)
 LOOPBACK_V6: Address = ("::1", 0)
@@ -545,76 +545,59 @@ async def test_few_datagrams_for_a_peer_leave_one_by_one(clock: trio.testing.Moc
     peer.close()
 
 
-async def _send_batches(transport: UdpTransport, recorder: Recorder,
-                        peer: trio.socket.SocketType) -> None:
-    for batch in ("a", "b"):
-        frames = _frames(8, 172, batch)
-        recorder.outgoing = [(data, address_of(peer)) for data in frames]
-        transport.kick()
-        assert await _receive_all(peer, 8) == frames
-
-
-def _refusing_sendmsg(monkeypatch: pytest.MonkeyPatch, code: int) -> list[int]:
-    calls: list[int] = []
+async def _two_batches_refused(monkeypatch: pytest.MonkeyPatch,
+                               code: int) -> tuple[list[int], TransportStats, Address]:
+    """Two flushes of 8 same-size datagrams for one peer while every ``sendmsg`` fails with
+    *code*: the ``sendmsg`` calls tried, the transport's counters and its address."""
+    tried: list[int] = []
 
     def sendmsg(sock: socket.socket, *args: object) -> int:
-        calls.append(code)
+        tried.append(code)
         raise OSError(code, os.strerror(code))
 
     monkeypatch.setattr(socket.socket, "sendmsg", sendmsg)
-    return calls
+    peer = await plain_socket()
+    with trio.fail_after(TEST_DEADLINE):
+        async with trio.open_nursery() as nursery:
+            recorder = Recorder()
+            transport, _, (local,) = await start(nursery, recorder)
+            for batch in ("a", "b"):
+                frames = _frames(8, 172, batch)
+                recorder.outgoing = [(data, address_of(peer)) for data in frames]
+                transport.kick()
+                assert await _receive_all(peer, 8) == frames
+            nursery.cancel_scope.cancel()
+    peer.close()
+    return tried, transport.stats, local
 
 
 async def test_a_path_that_cannot_segment_gets_one_send_per_datagram_from_then_on(
         clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch,
         transport_log: list[logging.LogRecord]) -> None:
-    peer = await plain_socket()
-    tried = _refusing_sendmsg(monkeypatch, errno.EIO)  # no checksum offload on the device
-    with trio.fail_after(TEST_DEADLINE):
-        async with trio.open_nursery() as nursery:
-            recorder = Recorder()
-            transport, _, (local,) = await start(nursery, recorder)
-            await _send_batches(transport, recorder, peer)
-            assert len(tried) == 1  # the second batch did not try
-            assert (transport.stats.datagrams_segmented, transport.stats.datagrams_sent,
-                    transport.stats.send_errors) == (0, 16, 0)
-            assert [r.getMessage() for r in transport_log] == [
-                f"{format_address(local)} cannot segment UDP ([Errno 5] "
-                "Input/output error); one send per datagram"]
-            nursery.cancel_scope.cancel()
-    peer.close()
+    # EIO: no checksum offload on the device.
+    tried, stats, local = await _two_batches_refused(monkeypatch, errno.EIO)
+    assert len(tried) == 1  # the second batch did not try
+    assert (stats.datagrams_segmented, stats.datagrams_sent, stats.send_errors) == (0, 16, 0)
+    assert [r.getMessage() for r in transport_log] == [
+        f"{format_address(local)} cannot segment UDP ([Errno 5] "
+        "Input/output error); one send per datagram"]
 
 
 async def test_a_run_the_path_refuses_goes_one_by_one_and_the_next_is_tried_again(
         clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch,
         transport_log: list[logging.LogRecord]) -> None:
-    peer = await plain_socket()
-    tried = _refusing_sendmsg(monkeypatch, errno.EINVAL)  # e.g. a segment above the MTU
-    with trio.fail_after(TEST_DEADLINE):
-        async with trio.open_nursery() as nursery:
-            recorder = Recorder()
-            transport, _, _ = await start(nursery, recorder)
-            await _send_batches(transport, recorder, peer)
-            assert len(tried) == 2
-            assert (transport.stats.datagrams_sent, transport.stats.send_errors) == (16, 0)
-            assert transport_log == []
-            nursery.cancel_scope.cancel()
-    peer.close()
+    # EINVAL: e.g. a segment above the MTU.
+    tried, stats, _ = await _two_batches_refused(monkeypatch, errno.EINVAL)
+    assert len(tried) == 2
+    assert (stats.datagrams_sent, stats.send_errors) == (16, 0)
+    assert transport_log == []
 
 
 async def test_a_kernel_without_segmentation_is_never_asked(
         clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch) -> None:
-    peer = await plain_socket()
     monkeypatch.setattr(transport_module, "_UDP_SEGMENT", 9999)  # an option it does not know
-    tried = _refusing_sendmsg(monkeypatch, errno.EINVAL)
-    with trio.fail_after(TEST_DEADLINE):
-        async with trio.open_nursery() as nursery:
-            recorder = Recorder()
-            transport, _, _ = await start(nursery, recorder)
-            await _send_batches(transport, recorder, peer)
-            assert tried == []
-            nursery.cancel_scope.cancel()
-    peer.close()
+    tried, _, _ = await _two_batches_refused(monkeypatch, errno.EINVAL)
+    assert tried == []
 
 
 async def test_a_full_send_buffer_queues_a_segmented_run_in_order(
