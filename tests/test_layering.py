@@ -18,8 +18,10 @@ PACKAGES = ("pbxedge", "dialplan")
 
 # What pbxedge/iax2 may use besides itself: pure helpers of the project, the media layer (as
 # sans-IO as the core: the jitter buffer runs inside a call), the standard library without
-# I/O or clocks, and cryptography for the AES and RSA of the wire.
-CORE_MAY_IMPORT = ("pbxedge.iax2", "pbxedge.acl", "pbxedge.log", "pbxedge.media", "cryptography")
+# I/O or clocks, cryptography for the AES and RSA of the wire, and mypy_extensions for the
+# compiler's class decorator (setup.py).
+CORE_MAY_IMPORT = ("pbxedge.iax2", "pbxedge.acl", "pbxedge.log", "pbxedge.media", "cryptography",
+                   "mypy_extensions")
 CORE_STDLIB_FORBIDDEN = ("asyncio", "selectors", "socket", "subprocess", "threading", "time")
 # The dialplan talks to calls through its Channel interface, never to the protocol or the node
 # (it may use the media layer, e.g. for tone generators).

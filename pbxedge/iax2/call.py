@@ -21,6 +21,8 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from mypy_extensions import mypyc_attr
+
 from pbxedge.iax2.callkeys import CallKeys
 from pbxedge.iax2.callstate import (
     TRANSFER_TRANSITIONS,
@@ -83,6 +85,7 @@ TRANSFER_RETRY = 1.0  # TXCNT goes again at most once a second (§7.6 item 2)
 TRANSFER_TRIES = 4  # TXCNTs without a TXACC before the leg gives up and sends TXREJ
 
 
+@mypyc_attr(native_class=False)
 class NotEncrypted(RuntimeError):
     """Key rotation was asked for on a call that has no transmit key."""
 

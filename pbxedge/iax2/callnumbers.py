@@ -88,12 +88,12 @@ class CallNumberPool:
     def __init__(
         self,
         *,
+        rng: random.Random,
         maxcallnumbers: int = 2048,
         limits: Sequence[tuple[IpNetwork, int]] = (),
         max_nonvalidated: int = 8192,
         hold_seconds: float = 60.0,
         settled_hold_seconds: float = 2.0,
-        rng: random.Random,
     ) -> None:
         self.set_limits(maxcallnumbers=maxcallnumbers, limits=limits,
                         max_nonvalidated=max_nonvalidated)

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import enum
 
+from mypy_extensions import mypyc_attr
+
 __all__ = [
     "TRANSFER_TRANSITIONS",
     "TRANSITIONS",
@@ -149,6 +151,7 @@ TRANSFER_TRANSITIONS: dict[tuple[TransferState, TransferInput], TransferState] =
 }
 
 
+@mypyc_attr(native_class=False)
 class CallStateError(RuntimeError):
     """A command that the call's current state does not allow."""
 

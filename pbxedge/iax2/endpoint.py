@@ -27,6 +27,8 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from mypy_extensions import mypyc_attr
+
 from pbxedge.iax2.call import STATELESS_CALLNO, Call, CallInfo, ReliabilityCounters
 from pbxedge.iax2.callnumbers import CallNumberPool, LimitKind
 from pbxedge.iax2.callstate import CallState, TransferState
@@ -104,10 +106,12 @@ class _Relay:
     fast_key: tuple[str, int, int] | None = None
 
 
+@mypyc_attr(native_class=False)
 class UnknownCall(KeyError):
     """A command named a call number that does not exist (or no longer exists)."""
 
 
+@mypyc_attr(native_class=False)
 class CallNumbersExhausted(RuntimeError):
     """``start`` could not get a call number."""
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
 
 from pbxedge.iax2.codecs import AUDIO_MASK, Codec, best_codec, mask_names
 from pbxedge.iax2.enums import Cause
@@ -73,9 +72,12 @@ class CodecOffer:
 class NoCommonCodec:
     """The REJECT Asterisk sends when no codec fits; *reason* is for debug logs only."""
 
-    text: ClassVar[str] = "Unable to negotiate codec"
-    cause: ClassVar[Cause] = Cause.BEARERCAPABILITY_NOTAVAIL
     reason: str
+
+    # Not annotated: dataclass fields are found by annotation, and a compiled class
+    # cannot hide a ClassVar annotation from them.
+    text = "Unable to negotiate codec"
+    cause = Cause.BEARERCAPABILITY_NOTAVAIL
 
 
 def choose_from_prefs(prefs: Iterable[Codec], mask: int) -> Codec | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import random
 
@@ -31,7 +32,7 @@ def _endpoint(seed: int, settings: TrunkSettings | None = None) -> Endpoint:
 
 def _trunk_calls(count: int, settings: TrunkSettings,
                  ) -> tuple[Endpoint, Endpoint, list[tuple[int, int]]]:
-    a, b = _endpoint(1, settings), _endpoint(2, TrunkSettings(**_fields(settings)))
+    a, b = _endpoint(1, settings), _endpoint(2, dataclasses.replace(settings))
     calls = []
     for _ in range(count):
         x, y = _call(a, b, A, B, 0.0, Codec.ULAW)
@@ -39,10 +40,6 @@ def _trunk_calls(count: int, settings: TrunkSettings,
         b.set_trunk(y, True, 0.0)
         calls.append((x, y))
     return a, b, calls
-
-
-def _fields(settings: TrunkSettings) -> dict[str, object]:
-    return {name: getattr(settings, name) for name in TrunkSettings.__slots__}
 
 
 def _tick(ep: Endpoint) -> float:
@@ -224,8 +221,8 @@ def test_relayed_trunk_entries_go_on_in_the_far_trunk_without_strangers(mtu: int
     with east's call numbers and the calls' timestamps; an unknown call's entry between
     them goes nowhere, with or without trunkmtu splitting the far side's datagrams."""
     settings = TrunkSettings(mtu=mtu, timestamps=True)
-    west, node, east = (_endpoint(1, settings), _endpoint(2, TrunkSettings(**_fields(settings))),
-                        _endpoint(3, TrunkSettings(**_fields(settings))))
+    west, node, east = (_endpoint(1, settings), _endpoint(2, dataclasses.replace(settings)),
+                        _endpoint(3, dataclasses.replace(settings)))
     pairs, east_calls = [], []
     for _ in range(3):
         w, n_w = _call(west, node, A, B, 0.0, Codec.ULAW)

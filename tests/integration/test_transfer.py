@@ -16,6 +16,7 @@ import pytest
 import trio
 
 from pbxedge.iax2.callstate import TransferState
+from pbxedge.iax2.endpoint import Address, Endpoint
 from pbxedge.iax2.enums import IE, IaxSubclass
 from pbxedge.iax2.ies import IEList
 from pbxedge.load.agent import Account, AgentCall, CallAgent
@@ -123,19 +124,29 @@ def triangle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Triangle]:
         stop(b)
 
 
+class _SourceRecorder:
+    """The agent's endpoint as its transport sees it, noting where each datagram came from."""
+
+    def __init__(self, endpoint: Endpoint, sources: list[tuple[str, int]]) -> None:
+        self.endpoint = endpoint
+        self.sources = sources
+        self.datagrams_to_send = endpoint.datagrams_to_send
+        self.get_timer = endpoint.get_timer
+        self.handle_timer = endpoint.handle_timer
+        self.next_event = endpoint.next_event
+
+    def receive_datagram(self, data: bytes, addr: Address, now: float) -> None:
+        self.sources.append((str(addr[0]), int(addr[1])))
+        self.endpoint.receive_datagram(data, addr, now)
+
+
 class Phone(CallAgent):
     """The calling agent, remembering which address each datagram came from."""
 
     def __init__(self) -> None:
         super().__init__(account=Account(username="phone"))
         self.sources: list[tuple[str, int]] = []
-        receive = self.endpoint.receive_datagram
-
-        def recording(data: bytes, addr: tuple[object, ...], now: float) -> None:
-            self.sources.append((str(addr[0]), int(addr[1])))  # type: ignore[call-overload]
-            receive(data, addr, now)
-
-        self.endpoint.receive_datagram = recording  # type: ignore[method-assign]
+        self.transport.endpoint = _SourceRecorder(self.endpoint, self.sources)
 
 
 @pytest.fixture
