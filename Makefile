@@ -9,10 +9,12 @@ PYTHON ?= python3
 # tshark, nmap and iaxmodem are test peers; PulseAudio (a null sink, reached through the
 # ALSA pulse plugin) is the clocked sound device of the local-phone tests; systemd's
 # systemd-analyze checks the service unit; the Realtime tests and bench run a private
-# PostgreSQL server.
+# PostgreSQL server; a C compiler and Python's headers build the compiled IAX2 core (setup.py).
 APT_PACKAGES := libportaudio2 libgsm1 espeak-ng linux-libc-dev tshark nmap iaxmodem \
-	libasound2-plugins pulseaudio pulseaudio-utils systemd postgresql
+	libasound2-plugins pulseaudio pulseaudio-utils systemd postgresql build-essential python3-dev
 STAMP := $(VENV)/.installed
+# The install compiles the IAX2 core (setup.py): a change to it is installed again.
+CORE_SOURCES := $(wildcard pbxedge/iax2/*.py)
 # The English core prompts, spoken by espeak-ng into the package (not kept in git).
 SOUNDS := pbxedge/sounds/.generated
 
@@ -58,7 +60,7 @@ apt:
 	  apt-get update -qq && apt-get install -y -qq $$missing; \
 	fi
 
-$(STAMP): pyproject.toml | apt
+$(STAMP): pyproject.toml setup.py setup.cfg $(CORE_SOURCES) | apt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -e '.[dev]'
@@ -83,4 +85,4 @@ install-service: | apt
 	systemctl daemon-reload 2>/dev/null || echo "systemd is not running here: reload it before starting pbxedge"
 
 clean:
-	rm -rf $(VENV) var pbxedge/sounds .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var pbxedge/sounds .pytest_cache .mypy_cache .ruff_cache build *.so pbxedge/iax2/*.so

@@ -12,10 +12,12 @@ import sys
 import time
 
 import bench
+from pbxedge import iax2
 
 
 def main() -> int:
     names = sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if m.name.startswith("bench_"))
+    print(f"IAX2 core: {iax2.build_name()}", flush=True)
     for name in names:
         module = importlib.import_module(f"bench.{name}")
         started = time.perf_counter()

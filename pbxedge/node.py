@@ -25,7 +25,7 @@ from dialplan.call import EngineOptions
 from dialplan.engine import Engine
 from dialplan.hooks import load_entry_points, load_python_modules
 from dialplan.plan import Dialplan
-from pbxedge import __version__, log, logchannels, sdnotify
+from pbxedge import __version__, iax2, log, logchannels, sdnotify
 from pbxedge.cdr.config import CdrConfig
 from pbxedge.cdr.csvlog import CsvCdrLog
 from pbxedge.cdr.recorder import CdrBatches, CdrEvents, CdrRecorder, CdrSink
@@ -111,6 +111,7 @@ def _banner(options: NodeOptions, config: IaxConfig, files: LoadedFiles) -> list
         f"  Bind address(es): {binds}",
         f"  Users: {len(config.users)}, peers: {len(config.peers)}, extensions: {extensions}",
         f"  Control socket:   {options.paths.control_socket}",
+        f"  IAX2 core:        {iax2.build_name()}",
     ]
 
 

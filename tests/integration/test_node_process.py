@@ -82,6 +82,7 @@ def test_banner_names_config_binds_and_counts(running_node: RunningNode) -> None
     assert f"Config file:      {running_node.config}" in banner
     assert f"127.0.0.1:{running_node.port}" in banner
     assert "Users: 6, peers: 6, extensions: 3" in banner
+    assert "IAX2 core:        compiled\n" in banner
     assert "pbxedge Ready." in banner
 
 
