@@ -1,7 +1,8 @@
 """Registrations or call setups as fast as a node answers them, from a minimal IAX2 client.
 
-``python -m bench.saturation_driver register|calls HOST PORT WINDOW SECONDS NODE_PID`` keeps
-WINDOW exchanges in flight against the node, each the whole exchange a phone makes:
+``python -m bench.saturation_driver register|calls HOST PORT WINDOW SECONDS NODE_PID [RATE]``
+keeps WINDOW exchanges in flight against the node (starting at most RATE a second, when
+given), each the whole exchange a phone makes:
 
 - ``register``: REGREQ, CALLTOKEN, REGREQ with the token, REGAUTH, REGREQ with the MD5
   answer, REGACK, ACK — as peers ``p1`` … ``p2000`` (secret ``s3cret``);
@@ -74,9 +75,12 @@ class _Driver:
 
     request = IaxSubclass.REGREQ
 
-    def __init__(self, target: tuple[str, int], window: int) -> None:
+    def __init__(self, target: tuple[str, int], window: int, rate: float = 0.0) -> None:
         self.target = target
         self.window = window
+        self.interval = 1 / rate if rate else 0.0
+        self.next_start = 0.0
+        self.waiting = 0  # exchanges ended and not yet started again (RATE)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.setblocking(False)
@@ -132,10 +136,18 @@ class _Driver:
         self._replace(callno)
 
     def _replace(self, callno: int) -> None:
-        """End the exchange on *callno* and start another in its place."""
+        """End the exchange on *callno* and start another in its place (when RATE allows)."""
         del self.live[callno]
         self.free.insert(0, callno)  # reused last: a late answer finds nothing
-        self.start()
+        self.waiting += 1
+        self.start_due(time.monotonic())
+
+    def start_due(self, now: float) -> None:
+        while self.waiting and self.next_start <= now:
+            self.waiting -= 1
+            # Not behind by more than a poll: an idle spell is not made up in a burst.
+            self.next_start = max(self.next_start, now - 0.05) + self.interval
+            self.start()
 
     def receive(self, data: bytes) -> None:
         try:
@@ -178,7 +190,7 @@ class _Driver:
             if mark is None and now >= began + WARM_UP:
                 mark = (now, node_cpu(node_pid), self.done, time.process_time(),
                         machine_steal())
-            poller.poll(0.05)
+            poller.poll(min(0.05, max(0.0, self.next_start - now)) if self.waiting else 0.05)
             while True:
                 try:
                     data = self.sock.recv(2048)
@@ -186,6 +198,7 @@ class _Driver:
                     break
                 self.receive(data)
             self.restart_stuck(now)
+            self.start_due(time.monotonic())
         assert mark is not None, "the run is shorter than the warm-up"
         elapsed = time.monotonic() - mark[0]
         node = node_cpu(node_pid) - mark[1]
@@ -257,8 +270,8 @@ DRIVERS: dict[str, type[_Driver]] = {"register": RegistrationDriver, "calls": Ca
 
 
 def main(argv: list[str]) -> None:
-    kind, host, port, window, seconds, pid = argv
-    driver = DRIVERS[kind]((host, int(port)), int(window))
+    kind, host, port, window, seconds, pid, *rate = argv
+    driver = DRIVERS[kind]((host, int(port)), int(window), float(rate[0]) if rate else 0.0)
     print(json.dumps(driver.run(float(seconds), int(pid))))
 
 
