@@ -74,10 +74,14 @@ class NoCommonCodec:
 
     reason: str
 
-    # Not annotated: dataclass fields are found by annotation, and a compiled class
-    # cannot hide a ClassVar annotation from them.
-    text = "Unable to negotiate codec"
-    cause = Cause.BEARERCAPABILITY_NOTAVAIL
+    # Properties, not ClassVars: compiled, a dataclass takes a ClassVar for a field.
+    @property
+    def text(self) -> str:
+        return "Unable to negotiate codec"
+
+    @property
+    def cause(self) -> Cause:
+        return Cause.BEARERCAPABILITY_NOTAVAIL
 
 
 def choose_from_prefs(prefs: Iterable[Codec], mask: int) -> Codec | None:
