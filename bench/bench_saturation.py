@@ -9,8 +9,9 @@ because a settled dialog's number comes back after 2 s rather than Asterisk's 60
 8 000 dialogs a second the most any node can finish (16 000 for the driver's address here),
 and the compiled core comes close: registrations start at most 7 000 a second, and the node's
 CPU per registration is its CPU time over the registrations done, busy or not. The call
-setups run twice: with cdr.conf's default (each record its own database transaction) and with
-``batch=yes`` (Asterisk's batch mode: a batch of records per transaction).
+setups run twice: with cdr.conf's default (the records of the calls that ended in one
+scheduler pass in one database transaction) and with ``batch=yes`` (Asterisk's batch mode: up
+to ``size`` records per transaction).
 
 On a shared virtual machine rounds differ by up to ±15 %, with or without steal time (each
 round prints the share of the machine's CPU time the hypervisor gave to other guests), so

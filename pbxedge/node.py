@@ -255,10 +255,9 @@ def _iax_services(config: IaxConfig, paths: NodePaths, files: LoadedFiles, store
                                         realtime=realtime)
     media = MediaEnv(sound_dirs=paths.sound_dirs, moh=files.moh, events=events)
     cdr_events = CdrEvents(events, files.cdr.initiatedseconds)
-    sinks: tuple[CdrSink, ...] = (store, cdr_events)
-    if realtime is not None:
-        sinks = (*sinks, realtime.writer)
-    cdr = CdrRecorder(files.cdr, _csv_log(paths, files.cdr), sinks, store.transaction)
+    sinks: tuple[CdrSink, ...] = (store,) if realtime is None else (store, realtime.writer)
+    cdr = CdrRecorder(files.cdr, _csv_log(paths, files.cdr), sinks, store.transaction,
+                      notify=(cdr_events,))
     calls = CallService(iax, config=config, keys=keys, store=store, engine=engine,
                         peers=registrations, media_env=media, cdr=cdr,
                         realtime=realtime.accounts if realtime is not None else None)

@@ -6,11 +6,16 @@ from the last priority run before ``h`` (``endbeforehexten=yes``), ``dstchannel`
 last ``Dial``, the disposition from the answer or ``DIALSTATUS``. An unanswered call that
 dialled nobody gets no record unless ``unanswered=yes``.
 
-Master.csv gets each record at the hangup. The other backends (the state database, the
-manager's ``Cdr`` event, the PostgreSQL outbox) get it then too, or, in batch mode
-(``cdr.conf`` ``batch=yes``), with the records waiting beside it: when ``size`` of them wait,
-when the first has waited ``time`` seconds (:meth:`CdrRecorder.post_due`, driven by
-:class:`CdrBatches`), at a reload and at a clean stop. Each post is one database transaction.
+Master.csv gets each record at the hangup, and so does the manager's ``Cdr`` event (the
+``notify`` backends; Asterisk's comes before the channel's ``Hangup`` event). The stores (the
+state database, the PostgreSQL outbox) get it in the next scheduler pass, with the records
+of every other call that ended in the same pass, in one transaction: a group commit (at a
+thousand call setups a second, a transaction per call was a sixth of each). Asterisk, outside
+batch mode, hands each record to its backends from another thread, so none had it at the
+instant of the hangup either. In batch mode (``cdr.conf`` ``batch=yes``) every backend but
+the CSV file gets the records together: when ``size`` of them wait, when the first has waited
+``time`` seconds. :class:`CdrBatches` posts what waits (:meth:`CdrRecorder.post_due`), and so
+do a reload and a clean stop.
 """
 
 from __future__ import annotations
@@ -78,8 +83,11 @@ class CdrRecorder:
     # What makes one post a single database transaction (the store's).
     transaction: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext
     clock: Callable[[], float] = trio.current_time
-    # Told when a batch starts waiting, so that its deadline is kept (CdrBatches).
-    batch_started: Callable[[], None] = lambda: None
+    # Told when a batch starts waiting, so that its deadline is kept. Without one (no
+    # CdrBatches attached) records outside batch mode are posted at the hangup, each alone.
+    batch_started: Callable[[], None] | None = None
+    # Backends that only tell someone (the manager's event): outside batch mode, at the hangup.
+    notify: tuple[CdrSink, ...] = ()
     _waiting: list[CdrRecord] = field(default_factory=list)
     _first_waited_at: float = math.inf
     _stopped: bool = False
@@ -121,14 +129,17 @@ class CdrRecorder:
             return
         if self.csv is not None:
             self.csv.write(record)
-        if not self.config.batch or self._stopped:
-            self._post([record])
-            return
+        if self._stopped or not self.config.batch:
+            self._post([record], self.notify)
+            if self._stopped or self.batch_started is None:
+                self._post([record], self.sinks)
+                return
         self._waiting.append(record)
         if len(self._waiting) == 1:
             self._first_waited_at = self.clock()
-            self.batch_started()
-        if len(self._waiting) >= self.config.size:
+            if self.batch_started is not None:
+                self.batch_started()
+        if self.config.batch and len(self._waiting) >= self.config.size:
             self.post_waiting()
 
     @property
@@ -138,8 +149,11 @@ class CdrRecorder:
 
     @property
     def due(self) -> float | None:
-        """When the waiting batch is to be posted (``time`` after its first record)."""
-        return self._first_waited_at + self.config.time if self._waiting else None
+        """When the waiting records are to be posted: ``time`` after the first in batch
+        mode, at once (the scheduler pass after they ended) otherwise."""
+        if not self._waiting:
+            return None
+        return self._first_waited_at + (self.config.time if self.config.batch else 0)
 
     def post_due(self, now: float) -> None:
         due = self.due
@@ -153,15 +167,15 @@ class CdrRecorder:
         waiting, self._waiting = self._waiting, []
         self._first_waited_at = math.inf
         if waiting:
-            self._post(waiting)
+            self._post(waiting, (*self.sinks, *self.notify) if self.config.batch else self.sinks)
 
-    def _post(self, records: list[CdrRecord]) -> None:
+    def _post(self, records: list[CdrRecord], sinks: tuple[CdrSink, ...]) -> None:
         # One record is one write per backend already; a batch shares one commit.
         together = self.transaction() if len(records) > 1 else contextlib.nullcontext()
         try:
             with together:
                 for record in records:
-                    for sink in self.sinks:
+                    for sink in sinks:
                         try:
                             sink.save_cdr(record)
                         except Exception as exc:  # a backend failing must not lose the others
@@ -171,8 +185,9 @@ class CdrRecorder:
 
 
 class CdrBatches:
-    """The node's service that posts a waiting CDR batch when its time is up, and what
-    waits when the node stops."""
+    """The node's service that posts waiting CDRs when their time is up (outside batch
+    mode, in the scheduler pass after their calls ended), and what waits when the node
+    stops."""
 
     name = "cdr"
 
@@ -196,7 +211,8 @@ class CdrBatches:
                 await self._started.wait()
                 self._started = trio.Event()
                 continue
-            await trio.sleep_until(due)
+            if due > trio.current_time():
+                await trio.sleep_until(due)
             recorder.post_due(trio.current_time())
 
     async def stop(self) -> None:

@@ -167,3 +167,30 @@ async def test_the_service_posts_a_batch_when_its_time_is_up_and_what_waits_at_s
         await batches.stop()
         assert len(store.cdrs()) == 2
         nursery.cancel_scope.cancel()
+
+
+async def test_outside_batch_mode_the_calls_of_one_scheduler_pass_share_a_commit(
+        tmp_path: Path) -> None:
+    store, _ = Store.open(tmp_path / "state.db")
+    events = _Events()
+    recorder = CdrRecorder(CdrConfig(), CsvCdrLog(tmp_path / "cdr-csv", CdrConfig()), (store,),
+                           store.transaction, notify=(events,))
+    batches = CdrBatches(recorder)
+    commits: list[str] = []
+    store._connection.set_trace_callback(
+        lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(batches.run)
+        for n in (1, 2, 3):  # three hangups in one pass
+            _end(recorder, n)
+        # Master.csv and the manager's event at each hangup, the database a pass later.
+        assert len(_lines(tmp_path)) == len(events.records) == 3
+        assert (store.cdrs(), recorder.waiting) == ([], 3)
+        await trio.testing.wait_all_tasks_blocked()
+        assert (len(store.cdrs()), commits) == (3, ["COMMIT"])
+        _end(recorder, 4)
+        await trio.testing.wait_all_tasks_blocked()
+        assert (len(store.cdrs()), len(commits), recorder.due) == (4, 2, None)
+        assert len(events.records) == 4
+        await batches.stop()
+        nursery.cancel_scope.cancel()
