@@ -239,6 +239,41 @@ async def test_kick_sends_and_rearms_the_timer(clock: trio.testing.MockClock) ->
     silent.close()
 
 
+async def test_the_kick_soon_calls_of_one_scheduler_pass_share_one_flush(
+        clock: trio.testing.MockClock) -> None:
+    listener = await plain_socket()
+    with trio.fail_after(TEST_DEADLINE):
+        async with trio.open_nursery() as nursery:
+            recorder = Recorder()
+            transport, _, _ = await start(nursery, recorder)
+            # Kicked right after run started, before its kick task ever parked: not lost.
+            recorder.outgoing.append((b"early", address_of(listener)))
+            transport.kick_soon()
+            assert (await listener.recvfrom(100))[0] == b"early"
+            await trio.testing.wait_all_tasks_blocked()
+            flushes = recorder.flushes
+
+            def queue_and_kick(n: int) -> None:  # as a call's task answering
+                recorder.outgoing.append((b"%d" % n, address_of(listener)))
+                transport.kick_soon()
+
+            for n in range(3):  # three tasks in one pass
+                nursery.start_soon(_call, queue_and_kick, n)
+            assert sorted([(await listener.recvfrom(100))[0] for _ in range(3)]) == [
+                b"0", b"1", b"2"]
+            await trio.testing.wait_all_tasks_blocked()
+            assert recorder.flushes == flushes + 1  # one flush for the three
+            transport.kick_soon()  # nothing queued: a flush that sends nothing
+            await trio.testing.wait_all_tasks_blocked()
+            assert recorder.flushes == flushes + 2
+            nursery.cancel_scope.cancel()
+    listener.close()
+
+
+async def _call(function: Callable[[int], None], n: int) -> None:
+    function(n)
+
+
 @pytest.mark.parametrize("max_batch", [256, 7])
 async def test_bursts_are_drained_in_batches(
     clock: trio.testing.MockClock, max_batch: int

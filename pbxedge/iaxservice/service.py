@@ -193,8 +193,9 @@ class IaxService:
         return trio.current_time()
 
     def kick(self) -> None:
-        """Send what commands queued and re-arm the endpoint timer."""
-        self.transport.kick()
+        """Send what commands queued and re-arm the endpoint timer, in the next scheduler
+        pass (one flush for all the calls that kicked in this one)."""
+        self.transport.kick_soon()
 
     # -- running --------------------------------------------------------------------------
 
