@@ -231,7 +231,8 @@ def frame_ms(codec: int, nbytes: int) -> int:
 
 def best_codec(mask: int) -> Codec | None:
     """Asterisk's fixed-order choice from *mask* (audio only), or None."""
+    mask = int(mask)
     for codec in BEST_ORDER:
-        if mask & codec:
+        if mask & int(codec):
             return codec
     return None
