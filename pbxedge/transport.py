@@ -256,8 +256,7 @@ class UdpTransport:
         self._timer_floor = -math.inf
         self._flushing = False
         self._flush_again = False
-        self._kicked = False  # a flush is owed to kick_soon()
-        self._kick_task: trio.lowlevel.Task | None = None  # _kick_loop, parked
+        self._coalescing = 0  # receive loops parked until a drain and flush within `coalesce`
         self._log_limiter = RateLimiter(_LOG_INTERVAL, clock=trio.current_time)
         self.stats = TransportStats()
 
@@ -300,7 +299,6 @@ class UdpTransport:
                 for bound in self._bound:
                     self._serve_socket(bound)
                 nursery.start_soon(self._timer_loop)
-                nursery.start_soon(self._kick_loop)
                 # The endpoint may have queued datagrams (registrations, POKEs) before we ran.
                 self._flush()
                 task_status.started(self.local_addresses)
@@ -357,35 +355,16 @@ class UdpTransport:
             self._flush()
 
     def kick_soon(self) -> None:
-        """:meth:`kick`, in the next scheduler pass: what a node's tasks use.
+        """:meth:`kick`, or, while a receive loop is coalescing, its next flush (within the
+        coalescing interval): what a node's tasks use.
 
-        The calls of a busy node answer, hang up and send voice from their own tasks; one
-        flush after all the kicks of a pass costs one ``datagrams_to_send`` and timer check
-        instead of one each, and the pass's datagrams to one peer leave as one segmented
-        send (a sixth of a saturated call setup). Inside a flush (an event consumer that
-        answers at once) it makes that flush go round again. Before :meth:`run` has bound
-        the sockets it only marks the kick: ``run`` flushes first.
+        On a busy node the calls answer, hang up and send voice from their own tasks; one
+        flush after the next drain, for all of them, costs one ``datagrams_to_send`` and
+        timer check instead of one each, and their datagrams to one peer leave as one
+        segmented send. Datagrams out wait no longer than datagrams in already do.
         """
-        if self._flushing:
-            self._flush_again = True
-            return
-        if not self._kicked:
-            self._kicked = True
-            task, self._kick_task = self._kick_task, None
-            if task is not None:
-                trio.lowlevel.reschedule(task)
-
-    async def _kick_loop(self) -> None:
-        while True:
-            if not self._kicked:
-                self._kick_task = trio.lowlevel.current_task()
-                await trio.lowlevel.wait_task_rescheduled(self._unpark)
-            if self._kicked:  # else a flush since the kick has sent it
-                self._flush()
-
-    def _unpark(self, _: object) -> trio.lowlevel.Abort:
-        self._kick_task = None
-        return trio.lowlevel.Abort.SUCCEEDED
+        if not self._coalescing:
+            self.kick()
 
     # ------------------------------------------------------------------ binding
 
@@ -476,10 +455,14 @@ class UdpTransport:
                 # The interval runs from the last wake-up, so a drain that took longer is
                 # followed at once: a saturated node never sleeps.
                 wake_at = last_wake + coalesce
-                if trio.current_time() < wake_at:
-                    await trio.sleep_until(wake_at)
-                else:
-                    await trio.lowlevel.checkpoint()
+                self._coalescing += 1
+                try:
+                    if trio.current_time() < wake_at:
+                        await trio.sleep_until(wake_at)
+                    else:
+                        await trio.lowlevel.checkpoint()
+                finally:
+                    self._coalescing -= 1
             else:
                 await trio.lowlevel.wait_readable(sock)
             # Read per batch: the endpoint may be swapped (see :attr:`endpoint`).
@@ -568,7 +551,6 @@ class UdpTransport:
             self._flush_again = True
             return
         self._flushing = True
-        self._kicked = False
         try:
             self._flush_again = True
             while self._flush_again:

@@ -239,41 +239,6 @@ async def test_kick_sends_and_rearms_the_timer(clock: trio.testing.MockClock) ->
     silent.close()
 
 
-async def test_the_kick_soon_calls_of_one_scheduler_pass_share_one_flush(
-        clock: trio.testing.MockClock) -> None:
-    listener = await plain_socket()
-    with trio.fail_after(TEST_DEADLINE):
-        async with trio.open_nursery() as nursery:
-            recorder = Recorder()
-            transport, _, _ = await start(nursery, recorder)
-            # Kicked right after run started, before its kick task ever parked: not lost.
-            recorder.outgoing.append((b"early", address_of(listener)))
-            transport.kick_soon()
-            assert (await listener.recvfrom(100))[0] == b"early"
-            await trio.testing.wait_all_tasks_blocked()
-            flushes = recorder.flushes
-
-            def queue_and_kick(n: int) -> None:  # as a call's task answering
-                recorder.outgoing.append((b"%d" % n, address_of(listener)))
-                transport.kick_soon()
-
-            for n in range(3):  # three tasks in one pass
-                nursery.start_soon(_call, queue_and_kick, n)
-            assert sorted([(await listener.recvfrom(100))[0] for _ in range(3)]) == [
-                b"0", b"1", b"2"]
-            await trio.testing.wait_all_tasks_blocked()
-            assert recorder.flushes == flushes + 1  # one flush for the three
-            transport.kick_soon()  # nothing queued: a flush that sends nothing
-            await trio.testing.wait_all_tasks_blocked()
-            assert recorder.flushes == flushes + 2
-            nursery.cancel_scope.cancel()
-    listener.close()
-
-
-async def _call(function: Callable[[int], None], n: int) -> None:
-    function(n)
-
-
 @pytest.mark.parametrize("max_batch", [256, 7])
 async def test_bursts_are_drained_in_batches(
     clock: trio.testing.MockClock, max_batch: int
@@ -398,6 +363,48 @@ def test_a_drain_longer_than_the_coalesce_interval_is_followed_at_once() -> None
 
     assert _coalesced(recorder, clock, window, body) == [
         (b"1", 0), (b"2", 0), (b"slow", window), (b"4", 4 * window)]
+
+
+def test_kick_soon_flushes_at_once_unless_a_drain_is_coming() -> None:
+    window = 0.01
+    clock = trio.testing.MockClock()
+    recorder = Recorder()
+    listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    listener.bind(LOOPBACK_V4)
+    listener.settimeout(5)
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sender.bind(LOOPBACK_V4)
+
+    async def scenario() -> None:
+        async with trio.open_nursery() as nursery:
+            transport, _, (local,) = await start(nursery, recorder, coalesce=window)
+            # Idle: a kick from a task (a call answering) is sent at once.
+            flushes = recorder.flushes
+            recorder.outgoing.append((b"idle", listener.getsockname()))
+            transport.kick_soon()
+            assert recorder.flushes == flushes + 1
+            assert listener.recv(100) == b"idle"
+            for count, data in enumerate((b"1", b"2"), 1):  # two quick wake-ups: busy
+                sender.sendto(data, local)
+                assert await _checkpoints_until(_has(recorder, count))
+            # Busy: the kicks wait for the drain due within the window, one flush for all.
+            flushes = recorder.flushes
+            for n in range(3):
+                recorder.outgoing.append((b"%d" % n, listener.getsockname()))
+                transport.kick_soon()
+            assert not await _checkpoints_until(lambda: recorder.flushes > flushes,
+                                                real_seconds=0.2)
+            clock.jump(window)
+            assert await _checkpoints_until(lambda: recorder.flushes > flushes)
+            assert recorder.flushes == flushes + 1
+            assert [listener.recv(100) for _ in range(3)] == [b"0", b"1", b"2"]
+            nursery.cancel_scope.cancel()
+
+    try:
+        trio.run(scenario, clock=clock)
+    finally:
+        sender.close()
+        listener.close()
 
 
 async def test_endpoint_exception_drops_only_that_datagram(
