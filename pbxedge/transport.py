@@ -256,7 +256,7 @@ class UdpTransport:
         self._timer_floor = -math.inf
         self._flushing = False
         self._flush_again = False
-        self._coalescing = 0  # receive loops parked until a drain and flush within `coalesce`
+        self._draining_soon = 0  # receive loops that drain and flush within `coalesce`
         self._log_limiter = RateLimiter(_LOG_INTERVAL, clock=trio.current_time)
         self.stats = TransportStats()
 
@@ -355,15 +355,15 @@ class UdpTransport:
             self._flush()
 
     def kick_soon(self) -> None:
-        """:meth:`kick`, or, while a receive loop is coalescing, its next flush (within the
-        coalescing interval): what a node's tasks use.
+        """:meth:`kick`, or, while a receive loop is coalescing or has more to read, its
+        next flush (within the coalescing interval): what a node's tasks use.
 
         On a busy node the calls answer, hang up and send voice from their own tasks; one
         flush after the next drain, for all of them, costs one ``datagrams_to_send`` and
         timer check instead of one each, and their datagrams to one peer leave as one
         segmented send. Datagrams out wait no longer than datagrams in already do.
         """
-        if not self._coalescing:
+        if not self._draining_soon:
             self.kick()
 
     # ------------------------------------------------------------------ binding
@@ -449,20 +449,22 @@ class UdpTransport:
         stats = self.stats
         coalesce = self._coalesce
         busy = False  # draining every `coalesce` seconds rather than at each datagram
+        full = False  # the last drain stopped at max_batch: more is waiting
         last_wake = -math.inf
         while True:
-            if busy:
+            if busy or full:
                 # The interval runs from the last wake-up, so a drain that took longer is
-                # followed at once: a saturated node never sleeps.
-                wake_at = last_wake + coalesce
-                self._coalescing += 1
+                # followed at once: a saturated node never sleeps. Meanwhile kick_soon()
+                # leaves its flush to this drain.
+                wake_at = last_wake + coalesce if busy else -math.inf
+                self._draining_soon += 1
                 try:
                     if trio.current_time() < wake_at:
                         await trio.sleep_until(wake_at)
                     else:
                         await trio.lowlevel.checkpoint()
                 finally:
-                    self._coalescing -= 1
+                    self._draining_soon -= 1
             else:
                 await trio.lowlevel.wait_readable(sock)
             # Read per batch: the endpoint may be swapped (see :attr:`endpoint`).
@@ -496,7 +498,8 @@ class UdpTransport:
             stats.datagrams_received += count
             # Busy while drains find datagrams; a full batch means more is waiting, so the
             # next drain comes at the next checkpoint rather than after a sleep.
-            busy = 0 < count < self._max_batch and (busy or now - last_wake < coalesce)
+            full = count == self._max_batch
+            busy = count > 0 and not full and (busy or now - last_wake < coalesce)
             last_wake = now
             self._flush()
 
