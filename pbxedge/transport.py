@@ -337,6 +337,8 @@ class UdpTransport:
         self._routes = {addr: bound for addr, bound in self._routes.items() if bound not in gone}
         for bound in added:
             self._serve_socket(bound)
+        if removed:
+            self.kick()  # a closed socket's loop may have been left a kick_soon() to flush
         return [bound.local for bound in added], [bound.local for bound in removed]
 
     def set_tos(self, tos: int) -> None:
