@@ -193,8 +193,9 @@ class IaxService:
         return trio.current_time()
 
     def kick(self) -> None:
-        """Send what commands queued and re-arm the endpoint timer, in the next scheduler
-        pass (one flush for all the calls that kicked in this one)."""
+        """Send what commands queued and re-arm the endpoint timer: at once, or on a busy
+        node with the flush after the receive loop's coming drain, one for every call that
+        kicked meanwhile (:meth:`UdpTransport.kick_soon`)."""
         self.transport.kick_soon()
 
     # -- running --------------------------------------------------------------------------
